@@ -1,0 +1,403 @@
+// attention.ts — fused scaled-dot-product attention for one (batch, head) pair.
+//
+// What:    O = softmax(cap(scale·Q·Kᵀ) + M) · V, row by row, with the online (streaming) softmax
+//          of FlashAttention: the nq×nk score matrix is never materialized; a 4-row query tile
+//          walks tiles of ATTN_BC keys keeping a running max m, running sum l and an
+//          unnormalized output accumulator, rescaled by exp(m_old − m_new) when the max grows.
+// Shapes:  q: (nq, dh)  k: (nk, dh)  v: (nk, dv)  o: (nq, dv), each row-major with its own row
+//          stride in elements, so one head of a [B, S, H·D] or [B, H, S, D] tensor is read in place.
+//          mask: (nq, nk) additive f32 with its own row stride (0 = one row broadcast to all).
+// Masking: for query row i at absolute position p = i + offset, keys j with
+//            lo(i) ≤ j < hi(i),  lo = left ≥ 0 ? p − left : 0,  hi = right ≥ 0 ? p + right + 1 : nk,
+//          clipped to [0, keyLen), take part; causal attention is right = 0. A key tile that no row
+//          of the query tile can see is skipped, not computed. An additive mask value of −∞
+//          removes the key even when its score is NaN (select, not add). Softcap
+//          (cap·tanh(s/cap), cap > 0) is applied before the mask, as ONNX specifies.
+//          A row with no visible key yields zeros, never NaN. When V holds NaN/±∞ (found while
+//          packing it) P·V switches to a micro-kernel where a probability of exactly 0 adds
+//          nothing, so non-finite values at masked positions cannot leak.
+// Tiling:  K is packed once per call into 8-key panels (nk/8, dh, 8) so S = Q·Kᵀ runs on the 4×8
+//          GEMM micro-kernel; V is packed into rows padded to dvp = ⌈dv/8⌉·8 columns so P·V runs on
+//          the same micro-kernel; query row tails (nq % 4) duplicate the last row.
+// Error:   scores carry the GEMM bound dh·ε·Σ|q·k|·scale; exp_f32x4 adds ≤ 2e-7 relative; the
+//          output is within ~1e-6 relative of a float64 evaluation for well-scaled inputs
+//          (tested against test/reference in float64 and the ONNX conformance cases).
+// Reference: T. Dao et al., "FlashAttention" (2022), Algorithm 1; M. Milakov, N. Gimelshein,
+//          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
+
+import { exp_f32, exp_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } from './simd';
+import { f32_gemm_ukernel_4x8, f32_gemm_ukernel_4x8_zero_skip } from './gemm';
+
+/** Keys per tile (a multiple of 8). */
+export const ATTN_BC: i32 = 64;
+
+// Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
+export const ATTN_Q: i32 = 0; //          q: usize // (nq, dh), row stride qStride
+export const ATTN_Q_STRIDE: i32 = 4;
+export const ATTN_K: i32 = 8; //          k: usize // (nk, dh), row stride kStride
+export const ATTN_K_STRIDE: i32 = 12;
+export const ATTN_V: i32 = 16; //         v: usize // (nk, dv), row stride vStride
+export const ATTN_V_STRIDE: i32 = 20;
+export const ATTN_O: i32 = 24; //         o: usize // (nq, dv), row stride oStride
+export const ATTN_O_STRIDE: i32 = 28;
+export const ATTN_NQ: i32 = 32;
+export const ATTN_NK: i32 = 36;
+export const ATTN_DH: i32 = 40;
+export const ATTN_DV: i32 = 44;
+export const ATTN_SCALE: i32 = 48; //     f32
+export const ATTN_SOFTCAP: i32 = 52; //   f32, 0 = none
+export const ATTN_MASK: i32 = 56; //      mask: usize // (nq, nk) additive, 0 = none
+export const ATTN_MASK_STRIDE: i32 = 60; // elements between mask rows, 0 = broadcast
+export const ATTN_OFFSET: i32 = 64; //    absolute position of query row 0 (may be negative)
+export const ATTN_LEFT: i32 = 68; //      keys visible before the position, −1 = unbounded
+export const ATTN_RIGHT: i32 = 72; //     keys visible after the position, −1 = unbounded (0 = causal)
+export const ATTN_KEY_LEN: i32 = 76; //   keys j ≥ keyLen are padding
+export const ATTN_WORKSPACE: i32 = 80; // ws: usize // f32_attn_workspace_bytes(nk, dh, dv)
+export const ATTN_W: i32 = 84; //         w: usize // (nq, nk) weights output of f32_attn_weights
+export const ATTN_W_MODE: i32 = 88; //    0 raw scaled QKᵀ, 1 after softcap, 2 after mask, 3 softmax
+export const ATTN_PARAMS_BYTES: i32 = 96;
+
+// @ts-ignore: decorator
+@inline function align16(x: usize): usize {
+  return (x + 15) & ~(<usize>15);
+}
+
+/** Bytes of workspace the fused kernel needs for these sizes. */
+export function f32_attn_workspace_bytes(nk: i32, dh: i32, dv: i32): usize {
+  const dvp = <usize>((dv + 7) & ~7);
+  const panels = <usize>((nk + 7) >> 3);
+  return align16(panels * <usize>dh * 32) // packed Kᵀ panels
+    + align16(<usize>nk * dvp * 4) //           packed V rows
+    + align16(<usize>dh * 16) //                4 scaled query rows
+    + <usize>ATTN_BC * 16 //                    4 score rows
+    + dvp * 16 //                               4 output accumulator rows
+    + 64; //                                    m and l for 4 rows
+}
+
+// Visible key range of one query row: [lo, hi). Written to two scratch i32s.
+// @ts-ignore: decorator
+@inline function rowLo(i: i32, offset: i32, left: i32): i32 {
+  return left >= 0 ? max(0, i + offset - left) : 0;
+}
+// @ts-ignore: decorator
+@inline function rowHi(i: i32, offset: i32, right: i32, keyLen: i32): i32 {
+  return right >= 0 ? min(keyLen, i + offset + right + 1) : keyLen;
+}
+
+/** Packs K (nk, dh) into 8-key panels (⌈nk/8⌉, dh, 8), zero-padding the last panel. */
+function packKeyPanels(k: usize, kStride: i32, nk: i32, dh: i32, dst: usize): void {
+  const panels = (nk + 7) >> 3;
+  for (let jp = 0; jp < panels; jp++) {
+    const panel = dst + <usize>jp * <usize>dh * 32;
+    for (let c = 0; c < 8; c++) {
+      const j = (jp << 3) + c;
+      let d = panel + (<usize>c << 2);
+      if (j < nk) {
+        let src = k + ((<usize>j * <usize>kStride) << 2);
+        for (let x = 0; x < dh; x++) {
+          store<f32>(d, load<f32>(src));
+          src += 4;
+          d += 32;
+        }
+      } else {
+        for (let x = 0; x < dh; x++) {
+          store<f32>(d, 0);
+          d += 32;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs V (nk, dv) into rows of dvp columns (zero-padded). Returns 1 when any value is NaN or ±∞.
+ */
+function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: usize): i32 {
+  const expMask = i32x4.splat(0x7f800000);
+  let nonFinite = i32x4.splat(0);
+  let nonFiniteScalar = 0;
+  const dv4 = dv & ~3;
+  for (let j = 0; j < nk; j++) {
+    const src = v + ((<usize>j * <usize>vStride) << 2);
+    const row = dst + ((<usize>j * <usize>dvp) << 2);
+    let x = 0;
+    for (; x < dv4; x += 4) {
+      const val = v128.load(src + (<usize>x << 2));
+      nonFinite = v128.or(nonFinite, i32x4.eq(v128.and(val, expMask), expMask));
+      v128.store(row + (<usize>x << 2), val);
+    }
+    for (; x < dv; x++) {
+      const val = load<f32>(src + (<usize>x << 2));
+      if (!isFinite(val)) nonFiniteScalar = 1;
+      store<f32>(row + (<usize>x << 2), val);
+    }
+    for (; x < dvp; x++) store<f32>(row + (<usize>x << 2), 0);
+  }
+  return v128.any_true(nonFinite) || nonFiniteScalar ? 1 : 0;
+}
+
+/**
+ * Scores of one tile row after softcap, mask and range, written back in place; returns their max.
+ * s: usize // (ncols) rounded up to 4, the row of the score tile
+ * maskRow: usize // (nk) additive mask row, 0 = none
+ */
+// @ts-ignore: decorator
+@inline function finishScoreRow(
+  s: usize, ncols: i32, j0: i32, lo: i32, hi: i32, needRange: bool,
+  softcap: f32, maskRow: usize,
+): f32 {
+  const nInf = negInf4();
+  let vmax = nInf;
+  const capV = f32x4.splat(softcap);
+  const invCapV = f32x4.splat(softcap > 0 ? <f32>1 / softcap : <f32>0);
+  const loV = i32x4.splat(lo);
+  const hiV = i32x4.splat(min(hi, j0 + ncols));
+  let jv = i32x4.add(i32x4.splat(j0), i32x4(0, 1, 2, 3));
+  const four = i32x4.splat(4);
+  const lastFull = ncols & ~3;
+  for (let c = 0; c < ncols; c += 4) {
+    const p = s + (<usize>c << 2);
+    let sv = v128.load(p);
+    if (softcap > 0) sv = f32x4.mul(capV, tanh_f32x4(f32x4.mul(sv, invCapV)));
+    if (maskRow) {
+      const mv = v128.load(maskRow + (<usize>(j0 + c) << 2));
+      sv = v128.bitselect(nInf, f32x4.add(sv, mv), f32x4.eq(mv, nInf));
+    }
+    if (needRange || c >= lastFull) {
+      const valid = v128.and(i32x4.ge_s(jv, loV), i32x4.lt_s(jv, hiV));
+      sv = v128.bitselect(sv, nInf, valid);
+    }
+    v128.store(p, sv);
+    vmax = f32x4.pmax(vmax, sv);
+    jv = i32x4.add(jv, four);
+  }
+  return hmax(vmax);
+}
+
+/**
+ * Turns one score row into exp(s − m) in place and returns the sum.
+ */
+// @ts-ignore: decorator
+@inline function expScoreRow(s: usize, ncols: i32, m: f32): f32 {
+  const mv = f32x4.splat(m);
+  let sum = zero4();
+  for (let c = 0; c < ncols; c += 4) {
+    const p = s + (<usize>c << 2);
+    const e = exp_f32x4(f32x4.sub(v128.load(p), mv));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  return hsum(sum);
+}
+
+/** Multiplies dvp floats at `row` by `alpha`. */
+// @ts-ignore: decorator
+@inline function scaleRow(row: usize, dvp: i32, alpha: f32): void {
+  const av = f32x4.splat(alpha);
+  for (let x = 0; x < dvp; x += 4) {
+    const p = row + (<usize>x << 2);
+    v128.store(p, f32x4.mul(v128.load(p), av));
+  }
+}
+
+/**
+ * Fused attention for one (batch, head), driven by a parameter block (offsets ATTN_*).
+ * params: usize // ATTN_PARAMS_BYTES bytes
+ */
+export function f32_attn_online(params: usize): void {
+  const q = load<u32>(params, ATTN_Q) as usize;
+  const qStride = load<i32>(params, ATTN_Q_STRIDE);
+  const k = load<u32>(params, ATTN_K) as usize;
+  const kStride = load<i32>(params, ATTN_K_STRIDE);
+  const v = load<u32>(params, ATTN_V) as usize;
+  const vStride = load<i32>(params, ATTN_V_STRIDE);
+  const o = load<u32>(params, ATTN_O) as usize;
+  const oStride = load<i32>(params, ATTN_O_STRIDE);
+  const nq = load<i32>(params, ATTN_NQ);
+  const nk = load<i32>(params, ATTN_NK);
+  const dh = load<i32>(params, ATTN_DH);
+  const dv = load<i32>(params, ATTN_DV);
+  const scale = load<f32>(params, ATTN_SCALE);
+  const softcap = load<f32>(params, ATTN_SOFTCAP);
+  const mask = load<u32>(params, ATTN_MASK) as usize;
+  const maskStride = load<i32>(params, ATTN_MASK_STRIDE);
+  const offset = load<i32>(params, ATTN_OFFSET);
+  const left = load<i32>(params, ATTN_LEFT);
+  const right = load<i32>(params, ATTN_RIGHT);
+  const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
+  const ws = load<u32>(params, ATTN_WORKSPACE) as usize;
+  if (nq <= 0) return;
+
+  const dvp = (dv + 7) & ~7;
+  const kp = ws; //                                                   (⌈nk/8⌉, dh, 8)
+  const vp = kp + align16(<usize>((nk + 7) >> 3) * <usize>dh * 32); // (nk, dvp)
+  const qs = vp + align16(<usize>nk * <usize>dvp * 4); //             (4, dh)
+  const st = qs + align16(<usize>dh * 16); //                         (4, ATTN_BC)
+  const acc = st + <usize>ATTN_BC * 16; //                            (4, dvp)
+  const ml = acc + <usize>dvp * 16; //                                m[4], l[4]
+  const stRow: usize = <usize>ATTN_BC << 2;
+  const accRow: usize = <usize>dvp << 2;
+
+  packKeyPanels(k, kStride, nk, dh, kp);
+  const vNonFinite = packValueRows(v, vStride, nk, dv, dvp, vp);
+  const scaleV = f32x4.splat(scale);
+  const dh4 = dh & ~3;
+
+  for (let i0 = 0; i0 < nq; i0 += 4) {
+    const rows = min(4, nq - i0);
+    // Scaled query rows; the tail duplicates the last row.
+    for (let r = 0; r < 4; r++) {
+      const src = q + ((<usize>(i0 + min(r, rows - 1)) * <usize>qStride) << 2);
+      const dst = qs + <usize>r * <usize>dh * 4;
+      let x = 0;
+      for (; x < dh4; x += 4) {
+        v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), scaleV));
+      }
+      for (; x < dh; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * scale);
+    }
+    // Key range of the tile: union for the walk, intersection for the fast interior.
+    let blo = keyLen, bhi = 0, maxLo = 0, minHi = keyLen;
+    for (let r = 0; r < 4; r++) {
+      const i = i0 + min(r, rows - 1);
+      const lo = rowLo(i, offset, left);
+      const hi = rowHi(i, offset, right, keyLen);
+      if (hi > lo) {
+        blo = min(blo, lo);
+        bhi = max(bhi, hi);
+      }
+      maxLo = max(maxLo, lo);
+      minHi = min(minHi, hi);
+      store<f32>(ml + (<usize>r << 2), -Infinity);
+      store<f32>(ml + 16 + (<usize>r << 2), 0);
+    }
+    memory.fill(acc, 0, accRow * 4);
+
+    for (let j0 = blo & ~7; j0 < bhi; j0 += ATTN_BC) {
+      const j1 = min(j0 + ATTN_BC, bhi);
+      const ncols = j1 - j0;
+      const panels = (ncols + 7) >> 3;
+      // S = Qs · Kᵀ for this tile, one 4×8 block per panel.
+      for (let p = 0; p < panels; p++) {
+        const panel = kp + <usize>((j0 >> 3) + p) * <usize>dh * 32;
+        f32_gemm_ukernel_4x8(qs, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
+      }
+      const interior = j0 >= maxLo && j1 <= minHi;
+      for (let r = 0; r < 4; r++) {
+        const i = i0 + min(r, rows - 1);
+        const sRow = st + <usize>r * stRow;
+        const maskRow = mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0;
+        const tileMax = finishScoreRow(
+          sRow, ncols, j0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen),
+          !interior, softcap, maskRow,
+        );
+        const mOld = load<f32>(ml + (<usize>r << 2));
+        const mNew = max(mOld, tileMax);
+        if (mNew == -Infinity) {
+          // Nothing visible yet in this row: its probabilities for this tile are exact zeros.
+          memory.fill(sRow, 0, <usize>((ncols + 3) & ~3) << 2);
+          continue;
+        }
+        const tileSum = expScoreRow(sRow, ncols, mNew);
+        const alpha = exp_f32(mOld - mNew);
+        const lOld = load<f32>(ml + 16 + (<usize>r << 2));
+        store<f32>(ml + (<usize>r << 2), mNew);
+        store<f32>(ml + 16 + (<usize>r << 2), lOld * alpha + tileSum);
+        if (alpha != 1) scaleRow(acc + <usize>r * accRow, dvp, alpha);
+      }
+      // Acc += P · V for this tile, 8 output columns at a time.
+      const vTile = vp + ((<usize>j0 * <usize>dvp) << 2);
+      for (let x = 0; x < dvp; x += 8) {
+        if (vNonFinite) {
+          f32_gemm_ukernel_4x8_zero_skip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
+        } else {
+          f32_gemm_ukernel_4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
+        }
+      }
+    }
+    // Normalize and write the real rows; a row that saw no key has l = 0 and writes zeros.
+    for (let r = 0; r < rows; r++) {
+      const l = load<f32>(ml + 16 + (<usize>r << 2));
+      const inv: f32 = l > 0 ? <f32>1 / l : 0;
+      const src = acc + <usize>r * accRow;
+      const dst = o + ((<usize>(i0 + r) * <usize>oStride) << 2);
+      const invV = f32x4.splat(inv);
+      const dv4 = dv & ~3;
+      let x = 0;
+      for (; x < dv4; x += 4) {
+        v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), invV));
+      }
+      for (; x < dv; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * inv);
+    }
+  }
+}
+
+/**
+ * Materialized attention weights for one (batch, head): w = (nq, nk) row-major, dense, in the
+ * ONNX `qk_matmul_output_mode` stages — 0: scale·Q·Kᵀ, 1: after softcap, 2: after softcap, mask
+ * and range (−∞ where removed), 3: softmax of stage 2 (rows with no visible key are zeros).
+ * Not on the fast path: used only when the caller asks for weights. Same parameter block.
+ */
+export function f32_attn_weights(params: usize): void {
+  const q = load<u32>(params, ATTN_Q) as usize;
+  const qStride = load<i32>(params, ATTN_Q_STRIDE);
+  const k = load<u32>(params, ATTN_K) as usize;
+  const kStride = load<i32>(params, ATTN_K_STRIDE);
+  const nq = load<i32>(params, ATTN_NQ);
+  const nk = load<i32>(params, ATTN_NK);
+  const dh = load<i32>(params, ATTN_DH);
+  const scale = load<f32>(params, ATTN_SCALE);
+  const softcap = load<f32>(params, ATTN_SOFTCAP);
+  const mask = load<u32>(params, ATTN_MASK) as usize;
+  const maskStride = load<i32>(params, ATTN_MASK_STRIDE);
+  const offset = load<i32>(params, ATTN_OFFSET);
+  const left = load<i32>(params, ATTN_LEFT);
+  const right = load<i32>(params, ATTN_RIGHT);
+  const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
+  const w = load<u32>(params, ATTN_W) as usize;
+  const mode = load<i32>(params, ATTN_W_MODE);
+  const dh4 = dh & ~3;
+  for (let i = 0; i < nq; i++) {
+    const qRow = q + ((<usize>i * <usize>qStride) << 2);
+    const wRow = w + ((<usize>i * <usize>nk) << 2);
+    const lo = rowLo(i, offset, left);
+    const hi = rowHi(i, offset, right, keyLen);
+    let rowMax: f32 = -Infinity;
+    for (let j = 0; j < nk; j++) {
+      const kRow = k + ((<usize>j * <usize>kStride) << 2);
+      let dot = zero4();
+      let x = 0;
+      for (; x < dh4; x += 4) {
+        dot = f32x4.add(dot, f32x4.mul(v128.load(qRow + (<usize>x << 2)), v128.load(kRow + (<usize>x << 2))));
+      }
+      let s = hsum(dot);
+      for (; x < dh; x++) s += load<f32>(qRow + (<usize>x << 2)) * load<f32>(kRow + (<usize>x << 2));
+      s *= scale;
+      if (mode >= 1 && softcap > 0) {
+        s = softcap * f32x4.extract_lane(tanh_f32x4(f32x4.splat(s / softcap)), 0);
+      }
+      if (mode >= 2) {
+        if (mask) {
+          const mv = load<f32>(mask + ((<usize>i * <usize>maskStride + <usize>j) << 2));
+          s = mv == -Infinity ? mv : s + mv;
+        }
+        if (j < lo || j >= hi) s = -Infinity;
+        rowMax = max(rowMax, s);
+      }
+      store<f32>(wRow + (<usize>j << 2), s);
+    }
+    if (mode == 3) {
+      if (rowMax == -Infinity) {
+        memory.fill(wRow, 0, <usize>nk << 2);
+        continue;
+      }
+      let sum: f32 = 0;
+      for (let j = 0; j < nk; j++) {
+        const e = exp_f32(load<f32>(wRow + (<usize>j << 2)) - rowMax);
+        store<f32>(wRow + (<usize>j << 2), e);
+        sum += e;
+      }
+      const inv: f32 = <f32>1 / sum;
+      for (let j = 0; j < nk; j++) store<f32>(wRow + (<usize>j << 2), load<f32>(wRow + (<usize>j << 2)) * inv);
+    }
+  }
+}

@@ -1,0 +1,283 @@
+// gemm.ts — packed, register-blocked single-precision matrix products.
+//
+// What:    C(m×n) = [C +] [bias(n) +] A(m×k) · B(k×n)     (transB = 0, B row-major k×n)
+//          C(m×n) = [C +] [bias(n) +] A(m×k) · Bᵀ          (transB = 1, B row-major n×k)
+// Layout:  row-major with explicit row strides (in elements), so views into larger tensors
+//          (one head of a [batch, seq, heads·dim] tensor) need no copy.
+// Tiling:  GotoBLAS loop order. B is packed per (KC × all n) block into 8-column panels
+//          [⌈n/8⌉][kc][8] (zero-padded), walked in NC-column slices so one slice stays in L2;
+//          the 4×8 micro-kernel keeps 8 f32x4 accumulators, 2 B vectors and 1 A splat live
+//          (11 ≤ 14 v128: V8 on Node 20 spills beyond that), and its k loop is not unrolled
+//          (V8 hoists unrolled loads and spills).
+// Tails:   m % 4 rows go through a 4-row copy of A (duplicating the last row); n % 8 columns
+//          through a 4×8 scratch tile; k needs no tail (the k loop is scalar-stepped).
+// Error:   each output is a k-term dot product in f32; |error| ≤ k·ε·Σ|a·b| (ε = 2⁻²⁴), the
+//          standard bound, with or without the fused madd of the relaxed build.
+// Reference: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
+//          XNNPACK f32-gemm 4x8 wasm SIMD micro-kernels.
+
+import { madd, zero4 } from './simd';
+
+/** Depth of one packed B block. */
+const KC: i32 = 256;
+/** Columns of one B slice walked by all row blocks before moving on (multiple of 8). */
+const NC: i32 = 512;
+
+// Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
+export const GEMM_A: i32 = 0; //        a: usize // (m, k) row-major, row stride lda
+export const GEMM_LDA: i32 = 4;
+export const GEMM_B: i32 = 8; //        b: usize // (k, n), or (n, k) when transB
+export const GEMM_LDB: i32 = 12;
+export const GEMM_C: i32 = 16; //       c: usize // (m, n) row-major, row stride ldc
+export const GEMM_LDC: i32 = 20;
+export const GEMM_BIAS: i32 = 24; //    bias: usize // (n), 0 = none
+export const GEMM_M: i32 = 28;
+export const GEMM_N: i32 = 32;
+export const GEMM_K: i32 = 36;
+export const GEMM_TRANS_B: i32 = 40; // 0 or 1
+export const GEMM_ACCUMULATE: i32 = 44; // 1: C += …, 0: C = …
+export const GEMM_WORKSPACE: i32 = 48; // ws: usize // f32_gemm_workspace_bytes(n, k) bytes, 16-aligned
+export const GEMM_PARAMS_BYTES: i32 = 64;
+
+/**
+ * The 4×8 micro-kernel: C[4×8] = (accumulate ? C : 0) + A[4×kc] · B[kc×8].
+ * a: usize // (4, kc) row-major, row stride lda bytes
+ * b: usize // (kc, 8) row-major, row stride ldb bytes; 16-byte aligned rows
+ * c: usize // (4, 8) row-major, row stride ldc bytes
+ */
+export function f32_gemm_ukernel_4x8(
+  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
+): void {
+  const a1 = a + lda;
+  const a2 = a1 + lda;
+  const a3 = a2 + lda;
+  const c1 = c + ldc;
+  const c2 = c1 + ldc;
+  const c3 = c2 + ldc;
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c1); c11 = v128.load(c1, 16);
+    c20 = v128.load(c2); c21 = v128.load(c2, 16);
+    c30 = v128.load(c3); c31 = v128.load(c3, 16);
+  } else {
+    c00 = zero4(); c01 = c00; c10 = c00; c11 = c00;
+    c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+  }
+  const end: usize = <usize>kc << 2;
+  for (let p: usize = 0; p < end; p += 4) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a + p);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a1 + p);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a2 + p);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a3 + p);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    b += ldb;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c1, c10); v128.store(c1, c11, 16);
+  v128.store(c2, c20); v128.store(c2, c21, 16);
+  v128.store(c3, c30); v128.store(c3, c31, 16);
+}
+
+/**
+ * The same product, but a term a·b whose a is exactly 0 adds nothing even when b is NaN or ±∞
+ * (0·NaN would otherwise poison the sum). Used by attention's P·V when V holds non-finite values
+ * at positions the mask removed: their probabilities are exact zeros and must not leak.
+ */
+export function f32_gemm_ukernel_4x8_zero_skip(
+  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
+): void {
+  const a1 = a + lda;
+  const a2 = a1 + lda;
+  const a3 = a2 + lda;
+  const c1 = c + ldc;
+  const c2 = c1 + ldc;
+  const c3 = c2 + ldc;
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c1); c11 = v128.load(c1, 16);
+    c20 = v128.load(c2); c21 = v128.load(c2, 16);
+    c30 = v128.load(c3); c31 = v128.load(c3, 16);
+  } else {
+    c00 = zero4(); c01 = c00; c10 = c00; c11 = c00;
+    c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+  }
+  const z = zero4();
+  const end: usize = <usize>kc << 2;
+  for (let p: usize = 0; p < end; p += 4) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a + p);
+    let live = f32x4.ne(av, z);
+    c00 = f32x4.add(c00, v128.and(f32x4.mul(av, b0), live));
+    c01 = f32x4.add(c01, v128.and(f32x4.mul(av, b1), live));
+    av = v128.load32_splat(a1 + p);
+    live = f32x4.ne(av, z);
+    c10 = f32x4.add(c10, v128.and(f32x4.mul(av, b0), live));
+    c11 = f32x4.add(c11, v128.and(f32x4.mul(av, b1), live));
+    av = v128.load32_splat(a2 + p);
+    live = f32x4.ne(av, z);
+    c20 = f32x4.add(c20, v128.and(f32x4.mul(av, b0), live));
+    c21 = f32x4.add(c21, v128.and(f32x4.mul(av, b1), live));
+    av = v128.load32_splat(a3 + p);
+    live = f32x4.ne(av, z);
+    c30 = f32x4.add(c30, v128.and(f32x4.mul(av, b0), live));
+    c31 = f32x4.add(c31, v128.and(f32x4.mul(av, b1), live));
+    b += ldb;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c1, c10); v128.store(c1, c11, 16);
+  v128.store(c2, c20); v128.store(c2, c21, 16);
+  v128.store(c3, c30); v128.store(c3, c31, 16);
+}
+
+/** Bytes of workspace `f32_gemm` needs for these sizes (16-byte aligned regions). */
+export function f32_gemm_workspace_bytes(n: i32, k: i32): usize {
+  const kc = min(k, KC);
+  const panels = <usize>((n + 7) >> 3);
+  return panels * <usize>kc * 32 + <usize>kc * 16 + 128 + 64;
+}
+
+/**
+ * Packs B[p0 .. p0+kc) × all n columns into 8-column panels.
+ * b: usize // (k, n) row-major, row stride ldb elements; or (n, k) when transB
+ * dst: usize // (⌈n/8⌉, kc, 8)
+ */
+function packB(b: usize, ldb: i32, transB: i32, n: i32, p0: i32, kc: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let jp = 0; jp < panels; jp++) {
+    const j0 = jp << 3;
+    const cols = min(8, n - j0);
+    const panel = dst + <usize>jp * <usize>kc * 32;
+    if (transB) {
+      // element (p, c) = B[j0 + c][p0 + p]
+      for (let c = 0; c < 8; c++) {
+        if (c < cols) {
+          let src = b + ((<usize>(j0 + c) * <usize>ldb + <usize>p0) << 2);
+          let d = panel + (<usize>c << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(d, load<f32>(src));
+            src += 4;
+            d += 32;
+          }
+        } else {
+          let d = panel + (<usize>c << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(d, 0);
+            d += 32;
+          }
+        }
+      }
+    } else {
+      let src = b + ((<usize>p0 * <usize>ldb + <usize>j0) << 2);
+      let d = panel;
+      if (cols == 8) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+          src += <usize>ldb << 2;
+          d += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let c = 0; c < 8; c++) {
+            store<f32>(d + (<usize>c << 2), c < cols ? load<f32>(src + (<usize>c << 2)) : 0);
+          }
+          src += <usize>ldb << 2;
+          d += 32;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Full product driven by a parameter block (offsets GEMM_*). See the header.
+ * params: usize // GEMM_PARAMS_BYTES bytes
+ */
+export function f32_gemm(params: usize): void {
+  const a = load<u32>(params, GEMM_A) as usize;
+  const lda = load<i32>(params, GEMM_LDA);
+  const b = load<u32>(params, GEMM_B) as usize;
+  const ldb = load<i32>(params, GEMM_LDB);
+  const c = load<u32>(params, GEMM_C) as usize;
+  const ldc = load<i32>(params, GEMM_LDC);
+  const bias = load<u32>(params, GEMM_BIAS) as usize;
+  const m = load<i32>(params, GEMM_M);
+  const n = load<i32>(params, GEMM_N);
+  const k = load<i32>(params, GEMM_K);
+  const transB = load<i32>(params, GEMM_TRANS_B);
+  let accumulate = load<i32>(params, GEMM_ACCUMULATE);
+  const ws = load<u32>(params, GEMM_WORKSPACE) as usize;
+  if (m <= 0 || n <= 0) return;
+
+  const kcMax = min(k, KC);
+  const panels = (n + 7) >> 3;
+  const packed = ws; //                                   (panels, kc, 8)
+  const aTail = packed + <usize>panels * <usize>kcMax * 32; // (4, kc)
+  const cTile = aTail + <usize>kcMax * 16; //               (4, 8)
+  const ldcBytes = <usize>ldc << 2;
+
+  if (bias) {
+    for (let i = 0; i < m; i++) {
+      const row = c + <usize>i * ldcBytes;
+      for (let j = 0; j < n; j++) {
+        const dst = row + (<usize>j << 2);
+        store<f32>(dst, (accumulate ? load<f32>(dst) : 0) + load<f32>(bias + (<usize>j << 2)));
+      }
+    }
+    accumulate = 1;
+  } else if (k == 0 && !accumulate) {
+    for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>n << 2);
+    return;
+  }
+
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    packB(b, ldb, transB, n, p0, kc, packed);
+    const acc = p0 > 0 || accumulate != 0 ? 1 : 0;
+    for (let jc = 0; jc < n; jc += NC) {
+      const jpEnd = min(jc + NC, n);
+      for (let i = 0; i < m; i += 4) {
+        const rows = min(4, m - i);
+        let ap: usize;
+        let apStride: usize;
+        if (rows == 4) {
+          ap = a + ((<usize>i * <usize>lda + <usize>p0) << 2);
+          apStride = <usize>lda << 2;
+        } else {
+          for (let r = 0; r < 4; r++) {
+            const src = a + ((<usize>(i + min(r, rows - 1)) * <usize>lda + <usize>p0) << 2);
+            memory.copy(aTail + <usize>r * <usize>kc * 4, src, <usize>kc << 2);
+          }
+          ap = aTail;
+          apStride = <usize>kc << 2;
+        }
+        for (let j = jc; j < jpEnd; j += 8) {
+          const cols = min(8, n - j);
+          const panel = packed + <usize>(j >> 3) * <usize>kc * 32;
+          const cp = c + <usize>i * ldcBytes + (<usize>j << 2);
+          if (rows == 4 && cols == 8) {
+            f32_gemm_ukernel_4x8(ap, apStride, panel, 32, kc, cp, ldcBytes, acc);
+          } else {
+            if (acc) {
+              for (let r = 0; r < rows; r++) {
+                memory.copy(cTile + <usize>r * 32, cp + <usize>r * ldcBytes, <usize>cols << 2);
+              }
+            }
+            f32_gemm_ukernel_4x8(ap, apStride, panel, 32, kc, cTile, 32, acc);
+            for (let r = 0; r < rows; r++) {
+              memory.copy(cp + <usize>r * ldcBytes, cTile + <usize>r * 32, <usize>cols << 2);
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// index.ts — the export list of the kernel module, nothing else.
+// Names follow XNNPACK's grammar <dtype>_<op>[_<tile>]; the instruction set is the binary's
+// identity (simd128.wasm or relaxed.wasm, both from this source), reported by `isa()`.
+
+export {
+  GEMM_A, GEMM_LDA, GEMM_B, GEMM_LDB, GEMM_C, GEMM_LDC, GEMM_BIAS, GEMM_M, GEMM_N, GEMM_K,
+  GEMM_TRANS_B, GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_PARAMS_BYTES,
+  f32_gemm, f32_gemm_workspace_bytes, f32_gemm_ukernel_4x8,
+} from './gemm';
+export {
+  ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
+  ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
+  ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_W, ATTN_W_MODE,
+  ATTN_PARAMS_BYTES, ATTN_BC,
+  f32_attn_online, f32_attn_weights, f32_attn_workspace_bytes,
+} from './attention';
+export { f32_softmax_rows, f32_exp } from './softmax';
+
+/** First byte of linear memory the host may use (after the static constant table). */
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** 2 for the relaxed-SIMD build, 1 for the plain SIMD128 build. */
+export function isa(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 2 : 1;
+}

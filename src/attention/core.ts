@@ -1,0 +1,89 @@
+// core.ts — runs the fused kernel over every (batch, head) of a planned attention call.
+// Both public entry points (sdpa.ts: rt.attention, onnx.ts: rt.onnxAttention) validate their
+// inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
+
+import type { Kernels } from '../kernels';
+import type { PlacedMask } from './mask';
+
+/** Where the (b, h) slice of a [B, H, S, D]-like tensor starts and how its rows are spaced. */
+export interface HeadLayout {
+  ptr: number; // byte address of element (0, 0, 0, 0)
+  batchStride: number; // elements
+  headStride: number; // elements
+  rowStride: number; // elements between consecutive sequence positions
+}
+
+/** Strides of a 4-D [batch, heads, seq, dim] tensor. */
+export function bhsdLayout(ptr: number, heads: number, seq: number, dim: number): HeadLayout {
+  return { ptr, batchStride: heads * seq * dim, headStride: seq * dim, rowStride: dim };
+}
+
+/** Strides of a 3-D [batch, seq, heads·dim] tensor viewed as [batch, heads, seq, dim]. */
+export function bshdLayout(ptr: number, heads: number, seq: number, dim: number): HeadLayout {
+  return { ptr, batchStride: seq * heads * dim, headStride: dim, rowStride: heads * dim };
+}
+
+export interface AttentionPlan {
+  batch: number;
+  qHeads: number;
+  kvHeads: number; // divides qHeads; query head h reads kv head ⌊h / (qHeads / kvHeads)⌋
+  nq: number;
+  nk: number;
+  dh: number;
+  dv: number;
+  q: HeadLayout;
+  k: HeadLayout;
+  v: HeadLayout;
+  o: HeadLayout;
+  scale: number;
+  softcap: number; // 0 = none
+  mask?: PlacedMask;
+  /** per batch: absolute position of query row 0 (causal/window alignment) */
+  offsets: ArrayLike<number>;
+  /** per batch: keys at or past this index are padding */
+  keyLens: ArrayLike<number>;
+  left: number; // −1 = unbounded
+  right: number; // −1 = unbounded; 0 for causal
+  /** dense (batch, qHeads, nq, nk) weights in ONNX qk_matmul_output_mode stages */
+  weights?: { ptr: number; mode: 0 | 1 | 2 | 3 };
+}
+
+const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.batchStride + h * l.headStride);
+
+export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
+  if (plan.nq === 0 || plan.dv === 0) return;
+  const group = plan.qHeads / plan.kvHeads;
+  for (let b = 0; b < plan.batch; b++) {
+    for (let h = 0; h < plan.qHeads; h++) {
+      const kvh = Math.floor(h / group);
+      const mask = plan.mask;
+      const call = {
+        q: at(plan.q, b, h),
+        qStride: plan.q.rowStride,
+        k: at(plan.k, b, kvh),
+        kStride: plan.k.rowStride,
+        v: at(plan.v, b, kvh),
+        vStride: plan.v.rowStride,
+        o: at(plan.o, b, h),
+        oStride: plan.o.rowStride,
+        nq: plan.nq,
+        nk: plan.nk,
+        dh: plan.dh,
+        dv: plan.dv,
+        scale: plan.scale,
+        softcap: plan.softcap,
+        mask: mask ? mask.ptr + 4 * (b * mask.batchStride + h * mask.headStride) : 0,
+        maskStride: mask ? mask.rowStride : 0,
+        offset: plan.offsets[b],
+        left: plan.left,
+        right: plan.right,
+        keyLen: plan.keyLens[b],
+      };
+      kernels.attnOnline(call);
+      if (plan.weights) {
+        const w = plan.weights.ptr + 4 * ((b * plan.qHeads + h) * plan.nq * plan.nk);
+        kernels.attnWeights(call, w, plan.weights.mode);
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// sdpa.ts — rt.attention: scaled dot-product attention with idiomatic options on
+// [batch, heads, seq, headDim] tensors, on the fused online-softmax kernel.
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import {
+  checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
+} from '../tensor';
+import { bhsdLayout, runAttention } from './core';
+import { type MaskData, placeMask } from './mask';
+import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
+
+/** Options of `rt.attention`. */
+export interface AttentionOptions {
+  /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
+  scale?: number;
+  /**
+   * Causal masking. `true` or `'bottom-right'` (default alignment, as ONNX and FlashAttention with a
+   * KV cache): query i of nq sees keys j ≤ i + (keyLength − nq). `'top-left'` (PyTorch's
+   * `is_causal`): query i sees keys j ≤ i. The alignment also positions `window`.
+   */
+  causal?: boolean | 'bottom-right' | 'top-left';
+  /**
+   * Mask broadcastable (NumPy rules, aligned right) to [batch, heads, nq, nk]: a Uint8Array of
+   * 0/1 where 1 means attend, or a Float32Array added to the scores (−∞ removes a key).
+   */
+  mask?: TensorLike<MaskData>;
+  /** Valid keys per batch entry (the rest are padding), e.g. for variable-length batches. */
+  keyLengths?: ArrayLike<number>;
+  /** Caps the scores: softcap·tanh(s/softcap), applied before the mask (Gemma 2). 0 = none. */
+  softcap?: number;
+  /** Local attention: a query sees `left` keys before its position and `right` after (either may be omitted = unbounded). */
+  window?: { left?: number; right?: number };
+  /** Also return the attention probabilities, shape [batch, heads, nq, nk] (materialized). */
+  returnWeights?: boolean;
+  /** Write the output here instead of a new array: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** `rt.attention` with `returnWeights: true`. */
+export interface AttentionWithWeights {
+  output: Tensor;
+  weights: Tensor;
+}
+
+const F32 = [Float32Array] as const;
+
+function expectRank4(view: TensorView, name: string, what: string): void {
+  if (view.shape.length !== 4) {
+    throw new AttentionError('SHAPE_MISMATCH', `${name} must be 4-D ${what}, got ${formatShape(view.shape)}`);
+  }
+}
+
+export function attention(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike,
+  vIn: TensorLike,
+  options: AttentionOptions = {},
+): Tensor | AttentionWithWeights {
+  const arena = kernels.arena;
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
+  const q = viewTensor(qIn, 'q', F32, arena);
+  const k = viewTensor(kIn, 'k', F32, arena);
+  const v = viewTensor(vIn, 'v', F32, arena);
+  expectRank4(q, 'q', '[batch, heads, nq, headDim]');
+  expectRank4(k, 'k', '[batch, kvHeads, nk, headDim]');
+  expectRank4(v, 'v', '[batch, kvHeads, nk, valueDim]');
+  const [batch, qHeads, nq, dh] = q.shape;
+  const [kb, kvHeads, nk, kdh] = k.shape;
+  const [vb, vHeads, vk, dv] = v.shape;
+  if (kb !== batch || vb !== batch) {
+    throw new AttentionError('SHAPE_MISMATCH', `q, k and v must share the batch size: q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}`);
+  }
+  if (kdh !== dh) throw new AttentionError('SHAPE_MISMATCH', `k's head size must equal q's (${dh}): k ${formatShape(k.shape)}`);
+  if (vHeads !== kvHeads || vk !== nk) {
+    throw new AttentionError('SHAPE_MISMATCH', `v must have k's heads and length [${batch}, ${kvHeads}, ${nk}, valueDim], got ${formatShape(v.shape)}`);
+  }
+  if (kvHeads === 0 || qHeads % kvHeads !== 0) {
+    throw new AttentionError('SHAPE_MISMATCH', `k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention`);
+  }
+  const scale = finiteOption(options.scale, 'options.scale', dh > 0 ? 1 / Math.sqrt(dh) : 1);
+  const softcap = nonNegativeOption(options.softcap, 'options.softcap', 0);
+  const causal = options.causal ?? false;
+  if (causal !== true && causal !== false && causal !== 'bottom-right' && causal !== 'top-left') {
+    throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(causal)}`);
+  }
+  let left = -1;
+  let right = -1;
+  if (options.window !== undefined) {
+    if (typeof options.window !== 'object' || options.window === null) {
+      throw new AttentionError('INVALID_OPTION', `options.window must be { left?, right? }, got ${String(options.window)}`);
+    }
+    left = integerOption(options.window.left, 'options.window.left', -1, 0);
+    right = integerOption(options.window.right, 'options.window.right', -1, 0);
+  }
+  if (causal) right = right < 0 ? 0 : Math.min(right, 0);
+  const keyLens = options.keyLengths === undefined
+    ? new Array<number>(batch).fill(nk)
+    : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
+  const topLeft = causal === 'top-left';
+  const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
+  const outShape = [batch, qHeads, nq, dv];
+  checkElementCount(batch * qHeads * nq * dv, 'output');
+  let outResident: WasmTensor | undefined;
+  let outTensor: Tensor | undefined;
+  if (options.out !== undefined) {
+    const o = viewTensor(options.out, 'options.out', F32, arena);
+    if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
+    }
+    if (o.resident) outResident = o.resident;
+    else outTensor = options.out as Tensor;
+  }
+  const wantWeights = options.returnWeights === true;
+  if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');
+
+  const scope = new Scope(arena);
+  try {
+    kernels.reserveAttention(nk, dh, dv);
+    const qp = scope.place(q);
+    const kp = scope.place(k);
+    const vp = scope.place(v);
+    const op = outResident ? outResident.ptr : scope.alloc(batch * qHeads * nq * dv, 'output');
+    const mask = options.mask === undefined
+      ? undefined
+      : placeMask(scope, options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact');
+    const wp = wantWeights ? scope.alloc(batch * qHeads * nq * nk, 'weights') : 0;
+    runAttention(kernels, {
+      batch, qHeads, kvHeads, nq, nk, dh, dv,
+      q: bhsdLayout(qp, qHeads, nq, dh),
+      k: bhsdLayout(kp, kvHeads, nk, dh),
+      v: bhsdLayout(vp, kvHeads, nk, dv),
+      o: bhsdLayout(op, qHeads, nq, dv),
+      scale, softcap, mask, offsets, keyLens, left, right,
+      weights: wantWeights ? { ptr: wp, mode: 3 } : undefined,
+    });
+    const size = batch * qHeads * nq * dv;
+    let output: Tensor;
+    if (outResident) output = outResident;
+    else if (outTensor) {
+      outTensor.data.set(arena.f32(op, size));
+      output = outTensor;
+    } else output = { data: arena.f32(op, size).slice(), shape: outShape };
+    if (!wantWeights) return output;
+    const weights = { data: arena.f32(wp, batch * qHeads * nq * nk).slice(), shape: [batch, qHeads, nq, nk] };
+    return { output, weights };
+  } finally {
+    scope.close();
+  }
+}

@@ -1,0 +1,121 @@
+// create-runtime.ts — the Runtime object users hold: one kernel instance, one arena, every op.
+
+import { attention, type AttentionOptions, type AttentionWithWeights } from './attention/sdpa';
+import {
+  onnxAttention, type OnnxAttentionAttributes, type OnnxAttentionInputs, type OnnxAttentionOptions,
+  type OnnxAttentionOutputs,
+} from './attention/onnx';
+import { Kernels } from './kernels';
+import { matmul, type MatmulOptions } from './ops/matmul';
+import { softmax } from './ops/softmax';
+import {
+  AttentionError, instantiateKernels, instantiateKernelsSync, type InstantiateOptions, type Isa,
+  type KernelExports, WASM_MAX_BYTES,
+} from './runtime/index';
+import { checkElementCount, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
+
+/** Options of `createRuntime` / `createRuntimeSync`. */
+export interface RuntimeOptions extends InstantiateOptions {
+  /** Upper bound on the Wasm memory this runtime may grow to (bytes). Default and maximum 4 GiB. */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * An attention runtime: one instance of the kernels with its own Wasm memory. Create with
+ * `await createRuntime()`; free with `dispose()`. Not shared between threads.
+ */
+export class Runtime {
+  private kernels: Kernels | undefined;
+  private readonly live = new Set<WasmTensor>();
+
+  /** @internal use createRuntime */
+  constructor(exports: KernelExports, options: RuntimeOptions) {
+    const max = options.maxMemoryBytes ?? WASM_MAX_BYTES;
+    if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0) {
+      throw new AttentionError('INVALID_OPTION', `options.maxMemoryBytes must be a positive number, got ${String(max)}`);
+    }
+    this.kernels = new Kernels(exports, max);
+  }
+
+  private k(): Kernels {
+    if (!this.kernels) throw new AttentionError('DISPOSED', 'this Runtime was disposed');
+    return this.kernels;
+  }
+
+  /** The kernel binary in use: 'relaxed' (fused multiply-add) or 'simd128'. */
+  get isa(): Isa {
+    return this.k().isa;
+  }
+
+  /** Current size of this runtime's Wasm memory in bytes. */
+  get memoryBytes(): number {
+    return this.k().arena.byteLength;
+  }
+
+  /**
+   * A float32 tensor in Wasm memory, zeroed or filled from `values`. Pass it as an input or `out`
+   * of any operation for zero-copy; `dispose()` it when done.
+   */
+  tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
+    const kernels = this.k();
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const size = shapeSize(shape);
+    checkElementCount(size, 'tensor');
+    if (values !== undefined && values.length !== size) {
+      throw new AttentionError('SHAPE_MISMATCH', `values has ${values.length} elements but shape [${shape.join(', ')}] needs ${size}`);
+    }
+    const ptr = kernels.arena.alloc(size * 4);
+    const t = new WasmTensor(kernels.arena, shape, ptr);
+    if (values) t.data.set(values);
+    else t.data.fill(0);
+    this.live.add(t);
+    return t;
+  }
+
+  /** Scaled dot-product attention on [batch, heads, seq, headDim] tensors; see AttentionOptions. */
+  attention(q: TensorLike, k: TensorLike, v: TensorLike, options: AttentionOptions & { returnWeights: true }): AttentionWithWeights;
+  attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor;
+  attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor | AttentionWithWeights {
+    return attention(this.k(), q, k, v, options);
+  }
+
+  /** The ONNX `Attention` operator (opsets 23–25), with ONNX input, attribute and output names. */
+  onnxAttention(inputs: OnnxAttentionInputs, attributes?: OnnxAttentionAttributes, options?: OnnxAttentionOptions): OnnxAttentionOutputs {
+    return onnxAttention(this.k(), inputs, attributes, options);
+  }
+
+  /** Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. */
+  matmul(a: TensorLike, b: TensorLike, options?: MatmulOptions): Tensor {
+    return matmul(this.k(), a, b, options);
+  }
+
+  /** Softmax over the last axis. */
+  softmax(x: TensorLike): Tensor {
+    return softmax(this.k(), x);
+  }
+
+  /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */
+  dispose(): void {
+    if (!this.kernels) return;
+    for (const t of this.live) if (!t.isDisposed) t.dispose();
+    this.live.clear();
+    this.kernels = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Creates a runtime in any environment (browsers, workers, Deno, Bun, Node, workerd). */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  return new Runtime(await instantiateKernels(options), options);
+}
+
+/** Creates a runtime synchronously (Node, Deno, Bun; browsers restrict synchronous compiles). */
+export function createRuntimeSync(options: RuntimeOptions = {}): Runtime {
+  return new Runtime(instantiateKernelsSync(options), options);
+}
+

@@ -1,0 +1,86 @@
+// matmul.ts — rt.matmul: C = A·B or A·Bᵀ (+ bias) on the packed GEMM kernel.
+// A is [M, K] or batched [batch, M, K]; B is [K, N] ([N, K] with transposeB), or batched with the
+// same batch, or 2-D and shared by every batch entry. bias is [N].
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { checkElementCount, Scope, type Tensor, type TensorLike, viewTensor, WasmTensor } from '../tensor';
+
+/** Options of `rt.matmul`. */
+export interface MatmulOptions {
+  /** Multiply by Bᵀ: B is [N, K] (a PyTorch nn.Linear weight). Default false. */
+  transposeB?: boolean;
+  /** Added to every row of the result, shape [N]. */
+  bias?: TensorLike;
+  /** Write the result here: a WasmTensor (zero-copy) or a Tensor of the result shape. */
+  out?: WasmTensor | Tensor;
+}
+
+const F32 = [Float32Array] as const;
+
+export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, options: MatmulOptions = {}): Tensor {
+  const arena = kernels.arena;
+  const a = viewTensor(aIn, 'a', F32, arena);
+  const b = viewTensor(bIn, 'b', F32, arena);
+  const transB = options.transposeB ?? false;
+  if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);
+  if (a.shape.length !== 2 && a.shape.length !== 3) {
+    throw new AttentionError('SHAPE_MISMATCH', `a must be [M, K] or [batch, M, K], got ${formatShape(a.shape)}`);
+  }
+  if (b.shape.length !== 2 && b.shape.length !== a.shape.length) {
+    throw new AttentionError('SHAPE_MISMATCH', `b must be 2-D or have a's rank (${a.shape.length}), got ${formatShape(b.shape)}`);
+  }
+  const batch = a.shape.length === 3 ? a.shape[0] : 1;
+  const [m, k] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const bk = transB ? b1 : b0;
+  const n = transB ? b0 : b1;
+  if (bk !== k) {
+    throw new AttentionError('SHAPE_MISMATCH', `b must be ${transB ? `[N, ${k}]` : `[${k}, N]`} to match a ${formatShape(a.shape)}, got ${formatShape(b.shape)}`);
+  }
+  const bBatched = b.shape.length === 3;
+  if (bBatched && b.shape[0] !== batch) {
+    throw new AttentionError('SHAPE_MISMATCH', `b's batch (${b.shape[0]}) must equal a's (${batch})`);
+  }
+  const outShape = a.shape.length === 3 ? [batch, m, n] : [m, n];
+  checkElementCount(batch * m * n, 'result');
+  const bias = options.bias === undefined ? undefined : viewTensor(options.bias, 'options.bias', F32, arena);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== n)) {
+    throw new AttentionError('SHAPE_MISMATCH', `options.bias must be [${n}], got ${formatShape(bias.shape)}`);
+  }
+  let outResident: WasmTensor | undefined;
+  let outTensor: Tensor | undefined;
+  if (options.out !== undefined) {
+    const o = viewTensor(options.out, 'options.out', F32, arena);
+    if (o.shape.length !== outShape.length || o.shape.some((d, i) => d !== outShape[i])) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the result shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
+    }
+    if (o.resident) outResident = o.resident;
+    else outTensor = options.out as Tensor;
+  }
+  const scope = new Scope(arena);
+  try {
+    kernels.reserveGemm(n, k);
+    const ap = scope.place(a);
+    const bp = scope.place(b);
+    const biasPtr = bias ? scope.place(bias) : 0;
+    const cp = outResident ? outResident.ptr : scope.alloc(batch * m * n, 'result');
+    for (let i = 0; i < batch; i++) {
+      kernels.gemm({
+        a: ap + 4 * i * m * k, lda: k,
+        b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
+        c: cp + 4 * i * m * n, ldc: n,
+        bias: biasPtr, m, n, k, transB, accumulate: false,
+      });
+    }
+    const size = batch * m * n;
+    if (outResident) return outResident;
+    if (outTensor) {
+      outTensor.data.set(arena.f32(cp, size));
+      return outTensor;
+    }
+    return { data: arena.f32(cp, size).slice(), shape: outShape };
+  } finally {
+    scope.close();
+  }
+}

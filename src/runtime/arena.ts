@@ -1,0 +1,146 @@
+// arena.ts — the TypeScript-owned allocator over the kernel module's linear memory.
+//
+// Every block starts 16-byte aligned and is followed by at least 16 bytes the caller does not
+// own, so SIMD tails may over-read (never over-write) safely. Memory grows on demand (doubling,
+// bounded by maxBytes); growth detaches every ArrayBuffer view, so this class never hands out
+// a view to keep: `f32(ptr, n)` builds a fresh one from the current buffer each time.
+// Free blocks are kept sorted by address and coalesced, first-fit.
+
+import { AttentionError } from './errors';
+
+const ALIGN = 16;
+const TAIL_PAD = 16;
+const PAGE = 65536;
+/** Wasm32 linear memory cannot exceed 4 GiB (65536 pages). */
+export const WASM_MAX_BYTES = 65536 * PAGE;
+
+interface FreeBlock {
+  start: number;
+  size: number;
+}
+
+const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
+
+export class Arena {
+  private readonly memory: WebAssembly.Memory;
+  private readonly maxBytes: number;
+  private readonly free: FreeBlock[] = [];
+  private readonly live = new Map<number, number>();
+  private liveBytes = 0;
+
+  constructor(memory: WebAssembly.Memory, heapBase: number, maxBytes: number) {
+    this.memory = memory;
+    this.maxBytes = Math.min(maxBytes, WASM_MAX_BYTES);
+    const start = alignUp(heapBase, ALIGN);
+    const end = memory.buffer.byteLength;
+    if (end > start) this.free.push({ start, size: end - start });
+  }
+
+  /** Current size of linear memory in bytes. */
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes currently held by live blocks (with their padding). */
+  get allocatedBytes(): number {
+    return this.liveBytes;
+  }
+
+  /** Number of live blocks. */
+  get blockCount(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Reserves `bytes` bytes (16-byte aligned, with a 16-byte tail pad) and returns the address.
+   * Throws OUT_OF_MEMORY when memory cannot grow enough; nothing changes in that case.
+   */
+  alloc(bytes: number): number {
+    if (!Number.isFinite(bytes) || bytes < 0) {
+      throw new AttentionError('INVALID_ARGUMENT', `allocation size must be a non-negative finite number, got ${bytes}`);
+    }
+    const size = alignUp(Math.max(bytes, 1), ALIGN) + TAIL_PAD;
+    let index = this.findFit(size);
+    if (index < 0) {
+      this.grow(size);
+      index = this.findFit(size);
+      if (index < 0) throw new AttentionError('OUT_OF_MEMORY', `could not reserve ${bytes} bytes after growing memory`);
+    }
+    const block = this.free[index];
+    const ptr = block.start;
+    if (block.size === size) this.free.splice(index, 1);
+    else {
+      block.start += size;
+      block.size -= size;
+    }
+    this.live.set(ptr, size);
+    this.liveBytes += size;
+    return ptr;
+  }
+
+  /** Returns a block obtained from `alloc`. Releasing an unknown address throws. */
+  release(ptr: number): void {
+    const size = this.live.get(ptr);
+    if (size === undefined) throw new AttentionError('INVALID_ARGUMENT', `address ${ptr} is not a live allocation`);
+    this.live.delete(ptr);
+    this.liveBytes -= size;
+    this.insertFree(ptr, size);
+  }
+
+  /** A fresh Float32Array view of `length` floats at `ptr`. Do not keep it across allocations. */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** A fresh Int32Array view of `length` ints at `ptr`. Do not keep it across allocations. */
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** A fresh byte view. Do not keep it across allocations. */
+  u8(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+
+  private findFit(size: number): number {
+    for (let i = 0; i < this.free.length; i++) if (this.free[i].size >= size) return i;
+    return -1;
+  }
+
+  private grow(size: number): void {
+    const current = this.memory.buffer.byteLength;
+    const last = this.free[this.free.length - 1];
+    const tailFree = last && last.start + last.size === current ? last.size : 0;
+    const needed = current + size - tailFree;
+    if (needed > this.maxBytes) {
+      throw new AttentionError(
+        'OUT_OF_MEMORY',
+        `needs ${needed} bytes of Wasm memory, over the limit of ${this.maxBytes} bytes`,
+      );
+    }
+    const target = Math.min(this.maxBytes, Math.max(needed, current * 2));
+    const pages = Math.ceil((target - current) / PAGE);
+    try {
+      this.memory.grow(pages);
+    } catch (cause) {
+      throw new AttentionError('OUT_OF_MEMORY', `Wasm memory could not grow by ${pages} pages: ${String(cause)}`);
+    }
+    this.insertFree(current, pages * PAGE);
+  }
+
+  private insertFree(start: number, size: number): void {
+    const list = this.free;
+    let i = 0;
+    while (i < list.length && list[i].start < start) i++;
+    list.splice(i, 0, { start, size });
+    // coalesce with the next block, then with the previous one
+    if (i + 1 < list.length && list[i].start + list[i].size === list[i + 1].start) {
+      list[i].size += list[i + 1].size;
+      list.splice(i + 1, 1);
+    }
+    if (i > 0 && list[i - 1].start + list[i - 1].size === list[i].start) {
+      list[i - 1].size += list[i].size;
+      list.splice(i, 1);
+    }
+  }
+}

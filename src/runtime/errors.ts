@@ -1,0 +1,30 @@
+// errors.ts — the one error type every public function throws for bad input or exhausted resources.
+
+/** What went wrong, as a stable machine-readable code. */
+export type AttentionErrorCode =
+  | 'SHAPE_MISMATCH' //  a tensor's rank or dimensions do not fit
+  | 'DTYPE_MISMATCH' //  a tensor's element type is not the one expected
+  | 'INVALID_ARGUMENT' // a required argument is missing or not a tensor
+  | 'INVALID_OPTION' //  an option or attribute is out of range or of the wrong type
+  | 'OUT_OF_MEMORY' //   the Wasm memory cannot grow enough (4 GiB or maxMemoryBytes)
+  | 'DISPOSED' //        the runtime or tensor was disposed
+  | 'UNSUPPORTED'; //    this environment lacks a needed WebAssembly feature
+
+/**
+ * Error thrown by every wasm-attention function. `code` is stable; `message` names the argument,
+ * what was expected and what was given. After it is thrown the runtime stays usable.
+ */
+export class AttentionError extends Error {
+  /** Machine-readable category. */
+  readonly code: AttentionErrorCode;
+  constructor(code: AttentionErrorCode, message: string) {
+    super(message);
+    this.name = 'AttentionError';
+    this.code = code;
+  }
+}
+
+/** Formats a shape as `[2, 3, 4]` for messages. */
+export function formatShape(shape: ArrayLike<number>): string {
+  return `[${Array.from(shape).join(', ')}]`;
+}
