@@ -1,0 +1,80 @@
+// Enforces the layering of ARCHITECTURE.md by scanning import statements:
+//   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels) only
+//   src/runtime/*    → src/runtime only (the only code touching WebAssembly.*)
+//   src/kernels.ts   → src/runtime
+//   src/tensor.ts    → src/runtime
+//   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/runtime, each other
+//   src/**           → never test/, bench/, examples/; no eval / new Function
+// A violation names the file and the import.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== '__tests__') out.push(...files(p));
+    } else if (p.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found: string[] = [];
+  const clause = String.raw`(?:type\s+)?(?:\{[^}]*\}|\*\s+as\s+\w+|\*|\w+(?:\s*,\s*\{[^}]*\})?)`;
+  const statement = new RegExp(String.raw`^\s*(?:import|export)\s+${clause}\s+from\s+['"]([^'"]+)['"]`, 'gm');
+  for (const m of text.matchAll(statement)) found.push(m[1]);
+  for (const m of text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)) found.push(m[1]);
+  for (const m of text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push(m[1]);
+  return found;
+}
+
+/** Repo-relative path an import resolves to (without extension), or the bare package name. */
+function target(file: string, spec: string): string {
+  if (!spec.startsWith('.')) return spec;
+  return relative(root, resolve(dirname(file), spec)).replace(/\.(ts|js)$/, '');
+}
+
+const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
+  { from: /^assembly\//, allowed: /^assembly\/(simd|gemm|attention|softmax)$/, what: 'assembly kernels import only assembly helpers' },
+  { from: /^src\/runtime\//, allowed: /^src\/runtime\//, what: 'src/runtime imports only src/runtime' },
+  { from: /^src\/kernels\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/kernels.ts imports only src/runtime' },
+  { from: /^src\/tensor\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/tensor.ts imports only src/runtime' },
+  {
+    from: /^src\/(attention|ops|position|layers)\//,
+    allowed: /^src\/(kernels|tensor|runtime\/index|attention\/|ops\/|position\/|layers\/)/,
+    what: 'variants import kernels, tensor, runtime and each other',
+  },
+];
+
+describe('layering', () => {
+  const all = [...files(join(root, 'assembly')), ...files(join(root, 'src'))].filter((f) => !f.endsWith('.generated.ts'));
+
+  it('scans the source tree and finds real imports', () => {
+    expect(all.length).toBeGreaterThan(10);
+    expect(imports(join(root, 'src/kernels.ts')).map((s) => target(join(root, 'src/kernels.ts'), s))).toContain('src/runtime/index');
+    expect(imports(join(root, 'src/attention/onnx.ts')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(all.map((f) => [relative(root, f), f] as const))('%s respects the layering', (rel, file) => {
+    for (const spec of imports(file)) {
+      const to = target(file, spec);
+      expect(to, `${rel} imports ${spec}`).not.toMatch(/^(test|bench|examples)\//);
+      for (const rule of rules) {
+        if (rule.from.test(rel)) expect(to, `${rel} imports ${spec}: ${rule.what}`).toMatch(rule.allowed);
+      }
+    }
+    const text = readFileSync(file, 'utf8');
+    expect(text, `${rel} uses eval`).not.toMatch(/\beval\s*\(|new\s+Function\s*\(/);
+    if (!rel.startsWith('src/runtime/') && rel.startsWith('src/')) {
+      expect(text, `${rel} touches WebAssembly.* outside src/runtime`).not.toMatch(/WebAssembly\.(instantiate|Module|Instance|compile|validate)/);
+    }
+  });
+});
