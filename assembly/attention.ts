@@ -13,6 +13,9 @@
 //          of the query tile can see is skipped, not computed. An additive mask value of −∞
 //          removes the key even when its score is NaN (select, not add). Softcap
 //          (cap·tanh(s/cap), cap > 0) is applied before the mask, as ONNX specifies.
+//          A relative-position bias rel[i][clamp(j − p, −R, R) + R] (ALiBi, T5 buckets, Shaw
+//          terms; one row shared by all queries or one per query) is added after softcap,
+//          read per tile from an O(n) table: no n×n buffer.
 //          A row with no visible key yields zeros, never NaN. When V holds NaN/±∞ (found while
 //          packing it) P·V switches to a micro-kernel where a probability of exactly 0 adds
 //          nothing, so non-finite values at masked positions cannot leak.
@@ -25,7 +28,7 @@
 // Reference: T. Dao et al., "FlashAttention" (2022), Algorithm 1; M. Milakov, N. Gimelshein,
 //          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
 
-import { exp_f32, exp_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } from './simd';
+import { exp_f32, exp_f32x4, hmax, hsum, madd, negInf4, tanh_f32x4, zero4 } from './simd';
 import { f32_gemm_ukernel_4x8, f32_gemm_ukernel_4x8_zero_skip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
@@ -55,7 +58,10 @@ export const ATTN_KEY_LEN: i32 = 76; //   keys j ≥ keyLen are padding
 export const ATTN_WORKSPACE: i32 = 80; // ws: usize // f32_attn_workspace_bytes(nk, dh, dv)
 export const ATTN_W: i32 = 84; //         w: usize // (nq, nk) weights output of f32_attn_weights
 export const ATTN_W_MODE: i32 = 88; //    0 raw scaled QKᵀ, 1 after softcap, 2 after mask, 3 softmax
-export const ATTN_PARAMS_BYTES: i32 = 96;
+export const ATTN_REL: i32 = 92; //       rel: usize // (rows, 2·relMax + 1) additive bias by distance, 0 = none
+export const ATTN_REL_STRIDE: i32 = 96; // elements between rel rows, 0 = one row for all queries
+export const ATTN_REL_MAX: i32 = 100; //  distances d = j − (i + offset) are clamped to [−relMax, relMax]
+export const ATTN_PARAMS_BYTES: i32 = 112;
 
 // @ts-ignore: decorator
 @inline function align16(x: usize): usize {
@@ -137,14 +143,32 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 }
 
 /**
- * Scores of one tile row after softcap, mask and range, written back in place; returns their max.
- * s: usize // (ncols) rounded up to 4, the row of the score tile
- * maskRow: usize // (nk) additive mask row, 0 = none
+ * Additive relative-position bias for keys j0 .. j0+3 of a query at position `pos`:
+ * rel[clamp(j − pos, −relMax, relMax) + relMax]. Vector load when all four are inside the table.
+ * rel: usize // (2·relMax + 1) the query's row of the table
+ */
+// @ts-ignore: decorator
+@inline function relBias4(rel: usize, relMax: i32, j0: i32, pos: i32): v128 {
+  const d = j0 - pos;
+  if (d >= -relMax && d + 3 <= relMax) return v128.load(rel + (<usize>(d + relMax) << 2));
+  let out = f32x4.splat(load<f32>(rel + (<usize>(min(max(d, -relMax), relMax) + relMax) << 2)));
+  out = f32x4.replace_lane(out, 1, load<f32>(rel + (<usize>(min(max(d + 1, -relMax), relMax) + relMax) << 2)));
+  out = f32x4.replace_lane(out, 2, load<f32>(rel + (<usize>(min(max(d + 2, -relMax), relMax) + relMax) << 2)));
+  out = f32x4.replace_lane(out, 3, load<f32>(rel + (<usize>(min(max(d + 3, -relMax), relMax) + relMax) << 2)));
+  return out;
+}
+
+/**
+ * Scores of one tile row after softcap, relative bias, mask and range, written back in place;
+ * returns their max. Columns outside [lo, hi) (and past ncols in the last chunk) become −∞.
+ * s: usize // (ncols) rounded up to 4, the row of the score tile; s[c] is key j0 + c
+ * rel: usize // (2·relMax + 1) the query's row of the relative table, 0 = none
+ * maskRow: usize // (nk) the query's additive mask row, 0 = none
  */
 // @ts-ignore: decorator
 @inline function finishScoreRow(
   s: usize, ncols: i32, j0: i32, lo: i32, hi: i32, needRange: bool,
-  softcap: f32, maskRow: usize,
+  softcap: f32, rel: usize, relMax: i32, pos: i32, maskRow: usize,
 ): f32 {
   const nInf = negInf4();
   let vmax = nInf;
@@ -159,6 +183,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
     const p = s + (<usize>c << 2);
     let sv = v128.load(p);
     if (softcap > 0) sv = f32x4.mul(capV, tanh_f32x4(f32x4.mul(sv, invCapV)));
+    if (rel) sv = f32x4.add(sv, relBias4(rel, relMax, j0 + c, pos));
     if (maskRow) {
       const mv = v128.load(maskRow + (<usize>(j0 + c) << 2));
       sv = v128.bitselect(nInf, f32x4.add(sv, mv), f32x4.eq(mv, nInf));
@@ -202,9 +227,18 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 
 /**
  * Fused attention for one (batch, head), driven by a parameter block (offsets ATTN_*).
+ * Fewer than 4 query rows (decoding) take the row path, which reads K and V in place.
  * params: usize // ATTN_PARAMS_BYTES bytes
  */
 export function f32_attn_online(params: usize): void {
+  const nq = load<i32>(params, ATTN_NQ);
+  if (nq <= 0) return;
+  if (nq < 4) attnRows(params);
+  else attnTiles(params);
+}
+
+/** The 4-query × ATTN_BC-key tile path over packed K and V (see the header). */
+function attnTiles(params: usize): void {
   const q = load<u32>(params, ATTN_Q) as usize;
   const qStride = load<i32>(params, ATTN_Q_STRIDE);
   const k = load<u32>(params, ATTN_K) as usize;
@@ -226,7 +260,9 @@ export function f32_attn_online(params: usize): void {
   const right = load<i32>(params, ATTN_RIGHT);
   const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
   const ws = load<u32>(params, ATTN_WORKSPACE) as usize;
-  if (nq <= 0) return;
+  const rel = load<u32>(params, ATTN_REL) as usize;
+  const relStride = load<i32>(params, ATTN_REL_STRIDE);
+  const relMax = load<i32>(params, ATTN_REL_MAX);
 
   const dvp = (dv + 7) & ~7;
   const kp = ws; //                                                   (⌈nk/8⌉, dh, 8)
@@ -285,10 +321,10 @@ export function f32_attn_online(params: usize): void {
       for (let r = 0; r < 4; r++) {
         const i = i0 + min(r, rows - 1);
         const sRow = st + <usize>r * stRow;
-        const maskRow = mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0;
         const tileMax = finishScoreRow(
-          sRow, ncols, j0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen),
-          !interior, softcap, maskRow,
+          sRow, ncols, j0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
+          rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+          mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
         );
         const mOld = load<f32>(ml + (<usize>r << 2));
         const mNew = max(mOld, tileMax);
@@ -317,24 +353,194 @@ export function f32_attn_online(params: usize): void {
     // Normalize and write the real rows; a row that saw no key has l = 0 and writes zeros.
     for (let r = 0; r < rows; r++) {
       const l = load<f32>(ml + 16 + (<usize>r << 2));
-      const inv: f32 = l > 0 ? <f32>1 / l : 0;
-      const src = acc + <usize>r * accRow;
-      const dst = o + ((<usize>(i0 + r) * <usize>oStride) << 2);
-      const invV = f32x4.splat(inv);
-      const dv4 = dv & ~3;
-      let x = 0;
-      for (; x < dv4; x += 4) {
-        v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), invV));
+      writeOutputRow(acc + <usize>r * accRow, o + ((<usize>(i0 + r) * <usize>oStride) << 2), dv, l > 0 ? <f32>1 / l : 0);
+    }
+  }
+}
+
+/** dst[0..dv) = src[0..dv) · inv. */
+// @ts-ignore: decorator
+@inline function writeOutputRow(src: usize, dst: usize, dv: i32, inv: f32): void {
+  const invV = f32x4.splat(inv);
+  const dv4 = dv & ~3;
+  let x = 0;
+  for (; x < dv4; x += 4) {
+    v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), invV));
+  }
+  for (; x < dv; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * inv);
+}
+
+/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+/** q·k over dh floats (vector part plus scalar tail). */
+// @ts-ignore: decorator
+@inline function dot(qRow: usize, kRow: usize, dh: i32): f32 {
+  const dh4 = dh & ~3;
+  let acc = zero4();
+  let x = 0;
+  for (; x < dh4; x += 4) acc = madd(v128.load(qRow + (<usize>x << 2)), v128.load(kRow + (<usize>x << 2)), acc);
+  let s = hsum(acc);
+  for (; x < dh; x++) s += load<f32>(qRow + (<usize>x << 2)) * load<f32>(kRow + (<usize>x << 2));
+  return s;
+}
+
+/**
+ * The row path: one query row at a time against K and V read in place (no packing), for
+ * decoding (nq < 4). Scores for the visible range [lo, hi) go to a workspace row of nk floats,
+ * four keys per step (four dot products reduced by a transpose-add); then softcap/bias/mask, max,
+ * exp and sum; then o = Σ p_j·v_j, 32 output columns per pass, skipping exact-zero p (so masked
+ * NaN/∞ in V cannot leak). Workspace: nk + 4 floats (within f32_attn_workspace_bytes).
+ */
+function attnRows(params: usize): void {
+  const q = load<u32>(params, ATTN_Q) as usize;
+  const qStride = load<i32>(params, ATTN_Q_STRIDE);
+  const k = load<u32>(params, ATTN_K) as usize;
+  const kStride = load<i32>(params, ATTN_K_STRIDE);
+  const v = load<u32>(params, ATTN_V) as usize;
+  const vStride = load<i32>(params, ATTN_V_STRIDE);
+  const o = load<u32>(params, ATTN_O) as usize;
+  const oStride = load<i32>(params, ATTN_O_STRIDE);
+  const nq = load<i32>(params, ATTN_NQ);
+  const nk = load<i32>(params, ATTN_NK);
+  const dh = load<i32>(params, ATTN_DH);
+  const dv = load<i32>(params, ATTN_DV);
+  const scale = load<f32>(params, ATTN_SCALE);
+  const softcap = load<f32>(params, ATTN_SOFTCAP);
+  const mask = load<u32>(params, ATTN_MASK) as usize;
+  const maskStride = load<i32>(params, ATTN_MASK_STRIDE);
+  const offset = load<i32>(params, ATTN_OFFSET);
+  const left = load<i32>(params, ATTN_LEFT);
+  const right = load<i32>(params, ATTN_RIGHT);
+  const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
+  const srow = load<u32>(params, ATTN_WORKSPACE) as usize; // (nk + 4) scores
+  const rel = load<u32>(params, ATTN_REL) as usize;
+  const relStride = load<i32>(params, ATTN_REL_STRIDE);
+  const relMax = load<i32>(params, ATTN_REL_MAX);
+  const kRowBytes = <usize>kStride << 2;
+  const vRowBytes = <usize>vStride << 2;
+  const scaleV = f32x4.splat(scale);
+  const dh4 = dh & ~3;
+
+  for (let i = 0; i < nq; i++) {
+    const qRow = q + ((<usize>i * <usize>qStride) << 2);
+    const oRow = o + ((<usize>i * <usize>oStride) << 2);
+    const lo = rowLo(i, offset, left);
+    const hi = rowHi(i, offset, right, keyLen);
+    if (hi <= lo) {
+      memory.fill(oRow, 0, <usize>dv << 2);
+      continue;
+    }
+    const n = hi - lo;
+    // Scores of keys lo .. hi-1 into srow[0 .. n), four keys at a time.
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const k0 = k + <usize>(lo + j) * kRowBytes;
+      const k1 = k0 + kRowBytes;
+      const k2 = k1 + kRowBytes;
+      const k3 = k2 + kRowBytes;
+      let a0 = zero4(), a1 = a0, a2 = a0, a3 = a0;
+      for (let x = 0; x < dh4; x += 4) {
+        const xo = <usize>x << 2;
+        const qv = v128.load(qRow + xo);
+        a0 = madd(qv, v128.load(k0 + xo), a0);
+        a1 = madd(qv, v128.load(k1 + xo), a1);
+        a2 = madd(qv, v128.load(k2 + xo), a2);
+        a3 = madd(qv, v128.load(k3 + xo), a3);
       }
-      for (; x < dv; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * inv);
+      let sv = hsum4(a0, a1, a2, a3);
+      if (dh4 < dh) {
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (let x = dh4; x < dh; x++) {
+          const xo = <usize>x << 2;
+          const qx = load<f32>(qRow + xo);
+          t0 += qx * load<f32>(k0 + xo);
+          t1 += qx * load<f32>(k1 + xo);
+          t2 += qx * load<f32>(k2 + xo);
+          t3 += qx * load<f32>(k3 + xo);
+        }
+        sv = f32x4.add(sv, f32x4(t0, t1, t2, t3));
+      }
+      v128.store(srow + (<usize>j << 2), f32x4.mul(sv, scaleV));
+    }
+    for (; j < n; j++) {
+      store<f32>(srow + (<usize>j << 2), dot(qRow, k + <usize>(lo + j) * kRowBytes, dh) * scale);
+    }
+    // Softcap, bias, mask; then max. srow[c] is key lo + c, so shift the mask row by lo.
+    const rowMax = finishScoreRow(
+      srow, n, lo, lo, hi, false, softcap,
+      rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+      mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
+    );
+    if (rowMax == -Infinity) {
+      memory.fill(oRow, 0, <usize>dv << 2);
+      continue;
+    }
+    const sum = expScoreRow(srow, n, rowMax);
+    const inv: f32 = <f32>1 / sum;
+    // o = Σ p_j v_j / sum, 32 columns (8 accumulators) per pass, then 4-wide, then scalar.
+    let x = 0;
+    for (; x + 32 <= dv; x += 32) {
+      let c0 = zero4(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
+      for (let c = 0; c < n; c++) {
+        const pj = load<f32>(srow + (<usize>c << 2));
+        if (pj != 0) {
+          const pv = f32x4.splat(pj);
+          c0 = madd(pv, v128.load(vr), c0);
+          c1 = madd(pv, v128.load(vr, 16), c1);
+          c2 = madd(pv, v128.load(vr, 32), c2);
+          c3 = madd(pv, v128.load(vr, 48), c3);
+          c4 = madd(pv, v128.load(vr, 64), c4);
+          c5 = madd(pv, v128.load(vr, 80), c5);
+          c6 = madd(pv, v128.load(vr, 96), c6);
+          c7 = madd(pv, v128.load(vr, 112), c7);
+        }
+        vr += vRowBytes;
+      }
+      const invV = f32x4.splat(inv);
+      const dst = oRow + (<usize>x << 2);
+      v128.store(dst, f32x4.mul(c0, invV));
+      v128.store(dst, f32x4.mul(c1, invV), 16);
+      v128.store(dst, f32x4.mul(c2, invV), 32);
+      v128.store(dst, f32x4.mul(c3, invV), 48);
+      v128.store(dst, f32x4.mul(c4, invV), 64);
+      v128.store(dst, f32x4.mul(c5, invV), 80);
+      v128.store(dst, f32x4.mul(c6, invV), 96);
+      v128.store(dst, f32x4.mul(c7, invV), 112);
+    }
+    for (; x + 4 <= dv; x += 4) {
+      let c0 = zero4();
+      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
+      for (let c = 0; c < n; c++) {
+        const pj = load<f32>(srow + (<usize>c << 2));
+        if (pj != 0) c0 = madd(f32x4.splat(pj), v128.load(vr), c0);
+        vr += vRowBytes;
+      }
+      v128.store(oRow + (<usize>x << 2), f32x4.mul(c0, f32x4.splat(inv)));
+    }
+    for (; x < dv; x++) {
+      let acc: f32 = 0;
+      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
+      for (let c = 0; c < n; c++) {
+        const pj = load<f32>(srow + (<usize>c << 2));
+        if (pj != 0) acc += pj * load<f32>(vr);
+        vr += vRowBytes;
+      }
+      store<f32>(oRow + (<usize>x << 2), acc * inv);
     }
   }
 }
 
 /**
  * Materialized attention weights for one (batch, head): w = (nq, nk) row-major, dense, in the
- * ONNX `qk_matmul_output_mode` stages — 0: scale·Q·Kᵀ, 1: after softcap, 2: after softcap, mask
- * and range (−∞ where removed), 3: softmax of stage 2 (rows with no visible key are zeros).
+ * ONNX `qk_matmul_output_mode` stages — 0: scale·Q·Kᵀ, 1: after softcap, 2: after softcap, bias,
+ * mask and range (−∞ where removed), 3: softmax of stage 2 (rows with no visible key are zeros).
  * Not on the fast path: used only when the caller asks for weights. Same parameter block.
  */
 export function f32_attn_weights(params: usize): void {
@@ -355,27 +561,23 @@ export function f32_attn_weights(params: usize): void {
   const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
   const w = load<u32>(params, ATTN_W) as usize;
   const mode = load<i32>(params, ATTN_W_MODE);
-  const dh4 = dh & ~3;
+  const rel = load<u32>(params, ATTN_REL) as usize;
+  const relStride = load<i32>(params, ATTN_REL_STRIDE);
+  const relMax = load<i32>(params, ATTN_REL_MAX);
   for (let i = 0; i < nq; i++) {
     const qRow = q + ((<usize>i * <usize>qStride) << 2);
     const wRow = w + ((<usize>i * <usize>nk) << 2);
+    const relRow = rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0;
     const lo = rowLo(i, offset, left);
     const hi = rowHi(i, offset, right, keyLen);
     let rowMax: f32 = -Infinity;
     for (let j = 0; j < nk; j++) {
-      const kRow = k + ((<usize>j * <usize>kStride) << 2);
-      let dot = zero4();
-      let x = 0;
-      for (; x < dh4; x += 4) {
-        dot = f32x4.add(dot, f32x4.mul(v128.load(qRow + (<usize>x << 2)), v128.load(kRow + (<usize>x << 2))));
-      }
-      let s = hsum(dot);
-      for (; x < dh; x++) s += load<f32>(qRow + (<usize>x << 2)) * load<f32>(kRow + (<usize>x << 2));
-      s *= scale;
+      let s = dot(qRow, k + ((<usize>j * <usize>kStride) << 2), dh) * scale;
       if (mode >= 1 && softcap > 0) {
         s = softcap * f32x4.extract_lane(tanh_f32x4(f32x4.splat(s / softcap)), 0);
       }
       if (mode >= 2) {
+        if (relRow) s += load<f32>(relRow + (<usize>(min(max(j - i - offset, -relMax), relMax) + relMax) << 2));
         if (mask) {
           const mv = load<f32>(mask + ((<usize>i * <usize>maskStride + <usize>j) << 2));
           s = mv == -Infinity ? mv : s + mv;

@@ -42,6 +42,9 @@ export interface AttnCall {
   left: number; // −1 = unbounded
   right: number; // −1 = unbounded, 0 = causal
   keyLen: number;
+  rel: number; // (rows, 2·relMax + 1) additive bias by clamped distance j − (i + offset), 0 = none
+  relStride: number; // elements between rel rows, 0 = one row for all queries
+  relMax: number;
 }
 
 interface Layout {
@@ -57,7 +60,8 @@ function readLayout(exports: KernelExports, prefix: string, fields: string[]): L
 const GEMM_FIELDS = ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'PARAMS_BYTES'];
 const ATTN_FIELDS = [
   'Q', 'Q_STRIDE', 'K', 'K_STRIDE', 'V', 'V_STRIDE', 'O', 'O_STRIDE', 'NQ', 'NK', 'DH', 'DV', 'SCALE',
-  'SOFTCAP', 'MASK', 'MASK_STRIDE', 'OFFSET', 'LEFT', 'RIGHT', 'KEY_LEN', 'WORKSPACE', 'W', 'W_MODE', 'PARAMS_BYTES',
+  'SOFTCAP', 'MASK', 'MASK_STRIDE', 'OFFSET', 'LEFT', 'RIGHT', 'KEY_LEN', 'WORKSPACE', 'W', 'W_MODE',
+  'REL', 'REL_STRIDE', 'REL_MAX', 'PARAMS_BYTES',
 ];
 
 /** Typed access to the kernels of one instance, sharing one arena. */
@@ -148,6 +152,9 @@ export class Kernels {
     p[L.WORKSPACE >> 2] = ws;
     p[L.W >> 2] = w;
     p[L.W_MODE >> 2] = wMode;
+    p[L.REL >> 2] = call.rel;
+    p[L.REL_STRIDE >> 2] = call.relStride;
+    p[L.REL_MAX >> 2] = call.relMax;
   }
 
   /** Fused online-softmax attention for one (batch, head). */

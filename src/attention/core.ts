@@ -44,6 +44,11 @@ export interface AttentionPlan {
   keyLens: ArrayLike<number>;
   left: number; // −1 = unbounded
   right: number; // −1 = unbounded; 0 for causal
+  /**
+   * Additive bias by relative distance d = j − (i + offset), clamped to [−maxDistance, maxDistance]:
+   * element (b, h, row, d + maxDistance); row stride 0 = one row shared by every query.
+   */
+  relBias?: { ptr: number; batchStride: number; headStride: number; rowStride: number; maxDistance: number };
   /** dense (batch, qHeads, nq, nk) weights in ONNX qk_matmul_output_mode stages */
   weights?: { ptr: number; mode: 0 | 1 | 2 | 3 };
 }
@@ -57,6 +62,7 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
     for (let h = 0; h < plan.qHeads; h++) {
       const kvh = Math.floor(h / group);
       const mask = plan.mask;
+      const rel = plan.relBias;
       const call = {
         q: at(plan.q, b, h),
         qStride: plan.q.rowStride,
@@ -78,6 +84,9 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
         left: plan.left,
         right: plan.right,
         keyLen: plan.keyLens[b],
+        rel: rel ? rel.ptr + 4 * (b * rel.batchStride + h * rel.headStride) : 0,
+        relStride: rel ? rel.rowStride : 0,
+        relMax: rel ? rel.maxDistance : 0,
       };
       kernels.attnOnline(call);
       if (plan.weights) {
