@@ -16,7 +16,9 @@
 //          A relative-position bias rel[i][clamp(j − p, −R, R) + R] (ALiBi, T5 buckets, Shaw
 //          terms; one row shared by all queries or one per query) is added after softcap,
 //          read per tile from an O(n) table: no n×n buffer.
-//          A row with no visible key yields zeros, never NaN. When V holds NaN/±∞ (found while
+//          When asked, the log-sum-exp of each row's visible scores is written too (−∞ for a row
+//          with no visible key), so partial attentions over disjoint key sets merge exactly
+//          (f32_attn_merge). A row with no visible key yields zeros, never NaN. When V holds NaN/±∞ (found while
 //          packing it) P·V switches to a micro-kernel where a probability of exactly 0 adds
 //          nothing, so non-finite values at masked positions cannot leak.
 // Tiling:  K is packed once per call into 8-key panels (nk/8, dh, 8) so S = Q·Kᵀ runs on the 4×8
@@ -61,6 +63,7 @@ export const ATTN_W_MODE: i32 = 88; //    0 raw scaled QKᵀ, 1 after softcap, 2
 export const ATTN_REL: i32 = 92; //       rel: usize // (rows, 2·relMax + 1) additive bias by distance, 0 = none
 export const ATTN_REL_STRIDE: i32 = 96; // elements between rel rows, 0 = one row for all queries
 export const ATTN_REL_MAX: i32 = 100; //  distances d = j − (i + offset) are clamped to [−relMax, relMax]
+export const ATTN_LSE: i32 = 104; //     lse: usize // (nq) log Σ exp(score) per row (−∞ if none visible), 0 = none
 export const ATTN_PARAMS_BYTES: i32 = 112;
 
 // @ts-ignore: decorator
@@ -263,6 +266,7 @@ function attnTiles(params: usize): void {
   const rel = load<u32>(params, ATTN_REL) as usize;
   const relStride = load<i32>(params, ATTN_REL_STRIDE);
   const relMax = load<i32>(params, ATTN_REL_MAX);
+  const lse = load<u32>(params, ATTN_LSE) as usize;
 
   const dvp = (dv + 7) & ~7;
   const kp = ws; //                                                   (⌈nk/8⌉, dh, 8)
@@ -354,6 +358,7 @@ function attnTiles(params: usize): void {
     for (let r = 0; r < rows; r++) {
       const l = load<f32>(ml + 16 + (<usize>r << 2));
       writeOutputRow(acc + <usize>r * accRow, o + ((<usize>(i0 + r) * <usize>oStride) << 2), dv, l > 0 ? <f32>1 / l : 0);
+      if (lse) store<f32>(lse + (<usize>(i0 + r) << 2), l > 0 ? load<f32>(ml + (<usize>r << 2)) + Mathf.log(l) : -Infinity);
     }
   }
 }
@@ -422,6 +427,7 @@ function attnRows(params: usize): void {
   const rel = load<u32>(params, ATTN_REL) as usize;
   const relStride = load<i32>(params, ATTN_REL_STRIDE);
   const relMax = load<i32>(params, ATTN_REL_MAX);
+  const lse = load<u32>(params, ATTN_LSE) as usize;
   const kRowBytes = <usize>kStride << 2;
   const vRowBytes = <usize>vStride << 2;
   const scaleV = f32x4.splat(scale);
@@ -434,6 +440,7 @@ function attnRows(params: usize): void {
     const hi = rowHi(i, offset, right, keyLen);
     if (hi <= lo) {
       memory.fill(oRow, 0, <usize>dv << 2);
+      if (lse) store<f32>(lse + (<usize>i << 2), -Infinity);
       continue;
     }
     const n = hi - lo;
@@ -479,10 +486,12 @@ function attnRows(params: usize): void {
     );
     if (rowMax == -Infinity) {
       memory.fill(oRow, 0, <usize>dv << 2);
+      if (lse) store<f32>(lse + (<usize>i << 2), -Infinity);
       continue;
     }
     const sum = expScoreRow(srow, n, rowMax);
     const inv: f32 = <f32>1 / sum;
+    if (lse) store<f32>(lse + (<usize>i << 2), rowMax + Mathf.log(sum));
     // o = Σ p_j v_j / sum, 32 columns (8 accumulators) per pass, then 4-wide, then scalar.
     let x = 0;
     for (; x + 32 <= dv; x += 32) {
@@ -601,5 +610,46 @@ export function f32_attn_weights(params: usize): void {
       const inv: f32 = <f32>1 / sum;
       for (let j = 0; j < nk; j++) store<f32>(wRow + (<usize>j << 2), load<f32>(wRow + (<usize>j << 2)) * inv);
     }
+  }
+}
+
+/**
+ * Merges a partial attention result into an accumulated one, exactly: for each row r,
+ *   L = logaddexp(lseAcc[r], lsePart[r]),
+ *   acc[r] ← acc[r]·exp(lseAcc[r] − L) + part[r]·exp(lsePart[r] − L),  lseAcc[r] ← L.
+ * Rows where a side saw no key (lse = −∞) take the other side unchanged (both −∞: zeros).
+ * acc: usize // (rows, dv), row stride accStride;  part: usize // (rows, dv), row stride partStride
+ * lseAcc, lsePart: usize // (rows)
+ */
+export function f32_attn_merge(
+  acc: usize, accStride: i32, lseAcc: usize, part: usize, partStride: i32, lsePart: usize, rows: i32, dv: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const la = load<f32>(lseAcc + (<usize>r << 2));
+    const lp = load<f32>(lsePart + (<usize>r << 2));
+    if (lp == -Infinity) continue;
+    const a = acc + ((<usize>r * <usize>accStride) << 2);
+    const p = part + ((<usize>r * <usize>partStride) << 2);
+    if (la == -Infinity) {
+      memory.copy(a, p, <usize>dv << 2);
+      store<f32>(lseAcc + (<usize>r << 2), lp);
+      continue;
+    }
+    const m = max(la, lp);
+    const ea = exp_f32(la - m);
+    const ep = exp_f32(lp - m);
+    const total = ea + ep;
+    const wa = ea / total;
+    const wp = ep / total;
+    const wav = f32x4.splat(wa);
+    const wpv = f32x4.splat(wp);
+    const dv4 = dv & ~3;
+    let x = 0;
+    for (; x < dv4; x += 4) {
+      const xo = <usize>x << 2;
+      v128.store(a + xo, f32x4.add(f32x4.mul(v128.load(a + xo), wav), f32x4.mul(v128.load(p + xo), wpv)));
+    }
+    for (; x < dv; x++) store<f32>(a + (<usize>x << 2), load<f32>(a + (<usize>x << 2)) * wa + load<f32>(p + (<usize>x << 2)) * wp);
+    store<f32>(lseAcc + (<usize>r << 2), m + Mathf.log(total));
   }
 }

@@ -11,10 +11,13 @@ export {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
   ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
   ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_W, ATTN_W_MODE,
-  ATTN_REL, ATTN_REL_STRIDE, ATTN_REL_MAX, ATTN_PARAMS_BYTES, ATTN_BC,
-  f32_attn_online, f32_attn_weights, f32_attn_workspace_bytes,
+  ATTN_REL, ATTN_REL_STRIDE, ATTN_REL_MAX, ATTN_LSE, ATTN_PARAMS_BYTES, ATTN_BC,
+  f32_attn_online, f32_attn_weights, f32_attn_workspace_bytes, f32_attn_merge,
 } from './attention';
 export { f32_softmax_rows, f32_exp } from './softmax';
+export { f32_peak_madd } from './peak';
+// ── kernels for positions (issue 4) ──
+// ── kernels for long-sequence variants (issue 5) ──
 
 /** First byte of linear memory the host may use (after the static constant table). */
 export function heap_base(): usize {

@@ -8,6 +8,8 @@ import {
 import { Kernels } from './kernels';
 import { matmul, type MatmulOptions } from './ops/matmul';
 import { softmax } from './ops/softmax';
+// ── imports for layers and positions (issue 4) ──
+// ── imports for long-sequence variants (issue 5) ──
 import {
   AttentionError, instantiateKernels, instantiateKernelsSync, type InstantiateOptions, type Isa,
   type KernelExports, WASM_MAX_BYTES,
@@ -95,6 +97,12 @@ export class Runtime {
   softmax(x: TensorLike): Tensor {
     return softmax(this.k(), x);
   }
+
+  // ── layers and positions (issue 4): add methods below this line ──
+
+  // ── long-sequence variants (issue 5): add methods below this line ──
+
+  // ── structured variants (issue 6): add methods below this line ──
 
   /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */
   dispose(): void {

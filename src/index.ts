@@ -7,4 +7,6 @@ export type {
 export type { MaskData } from './attention/mask';
 export type { MatmulOptions } from './ops/matmul';
 export { WasmTensor, type Tensor, type TensorLike, type TensorData } from './tensor';
+// ── exports for layers and positions (issue 4) ──
+// ── exports for long-sequence variants (issue 5) ──
 export { AttentionError, type AttentionErrorCode, type Isa, detectIsa, isaSupported } from './runtime/index';

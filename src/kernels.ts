@@ -45,6 +45,7 @@ export interface AttnCall {
   rel: number; // (rows, 2·relMax + 1) additive bias by clamped distance j − (i + offset), 0 = none
   relStride: number; // elements between rel rows, 0 = one row for all queries
   relMax: number;
+  lse: number; // (nq) log-sum-exp per row (−∞ when nothing is visible), 0 = not wanted
 }
 
 interface Layout {
@@ -61,7 +62,7 @@ const GEMM_FIELDS = ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 
 const ATTN_FIELDS = [
   'Q', 'Q_STRIDE', 'K', 'K_STRIDE', 'V', 'V_STRIDE', 'O', 'O_STRIDE', 'NQ', 'NK', 'DH', 'DV', 'SCALE',
   'SOFTCAP', 'MASK', 'MASK_STRIDE', 'OFFSET', 'LEFT', 'RIGHT', 'KEY_LEN', 'WORKSPACE', 'W', 'W_MODE',
-  'REL', 'REL_STRIDE', 'REL_MAX', 'PARAMS_BYTES',
+  'REL', 'REL_STRIDE', 'REL_MAX', 'LSE', 'PARAMS_BYTES',
 ];
 
 /** Typed access to the kernels of one instance, sharing one arena. */
@@ -155,6 +156,7 @@ export class Kernels {
     p[L.REL >> 2] = call.rel;
     p[L.REL_STRIDE >> 2] = call.relStride;
     p[L.REL_MAX >> 2] = call.relMax;
+    p[L.LSE >> 2] = call.lse;
   }
 
   /** Fused online-softmax attention for one (batch, head). */
@@ -169,6 +171,23 @@ export class Kernels {
     this.writeAttn(call, 0, w, mode);
     this.exports.f32_attn_weights(this.params);
   }
+
+  /**
+   * Exact merge of a partial attention into an accumulated one (both (rows, dv) with row strides,
+   * each with its per-row log-sum-exp); acc and lseAcc are updated in place.
+   */
+  attnMerge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void {
+    this.exports.f32_attn_merge(acc, accStride, lseAcc, part, partStride, lsePart, rows, dv);
+  }
+
+  /** Runs the peak multiply-add loop (iters · 96 flops); returns its checksum. Benchmark only. */
+  peakMadd(iters: number, seed: number): number {
+    return this.exports.f32_peak_madd(iters, seed);
+  }
+
+  // ── wrappers for positions (issue 4) ──
+
+  // ── wrappers for long-sequence variants (issue 5) ──
 
   /** In-place row softmax of (rows, cols) floats at `x` with row stride `stride`. */
   softmaxRows(x: number, rows: number, cols: number, stride: number): void {

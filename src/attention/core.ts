@@ -49,6 +49,8 @@ export interface AttentionPlan {
    * element (b, h, row, d + maxDistance); row stride 0 = one row shared by every query.
    */
   relBias?: { ptr: number; batchStride: number; headStride: number; rowStride: number; maxDistance: number };
+  /** dense (batch, qHeads, nq) log-sum-exp of each row's visible scores (−∞ when none) */
+  lse?: number;
   /** dense (batch, qHeads, nq, nk) weights in ONNX qk_matmul_output_mode stages */
   weights?: { ptr: number; mode: 0 | 1 | 2 | 3 };
 }
@@ -87,6 +89,7 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
         rel: rel ? rel.ptr + 4 * (b * rel.batchStride + h * rel.headStride) : 0,
         relStride: rel ? rel.rowStride : 0,
         relMax: rel ? rel.maxDistance : 0,
+        lse: plan.lse ? plan.lse + 4 * ((b * plan.qHeads + h) * plan.nq) : 0,
       };
       kernels.attnOnline(call);
       if (plan.weights) {

@@ -23,6 +23,10 @@ export interface KernelExports {
   f32_attn_online(params: number): void;
   f32_attn_weights(params: number): void;
   f32_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
+  f32_attn_merge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void;
+  f32_peak_madd(iters: number, seed: number): number;
+  // ── exports for positions (issue 4) ──
+  // ── exports for long-sequence variants (issue 5) ──
   f32_softmax_rows(x: number, rows: number, cols: number, stride: number): void;
   f32_exp(x: number, y: number, n: number): void;
   [name: string]: unknown;
