@@ -18,7 +18,7 @@
 //   x > 88 saturates at exp(88) ≈ 1.65e38 (finite, so 2ⁿ never overflows the exponent); NaN stays NaN.
 //   Reference: S. L. Moshier, Cephes Math Library, expf.c.
 //
-// tanh_f32x4(x) = sign(x)·(1 − 2/(exp(2|x|) + 1)), |x| clamped to 9 (tanh(9) rounds to 1 in f32).
+// tanh_f32x4(x) = sign(x)·(1 − 2/(exp(2|x|) + 1)), |x| clamped to 10 (2/(e²⁰ + 1) = 4e-9 < half an ulp of 1, so tanh saturates at exactly ±1).
 //   Absolute error ≤ 3e-7 everywhere (relative error grows near 0, where softcap·tanh(s/softcap) ≈ s
 //   anyway; the absolute bound is what softmax sees).
 
@@ -54,7 +54,7 @@ const CONSTANTS: usize = memory.data<f32>([
   -87.33654, -87.33654, -87.33654, -87.33654,
   88.0, 88.0, 88.0, 88.0,
   2.0, 2.0, 2.0, 2.0,
-  9.0, 9.0, 9.0, 9.0,
+  10.0, 10.0, 10.0, 10.0,
   -Infinity, -Infinity, -Infinity, -Infinity,
   0.0, 0.0, 0.0, 0.0,
 ], 16);

@@ -11,12 +11,20 @@
  * the described way), so the list cannot go stale unnoticed.
  *
  * Case directory: $ONNX_CONFORMANCE_DIR, else /work/shared/conformance/onnx-attention
- * (../../../shared/conformance/onnx-attention/ relative to this file).
+ * (../../../shared/conformance/onnx-attention/ relative to this file), loaded and decoded by
+ * ../helpers/onnx-cases.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import {
+  type CaseTensor,
+  type ConformanceCase,
+  CONFORMANCE_DIR,
+  decodeTensor,
+  INPUT_ORDER,
+  isFloat16Case,
+  loadConformanceCases,
+  OUTPUT_ORDER,
+} from '../helpers/onnx-cases.js';
 import {
   FLOAT32_LOWEST,
   ortAttentionAvailable,
@@ -30,10 +38,6 @@ import {
 } from './ort-attention.js';
 
 const TOLERANCE = 1e-4;
-
-const CONFORMANCE_DIR =
-  process.env['ONNX_CONFORMANCE_DIR'] ??
-  fileURLToPath(new URL('../../../shared/conformance/onnx-attention/', import.meta.url));
 
 type Limitation =
   /** The case uses float16 tensors; the oracle is float32-only. */
@@ -93,26 +97,8 @@ const KNOWN_LIMITATIONS: Record<string, Limitation> = {
 };
 
 // ---------------------------------------------------------------------------------------
-// Loading the cases
+// Turning cases into oracle calls
 
-interface CaseTensor {
-  name: string;
-  dtype: 'float32' | 'float16' | 'float64' | 'int64' | 'bool';
-  shape: number[];
-  data: string;
-}
-
-interface ConformanceCase {
-  name: string;
-  op: string;
-  opset: number;
-  attributes: Record<string, number>;
-  inputs: (CaseTensor | null)[];
-  outputs: (CaseTensor | null)[];
-}
-
-const INPUT_ORDER = ['Q', 'K', 'V', 'attn_mask', 'past_key', 'past_value', 'nonpad_kv_seqlen'] as const;
-const OUTPUT_ORDER = ['Y', 'present_key', 'present_value', 'qk_matmul_output'] as const;
 const KNOWN_ATTRIBUTES = new Set<string>([
   'is_causal',
   'scale',
@@ -125,27 +111,16 @@ const KNOWN_ATTRIBUTES = new Set<string>([
   'right_window_size',
 ]);
 
-/** Raw little-endian bytes from base64, in a fresh (aligned) ArrayBuffer. */
-function bytes(b64: string): ArrayBuffer {
-  const buf = Buffer.from(b64, 'base64');
-  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-}
-
+/** A case tensor as an oracle input (float32, int64 or bool only: the oracle is float32). */
 function toOracleTensor(t: CaseTensor): OrtTensorIn {
   switch (t.dtype) {
     case 'float32':
-      return { data: new Float32Array(bytes(t.data)), shape: t.shape, dtype: 'float32' };
     case 'int64':
-      return { data: new BigInt64Array(bytes(t.data)), shape: t.shape, dtype: 'int64' };
     case 'bool':
-      return { data: new Uint8Array(bytes(t.data)), shape: t.shape, dtype: 'bool' };
+      return { data: decodeTensor(t), shape: t.shape, dtype: t.dtype } as OrtTensorIn;
     default:
       throw new Error(`${t.name}: dtype ${t.dtype} is not supported by the float32 oracle`);
   }
-}
-
-function isFloat32Case(c: ConformanceCase): boolean {
-  return c.inputs.every((t) => t === null || t.dtype !== 'float16');
 }
 
 /** Oracle call arguments reproducing a conformance case. */
@@ -163,12 +138,7 @@ function oracleCall(c: ConformanceCase) {
   return { inputs: inputs as OrtAttentionInputs, attributes, opts };
 }
 
-const caseFiles = readdirSync(CONFORMANCE_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
-const cases: ConformanceCase[] = caseFiles.map(
-  (f) => JSON.parse(readFileSync(join(CONFORMANCE_DIR, f), 'utf8')) as ConformanceCase,
-);
+const cases: ConformanceCase[] = loadConformanceCases();
 const agreeing = cases.filter((c) => !(c.name in KNOWN_LIMITATIONS));
 const limited = cases.filter((c) => c.name in KNOWN_LIMITATIONS);
 
@@ -208,7 +178,7 @@ function expectOutputsAgree(
     const got = out[name];
     expect(got, `${name} missing`).toBeDefined();
     expect(got!.shape, `${name} shape`).toEqual(want.shape);
-    const wantData = new Float32Array(bytes(want.data));
+    const wantData = decodeTensor(want) as Float32Array;
     const gotData = name === 'qk_matmul_output' ? mapQk(got!.data) : got!.data;
     expect(gotData.length, `${name} length`).toBe(wantData.length);
     const { diff, at } = maxAbsDiff(gotData, wantData);
@@ -233,7 +203,7 @@ describe('ORT Attention oracle: conformance-case inventory', () => {
   it('lists only float16 cases as float16 and every float16 case as a limitation', () => {
     for (const c of cases) {
       const isF16 = KNOWN_LIMITATIONS[c.name]?.kind === 'float16';
-      expect(isF16, c.name).toBe(!isFloat32Case(c));
+      expect(isF16, c.name).toBe(isFloat16Case(c));
     }
   });
 
@@ -261,7 +231,7 @@ describe('ORT Attention oracle: known limitations still hold as described', () =
   it.each(limited.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const lim = KNOWN_LIMITATIONS[c.name]!;
     if (lim.kind === 'float16') {
-      expect(isFloat32Case(c)).toBe(false);
+      expect(isFloat16Case(c)).toBe(true);
       return;
     }
     const { inputs, attributes, opts } = oracleCall(c);
@@ -275,7 +245,7 @@ describe('ORT Attention oracle: known limitations still hold as described', () =
     expect(ortAttentionLimitation(inputs, attributes, opts)).toBeUndefined();
     const out = await runOrtAttention(inputs, attributes, opts);
     expectOutputsAgree(c, out, ortLowestToNegInf);
-    const want = new Float32Array(bytes(c.outputs[3]!.data));
+    const want = decodeTensor(c.outputs[3]!) as Float32Array;
     const got = out.qk_matmul_output!.data;
     let negInf = 0;
     for (let i = 0; i < want.length; i++) {
@@ -364,6 +334,32 @@ describe('ORT Attention oracle: documented ORT 1.30 behaviours', () => {
     const out = await runOrtAttention(inputs, attrs, { wantQk: true });
     expect(Array.from(out.qk_matmul_output!.data)).toEqual([9, 0]); // not tanh(9) ≈ 1
     expect(ortAttentionLimitation(inputs, attrs, { wantQk: true })).toBeDefined();
+  });
+
+  it('is_causal with a past, one query row and several new keys runs as non-causal', async () => {
+    // Reference: query 0 sits at position P = 2 and sees keys 0..2 of 5; ORT lets it see all 5.
+    const inputs = {
+      Q: tensor([1, 1, 1, 4], 1),
+      K: tensor([1, 1, 3, 4], 2),
+      V: tensor([1, 1, 3, 4], 3),
+      past_key: tensor([1, 1, 2, 4], 4),
+      past_value: tensor([1, 1, 2, 4], 5),
+    };
+    const opts = { wantQk: true };
+    expect(ortAttentionLimitation(inputs, { is_causal: 1 }, opts)).toBeDefined();
+    const causal = await runOrtAttention(inputs, { is_causal: 1, qk_matmul_output_mode: 3 }, opts);
+    const plain = await runOrtAttention(inputs, { is_causal: 0, qk_matmul_output_mode: 3 }, opts);
+    expect(causal.Y.data).toEqual(plain.Y.data);
+    expect(Array.from(causal.qk_matmul_output!.data, (p) => p > 0)).toEqual([true, true, true, true, true]);
+    // With as many new keys as queries (the usual decode step) the causal mask is applied.
+    const decode = { ...inputs, K: tensor([1, 1, 1, 4], 2), V: tensor([1, 1, 1, 4], 3) };
+    expect(ortAttentionLimitation(decode, { is_causal: 1 }, opts)).toBeUndefined();
+    const twoRows = { ...inputs, Q: tensor([1, 1, 2, 4], 1) };
+    expect(ortAttentionLimitation(twoRows, { is_causal: 1 }, opts)).toBeUndefined();
+    const rows = await runOrtAttention(twoRows, { is_causal: 1, qk_matmul_output_mode: 3 }, opts);
+    expect(Array.from(rows.qk_matmul_output!.data, (p) => p > 0)).toEqual(
+      [true, true, true, false, false, true, true, true, true, false],
+    );
   });
 
   it('is_causal = 2 runs as non-causal', async () => {

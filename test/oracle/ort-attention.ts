@@ -31,6 +31,10 @@
  *   with past_key (offset = past length) and with nonpad_kv_seqlen (offset =
  *   nonpad[b] - S; rows left with no key give zeros). Values other than 0/1 (2, -1) run
  *   as NON-causal, while the numpy reference treats any non-zero as causal.
+ *   Exception (found by test/onnx-differential.test.ts): with a non-empty past_key, one
+ *   query row (S = 1) and more than one new key (kv_sequence_length > 1), ORT drops the
+ *   causal mask and the query sees all P + L keys; the reference lets it see keys
+ *   0..P only. (S = 1 with L = 1 is the usual decode step; there the two agree.)
  * - attn_mask: float (additive) or bool (true = attend), shapes [S, T], [1|Hq, S, T],
  *   [1|B, 1|Hq, S, T] (head axis counts query heads under GQA). Rejected: rank 1,
  *   size-1 broadcast on the query axis ([1, T], [B, 1, 1, T] ...), and a last dim other
@@ -81,10 +85,11 @@
  * causal (incl. cache offsets), float/bool masks of full query length and full T, past/
  * present, nonpad_kv_seqlen, and all four qk_matmul_output modes (mode 2 via
  * ortLowestToNegInf; mode 0 only without softcap). It is not one for windows (opset
- * 25), short or query-broadcast masks, or rank-1 masks.
+ * 25), short or query-broadcast masks, rank-1 masks, or is_causal with a past, one
+ * query row and several new keys.
  * ort-attention.selftest.test.ts re-checks these results on every run, and pins the
  * less obvious behaviours above (past without present, -FLT_MAX scores, mode 0 with
- * softcap, is_causal = 2, rejected mask shapes, windows).
+ * softcap, is_causal = 2, causal single-query with past, rejected mask shapes, windows).
  */
 // onnx-proto is CommonJS: Node's ESM loader only exposes its default export at run time.
 import onnxProto from 'onnx-proto';
@@ -435,6 +440,12 @@ export function ortAttentionLimitation(
   const causal = attributes.is_causal;
   if (causal !== undefined && causal !== 0 && causal !== 1) {
     return 'is_causal other than 0/1: ORT treats it as 0, the numpy reference as 1';
+  }
+  if (causal === 1 && past_key && past_key.shape[2]! > 0 && qSeq === 1 && kvSeq > 1) {
+    return (
+      'is_causal with a non-empty past, q_sequence_length 1 and kv_sequence_length > 1: ORT drops the ' +
+      'causal mask (the query sees all keys), the reference lets it see keys 0..past_length only'
+    );
   }
   const mode = attributes.qk_matmul_output_mode ?? 0;
   if (![0, 1, 2, 3].includes(mode)) return 'qk_matmul_output_mode must be 0..3';
