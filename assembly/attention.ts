@@ -163,7 +163,9 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 
 /**
  * Scores of one tile row after softcap, relative bias, mask and range, written back in place;
- * returns their max. Columns outside [lo, hi) (and past ncols in the last chunk) become −∞.
+ * returns their max, or NaN when a visible score is NaN (so the row's output is NaN, as in the
+ * float64 definition, instead of pmax silently dropping it). Columns outside [lo, hi) (and past
+ * ncols in the last chunk) become −∞.
  * s: usize // (ncols) rounded up to 4, the row of the score tile; s[c] is key j0 + c
  * rel: usize // (2·relMax + 1) the query's row of the relative table, 0 = none
  * maskRow: usize // (nk) the query's additive mask row, 0 = none
@@ -175,6 +177,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 ): f32 {
   const nInf = negInf4();
   let vmax = nInf;
+  let nan = zero4();
   const capV = f32x4.splat(softcap);
   const invCapV = f32x4.splat(softcap > 0 ? <f32>1 / softcap : <f32>0);
   const loV = i32x4.splat(lo);
@@ -197,9 +200,10 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
     }
     v128.store(p, sv);
     vmax = f32x4.pmax(vmax, sv);
+    nan = v128.or(nan, f32x4.ne(sv, sv));
     jv = i32x4.add(jv, four);
   }
-  return hmax(vmax);
+  return v128.any_true(nan) ? NaN : hmax(vmax);
 }
 
 /**

@@ -17,7 +17,15 @@ export {
 export { f32_softmax_rows, f32_exp } from './softmax';
 export { f32_peak_madd } from './peak';
 // ── kernels for positions (issue 4) ──
+export {
+  ROPE_X, ROPE_ROWS, ROPE_ROW_STRIDE, ROPE_HEADS, ROPE_HEAD_STRIDE, ROPE_DIM, ROPE_INTERLEAVED,
+  ROPE_COS, ROPE_SIN, ROPE_TABLE_STRIDE, ROPE_POSITIONS, ROPE_PARAMS_BYTES, f32_rope,
+} from './rope';
 // ── kernels for long-sequence variants (issue 5) ──
+export {
+  f32_randn, i32_lsh_buckets, i32_counting_sort, f32_gather_rows, f32_row_norms, f32_length_normalize,
+  f32_lsh_chunk_mask, f32_mean_rows, f32_transpose,
+} from './lsh';
 
 /** First byte of linear memory the host may use (after the static constant table). */
 export function heap_base(): usize {

@@ -11,8 +11,8 @@ import { softmax } from './ops/softmax';
 // ── imports for layers and positions (issue 4) ──
 // ── imports for long-sequence variants (issue 5) ──
 import {
-  AttentionError, instantiateKernels, instantiateKernelsSync, type InstantiateOptions, type Isa,
-  type KernelExports, WASM_MAX_BYTES,
+  AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels,
+  type InstantiateOptions, type Isa, type KernelExports, threadsAvailable, WASM_MAX_BYTES, WorkerPool,
 } from './runtime/index';
 import { checkElementCount, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
 
@@ -20,6 +20,41 @@ import { checkElementCount, shapeSize, type Tensor, type TensorLike, WasmTensor 
 export interface RuntimeOptions extends InstantiateOptions {
   /** Upper bound on the Wasm memory this runtime may grow to (bytes). Default and maximum 4 GiB. */
   maxMemoryBytes?: number;
+  /**
+   * Threads to split work over (heads and query tiles), the calling thread included: a number, or
+   * 'auto' for the machine's core count. Default 1. Needs shared memory: Node, or a browser page
+   * that is `crossOriginIsolated` (COOP/COEP headers); elsewhere the runtime warns once and
+   * uses one thread. Only `createRuntime` (async) can start threads.
+   */
+  threads?: number | 'auto';
+  /** Where the pool's worker script is (default: dist/worker.js beside this bundle). */
+  workerUrl?: string | URL;
+}
+
+let warnedNoThreads = false;
+
+function warnOnce(message: string): void {
+  if (warnedNoThreads) return;
+  warnedNoThreads = true;
+  console.warn(`wasm-attention: ${message}`);
+}
+
+async function resolveThreads(option: RuntimeOptions['threads']): Promise<number> {
+  if (option === undefined) return 1;
+  if (option === 'auto') {
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+    try {
+      const os = await import('node:os');
+      return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+    } catch {
+      return 1;
+    }
+  }
+  if (typeof option !== 'number' || !Number.isInteger(option) || option < 1 || option > 256) {
+    throw new AttentionError('INVALID_OPTION', `options.threads must be an integer from 1 to 256 or 'auto', got ${String(option)}`);
+  }
+  return option;
 }
 
 /**
@@ -32,11 +67,22 @@ export class Runtime {
 
   /** @internal use createRuntime */
   constructor(exports: KernelExports, options: RuntimeOptions) {
-    const max = options.maxMemoryBytes ?? WASM_MAX_BYTES;
-    if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0) {
-      throw new AttentionError('INVALID_OPTION', `options.maxMemoryBytes must be a positive number, got ${String(max)}`);
-    }
-    this.kernels = new Kernels(exports, max);
+    this.kernels = new Kernels(exports, maxMemoryOption(options));
+  }
+
+  /** @internal attaches the worker pool created by createRuntime */
+  attachPool(pool: WorkerPool): void {
+    this.k().pool = pool;
+  }
+
+  /** @internal the kernels, for pool creation */
+  get kernelsForPool(): Kernels {
+    return this.k();
+  }
+
+  /** Threads this runtime splits work over (1 = no worker pool). */
+  get threads(): number {
+    return this.k().threads;
   }
 
   private k(): Kernels {
@@ -69,7 +115,7 @@ export class Runtime {
       throw new AttentionError('SHAPE_MISMATCH', `values has ${values.length} elements but shape [${shape.join(', ')}] needs ${size}`);
     }
     const ptr = kernels.arena.alloc(size * 4);
-    const t = new WasmTensor(kernels.arena, shape, ptr);
+    const t = new WasmTensor(kernels.arena, shape, ptr, (disposed) => this.live.delete(disposed));
     if (values) t.data.set(values);
     else t.data.fill(0);
     this.live.add(t);
@@ -107,7 +153,8 @@ export class Runtime {
   /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */
   dispose(): void {
     if (!this.kernels) return;
-    for (const t of this.live) if (!t.isDisposed) t.dispose();
+    this.kernels.pool?.dispose();
+    for (const t of [...this.live]) t.dispose();
     this.live.clear();
     this.kernels = undefined;
   }
@@ -117,13 +164,50 @@ export class Runtime {
   }
 }
 
+function maxMemoryOption(options: RuntimeOptions): number {
+  const max = options.maxMemoryBytes ?? WASM_MAX_BYTES;
+  if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0) {
+    throw new AttentionError('INVALID_OPTION', `options.maxMemoryBytes must be a positive number, got ${String(max)}`);
+  }
+  return max;
+}
+
 /** Creates a runtime in any environment (browsers, workers, Deno, Bun, Node, workerd). */
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
+  const threads = await resolveThreads(options.threads);
+  if (threads > 1) {
+    if (options.module !== undefined) {
+      warnOnce('threads need the embedded kernels (options.module was given); running on one thread');
+    } else if (!threadsAvailable()) {
+      warnOnce('threads need SharedArrayBuffer and workers (browsers: a crossOriginIsolated page with COOP/COEP headers); running on one thread');
+    } else {
+      const isa = checkForcedIsa(options.isa);
+      const shared = await instantiateSharedKernels(isa, maxMemoryOption(options));
+      const rt = new Runtime(shared.exports, options);
+      const kernels = rt.kernelsForPool;
+      try {
+        const pool = await WorkerPool.create(
+          threads, shared.module, shared.memory, kernels.arena, shared.exports, kernels.paramsBytes, options.workerUrl,
+        );
+        rt.attachPool(pool);
+      } catch (error) {
+        rt.dispose();
+        throw error;
+      }
+      return rt;
+    }
+  }
   return new Runtime(await instantiateKernels(options), options);
 }
 
-/** Creates a runtime synchronously (Node, Deno, Bun; browsers restrict synchronous compiles). */
+/** Creates a runtime synchronously (Node, Deno, Bun; browsers restrict synchronous compiles). One thread. */
 export function createRuntimeSync(options: RuntimeOptions = {}): Runtime {
+  if (options.threads !== undefined && options.threads !== 1) {
+    throw new AttentionError('INVALID_OPTION', `options.threads needs createRuntime (async): worker threads start asynchronously; got ${String(options.threads)}`);
+  }
   return new Runtime(instantiateKernelsSync(options), options);
 }
 

@@ -2,7 +2,9 @@
 // parameter block (offsets read from the module's own exported constants, so the two sides cannot
 // drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
 
-import { Arena, exportedConstant, type Isa, type KernelExports } from './runtime/index';
+import {
+  Arena, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool,
+} from './runtime/index';
 
 /** One matrix product; see assembly/gemm.ts. */
 export interface GemmCall {
@@ -76,6 +78,9 @@ export class Kernels {
   private workspace = 0;
   private workspaceBytes = 0;
 
+  /** Worker pool sharing this memory, when the runtime was created with threads. */
+  pool: WorkerPool | undefined;
+
   constructor(exports: KernelExports, maxMemoryBytes: number) {
     this.exports = exports;
     this.isa = exports.isa() === 2 ? 'relaxed' : 'simd128';
@@ -88,10 +93,19 @@ export class Kernels {
   /** A scratch region of at least `bytes`, reused across calls (grows, never shrinks). */
   private scratch(bytes: number): number {
     if (bytes > this.workspaceBytes) {
-      const next = this.arena.alloc(bytes); // may throw OUT_OF_MEMORY: keep the old one then
+      // Release first so the old block's space can serve the larger one (tight maxMemoryBytes).
+      const oldBytes = this.workspaceBytes;
       if (this.workspace) this.arena.release(this.workspace);
-      this.workspace = next;
-      this.workspaceBytes = bytes;
+      try {
+        this.workspace = this.arena.alloc(bytes);
+        this.workspaceBytes = bytes;
+      } catch (error) {
+        // Put the old reservation back (its space was just freed, so it fits): a failed call
+        // leaves the arena exactly as it found it.
+        this.workspace = oldBytes ? this.arena.alloc(oldBytes) : 0;
+        this.workspaceBytes = oldBytes;
+        throw error;
+      }
     }
     return this.workspace;
   }
@@ -108,8 +122,13 @@ export class Kernels {
 
   gemm(call: GemmCall): void {
     const ws = this.scratch(this.exports.f32_gemm_workspace_bytes(call.n, call.k));
+    this.writeGemm(call, this.params, ws);
+    this.exports.f32_gemm(this.params);
+  }
+
+  private writeGemm(call: GemmCall, at: number, ws: number): void {
     const L = this.gemmLayout;
-    const p = this.arena.i32(this.params, L.PARAMS_BYTES >> 2);
+    const p = this.arena.i32(at, L.PARAMS_BYTES >> 2);
     p[L.A >> 2] = call.a;
     p[L.LDA >> 2] = call.lda;
     p[L.B >> 2] = call.b;
@@ -123,13 +142,12 @@ export class Kernels {
     p[L.TRANS_B >> 2] = call.transB ? 1 : 0;
     p[L.ACCUMULATE >> 2] = call.accumulate ? 1 : 0;
     p[L.WORKSPACE >> 2] = ws;
-    this.exports.f32_gemm(this.params);
   }
 
-  private writeAttn(call: AttnCall, ws: number, w: number, wMode: number): void {
+  private writeAttn(call: AttnCall, at: number, ws: number, w: number, wMode: number): void {
     const L = this.attnLayout;
-    const p = this.arena.i32(this.params, L.PARAMS_BYTES >> 2);
-    const f = this.arena.f32(this.params, L.PARAMS_BYTES >> 2);
+    const p = this.arena.i32(at, L.PARAMS_BYTES >> 2);
+    const f = this.arena.f32(at, L.PARAMS_BYTES >> 2);
     p[L.Q >> 2] = call.q;
     p[L.Q_STRIDE >> 2] = call.qStride;
     p[L.K >> 2] = call.k;
@@ -159,16 +177,79 @@ export class Kernels {
     p[L.LSE >> 2] = call.lse;
   }
 
+  /** Bytes of one kernel parameter block (the larger of the kernels'). */
+  get paramsBytes(): number {
+    return Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES);
+  }
+
+  /** Threads available to split work over (1 without a pool). */
+  get threads(): number {
+    return this.pool ? this.pool.threads : 1;
+  }
+
   /** Fused online-softmax attention for one (batch, head). */
   attnOnline(call: AttnCall): void {
     const ws = this.scratch(this.exports.f32_attn_workspace_bytes(call.nk, call.dh, call.dv));
-    this.writeAttn(call, ws, 0, 0);
+    this.writeAttn(call, this.params, ws, 0, 0);
     this.exports.f32_attn_online(this.params);
+  }
+
+  /**
+   * Several independent attention calls (disjoint outputs): on the worker pool when there is one
+   * and the work is worth it (≥ 2 calls, ≥ `minFlops` multiply-adds), else one after another.
+   */
+  attnOnlineMany(calls: AttnCall[], minFlops = 1 << 21): void {
+    let flops = 0;
+    let wsBytes = 0;
+    for (const c of calls) {
+      flops += c.nq * c.nk * (c.dh + c.dv);
+      wsBytes = Math.max(wsBytes, this.exports.f32_attn_workspace_bytes(c.nk, c.dh, c.dv));
+    }
+    const pool = this.pool;
+    if (!pool || calls.length < 2 || flops < minFlops) {
+      for (const c of calls) this.attnOnline(c);
+      return;
+    }
+    const stride = this.attnLayout.PARAMS_BYTES;
+    const mainWs = this.scratch(wsBytes);
+    pool.reserveWorkspace(wsBytes);
+    const tasks = this.arena.alloc(stride * calls.length);
+    try {
+      calls.forEach((c, i) => this.writeAttn(c, tasks + i * stride, 0, 0, 0));
+      pool.run(JOB_ATTENTION, tasks, calls.length, stride, this.attnLayout.WORKSPACE, this.params, mainWs);
+    } finally {
+      this.arena.release(tasks);
+    }
+  }
+
+  /** Several independent matrix products (disjoint outputs), on the pool when worth it. */
+  gemmMany(calls: GemmCall[], minFlops = 1 << 21): void {
+    let flops = 0;
+    let wsBytes = 0;
+    for (const c of calls) {
+      flops += c.m * c.n * c.k;
+      wsBytes = Math.max(wsBytes, this.exports.f32_gemm_workspace_bytes(c.n, c.k));
+    }
+    const pool = this.pool;
+    if (!pool || calls.length < 2 || flops < minFlops) {
+      for (const c of calls) this.gemm(c);
+      return;
+    }
+    const stride = this.gemmLayout.PARAMS_BYTES;
+    const mainWs = this.scratch(wsBytes);
+    pool.reserveWorkspace(wsBytes);
+    const tasks = this.arena.alloc(stride * calls.length);
+    try {
+      calls.forEach((c, i) => this.writeGemm(c, tasks + i * stride, 0));
+      pool.run(JOB_GEMM, tasks, calls.length, stride, this.gemmLayout.WORKSPACE, this.params, mainWs);
+    } finally {
+      this.arena.release(tasks);
+    }
   }
 
   /** Dense weights (nq, nk) at `w` for one (batch, head), in ONNX qk_matmul_output_mode `mode`. */
   attnWeights(call: AttnCall, w: number, mode: 0 | 1 | 2 | 3): void {
-    this.writeAttn(call, 0, w, mode);
+    this.writeAttn(call, this.params, 0, w, mode);
     this.exports.f32_attn_weights(this.params);
   }
 
@@ -186,8 +267,86 @@ export class Kernels {
   }
 
   // ── wrappers for positions (issue 4) ──
+  private ropeLayout: Layout | undefined;
+  private ropeParams = 0;
+
+  /**
+   * RoPE in place on (rows, heads, headDim) at `call.x`: element (r, h, c) at
+   * x + 4·(r·rowStride + h·headStride + c); cos/sin tables (P, rotaryDim/2) with row stride
+   * tableStride; positions: (rows) i32 table rows. See assembly/rope.ts.
+   */
+  rope(call: {
+    x: number; rows: number; rowStride: number; heads: number; headStride: number; rotaryDim: number;
+    interleaved: boolean; cos: number; sin: number; tableStride: number; positions: number;
+  }): void {
+    if (!this.ropeLayout) {
+      this.ropeLayout = readLayout(this.exports, 'ROPE', [
+        'X', 'ROWS', 'ROW_STRIDE', 'HEADS', 'HEAD_STRIDE', 'DIM', 'INTERLEAVED', 'COS', 'SIN', 'TABLE_STRIDE', 'POSITIONS', 'PARAMS_BYTES',
+      ]);
+      this.ropeParams = this.arena.alloc(this.ropeLayout.PARAMS_BYTES);
+    }
+    const L = this.ropeLayout;
+    const p = this.arena.i32(this.ropeParams, L.PARAMS_BYTES >> 2);
+    p[L.X >> 2] = call.x;
+    p[L.ROWS >> 2] = call.rows;
+    p[L.ROW_STRIDE >> 2] = call.rowStride;
+    p[L.HEADS >> 2] = call.heads;
+    p[L.HEAD_STRIDE >> 2] = call.headStride;
+    p[L.DIM >> 2] = call.rotaryDim;
+    p[L.INTERLEAVED >> 2] = call.interleaved ? 1 : 0;
+    p[L.COS >> 2] = call.cos;
+    p[L.SIN >> 2] = call.sin;
+    p[L.TABLE_STRIDE >> 2] = call.tableStride;
+    p[L.POSITIONS >> 2] = call.positions;
+    this.exports.f32_rope(this.ropeParams);
+  }
 
   // ── wrappers for long-sequence variants (issue 5) ──
+
+  /** n normal numbers of standard deviation `scale` from `seed` (bit-identical in every engine). */
+  randn(seed: number, n: number, scale: number, out: number): void {
+    this.exports.f32_randn(seed >>> 0, n, scale, out);
+  }
+
+  /** LSH bucket ids (rounds, n) i32 at `out` from rotated rows y (n, rounds·half), row stride ldy. */
+  lshBuckets(y: number, ldy: number, n: number, rounds: number, half: number, out: number): void {
+    this.exports.i32_lsh_buckets(y, ldy, n, rounds, half, out);
+  }
+
+  /** Stable counting sort of n i32 keys in [0, nb): perm (sorted → index) and inv; counts: nb + 1 i32 scratch. */
+  countingSort(keys: number, n: number, nb: number, counts: number, perm: number, inv: number): void {
+    this.exports.i32_counting_sort(keys, n, nb, counts, perm, inv);
+  }
+
+  /** dst[r] = src[idx[r]] for n rows of d floats (row strides in elements). */
+  gatherRows(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void {
+    this.exports.f32_gather_rows(src, srcStride, idx, n, d, dst, dstStride);
+  }
+
+  /** out[i] = ‖x_i‖₂ for n rows of d floats. */
+  rowNorms(x: number, stride: number, n: number, d: number, out: number): void {
+    this.exports.f32_row_norms(x, stride, n, d, out);
+  }
+
+  /** dst_i = x_i / √(mean(x_i²) + 1e-6) (trax length_normalized). */
+  lengthNormalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void {
+    this.exports.f32_length_normalize(src, srcStride, n, d, dst, dstStride);
+  }
+
+  /** Additive (nq, nk) mask of one LSH chunk from i32 token positions (causal −∞, same token selfPenalty). */
+  lshChunkMask(qpos: number, nq: number, kpos: number, nk: number, causal: boolean, selfPenalty: number, out: number): void {
+    this.exports.f32_lsh_chunk_mask(qpos, nq, kpos, nk, causal ? 1 : 0, selfPenalty, out);
+  }
+
+  /** dst (d) = mean of n rows of d floats. */
+  meanRows(src: number, stride: number, n: number, d: number, dst: number): void {
+    this.exports.f32_mean_rows(src, stride, n, d, dst);
+  }
+
+  /** dst (cols, rows) = transpose of src (rows, cols). */
+  transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void {
+    this.exports.f32_transpose(src, srcStride, rows, cols, dst, dstStride);
+  }
 
   /** In-place row softmax of (rows, cols) floats at `x` with row stride `stride`. */
   softmaxRows(x: number, rows: number, cols: number, stride: number): void {

@@ -32,10 +32,12 @@ export class WasmTensor {
   /** @internal the arena that owns the bytes */
   readonly arena: Arena;
   private disposed = false;
+  private readonly onDispose: ((t: WasmTensor) => void) | undefined;
 
   /** @internal created by `Runtime.tensor` */
-  constructor(arena: Arena, shape: readonly number[], ptr: number) {
+  constructor(arena: Arena, shape: readonly number[], ptr: number, onDispose?: (t: WasmTensor) => void) {
     this.arena = arena;
+    this.onDispose = onDispose;
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
     this.ptr = ptr;
@@ -70,6 +72,7 @@ export class WasmTensor {
     if (this.disposed) return;
     this.disposed = true;
     this.arena.release(this.ptr);
+    this.onDispose?.(this);
   }
 
   [Symbol.dispose](): void {

@@ -2,7 +2,7 @@
 // Both public entry points (sdpa.ts: rt.attention, onnx.ts: rt.onnxAttention) validate their
 // inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
 
-import type { Kernels } from '../kernels';
+import type { AttnCall, Kernels } from '../kernels';
 import type { PlacedMask } from './mask';
 
 /** Where the (b, h) slice of a [B, H, S, D]-like tensor starts and how its rows are spaced. */
@@ -57,15 +57,36 @@ export interface AttentionPlan {
 
 const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.batchStride + h * l.headStride);
 
+/**
+ * Rows [r0, r0 + rows) of a call as a call of its own: every per-row pointer moves down r0 rows
+ * and the position offset grows by r0, so causal/window ranges stay those of the original rows.
+ */
+function rowChunk(call: AttnCall, r0: number, rows: number): AttnCall {
+  return {
+    ...call,
+    q: call.q + 4 * r0 * call.qStride,
+    o: call.o + 4 * r0 * call.oStride,
+    nq: rows,
+    offset: call.offset + r0,
+    mask: call.mask ? call.mask + 4 * r0 * call.maskStride : 0,
+    rel: call.rel ? call.rel + 4 * r0 * call.relStride : 0,
+    lse: call.lse ? call.lse + 4 * r0 : 0,
+  };
+}
+
+/** Query rows per task when splitting for threads: whole 4-row tiles, at least 64 rows. */
+const MIN_CHUNK_ROWS = 64;
+
 export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
-  if (plan.nq === 0 || plan.dv === 0) return;
+  if (plan.nq === 0) return;
   const group = plan.qHeads / plan.kvHeads;
+  const calls: AttnCall[] = [];
   for (let b = 0; b < plan.batch; b++) {
     for (let h = 0; h < plan.qHeads; h++) {
       const kvh = Math.floor(h / group);
       const mask = plan.mask;
       const rel = plan.relBias;
-      const call = {
+      calls.push({
         q: at(plan.q, b, h),
         qStride: plan.q.rowStride,
         k: at(plan.k, b, kvh),
@@ -90,12 +111,25 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
         relStride: rel ? rel.rowStride : 0,
         relMax: rel ? rel.maxDistance : 0,
         lse: plan.lse ? plan.lse + 4 * ((b * plan.qHeads + h) * plan.nq) : 0,
-      };
-      kernels.attnOnline(call);
-      if (plan.weights) {
-        const w = plan.weights.ptr + 4 * ((b * plan.qHeads + h) * plan.nq * plan.nk);
-        kernels.attnWeights(call, w, plan.weights.mode);
-      }
+      });
     }
+  }
+  // With threads, make enough tasks to balance them (about 4 per thread) by splitting rows.
+  let tasks = calls;
+  const wanted = 4 * kernels.threads;
+  if (kernels.threads > 1 && calls.length < wanted && plan.nq >= 2 * MIN_CHUNK_ROWS) {
+    const pieces = Math.min(Math.ceil(wanted / calls.length), Math.floor(plan.nq / MIN_CHUNK_ROWS));
+    const rows = Math.ceil(plan.nq / pieces / 4) * 4;
+    tasks = [];
+    for (const call of calls) {
+      for (let r0 = 0; r0 < plan.nq; r0 += rows) tasks.push(rowChunk(call, r0, Math.min(rows, plan.nq - r0)));
+    }
+  }
+  if (plan.dv > 0) kernels.attnOnlineMany(tasks);
+  if (plan.weights) {
+    calls.forEach((call, index) => {
+      const w = plan.weights!.ptr + 4 * (index * plan.nq * plan.nk);
+      kernels.attnWeights(call, w, plan.weights!.mode);
+    });
   }
 }

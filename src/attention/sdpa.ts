@@ -112,7 +112,11 @@ export function attention(
       throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
     }
     if (o.resident) outResident = o.resident;
-    else outTensor = options.out as Tensor;
+    else {
+      // A { data, dims } out comes back as { data, shape } like every result.
+      const given = options.out as { data: Float32Array; shape?: readonly number[] };
+      outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
+    }
   }
   const wantWeights = options.returnWeights === true;
   if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');

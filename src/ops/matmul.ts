@@ -56,7 +56,11 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, optio
       throw new AttentionError('SHAPE_MISMATCH', `options.out must have the result shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
     }
     if (o.resident) outResident = o.resident;
-    else outTensor = options.out as Tensor;
+    else {
+      // A { data, dims } out comes back as { data, shape } like every result.
+      const given = options.out as { data: Float32Array; shape?: readonly number[] };
+      outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
+    }
   }
   const scope = new Scope(arena);
   try {
@@ -65,14 +69,22 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, optio
     const bp = scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
     const cp = outResident ? outResident.ptr : scope.alloc(batch * m * n, 'result');
+    // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
+    const rowsPerCall = kernels.threads > 1
+      ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
+      : m;
+    const calls = [];
     for (let i = 0; i < batch; i++) {
-      kernels.gemm({
-        a: ap + 4 * i * m * k, lda: k,
-        b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
-        c: cp + 4 * i * m * n, ldc: n,
-        bias: biasPtr, m, n, k, transB, accumulate: false,
-      });
+      for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+        calls.push({
+          a: ap + 4 * (i * m * k + r0 * k), lda: k,
+          b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
+          c: cp + 4 * (i * m * n + r0 * n), ldc: n,
+          bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false,
+        });
+      }
     }
+    kernels.gemmMany(calls);
     const size = batch * m * n;
     if (outResident) return outResident;
     if (outTensor) {

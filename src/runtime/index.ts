@@ -1,7 +1,10 @@
-// The runtime layer: instantiation, memory arena, errors.
+// The runtime layer: instantiation, memory arena, worker pool, errors.
 export { Arena, WASM_MAX_BYTES } from './arena';
 export { AttentionError, formatShape, type AttentionErrorCode } from './errors';
 export {
-  detectIsa, exportedConstant, instantiateKernels, instantiateKernelsSync, isaSupported,
-  type InstantiateOptions, type Isa, type KernelExports,
+  checkForcedIsa, detectIsa, exportedConstant, instantiateKernels, instantiateKernelsSync,
+  instantiateSharedKernels, isaSupported,
+  type InstantiateOptions, type Isa, type KernelExports, type SharedKernels,
 } from './instantiate';
+export { threadsAvailable, WorkerPool } from './pool';
+export { JOB_ATTENTION, JOB_GEMM } from './tasks';

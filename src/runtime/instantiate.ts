@@ -3,7 +3,7 @@
 // (which forbids compiling bytes at run time: there the host passes a WebAssembly.Module).
 
 import { AttentionError } from './errors';
-import { RELAXED_WASM_BASE64, SIMD128_WASM_BASE64 } from './wasm-bytes.generated';
+import { RELAXED_MT_WASM_BASE64, RELAXED_WASM_BASE64, SIMD128_MT_WASM_BASE64, SIMD128_WASM_BASE64 } from './wasm-bytes.generated';
 
 /** Which kernel binary: `relaxed` uses relaxed-SIMD fused multiply-add, `simd128` plain SIMD128. */
 export type Isa = 'relaxed' | 'simd128';
@@ -26,7 +26,17 @@ export interface KernelExports {
   f32_attn_merge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void;
   f32_peak_madd(iters: number, seed: number): number;
   // ── exports for positions (issue 4) ──
+  f32_rope(params: number): void;
   // ── exports for long-sequence variants (issue 5) ──
+  f32_randn(seed: number, n: number, scale: number, out: number): void;
+  i32_lsh_buckets(y: number, ldy: number, n: number, rounds: number, half: number, out: number): void;
+  i32_counting_sort(keys: number, n: number, nb: number, counts: number, perm: number, inv: number): void;
+  f32_gather_rows(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_row_norms(x: number, stride: number, n: number, d: number, out: number): void;
+  f32_length_normalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_lsh_chunk_mask(qpos: number, nq: number, kpos: number, nk: number, causal: number, selfPenalty: number, out: number): void;
+  f32_mean_rows(src: number, stride: number, n: number, d: number, dst: number): void;
+  f32_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
   f32_softmax_rows(x: number, rows: number, cols: number, stride: number): void;
   f32_exp(x: number, y: number, n: number): void;
   [name: string]: unknown;
@@ -39,17 +49,20 @@ export function exportedConstant(exports: KernelExports, name: string): number {
   return g.value;
 }
 
-const byteCache = new Map<Isa, Uint8Array>();
+const byteCache = new Map<string, Uint8Array>();
 
-/** The embedded bytes of one kernel binary. */
-export function kernelBytes(isa: Isa): Uint8Array {
-  let bytes = byteCache.get(isa);
+/** The embedded bytes of one kernel binary (`shared`: the twin importing a shared memory, for threads). */
+export function kernelBytes(isa: Isa, shared = false): Uint8Array {
+  const key = `${isa}${shared ? '-mt' : ''}`;
+  let bytes = byteCache.get(key);
   if (!bytes) {
-    const b64 = isa === 'relaxed' ? RELAXED_WASM_BASE64 : SIMD128_WASM_BASE64;
+    const b64 = isa === 'relaxed'
+      ? (shared ? RELAXED_MT_WASM_BASE64 : RELAXED_WASM_BASE64)
+      : (shared ? SIMD128_MT_WASM_BASE64 : SIMD128_WASM_BASE64);
     const bin = atob(b64);
     bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    byteCache.set(isa, bytes);
+    byteCache.set(key, bytes);
   }
   return bytes;
 }
@@ -81,7 +94,7 @@ export interface InstantiateOptions {
   module?: WebAssembly.Module;
 }
 
-function checkForcedIsa(isa: Isa | undefined): Isa {
+export function checkForcedIsa(isa: Isa | undefined): Isa {
   if (isa === undefined) return detectIsa();
   if (isa !== 'relaxed' && isa !== 'simd128') {
     throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${JSON.stringify(isa)}`);
@@ -123,4 +136,30 @@ export function instantiateKernelsSync(options: InstantiateOptions = {}): Kernel
   }
   const isa = checkForcedIsa(options.isa);
   return asExports(new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(isa) as BufferSource), {}));
+}
+
+/** A kernel instance on a shared memory, with what a worker needs to join it. */
+export interface SharedKernels {
+  exports: KernelExports;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+}
+
+const PAGE = 65536;
+
+/**
+ * Instantiates the shared-memory twin of the chosen binary on a new shared memory of at most
+ * `maxBytes` (for a worker pool). Throws UNSUPPORTED when shared memory cannot be created.
+ */
+export async function instantiateSharedKernels(isa: Isa, maxBytes: number): Promise<SharedKernels> {
+  const maximum = Math.max(2, Math.min(65536, Math.floor(maxBytes / PAGE)));
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: 2, maximum, shared: true });
+  } catch (error) {
+    throw new AttentionError('UNSUPPORTED', `shared WebAssembly memory is not available: ${String(error)}`);
+  }
+  const module = await WebAssembly.compile(kernelBytes(isa, true) as BufferSource);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return { exports: instance.exports as unknown as KernelExports, module, memory };
 }

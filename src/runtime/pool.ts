@@ -1,0 +1,178 @@
+// pool.ts — a pool of worker threads over the runtime's shared Wasm memory.
+//
+// Node: worker_threads. Browsers: module Workers, only when `crossOriginIsolated` (shared memory
+// needs COOP/COEP headers). The main thread takes part in every job, so a pool of `threads`
+// has threads − 1 workers. A job is a list of parameter blocks (see tasks.ts); run() returns
+// when every block has been computed. Workers are unref'd in Node so they never keep a process
+// alive; dispose() stops them.
+
+import { Arena } from './arena';
+import { AttentionError } from './errors';
+import type { KernelExports } from './instantiate';
+import { CONTROL, controlBytes, runTasks } from './tasks';
+
+interface WorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+}
+
+declare const __dirname: string | undefined;
+
+/** Where dist/worker.js lives: beside this bundle (CommonJS: __dirname; ESM: import.meta.url). */
+function defaultWorkerUrl(): string | URL {
+  if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
+  return new URL('./worker.js', import.meta.url);
+}
+
+const isNode = (): boolean =>
+  !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+
+/** True when this environment can run a threaded pool (shared memory and workers). */
+export function threadsAvailable(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  if (isNode()) return true;
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
+  return g.crossOriginIsolated === true && typeof g.Worker === 'function';
+}
+
+export class WorkerPool {
+  /** Threads taking part in a job, the main thread included. */
+  readonly threads: number;
+  private readonly workers: WorkerLike[];
+  private readonly arena: Arena;
+  private readonly memory: WebAssembly.Memory;
+  private readonly control: number;
+  private readonly exports: KernelExports;
+  private workspaceBytes = 0;
+  private disposed = false;
+
+  private constructor(threads: number, workers: WorkerLike[], arena: Arena, memory: WebAssembly.Memory, control: number, exports: KernelExports) {
+    this.threads = threads;
+    this.workers = workers;
+    this.arena = arena;
+    this.memory = memory;
+    this.control = control;
+    this.exports = exports;
+  }
+
+  /**
+   * Starts `threads − 1` workers on `memory` (which must be shared) running `module`.
+   * paramsBytes: size of one parameter block (the largest kernel's).
+   */
+  static async create(
+    threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, arena: Arena,
+    exports: KernelExports, paramsBytes: number, workerUrl?: string | URL,
+  ): Promise<WorkerPool> {
+    const workerCount = threads - 1;
+    const control = arena.alloc(controlBytes(workerCount));
+    const i32 = new Int32Array(memory.buffer);
+    i32.fill(0, control >> 2, (control + controlBytes(workerCount)) >> 2);
+    for (let w = 0; w < workerCount; w++) i32[(control >> 2) + CONTROL.SLOTS + 2 * w] = arena.alloc(paramsBytes);
+    const url = workerUrl ?? defaultWorkerUrl();
+    const workers: WorkerLike[] = [];
+    const ready: Promise<void>[] = [];
+    try {
+      for (let w = 0; w < workerCount; w++) {
+        const { worker, firstMessage } = await spawn(url);
+        workers.push(worker);
+        worker.postMessage({ module, memory, control, index: w });
+        ready.push(
+          firstMessage.then((m) => {
+            const msg = m as { ready?: number; error?: string };
+            if (msg.error !== undefined) throw new AttentionError('UNSUPPORTED', `worker ${w} failed to start: ${msg.error}`);
+          }),
+        );
+      }
+      await Promise.all(ready);
+    } catch (error) {
+      for (const worker of workers) void worker.terminate();
+      throw error instanceof AttentionError ? error : new AttentionError('UNSUPPORTED', `could not start worker threads: ${String(error)}`);
+    }
+    return new WorkerPool(threads, workers, arena, memory, control, exports);
+  }
+
+  /** Makes sure every worker has a workspace of at least `bytes` (grows, never shrinks). */
+  reserveWorkspace(bytes: number): void {
+    if (bytes <= this.workspaceBytes) return;
+    const c = this.control >> 2;
+    const fresh: number[] = [];
+    try {
+      for (let w = 0; w < this.workers.length; w++) fresh.push(this.arena.alloc(bytes));
+    } catch (error) {
+      for (const p of fresh) this.arena.release(p);
+      throw error;
+    }
+    const i32 = new Int32Array(this.memory.buffer);
+    for (let w = 0; w < this.workers.length; w++) {
+      const old = i32[c + CONTROL.SLOTS + 2 * w + 1];
+      if (old) this.arena.release(old);
+      i32[c + CONTROL.SLOTS + 2 * w + 1] = fresh[w];
+    }
+    this.workspaceBytes = bytes;
+  }
+
+  /**
+   * Runs a job on every thread and returns when all `count` blocks are done. The main thread
+   * uses `mainParams` and `mainWorkspace`. Throws if any task threw.
+   */
+  run(kind: number, tasks: number, count: number, stride: number, wsOffset: number, mainParams: number, mainWorkspace: number): void {
+    if (this.disposed) throw new AttentionError('DISPOSED', 'the worker pool was disposed');
+    const c = this.control >> 2;
+    const i32 = new Int32Array(this.memory.buffer);
+    i32[c + CONTROL.KIND] = kind;
+    i32[c + CONTROL.TASKS] = tasks;
+    i32[c + CONTROL.COUNT] = count;
+    i32[c + CONTROL.STRIDE] = stride;
+    i32[c + CONTROL.WS_OFFSET] = wsOffset;
+    Atomics.store(i32, c + CONTROL.NEXT, 0);
+    Atomics.store(i32, c + CONTROL.DONE, 0);
+    Atomics.store(i32, c + CONTROL.FAILED, 0);
+    Atomics.add(i32, c + CONTROL.GENERATION, 1);
+    Atomics.notify(i32, c + CONTROL.GENERATION);
+    const failedHere = runTasks(this.exports, i32, this.control, mainParams, mainWorkspace);
+    const workers = this.workers.length;
+    for (;;) {
+      const done = Atomics.load(i32, c + CONTROL.DONE);
+      if (done >= workers) break;
+      try {
+        Atomics.wait(i32, c + CONTROL.DONE, done, 100);
+      } catch {
+        // Browser main threads may not block: spin instead (the wait is short).
+      }
+    }
+    const failed = failedHere + Atomics.load(i32, c + CONTROL.FAILED);
+    if (failed) throw new AttentionError('UNSUPPORTED', `${failed} kernel task(s) failed in the worker pool`);
+  }
+
+  /** Stops the workers. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const c = this.control >> 2;
+    const i32 = new Int32Array(this.memory.buffer);
+    Atomics.store(i32, c + CONTROL.SHUTDOWN, 1);
+    Atomics.add(i32, c + CONTROL.GENERATION, 1);
+    Atomics.notify(i32, c + CONTROL.GENERATION);
+    for (const worker of this.workers) void worker.terminate();
+  }
+}
+
+async function spawn(url: string | URL): Promise<{ worker: WorkerLike; firstMessage: Promise<unknown> }> {
+  if (isNode()) {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(url);
+    worker.unref();
+    const firstMessage = new Promise<unknown>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    return { worker, firstMessage };
+  }
+  const WorkerCtor = (globalThis as unknown as { Worker: new (u: string | URL, o: unknown) => WorkerLike & { addEventListener(t: string, h: (e: { data?: unknown; message?: string }) => void, o?: unknown): void } }).Worker;
+  const worker = new WorkerCtor(url, { type: 'module' });
+  const firstMessage = new Promise<unknown>((resolve, reject) => {
+    worker.addEventListener('message', (e) => resolve(e.data), { once: true });
+    worker.addEventListener('error', (e) => reject(new Error(e.message ?? 'worker error')), { once: true });
+  });
+  return { worker, firstMessage };
+}

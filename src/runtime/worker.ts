@@ -1,0 +1,66 @@
+// worker.ts — entry point of a pool thread (bundled to dist/worker.js). Receives the kernel
+// module, the shared memory and its slot, instantiates the kernels on that memory, then runs
+// jobs: wait for the generation counter to move, run tasks, count itself done, repeat.
+// Works as a Node worker_threads Worker and as a browser module Worker.
+
+import { CONTROL, runTasks } from './tasks';
+import type { KernelExports } from './instantiate';
+
+interface InitMessage {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: number;
+  index: number;
+}
+
+interface Port {
+  post(message: unknown): void;
+  once(handler: (message: InitMessage) => void): void;
+}
+
+async function parentPort(): Promise<Port> {
+  const g = globalThis as unknown as { process?: { versions?: { node?: string } }; postMessage?: (m: unknown) => void; addEventListener?: (t: string, h: (e: { data: InitMessage }) => void, o?: unknown) => void };
+  if (g.process?.versions?.node) {
+    const { parentPort: port } = await import('node:worker_threads');
+    if (!port) throw new Error('wasm-attention worker: not started as a worker thread');
+    return { post: (m) => port.postMessage(m), once: (h) => port.once('message', h) };
+  }
+  return {
+    post: (m) => g.postMessage!(m),
+    once: (h) => g.addEventListener!('message', (e) => h(e.data), { once: true }),
+  };
+}
+
+function serve(init: InitMessage, port: Port): void {
+  const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
+  const exports = instance.exports as unknown as KernelExports;
+  const c = init.control >> 2;
+  let i32 = new Int32Array(init.memory.buffer);
+  // Read the generation before saying ready: the main thread starts no job until every worker
+  // is ready, so this thread cannot miss the first one.
+  let generation = Atomics.load(i32, c + CONTROL.GENERATION);
+  port.post({ ready: init.index });
+  for (;;) {
+    Atomics.wait(i32, c + CONTROL.GENERATION, generation);
+    // Memory may have grown while this thread slept: take a view of the current buffer.
+    i32 = new Int32Array(init.memory.buffer);
+    generation = Atomics.load(i32, c + CONTROL.GENERATION);
+    if (Atomics.load(i32, c + CONTROL.SHUTDOWN)) break;
+    const params = i32[c + CONTROL.SLOTS + 2 * init.index];
+    const workspace = i32[c + CONTROL.SLOTS + 2 * init.index + 1];
+    const failed = runTasks(exports, i32, init.control, params, workspace);
+    if (failed) Atomics.add(i32, c + CONTROL.FAILED, failed);
+    Atomics.add(i32, c + CONTROL.DONE, 1);
+    Atomics.notify(i32, c + CONTROL.DONE);
+  }
+}
+
+void parentPort().then((port) => {
+  port.once((init) => {
+    try {
+      serve(init, port);
+    } catch (error) {
+      port.post({ error: String(error) });
+    }
+  });
+});
