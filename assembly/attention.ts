@@ -31,7 +31,7 @@
 //          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
 
 import { exp_f32, exp_f32x4, hmax, hsum, madd, negInf4, tanh_f32x4, zero4 } from './simd';
-import { f32_gemm_ukernel_4x8, f32_gemm_ukernel_4x8_zero_skip } from './gemm';
+import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
 export const ATTN_BC: i32 = 64;
@@ -323,7 +323,7 @@ function attnTiles(params: usize): void {
       // S = Qs · Kᵀ for this tile, one 4×8 block per panel.
       for (let p = 0; p < panels; p++) {
         const panel = kp + <usize>((j0 >> 3) + p) * <usize>dh * 32;
-        f32_gemm_ukernel_4x8(qs, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
+        ukernel4x8(qs, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
       }
       const interior = j0 >= maxLo && j1 <= minHi;
       for (let r = 0; r < 4; r++) {
@@ -352,9 +352,9 @@ function attnTiles(params: usize): void {
       const vTile = vp + ((<usize>j0 * <usize>dvp) << 2);
       for (let x = 0; x < dvp; x += 8) {
         if (vNonFinite) {
-          f32_gemm_ukernel_4x8_zero_skip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
+          ukernel4x8ZeroSkip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
         } else {
-          f32_gemm_ukernel_4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
+          ukernel4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
         }
       }
     }

@@ -40,12 +40,14 @@ export const GEMM_WORKSPACE: i32 = 48; // ws: usize // f32_gemm_workspace_bytes(
 export const GEMM_PARAMS_BYTES: i32 = 64;
 
 /**
- * The 4×8 micro-kernel: C[4×8] = (accumulate ? C : 0) + A[4×kc] · B[kc×8].
+ * The 4×8 micro-kernel: C[4×8] = (accumulate ? C : 0) + A[4×kc] · B[kc×8]. Inlined into its
+ * callers (the fused attention loops and f32_gemm): a call per block cost ~15% of attention time.
  * a: usize // (4, kc) row-major, row stride lda bytes
  * b: usize // (kc, 8) row-major, row stride ldb bytes; 16-byte aligned rows
  * c: usize // (4, 8) row-major, row stride ldc bytes
  */
-export function f32_gemm_ukernel_4x8(
+// @ts-ignore: decorator
+@inline export function ukernel4x8(
   a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
 ): void {
   const a1 = a + lda;
@@ -89,7 +91,8 @@ export function f32_gemm_ukernel_4x8(
  * (0·NaN would otherwise poison the sum). Used by attention's P·V when V holds non-finite values
  * at positions the mask removed: their probabilities are exact zeros and must not leak.
  */
-export function f32_gemm_ukernel_4x8_zero_skip(
+// @ts-ignore: decorator
+@inline export function ukernel4x8ZeroSkip(
   a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
 ): void {
   const a1 = a + lda;
@@ -135,6 +138,20 @@ export function f32_gemm_ukernel_4x8_zero_skip(
   v128.store(c1, c10); v128.store(c1, c11, 16);
   v128.store(c2, c20); v128.store(c2, c21, 16);
   v128.store(c3, c30); v128.store(c3, c31, 16);
+}
+
+/** Exported copy of ukernel4x8 (for kernel specs and hosts). */
+export function f32_gemm_ukernel_4x8(
+  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
+): void {
+  ukernel4x8(a, lda, b, ldb, kc, c, ldc, accumulate);
+}
+
+/** Exported copy of ukernel4x8ZeroSkip (for kernel specs). */
+export function f32_gemm_ukernel_4x8_zero_skip(
+  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
+): void {
+  ukernel4x8ZeroSkip(a, lda, b, ldb, kc, c, ldc, accumulate);
 }
 
 /** Bytes of workspace `f32_gemm` needs for these sizes (16-byte aligned regions). */
@@ -264,14 +281,14 @@ export function f32_gemm(params: usize): void {
           const panel = packed + <usize>(j >> 3) * <usize>kc * 32;
           const cp = c + <usize>i * ldcBytes + (<usize>j << 2);
           if (rows == 4 && cols == 8) {
-            f32_gemm_ukernel_4x8(ap, apStride, panel, 32, kc, cp, ldcBytes, acc);
+            ukernel4x8(ap, apStride, panel, 32, kc, cp, ldcBytes, acc);
           } else {
             if (acc) {
               for (let r = 0; r < rows; r++) {
                 memory.copy(cTile + <usize>r * 32, cp + <usize>r * ldcBytes, <usize>cols << 2);
               }
             }
-            f32_gemm_ukernel_4x8(ap, apStride, panel, 32, kc, cTile, 32, acc);
+            ukernel4x8(ap, apStride, panel, 32, kc, cTile, 32, acc);
             for (let r = 0; r < rows; r++) {
               memory.copy(cp + <usize>r * ldcBytes, cTile + <usize>r * 32, <usize>cols << 2);
             }
