@@ -30,7 +30,7 @@
 // Reference: T. Dao et al., "FlashAttention" (2022), Algorithm 1; M. Milakov, N. Gimelshein,
 //          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
 
-import { exp_f32, exp_f32x4, hmax, hsum, madd, negInf4, tanh_f32x4, zero4 } from './simd';
+import { exp_f32, exp_nonpos_f32x4, hmax, hsum, madd, negInf4, tanh_f32x4, zero4 } from './simd';
 import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
@@ -93,16 +93,57 @@ export function f32_attn_workspace_bytes(nk: i32, dh: i32, dv: i32): usize {
   return right >= 0 ? min(keyLen, i + offset + right + 1) : keyLen;
 }
 
-/** Packs K (nk, dh) into 8-key panels (⌈nk/8⌉, dh, 8), zero-padding the last panel. */
+/**
+ * Packs K (nk, dh) into 8-key panels (⌈nk/8⌉, dh, 8), zero-padding the last panel. Full panels
+ * move 4×4 blocks with shuffles (a transpose of keys × dims); dh % 4 and the last partial panel
+ * go element by element.
+ */
 function packKeyPanels(k: usize, kStride: i32, nk: i32, dh: i32, dst: usize): void {
   const panels = (nk + 7) >> 3;
+  const dh4 = dh & ~3;
+  const rowBytes = <usize>kStride << 2;
   for (let jp = 0; jp < panels; jp++) {
     const panel = dst + <usize>jp * <usize>dh * 32;
+    const j0 = jp << 3;
+    if (j0 + 8 <= nk) {
+      for (let half = 0; half < 2; half++) {
+        const r0 = k + <usize>(j0 + 4 * half) * rowBytes;
+        const r1 = r0 + rowBytes;
+        const r2 = r1 + rowBytes;
+        const r3 = r2 + rowBytes;
+        const col = panel + (<usize>half << 4);
+        for (let x = 0; x < dh4; x += 4) {
+          const xo = <usize>x << 2;
+          const a = v128.load(r0 + xo);
+          const b = v128.load(r1 + xo);
+          const c = v128.load(r2 + xo);
+          const d = v128.load(r3 + xo);
+          const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+          const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+          const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+          const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+          const out = col + <usize>x * 32;
+          v128.store(out, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+          v128.store(out, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
+          v128.store(out, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
+          v128.store(out, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
+        }
+        for (let x = dh4; x < dh; x++) {
+          const xo = <usize>x << 2;
+          const out = col + <usize>x * 32;
+          store<f32>(out, load<f32>(r0 + xo));
+          store<f32>(out, load<f32>(r1 + xo), 4);
+          store<f32>(out, load<f32>(r2 + xo), 8);
+          store<f32>(out, load<f32>(r3 + xo), 12);
+        }
+      }
+      continue;
+    }
     for (let c = 0; c < 8; c++) {
-      const j = (jp << 3) + c;
+      const j = j0 + c;
       let d = panel + (<usize>c << 2);
       if (j < nk) {
-        let src = k + ((<usize>j * <usize>kStride) << 2);
+        let src = k + <usize>j * rowBytes;
         for (let x = 0; x < dh; x++) {
           store<f32>(d, load<f32>(src));
           src += 4;
@@ -194,11 +235,12 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
       const mv = v128.load(maskRow + (<usize>(j0 + c) << 2));
       sv = v128.bitselect(nInf, f32x4.add(sv, mv), f32x4.eq(mv, nInf));
     }
-    if (needRange || c >= lastFull) {
+    const ranged = needRange || c >= lastFull;
+    if (ranged) {
       const valid = v128.and(i32x4.ge_s(jv, loV), i32x4.lt_s(jv, hiV));
       sv = v128.bitselect(sv, nInf, valid);
     }
-    v128.store(p, sv);
+    if (ranged || softcap > 0 || rel || maskRow) v128.store(p, sv);
     vmax = f32x4.pmax(vmax, sv);
     nan = v128.or(nan, f32x4.ne(sv, sv));
     jv = i32x4.add(jv, four);
@@ -215,7 +257,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
   let sum = zero4();
   for (let c = 0; c < ncols; c += 4) {
     const p = s + (<usize>c << 2);
-    const e = exp_f32x4(f32x4.sub(v128.load(p), mv));
+    const e = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));
     v128.store(p, e);
     sum = f32x4.add(sum, e);
   }

@@ -2,7 +2,7 @@
 // ids, counting sort, row gather, row norms / length normalization, chunk masks, mean pooling and
 // transposition. Everything else those variants need runs on the fused attention kernel.
 //
-// What:    f32_randn            out[i] ~ N(0, scale²), i < n, from a seed (mulberry32 + Box–Muller)
+// What:    f32_randn            out[i] ~ N(0, scale²), i < n, from a seed (mulberry32 + polar method)
 //          i32_lsh_buckets      bucket[r][i] = argmax over [y_r, −y_r] of y = x·R (rows of Y = X·R,
 //                               computed beforehand on the GEMM kernel)
 //          i32_counting_sort    stable order of keys in [0, nb): perm (sorted → position), inv
@@ -13,20 +13,21 @@
 //          f32_mean_rows        dst = mean of n rows
 //          f32_transpose        dst (cols, rows) = srcᵀ
 // Shapes:  row-major with row strides in elements; bucket ids, permutations and positions are i32.
-// Determinism: f32_randn uses only integer arithmetic and AssemblyScript's own f64 Math (compiled
-//          into the module, no host Math, no SIMD, no fused multiply-add), so both binaries
+// Determinism: f32_randn uses only integer arithmetic, f64 +, −, ×, ÷ and √ (correctly rounded
+//          in WebAssembly; no host Math, no SIMD, no fused multiply-add), so both binaries
 //          produce bit-identical numbers for a seed in every engine. Bucket ids depend on
 //          Y = X·R, whose last bits may differ between the relaxed (fused madd) and simd128
 //          builds, so a vector sitting on a near-tie between two rotations may hash differently
 //          across binaries; the argmax itself is exact (first maximum wins, like numpy).
 // Tails:   scalar loops after the vector part; f32_gather_rows copies with memory.copy.
-// Error:   f32_randn: Box–Muller in f64, rounded once to f32. Norms: f32 sum of squares
+// Error:   f32_randn: polar method in f64, rounded once to f32. Norms: f32 sum of squares
 //          (relative error ≤ d·2⁻²⁴). f32_mean_rows accumulates in f64 (error ≤ 1 ulp of f32).
 // Reference: N. Kitaev, Ł. Kaiser, A. Levskaya, "Reformer: The Efficient Transformer" (ICLR 2020),
 //          §3 and the trax implementation (trax/layers/research/efficient_attention.py:
 //          hash_vecs, length_normalized, mask_self_attention); A. Andoni et al., "Practical and
 //          optimal LSH for angular distance" (2015) for random-rotation hashing; T. Ettinger,
-//          mulberry32 (public domain); G. Box, M. Muller (1958).
+//          mulberry32 (public domain); G. Marsaglia, T. Bray, "A convenient method for
+//          generating normal random variables" (1964).
 
 import { hsum, zero4 } from './simd';
 
@@ -40,26 +41,57 @@ import { hsum, zero4 } from './simd';
 }
 
 /**
- * n normal numbers with standard deviation `scale`, from `seed`: the mulberry32 stream
- * (state += 0x6D2B79F5 per draw) feeds Box–Muller pairs, u1 = (a >>> 8 + 1)·2⁻²⁴ ∈ (0, 1],
- * u2 = (b >>> 8)·2⁻²⁴; out[2i] = r·cos(2πu2), out[2i+1] = r·sin(2πu2), r = √(−2 ln u1).
- * A prefix of a longer stream equals the shorter stream (generation is sequential).
+ * Natural log of x > 0 (finite, normal) in f64 without lookup tables (so it adds a few hundred
+ * bytes, not AssemblyScript's 4 KB log table): x = m·2^e with m ∈ [√½, √2), then
+ * ln m = 2·atanh(z), z = (m − 1)/(m + 1), |z| ≤ 0.172, by its odd series to z²¹ (truncation
+ * < 1e-18 relative). Deterministic: plain f64 arithmetic only.
+ */
+function lnPositive(x: f64): f64 {
+  const bits = reinterpret<u64>(x);
+  let e = <i32>((bits >> 52) & 0x7ff) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000); // [1, 2)
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e += 1;
+  }
+  const z = (m - 1.0) / (m + 1.0);
+  const z2 = z * z;
+  let t = 1.0 / 21.0;
+  t = t * z2 + 1.0 / 19.0;
+  t = t * z2 + 1.0 / 17.0;
+  t = t * z2 + 1.0 / 15.0;
+  t = t * z2 + 1.0 / 13.0;
+  t = t * z2 + 1.0 / 11.0;
+  t = t * z2 + 1.0 / 9.0;
+  t = t * z2 + 1.0 / 7.0;
+  t = t * z2 + 1.0 / 5.0;
+  t = t * z2 + 1.0 / 3.0;
+  t = t * z2 + 1.0;
+  return 2.0 * z * t + <f64>e * 0.6931471805599453;
+}
+
+/**
+ * n normal numbers with standard deviation `scale`, from `seed`: the mulberry32 stream (state +=
+ * 0x6D2B79F5 per draw) feeds Marsaglia's polar method — u, v = (a >>> 8)·2⁻²³ − 1 ∈ [−1, 1),
+ * s = u² + v², pairs with s ∉ (0, 1) are drawn again; out[2i] = u·f, out[2i+1] = v·f with
+ * f = √(−2 ln s / s)·scale. A prefix of a longer stream equals the shorter stream.
  * out: usize // (n) f32
  */
 export function f32_randn(seed: u32, n: i32, scale: f32, out: usize): void {
   let state = seed;
-  const s = <f64>scale;
+  const sc = <f64>scale;
   for (let i = 0; i < n; i += 2) {
-    state += 0x6d2b79f5;
-    const a = mulberry32(state);
-    state += 0x6d2b79f5;
-    const b = mulberry32(state);
-    const u1 = <f64>((a >>> 8) + 1) * 5.9604644775390625e-8; // 2^-24
-    const u2 = <f64>(b >>> 8) * 5.9604644775390625e-8;
-    const r = Math.sqrt(-2.0 * Math.log(u1)) * s;
-    const theta = 6.283185307179586 * u2;
-    store<f32>(out + (<usize>i << 2), <f32>(r * Math.cos(theta)));
-    if (i + 1 < n) store<f32>(out + (<usize>(i + 1) << 2), <f32>(r * Math.sin(theta)));
+    let u: f64 = 0, v: f64 = 0, s: f64 = 0;
+    do {
+      state += 0x6d2b79f5;
+      u = <f64>(mulberry32(state) >>> 8) * 1.1920928955078125e-7 - 1.0; // 2^-23
+      state += 0x6d2b79f5;
+      v = <f64>(mulberry32(state) >>> 8) * 1.1920928955078125e-7 - 1.0;
+      s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    const f = Math.sqrt(-2.0 * lnPositive(s) / s) * sc;
+    store<f32>(out + (<usize>i << 2), <f32>(u * f));
+    if (i + 1 < n) store<f32>(out + (<usize>(i + 1) << 2), <f32>(v * f));
   }
 }
 

@@ -39,6 +39,8 @@ const K_TWO: i32 = 12;
 const K_TANH_CLAMP: i32 = 13;
 const K_NEG_INF: i32 = 14;
 const K_ZERO: i32 = 15;
+const K_NEG_C1: i32 = 16;
+const K_NEG_C2: i32 = 17;
 
 const CONSTANTS: usize = memory.data<f32>([
   1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341,
@@ -57,6 +59,8 @@ const CONSTANTS: usize = memory.data<f32>([
   10.0, 10.0, 10.0, 10.0,
   -Infinity, -Infinity, -Infinity, -Infinity,
   0.0, 0.0, 0.0, 0.0,
+  -0.693359375, -0.693359375, -0.693359375, -0.693359375,
+  2.12194440e-4, 2.12194440e-4, 2.12194440e-4, 2.12194440e-4,
 ], 16);
 
 /** The f32x4 splat stored at slot `k` of the constant table. */
@@ -124,6 +128,31 @@ const CONSTANTS: usize = memory.data<f32>([
   const y = i32x4.add(p, pow2n);
   // pmax/pmin clamp turned −∞ into the low bound: force exactly 0 below it. NaN: lt is false, and
   // the clamp keeps NaN (pmax(NaN, lo) = NaN), so NaN propagates.
+  return v128.andnot(y, underflow);
+}
+
+/**
+ * exp(x) for x ≤ 0 (or −∞, or NaN) lane-wise: the softmax case, where arguments are score − max.
+ * Same algorithm as exp_f32x4 without the upper clamp; the relaxed build fuses the range reduction
+ * and Horner steps (more accurate, never less). Results for x > 0 are unspecified.
+ */
+// @ts-ignore: decorator
+@inline export function exp_nonpos_f32x4(x: v128): v128 {
+  const lo = vconst(K_EXP_LO);
+  const underflow = f32x4.lt(x, lo);
+  let xc = f32x4.pmax(x, lo);
+  const n = f32x4.nearest(f32x4.mul(xc, vconst(K_LOG2E)));
+  xc = madd(n, vconst(K_NEG_C1), xc);
+  xc = madd(n, vconst(K_NEG_C2), xc);
+  let p = vconst(K_P0);
+  p = madd(p, xc, vconst(K_P1));
+  p = madd(p, xc, vconst(K_P2));
+  p = madd(p, xc, vconst(K_P3));
+  p = madd(p, xc, vconst(K_P4));
+  p = madd(p, xc, vconst(K_P5));
+  const x2 = f32x4.mul(xc, xc);
+  p = f32x4.add(madd(p, x2, xc), vconst(K_ONE));
+  const y = i32x4.add(p, i32x4.shl(i32x4.trunc_sat_f32x4_s(n), 23));
   return v128.andnot(y, underflow);
 }
 

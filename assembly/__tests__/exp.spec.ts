@@ -17,7 +17,7 @@
 //   - tanh(±0) = ±0; for |x| ≥ 10 (and ±∞) tanh is exactly ±1 (the clamp is at 10:
 //     2/(e²⁰ + 1) = 4e-9 is below half an ulp of 1).
 
-import { exp_f32x4, tanh_f32x4 } from '../simd';
+import { exp_f32x4, exp_nonpos_f32x4, tanh_f32x4 } from '../simd';
 import { f32_exp } from '../softmax';
 import { Guarded, keep, report } from './helpers';
 
@@ -151,6 +151,23 @@ describe('exp_f32x4', () => {
 
 // |x| ≥ 10: true tanh is within 4e-9 of ±1, so f32 rounds it to exactly ±1 (tanh(9) is 0.99999994, correctly).
 const BIG: StaticArray<f32> = [10, 10.5, 20, 50, 1e4, 1e30, 3.4e38, Infinity];
+
+describe('exp_nonpos_f32x4 (the softmax exp)', () => {
+  // In this (simd128) build madd is mul + add, so the softmax exp must equal exp_f32x4 bit for bit
+  // wherever both are defined (x ≤ 0); the relaxed build only fuses those steps.
+  it('equals exp_f32x4 bit for bit on [−87.5, 0] and gives exact zeros for −∞', () => {
+    let differ = 0;
+    for (let i = 0; i <= 100000; i++) {
+      const x = <f32>(-87.5 + (87.5 * <f64>i) / 100000);
+      const a = f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(x)), 0);
+      if (reinterpret<u32>(a) != reinterpret<u32>(exp1(x))) differ++;
+    }
+    expect(differ).toBe(0);
+    expect(f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(-Infinity)), 0)).toBe(0);
+    expect(f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(0)), 0)).toBe(1);
+    expect(isNaN(f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(NaN)), 0))).toBe(true);
+  });
+});
 
 describe('tanh_f32x4', () => {
   it('absolute error ≤ 3e-7 on [−20, 20] and odd symmetry bit for bit', () => {
