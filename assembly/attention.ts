@@ -35,6 +35,8 @@ import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
 export const ATTN_BC: i32 = 64;
+/** Keys per block of the row path's P·V (their V rows stay in L1 across column passes). */
+const ROW_PV_BLOCK: i32 = 64;
 
 // Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
 export const ATTN_Q: i32 = 0; //          q: usize // (nq, dh), row stride qStride
@@ -538,57 +540,57 @@ function attnRows(params: usize): void {
     const sum = expScoreRow(srow, n, rowMax);
     const inv: f32 = <f32>1 / sum;
     if (lse) store<f32>(lse + (<usize>i << 2), rowMax + Mathf.log(sum));
-    // o = Σ p_j v_j / sum, 32 columns (8 accumulators) per pass, then 4-wide, then scalar.
-    let x = 0;
-    for (; x + 32 <= dv; x += 32) {
-      let c0 = zero4(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
-      for (let c = 0; c < n; c++) {
-        const pj = load<f32>(srow + (<usize>c << 2));
-        if (pj != 0) {
-          const pv = f32x4.splat(pj);
-          c0 = madd(pv, v128.load(vr), c0);
-          c1 = madd(pv, v128.load(vr, 16), c1);
-          c2 = madd(pv, v128.load(vr, 32), c2);
-          c3 = madd(pv, v128.load(vr, 48), c3);
-          c4 = madd(pv, v128.load(vr, 64), c4);
-          c5 = madd(pv, v128.load(vr, 80), c5);
-          c6 = madd(pv, v128.load(vr, 96), c6);
-          c7 = madd(pv, v128.load(vr, 112), c7);
+    // o = Σ p_j v_j / sum. Keys in blocks of ROW_PV_BLOCK so the block's V rows stay in L1 while
+    // each 32-column pass (8 accumulators) walks them; partial sums live in the output row.
+    memory.fill(oRow, 0, <usize>dv << 2);
+    for (let jb = 0; jb < n; jb += ROW_PV_BLOCK) {
+      const je = min(n, jb + ROW_PV_BLOCK);
+      let x = 0;
+      for (; x + 32 <= dv; x += 32) {
+        const dst = oRow + (<usize>x << 2);
+        let c0 = v128.load(dst), c1 = v128.load(dst, 16), c2 = v128.load(dst, 32), c3 = v128.load(dst, 48);
+        let c4 = v128.load(dst, 64), c5 = v128.load(dst, 80), c6 = v128.load(dst, 96), c7 = v128.load(dst, 112);
+        let vr = v + <usize>(lo + jb) * vRowBytes + (<usize>x << 2);
+        for (let c = jb; c < je; c++) {
+          const pj = load<f32>(srow + (<usize>c << 2));
+          if (pj != 0) {
+            const pv = f32x4.splat(pj);
+            c0 = madd(pv, v128.load(vr), c0);
+            c1 = madd(pv, v128.load(vr, 16), c1);
+            c2 = madd(pv, v128.load(vr, 32), c2);
+            c3 = madd(pv, v128.load(vr, 48), c3);
+            c4 = madd(pv, v128.load(vr, 64), c4);
+            c5 = madd(pv, v128.load(vr, 80), c5);
+            c6 = madd(pv, v128.load(vr, 96), c6);
+            c7 = madd(pv, v128.load(vr, 112), c7);
+          }
+          vr += vRowBytes;
         }
-        vr += vRowBytes;
+        v128.store(dst, c0); v128.store(dst, c1, 16); v128.store(dst, c2, 32); v128.store(dst, c3, 48);
+        v128.store(dst, c4, 64); v128.store(dst, c5, 80); v128.store(dst, c6, 96); v128.store(dst, c7, 112);
       }
-      const invV = f32x4.splat(inv);
-      const dst = oRow + (<usize>x << 2);
-      v128.store(dst, f32x4.mul(c0, invV));
-      v128.store(dst, f32x4.mul(c1, invV), 16);
-      v128.store(dst, f32x4.mul(c2, invV), 32);
-      v128.store(dst, f32x4.mul(c3, invV), 48);
-      v128.store(dst, f32x4.mul(c4, invV), 64);
-      v128.store(dst, f32x4.mul(c5, invV), 80);
-      v128.store(dst, f32x4.mul(c6, invV), 96);
-      v128.store(dst, f32x4.mul(c7, invV), 112);
-    }
-    for (; x + 4 <= dv; x += 4) {
-      let c0 = zero4();
-      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
-      for (let c = 0; c < n; c++) {
-        const pj = load<f32>(srow + (<usize>c << 2));
-        if (pj != 0) c0 = madd(f32x4.splat(pj), v128.load(vr), c0);
-        vr += vRowBytes;
+      for (; x + 4 <= dv; x += 4) {
+        let c0 = v128.load(oRow + (<usize>x << 2));
+        let vr = v + <usize>(lo + jb) * vRowBytes + (<usize>x << 2);
+        for (let c = jb; c < je; c++) {
+          const pj = load<f32>(srow + (<usize>c << 2));
+          if (pj != 0) c0 = madd(f32x4.splat(pj), v128.load(vr), c0);
+          vr += vRowBytes;
+        }
+        v128.store(oRow + (<usize>x << 2), c0);
       }
-      v128.store(oRow + (<usize>x << 2), f32x4.mul(c0, f32x4.splat(inv)));
-    }
-    for (; x < dv; x++) {
-      let acc: f32 = 0;
-      let vr = v + <usize>lo * vRowBytes + (<usize>x << 2);
-      for (let c = 0; c < n; c++) {
-        const pj = load<f32>(srow + (<usize>c << 2));
-        if (pj != 0) acc += pj * load<f32>(vr);
-        vr += vRowBytes;
+      for (; x < dv; x++) {
+        let acc = load<f32>(oRow + (<usize>x << 2));
+        let vr = v + <usize>(lo + jb) * vRowBytes + (<usize>x << 2);
+        for (let c = jb; c < je; c++) {
+          const pj = load<f32>(srow + (<usize>c << 2));
+          if (pj != 0) acc += pj * load<f32>(vr);
+          vr += vRowBytes;
+        }
+        store<f32>(oRow + (<usize>x << 2), acc);
       }
-      store<f32>(oRow + (<usize>x << 2), acc * inv);
     }
+    writeOutputRow(oRow, oRow, dv, inv);
   }
 }
 
