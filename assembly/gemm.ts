@@ -11,6 +11,11 @@
 //          (V8 hoists unrolled loads and spills).
 // Tails:   m % 4 rows go through a 4-row copy of A (duplicating the last row); n % 8 columns
 //          through a 4×8 scratch tile; k needs no tail (the k loop is scalar-stepped).
+// Small m: m < 4 (a decoding step's projections) skips packing and runs as matrix-vector
+//          products reading B in place: with Bᵀ, four dot products at a time reduced by a
+//          transpose-add; with B, 32 output columns per pass accumulated over k.
+// Packed B: weights used many times can be packed once (f32_gemm_pack_b) and passed with
+//          GEMM_B_PACKED = 1; f32_gemm then reads the panels of each KC block in place.
 // Error:   each output is a k-term dot product in f32; |error| ≤ k·ε·Σ|a·b| (ε = 2⁻²⁴), the
 //          standard bound, with or without the fused madd of the relaxed build.
 // Reference: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
@@ -37,6 +42,7 @@ export const GEMM_K: i32 = 36;
 export const GEMM_TRANS_B: i32 = 40; // 0 or 1
 export const GEMM_ACCUMULATE: i32 = 44; // 1: C += …, 0: C = …
 export const GEMM_WORKSPACE: i32 = 48; // ws: usize // f32_gemm_workspace_bytes(n, k) bytes, 16-aligned
+export const GEMM_B_PACKED: i32 = 52; // 1: b holds f32_gemm_pack_b panels (ldb, transB ignored)
 export const GEMM_PARAMS_BYTES: i32 = 64;
 
 /**
@@ -214,6 +220,129 @@ function packB(b: usize, ldb: i32, transB: i32, n: i32, p0: i32, kc: i32, dst: u
   }
 }
 
+/** Bytes of f32_gemm_pack_b's output for B with n columns (of the product) and depth k. */
+export function f32_gemm_packed_b_bytes(n: i32, k: i32): usize {
+  return <usize>((n + 7) >> 3) * <usize>k * 32;
+}
+
+/**
+ * Packs all of B once, as f32_gemm would per call: KC-deep blocks, each (⌈n/8⌉, kc, 8).
+ * b: usize // (k, n) row-major, row stride ldb; or (n, k) when transB
+ * dst: usize // f32_gemm_packed_b_bytes(n, k) bytes
+ */
+export function f32_gemm_pack_b(b: usize, ldb: i32, transB: i32, n: i32, k: i32, dst: usize): void {
+  const panels = <usize>((n + 7) >> 3);
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    packB(b, ldb, transB, n, p0, min(KC, k - p0), dst + panels * <usize>p0 * 32);
+  }
+}
+
+/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+/**
+ * One row of C for small m: c[0..n) (+)= a[0..k) · B (or · Bᵀ), B read in place.
+ * a: usize // (k)   b: usize // (k, n) or (n, k) when transB, row stride ldb   c: usize // (n)
+ */
+function gemvRow(a: usize, b: usize, ldb: i32, transB: i32, n: i32, k: i32, c: usize, accumulate: i32): void {
+  const rowBytes = <usize>ldb << 2;
+  const k4 = k & ~3;
+  if (transB) {
+    // c[j] = a · B[j]: four rows of B at a time.
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = b + <usize>j * rowBytes;
+      const b1 = b0 + rowBytes;
+      const b2 = b1 + rowBytes;
+      const b3 = b2 + rowBytes;
+      let s0 = zero4(), s1 = s0, s2 = s0, s3 = s0;
+      for (let x = 0; x < k4; x += 4) {
+        const xo = <usize>x << 2;
+        const av = v128.load(a + xo);
+        s0 = madd(av, v128.load(b0 + xo), s0);
+        s1 = madd(av, v128.load(b1 + xo), s1);
+        s2 = madd(av, v128.load(b2 + xo), s2);
+        s3 = madd(av, v128.load(b3 + xo), s3);
+      }
+      let sv = hsum4(s0, s1, s2, s3);
+      if (k4 < k) {
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (let x = k4; x < k; x++) {
+          const xo = <usize>x << 2;
+          const ax = load<f32>(a + xo);
+          t0 += ax * load<f32>(b0 + xo);
+          t1 += ax * load<f32>(b1 + xo);
+          t2 += ax * load<f32>(b2 + xo);
+          t3 += ax * load<f32>(b3 + xo);
+        }
+        sv = f32x4.add(sv, f32x4(t0, t1, t2, t3));
+      }
+      const dst = c + (<usize>j << 2);
+      v128.store(dst, accumulate ? f32x4.add(v128.load(dst), sv) : sv);
+    }
+    for (; j < n; j++) {
+      const bj = b + <usize>j * rowBytes;
+      let s: f32 = 0;
+      for (let x = 0; x < k; x++) s += load<f32>(a + (<usize>x << 2)) * load<f32>(bj + (<usize>x << 2));
+      const dst = c + (<usize>j << 2);
+      store<f32>(dst, accumulate ? load<f32>(dst) + s : s);
+    }
+    return;
+  }
+  // c[0..n) = Σ_x a[x]·B[x][0..n): 32 columns (8 accumulators) per pass, then 4, then 1.
+  let j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const dst = c + (<usize>j << 2);
+    let c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128;
+    if (accumulate) {
+      c0 = v128.load(dst); c1 = v128.load(dst, 16); c2 = v128.load(dst, 32); c3 = v128.load(dst, 48);
+      c4 = v128.load(dst, 64); c5 = v128.load(dst, 80); c6 = v128.load(dst, 96); c7 = v128.load(dst, 112);
+    } else {
+      c0 = zero4(); c1 = c0; c2 = c0; c3 = c0; c4 = c0; c5 = c0; c6 = c0; c7 = c0;
+    }
+    let br = b + (<usize>j << 2);
+    for (let x = 0; x < k; x++) {
+      const av = v128.load32_splat(a + (<usize>x << 2));
+      c0 = madd(av, v128.load(br), c0);
+      c1 = madd(av, v128.load(br, 16), c1);
+      c2 = madd(av, v128.load(br, 32), c2);
+      c3 = madd(av, v128.load(br, 48), c3);
+      c4 = madd(av, v128.load(br, 64), c4);
+      c5 = madd(av, v128.load(br, 80), c5);
+      c6 = madd(av, v128.load(br, 96), c6);
+      c7 = madd(av, v128.load(br, 112), c7);
+      br += rowBytes;
+    }
+    v128.store(dst, c0); v128.store(dst, c1, 16); v128.store(dst, c2, 32); v128.store(dst, c3, 48);
+    v128.store(dst, c4, 64); v128.store(dst, c5, 80); v128.store(dst, c6, 96); v128.store(dst, c7, 112);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const dst = c + (<usize>j << 2);
+    let c0 = accumulate ? v128.load(dst) : zero4();
+    let br = b + (<usize>j << 2);
+    for (let x = 0; x < k; x++) {
+      c0 = madd(v128.load32_splat(a + (<usize>x << 2)), v128.load(br), c0);
+      br += rowBytes;
+    }
+    v128.store(dst, c0);
+  }
+  for (; j < n; j++) {
+    const dst = c + (<usize>j << 2);
+    let s: f32 = accumulate ? load<f32>(dst) : 0;
+    let br = b + (<usize>j << 2);
+    for (let x = 0; x < k; x++) {
+      s += load<f32>(a + (<usize>x << 2)) * load<f32>(br);
+      br += rowBytes;
+    }
+    store<f32>(dst, s);
+  }
+}
+
 /**
  * Full product driven by a parameter block (offsets GEMM_*). See the header.
  * params: usize // GEMM_PARAMS_BYTES bytes
@@ -232,6 +361,7 @@ export function f32_gemm(params: usize): void {
   const transB = load<i32>(params, GEMM_TRANS_B);
   let accumulate = load<i32>(params, GEMM_ACCUMULATE);
   const ws = load<u32>(params, GEMM_WORKSPACE) as usize;
+  const bPacked = load<i32>(params, GEMM_B_PACKED);
   if (m <= 0 || n <= 0) return;
 
   const kcMax = min(k, KC);
@@ -255,9 +385,17 @@ export function f32_gemm(params: usize): void {
     return;
   }
 
+  if (m < 4 && !bPacked) {
+    for (let i = 0; i < m; i++) {
+      gemvRow(a + ((<usize>i * <usize>lda) << 2), b, ldb, transB, n, k, c + <usize>i * ldcBytes, accumulate);
+    }
+    return;
+  }
+
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
-    packB(b, ldb, transB, n, p0, kc, packed);
+    const blockPanels = bPacked ? b + <usize>panels * <usize>p0 * 32 : packed;
+    if (!bPacked) packB(b, ldb, transB, n, p0, kc, packed);
     const acc = p0 > 0 || accumulate != 0 ? 1 : 0;
     for (let jc = 0; jc < n; jc += NC) {
       const jpEnd = min(jc + NC, n);
@@ -278,7 +416,7 @@ export function f32_gemm(params: usize): void {
         }
         for (let j = jc; j < jpEnd; j += 8) {
           const cols = min(8, n - j);
-          const panel = packed + <usize>(j >> 3) * <usize>kc * 32;
+          const panel = blockPanels + <usize>(j >> 3) * <usize>kc * 32;
           const cp = c + <usize>i * ldcBytes + (<usize>j << 2);
           if (rows == 4 && cols == 8) {
             ukernel4x8(ap, apStride, panel, 32, kc, cp, ldcBytes, acc);

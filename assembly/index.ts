@@ -4,8 +4,8 @@
 
 export {
   GEMM_A, GEMM_LDA, GEMM_B, GEMM_LDB, GEMM_C, GEMM_LDC, GEMM_BIAS, GEMM_M, GEMM_N, GEMM_K,
-  GEMM_TRANS_B, GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_PARAMS_BYTES,
-  f32_gemm, f32_gemm_workspace_bytes, f32_gemm_ukernel_4x8,
+  GEMM_TRANS_B, GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_B_PACKED, GEMM_PARAMS_BYTES,
+  f32_gemm, f32_gemm_workspace_bytes, f32_gemm_ukernel_4x8, f32_gemm_pack_b, f32_gemm_packed_b_bytes,
 } from './gemm';
 export {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,

@@ -8,8 +8,19 @@ import {
 import { Kernels } from './kernels';
 import { matmul, type MatmulOptions } from './ops/matmul';
 import { softmax } from './ops/softmax';
+import { PackedMatrix, packMatrix, type PackMatrixOptions } from './ops/packed';
 // ── imports for layers and positions (issue 4) ──
+import { KVCache, type KVCacheOptions } from './layers/kv-cache';
+import { MultiHeadAttention, type MultiHeadAttentionConfig } from './layers/mha';
+import { rope, type RopeOptions } from './position/rope';
 // ── imports for long-sequence variants (issue 5) ──
+import { slidingWindowAttention, type SlidingWindowOptions } from './attention/sliding-window';
+import { globalLocalAttention, type GlobalLocalOptions } from './attention/global-local';
+import { segmentedAttention, type SegmentedOptions } from './attention/segmented';
+import { linformerAttention, type LinformerOptions, linformerProjections } from './attention/linformer';
+import {
+  lshAttention, lshHash, type LshBuckets, type LshHashOptions, type LshOptions, lshRotations, type LshRotationOptions,
+} from './attention/lsh';
 import {
   AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels,
   type InstantiateOptions, type Isa, type KernelExports, threadsAvailable, WASM_MAX_BYTES, WorkerPool,
@@ -134,9 +145,17 @@ export class Runtime {
     return onnxAttention(this.k(), inputs, attributes, options);
   }
 
-  /** Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. */
-  matmul(a: TensorLike, b: TensorLike, options?: MatmulOptions): Tensor {
+  /** Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. `b` may be a PackedMatrix. */
+  matmul(a: TensorLike, b: TensorLike | PackedMatrix, options?: MatmulOptions): Tensor {
     return matmul(this.k(), a, b, options);
+  }
+
+  /**
+   * Packs `b` ([K, N], or [N, K] with transposeB) once into the GEMM kernel's layout, for a B used
+   * in many products (layer weights): `rt.matmul(x, packed)` then skips packing. Dispose it when done.
+   */
+  packMatrix(b: TensorLike, options?: PackMatrixOptions): PackedMatrix {
+    return packMatrix(this.k(), b, options);
   }
 
   /** Softmax over the last axis. */
@@ -145,8 +164,86 @@ export class Runtime {
   }
 
   // ── layers and positions (issue 4): add methods below this line ──
+  /**
+   * A multi-head attention layer (Q/K/V/O projections, weights copied into Wasm memory once):
+   * self- and cross-attention, masks, GQA/MQA, KV caches, RoPE/ALiBi/T5/Shaw positions.
+   * `dispose()` it when done.
+   */
+  multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
+    return new MultiHeadAttention(() => this.k(), config);
+  }
+
+  /** A key/value cache in Wasm memory (one per layer), linear or a ring buffer with `window`. `dispose()` it when done. */
+  kvCache(options: KVCacheOptions): KVCache {
+    return new KVCache(() => this.k(), options);
+  }
+
+  /** Rotary position embedding on [batch, heads, seq, headDim] or [batch, seq, heads·headDim] (ONNX RotaryEmbedding). */
+  rope(x: TensorLike, options?: RopeOptions): Tensor {
+    return rope(this.k(), x, options);
+  }
+
 
   // ── long-sequence variants (issue 5): add methods below this line ──
+
+  /**
+   * Sliding-window (local) attention on [batch, heads, seq, headDim]: each query sees `left` keys
+   * before and `right` after its position, every `dilation`-th key; O(n·w) time, O(n) memory.
+   */
+  slidingWindowAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SlidingWindowOptions): Tensor {
+    return slidingWindowAttention(this.k(), q, k, v, options);
+  }
+
+  /**
+   * Longformer / BigBird attention (self-attention): a sliding window, global tokens chosen per
+   * call (indices, scores, or top-k by query/key norm) that see and are seen by every token, and
+   * optional seeded random key blocks; partial results merged exactly by log-sum-exp.
+   */
+  globalLocalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: GlobalLocalOptions): Tensor {
+    return globalLocalAttention(this.k(), q, k, v, options);
+  }
+
+  /**
+   * Segmented (blocked) self-attention: segments of `segmentLength` tokens, overlapping by
+   * `overlap`; a token attends the union of its segments (merged exactly by log-sum-exp) and,
+   * with `summaries`, a mean-pooled summary token of every other segment.
+   */
+  segmentedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SegmentedOptions): Tensor {
+    return segmentedAttention(this.k(), q, k, v, options);
+  }
+
+  /**
+   * Linformer (low-rank) attention: keys and values projected along the sequence by E, F of
+   * shape (n, k) — the caller's, or seeded random — then full attention over the k projections.
+   * O(n·k·d). Not causal (throws).
+   */
+  linformerAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: LinformerOptions): Tensor {
+    return linformerAttention(this.k(), q, k, v, options);
+  }
+
+  /** The seeded projections E, F ([length, k], N(0, 1/k)) that rt.linformerAttention uses for `seed`. */
+  linformerProjections(options: { length: number; k: number; seed?: number; shared?: boolean }): { e: Tensor; f: Tensor } {
+    return linformerProjections(this.k(), options);
+  }
+
+  /**
+   * Reformer LSH attention (self-attention): tokens hashed by random rotations, sorted by
+   * (bucket, position), attention within chunks of the sorted order plus the previous chunk,
+   * hashing rounds merged by log-sum-exp. Pass k = null with `sharedQK: true`.
+   */
+  lshAttention(q: TensorLike, k: TensorLike | null, v: TensorLike, options?: LshOptions): Tensor {
+    return lshAttention(this.k(), q, k, v, options);
+  }
+
+  /** The seeded LSH rotations rt.lshAttention uses, [heads, headDim, rounds, buckets/2] (identical in every engine). */
+  lshRotations(options: LshRotationOptions): Tensor {
+    return lshRotations(this.k(), options);
+  }
+
+  /** LSH bucket ids of x [batch, heads, n, headDim]: [batch, heads, rounds, n], −1 past keyLengths. */
+  lshHash(x: TensorLike, options: LshHashOptions): LshBuckets {
+    return lshHash(this.k(), x, options);
+  }
 
   // ── structured variants (issue 6): add methods below this line ──
 

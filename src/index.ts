@@ -6,7 +6,23 @@ export type {
 } from './attention/onnx';
 export type { MaskData } from './attention/mask';
 export type { MatmulOptions } from './ops/matmul';
+export { PackedMatrix, type PackMatrixOptions } from './ops/packed';
 export { WasmTensor, type Tensor, type TensorLike, type TensorData } from './tensor';
 // ── exports for layers and positions (issue 4) ──
+export {
+  MultiHeadAttention, type MultiHeadAttentionConfig, type MultiHeadAttentionForwardOptions, type MultiHeadAttentionOutput,
+} from './layers/mha';
+export type { MultiHeadAttentionWeights } from './layers/weights';
+export { KVCache, type KVCacheOptions, type KVCacheAttentionOptions } from './layers/kv-cache';
+export type { PositionConfig, RopePosition, AlibiPosition, T5Position, ShawPosition } from './position/bias';
+export type { RopeOptions, RopeParameters } from './position/rope';
+export { alibiSlopes } from './position/alibi';
+export { t5RelativeBucket } from './position/t5';
+export { sinusoidalPositions, type SinusoidalOptions } from './position/sinusoidal';
 // ── exports for long-sequence variants (issue 5) ──
+export type { SlidingWindowOptions } from './attention/sliding-window';
+export type { GlobalLocalOptions, GlobalTokens } from './attention/global-local';
+export type { SegmentedOptions } from './attention/segmented';
+export type { LinformerOptions } from './attention/linformer';
+export type { LshBuckets, LshHashOptions, LshOptions, LshRotationOptions } from './attention/lsh';
 export { AttentionError, type AttentionErrorCode, type Isa, detectIsa, isaSupported } from './runtime/index';

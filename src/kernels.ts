@@ -20,6 +20,8 @@ export interface GemmCall {
   k: number;
   transB: boolean;
   accumulate: boolean;
+  /** b holds panels from packB (ldb and transB are then ignored) */
+  bPacked?: boolean;
 }
 
 /** One (batch, head) of attention; see assembly/attention.ts. */
@@ -60,7 +62,7 @@ function readLayout(exports: KernelExports, prefix: string, fields: string[]): L
   return layout;
 }
 
-const GEMM_FIELDS = ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'PARAMS_BYTES'];
+const GEMM_FIELDS = ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'B_PACKED', 'PARAMS_BYTES'];
 const ATTN_FIELDS = [
   'Q', 'Q_STRIDE', 'K', 'K_STRIDE', 'V', 'V_STRIDE', 'O', 'O_STRIDE', 'NQ', 'NK', 'DH', 'DV', 'SCALE',
   'SOFTCAP', 'MASK', 'MASK_STRIDE', 'OFFSET', 'LEFT', 'RIGHT', 'KEY_LEN', 'WORKSPACE', 'W', 'W_MODE',
@@ -141,6 +143,7 @@ export class Kernels {
     p[L.K >> 2] = call.k;
     p[L.TRANS_B >> 2] = call.transB ? 1 : 0;
     p[L.ACCUMULATE >> 2] = call.accumulate ? 1 : 0;
+    p[L.B_PACKED >> 2] = call.bPacked ? 1 : 0;
     p[L.WORKSPACE >> 2] = ws;
   }
 
@@ -180,6 +183,19 @@ export class Kernels {
   /** Bytes of one kernel parameter block (the larger of the kernels'). */
   get paramsBytes(): number {
     return Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES);
+  }
+
+  /** Bytes packB writes for a product with n output columns and depth k. */
+  packedBBytes(n: number, k: number): number {
+    return this.exports.f32_gemm_packed_b_bytes(n, k);
+  }
+
+  /**
+   * Packs B (k×n, or n×k when transB; row stride ldb) once into the panels f32_gemm reads, so
+   * products with the same B (layer weights) skip packing: pass the result with bPacked.
+   */
+  packB(b: number, ldb: number, transB: boolean, n: number, k: number, dst: number): void {
+    this.exports.f32_gemm_pack_b(b, ldb, transB ? 1 : 0, n, k, dst);
   }
 
   /** Threads available to split work over (1 without a pool). */
@@ -308,9 +324,12 @@ export class Kernels {
     this.exports.f32_randn(seed >>> 0, n, scale, out);
   }
 
-  /** LSH bucket ids (rounds, n) i32 at `out` from rotated rows y (n, rounds·half), row stride ldy. */
-  lshBuckets(y: number, ldy: number, n: number, rounds: number, half: number, out: number): void {
-    this.exports.i32_lsh_buckets(y, ldy, n, rounds, half, out);
+  /**
+   * LSH bucket ids (rounds, n) i32 at `out` from rotated rows y (n, rounds·Σhalves), row stride
+   * ldy; `halves` (nf i32) are the factors' buckets/2 (one factor: plain argmax([y, −y])).
+   */
+  lshBuckets(y: number, ldy: number, n: number, rounds: number, halves: number, nf: number, out: number): void {
+    this.exports.i32_lsh_buckets(y, ldy, n, rounds, halves, nf, out);
   }
 
   /** Stable counting sort of n i32 keys in [0, nb): perm (sorted → index) and inv; counts: nb + 1 i32 scratch. */

@@ -1,10 +1,11 @@
 // matmul.ts — rt.matmul: C = A·B or A·Bᵀ (+ bias) on the packed GEMM kernel.
 // A is [M, K] or batched [batch, M, K]; B is [K, N] ([N, K] with transposeB), or batched with the
-// same batch, or 2-D and shared by every batch entry. bias is [N].
+// same batch, or 2-D and shared by every batch entry, or a PackedMatrix (packed once). bias is [N].
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, viewTensor, WasmTensor } from '../tensor';
+import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { PackedMatrix } from './packed';
 
 /** Options of `rt.matmul`. */
 export interface MatmulOptions {
@@ -18,11 +19,21 @@ export interface MatmulOptions {
 
 const F32 = [Float32Array] as const;
 
-export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, options: MatmulOptions = {}): Tensor {
+export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, options: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
   const a = viewTensor(aIn, 'a', F32, arena);
-  const b = viewTensor(bIn, 'b', F32, arena);
-  const transB = options.transposeB ?? false;
+  const packed = bIn instanceof PackedMatrix ? bIn : undefined;
+  if (packed) {
+    packed.assertLive('b');
+    if (packed.kernels !== kernels) throw new AttentionError('INVALID_ARGUMENT', 'b is a PackedMatrix of another runtime');
+    if (options.transposeB !== undefined) {
+      throw new AttentionError('INVALID_OPTION', 'options.transposeB does not apply to a PackedMatrix (it was fixed when packing)');
+    }
+  }
+  const b: TensorView = packed
+    ? { shape: [packed.k, packed.n] }
+    : viewTensor(bIn as TensorLike, 'b', F32, arena);
+  const transB = packed ? false : options.transposeB ?? false;
   if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);
   if (a.shape.length !== 2 && a.shape.length !== 3) {
     throw new AttentionError('SHAPE_MISMATCH', `a must be [M, K] or [batch, M, K], got ${formatShape(a.shape)}`);
@@ -66,7 +77,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, optio
   try {
     kernels.reserveGemm(n, k);
     const ap = scope.place(a);
-    const bp = scope.place(b);
+    const bp = packed ? packed.ptr : scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
     const cp = outResident ? outResident.ptr : scope.alloc(batch * m * n, 'result');
     // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
@@ -80,7 +91,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike, optio
           a: ap + 4 * (i * m * k + r0 * k), lda: k,
           b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
           c: cp + 4 * (i * m * n + r0 * n), ldc: n,
-          bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false,
+          bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false, bPacked: !!packed,
         });
       }
     }

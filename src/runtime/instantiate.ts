@@ -20,6 +20,8 @@ export interface KernelExports {
   isa(): number;
   f32_gemm(params: number): void;
   f32_gemm_workspace_bytes(n: number, k: number): number;
+  f32_gemm_pack_b(b: number, ldb: number, transB: number, n: number, k: number, dst: number): void;
+  f32_gemm_packed_b_bytes(n: number, k: number): number;
   f32_attn_online(params: number): void;
   f32_attn_weights(params: number): void;
   f32_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
@@ -29,7 +31,7 @@ export interface KernelExports {
   f32_rope(params: number): void;
   // ── exports for long-sequence variants (issue 5) ──
   f32_randn(seed: number, n: number, scale: number, out: number): void;
-  i32_lsh_buckets(y: number, ldy: number, n: number, rounds: number, half: number, out: number): void;
+  i32_lsh_buckets(y: number, ldy: number, n: number, rounds: number, halves: number, nf: number, out: number): void;
   i32_counting_sort(keys: number, n: number, nb: number, counts: number, perm: number, inv: number): void;
   f32_gather_rows(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void;
   f32_row_norms(x: number, stride: number, n: number, d: number, out: number): void;

@@ -1,0 +1,76 @@
+// packed.ts — a matrix packed once into the GEMM kernel's panel layout, for B operands used many
+// times (layer weights): rt.matmul(a, packed) then skips the per-call packing of B.
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { Scope, type TensorLike, viewTensor } from '../tensor';
+
+/**
+ * B of a product A·B (or A·Bᵀ), resident in Wasm memory in the kernel's panel layout. Made by
+ * `rt.packMatrix`; pass it as `b` to `rt.matmul`. `dispose()` frees it.
+ */
+export class PackedMatrix {
+  /** Depth of the product (rows of B, or columns of Bᵀ). */
+  readonly k: number;
+  /** Output columns of the product. */
+  readonly n: number;
+  /** @internal */
+  readonly ptr: number;
+  /** @internal */
+  readonly kernels: Kernels;
+  private disposed = false;
+
+  /** @internal made by packMatrix */
+  constructor(kernels: Kernels, ptr: number, k: number, n: number) {
+    this.kernels = kernels;
+    this.ptr = ptr;
+    this.k = k;
+    this.n = n;
+  }
+
+  /** True once `dispose()` ran. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Frees the Wasm memory; using it afterwards throws DISPOSED. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.kernels.arena.release(this.ptr);
+  }
+
+  /** @internal */
+  assertLive(name: string): void {
+    if (this.disposed) throw new AttentionError('DISPOSED', `${name} is a disposed PackedMatrix`);
+  }
+}
+
+/** Options of `rt.packMatrix`. */
+export interface PackMatrixOptions {
+  /** `b` is [N, K] and the product is A·Bᵀ (a PyTorch nn.Linear weight). Default false: [K, N]. */
+  transposeB?: boolean;
+}
+
+export function packMatrix(kernels: Kernels, bIn: TensorLike, options: PackMatrixOptions = {}): PackedMatrix {
+  const b = viewTensor(bIn, 'b', [Float32Array], kernels.arena);
+  const transB = options.transposeB ?? false;
+  if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);
+  if (b.shape.length !== 2) throw new AttentionError('SHAPE_MISMATCH', `b must be 2-D (${transB ? '[N, K]' : '[K, N]'}), got ${formatShape(b.shape)}`);
+  const [r, c] = b.shape;
+  const k = transB ? c : r;
+  const n = transB ? r : c;
+  const scope = new Scope(kernels.arena);
+  let dst = 0;
+  try {
+    dst = kernels.arena.alloc(kernels.packedBBytes(n, k));
+    const bp = scope.place(b);
+    kernels.packB(bp, c, transB, n, k, dst);
+  } catch (error) {
+    if (dst) kernels.arena.release(dst);
+    throw error;
+  } finally {
+    scope.close();
+  }
+  return new PackedMatrix(kernels, dst, k, n);
+}
