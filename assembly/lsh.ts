@@ -4,7 +4,7 @@
 //
 // What:    f32_randn            out[i] ~ N(0, scale²), i < n, from a seed (mulberry32 + polar method)
 //          i32_lsh_buckets      bucket[r][i] = argmax over [y_r, −y_r] of y = x·R (rows of Y = X·R,
-//                               computed beforehand on the GEMM kernel)
+//                               computed beforehand on the GEMM kernel), optionally factorized
 //          i32_counting_sort    stable order of keys in [0, nb): perm (sorted → position), inv
 //          f32_gather_rows      dst[r] = src[idx[r]] (rows of d floats)
 //          f32_row_norms        out[i] = ‖x_i‖₂
@@ -96,33 +96,46 @@ export function f32_randn(seed: u32, n: i32, scale: f32, out: usize): void {
 }
 
 /**
- * LSH bucket ids from rotated vectors: for each row i and round r, with y = Y[i, r·half .. (r+1)·half),
- * bucket = argmax([y, −y]) ∈ [0, 2·half) (the first maximum wins).
- * y: usize // (n, rounds·half), row stride ldy
+ * LSH bucket ids from rotated vectors, possibly factorized (trax hash_vecs with a list of bucket
+ * counts): round r's block of y is split into consecutive segments of halves[0], halves[1], …
+ * columns; factor f's id is argmax over [y_f, −y_f] ∈ [0, 2·halves[f]) (the first maximum wins),
+ * and bucket = Σ_f id_f · Π_{f' < f} 2·halves[f'] (the first factor is the least significant).
+ * One factor is the plain argmax([xR, −xR]).
+ * y: usize // (n, rounds·Σhalves), row stride ldy;  halves: usize // (nf) i32
  * out: usize // (rounds, n) i32
  */
-export function i32_lsh_buckets(y: usize, ldy: i32, n: i32, rounds: i32, half: i32, out: usize): void {
+export function i32_lsh_buckets(y: usize, ldy: i32, n: i32, rounds: i32, halves: usize, nf: i32, out: usize): void {
+  let width = 0;
+  for (let f = 0; f < nf; f++) width += load<i32>(halves + (<usize>f << 2));
   for (let i = 0; i < n; i++) {
     const row = y + ((<usize>i * <usize>ldy) << 2);
     for (let r = 0; r < rounds; r++) {
-      const base = row + ((<usize>r * <usize>half) << 2);
-      let best: f32 = load<f32>(base);
-      let idx = 0;
-      for (let c = 1; c < half; c++) {
-        const v = load<f32>(base + (<usize>c << 2));
-        if (v > best) {
-          best = v;
-          idx = c;
+      let base = row + ((<usize>r * <usize>width) << 2);
+      let bucket = 0;
+      let product = 1;
+      for (let f = 0; f < nf; f++) {
+        const half = load<i32>(halves + (<usize>f << 2));
+        let best: f32 = load<f32>(base);
+        let idx = 0;
+        for (let c = 1; c < half; c++) {
+          const v = load<f32>(base + (<usize>c << 2));
+          if (v > best) {
+            best = v;
+            idx = c;
+          }
         }
-      }
-      for (let c = 0; c < half; c++) {
-        const v = -load<f32>(base + (<usize>c << 2));
-        if (v > best) {
-          best = v;
-          idx = half + c;
+        for (let c = 0; c < half; c++) {
+          const v = -load<f32>(base + (<usize>c << 2));
+          if (v > best) {
+            best = v;
+            idx = half + c;
+          }
         }
+        bucket += idx * product;
+        product *= 2 * half;
+        base += <usize>half << 2;
       }
-      store<i32>(out + ((<usize>r * <usize>n + <usize>i) << 2), idx);
+      store<i32>(out + ((<usize>r * <usize>n + <usize>i) << 2), bucket);
     }
   }
 }

@@ -1,0 +1,365 @@
+// global-local.ts — rt.globalLocalAttention: Longformer's sliding window plus global tokens, with
+// global tokens chosen per call (fixed indices, importance scores, or the top-k by query/key norm)
+// and optional BigBird random key blocks. Self-attention: q, k and v share the sequence length n.
+//
+// Semantics for batch b, head h, with G = the sorted global indices of (b, h):
+//   a global query row g ∈ G sees every key (causal: every key j ≤ g);
+//   any other row i sees   window(i) ∪ G ∪ R(block of i)        (causal: keys j ≤ i only)
+// where window(i) is rt.slidingWindowAttention's (left, right, dilation) and R the keys of the
+// random blocks drawn for i's query block. Each key is counted once.
+// Composition (all on the fused kernel, exact to float32 rounding):
+//   1. local pass: the window through the kernel's key ranges (dilation through strided rows),
+//      with an additive row that is −∞ at global positions, so a global key inside a window is
+//      not counted here; writes O and its per-row log-sum-exp L.
+//   2. global keys: K[G], V[G] gathered (g rows), all queries against them (causal: rows between
+//      consecutive global positions see a prefix of G, one call per run of rows); merged into
+//      (O, L) exactly by f32_attn_merge: O ← (O·e^L + O_g·e^{L_g}) / (e^L + e^{L_g}).
+//   3. random blocks (BigBird): per query block of `blockSize` rows, `blocks` key blocks drawn
+//      without replacement from those outside the union of the block's windows (causal: wholly
+//      before it), gathered, masked at global positions, attended and merged like 2.
+//   4. global rows: overwritten by attention over every key (one call for all of them; causal:
+//      one single-row call each, reading K and V in place).
+// Time O(n·(w + g + blocks·blockSize)·d + g·n·d); memory O(n·d).
+// Random blocks come from mulberry32 seeded by (seed, head, query block): integer arithmetic
+// only, so every engine draws the same blocks; the same blocks are used for every batch entry.
+// Reference: I. Beltagy, M. Peters, A. Cohan, "Longformer" (2020) §3.1 (window, dilation,
+// symmetric global attention); M. Zaheer et al., "Big Bird: Transformers for Longer Sequences"
+// (NeurIPS 2020) §2 (random blocks, block-sparse implementation, Appendix D).
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
+import {
+  checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
+} from './long-common';
+import { integerOption } from './options';
+import { runWindowHead, windowSpec } from './sliding-window';
+
+/**
+ * Which tokens are global, chosen per call:
+ * - `number[]`: the same indices for every batch entry and head;
+ * - `{ indices: number[][] }`: one list per batch entry (shared by its heads);
+ * - `{ count, scores }`: the `count` highest scores, `scores` of shape [batch, n] (per batch
+ *   entry) or [batch, heads, n] (per head); ties go to the lower index;
+ * - `{ count, by: 'query-norm' | 'key-norm' }`: the `count` tokens with the largest ‖q_i‖ (per
+ *   head) or ‖k_i‖ (per kv head).
+ */
+export type GlobalTokens =
+  | readonly number[]
+  | { indices: ReadonlyArray<readonly number[]> }
+  | { count: number; scores: TensorLike }
+  | { count: number; by: 'query-norm' | 'key-norm' };
+
+/** Options of `rt.globalLocalAttention`. */
+export interface GlobalLocalOptions {
+  /** Local window: `w` keys on each side, or `{ left, right }` (missing side = 0). Required. */
+  window: number | { left?: number; right?: number };
+  /** Stride between a row's window keys. Default 1. */
+  dilation?: number;
+  /** Causal: every row (global ones too) sees only keys at or before its position. */
+  causal?: boolean;
+  /** Global tokens (attend to everything and are attended by everything). Default none. */
+  global?: GlobalTokens;
+  /** BigBird random attention: `blocks` random key blocks of `blockSize` keys per query block. */
+  random?: { blockSize: number; blocks: number; seed?: number };
+  /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
+  scale?: number;
+  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** Validates a list of global indices: integers in [0, n), no repeats. Returns it sorted. */
+function indexList(list: unknown, name: string, n: number): Int32Array {
+  if (!Array.isArray(list) && !(ArrayBuffer.isView(list) && !(list instanceof DataView))) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be an array of token indices, got ${String(list)}`);
+  }
+  const values = Array.from(list as ArrayLike<number>, Number);
+  const out = Int32Array.from(values);
+  for (let t = 0; t < values.length; t++) {
+    const x = values[t];
+    if (!Number.isInteger(x) || x < 0 || x >= n) {
+      throw new AttentionError('INVALID_OPTION', `${name}[${t}] must be an integer token index in [0, ${n}), got ${x}`);
+    }
+  }
+  out.sort();
+  for (let t = 1; t < out.length; t++) {
+    if (out[t] === out[t - 1]) throw new AttentionError('INVALID_OPTION', `${name} lists token ${out[t]} twice`);
+  }
+  return out;
+}
+
+/** The `count` best indices of scores[0..n) (higher first; ties → lower index; NaN lowest), sorted by index. */
+export function topK(scores: ArrayLike<number>, n: number, count: number): Int32Array {
+  if (count >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  const heap = new Int32Array(count); // min-heap: the worst kept index on top
+  const val = (i: number): number => (Number.isNaN(scores[i]) ? -Infinity : scores[i]);
+  const worse = (a: number, b: number): boolean => val(a) < val(b) || (val(a) === val(b) && a > b);
+  let size = 0;
+  const siftDown = (at: number): void => {
+    for (;;) {
+      const l = 2 * at + 1;
+      const r = l + 1;
+      let m = at;
+      if (l < size && worse(heap[l], heap[m])) m = l;
+      if (r < size && worse(heap[r], heap[m])) m = r;
+      if (m === at) return;
+      const t = heap[m];
+      heap[m] = heap[at];
+      heap[at] = t;
+      at = m;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    if (size < count) {
+      let at = size++;
+      heap[at] = i;
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        if (!worse(heap[at], heap[parent])) break;
+        const t = heap[parent];
+        heap[parent] = heap[at];
+        heap[at] = t;
+        at = parent;
+      }
+    } else if (count > 0 && worse(heap[0], i)) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  return heap.sort();
+}
+
+type GlobalSource =
+  | { kind: 'none' }
+  | { kind: 'fixed'; lists: Int32Array[] } // per batch entry
+  | { kind: 'scores'; count: number; data: Float32Array; perHead: boolean }
+  | { kind: 'norm'; count: number; by: 'query-norm' | 'key-norm' };
+
+function globalSource(spec: unknown, batch: number, heads: number, n: number, kernels: Kernels): GlobalSource {
+  if (spec === undefined) return { kind: 'none' };
+  if (Array.isArray(spec) || ArrayBuffer.isView(spec)) {
+    const list = indexList(spec, 'options.global', n);
+    return { kind: 'fixed', lists: new Array<Int32Array>(batch).fill(list) };
+  }
+  if (typeof spec !== 'object' || spec === null) {
+    throw new AttentionError('INVALID_OPTION', `options.global must be an index array, { indices }, { count, scores } or { count, by }, got ${String(spec)}`);
+  }
+  const s = spec as { indices?: unknown; count?: unknown; scores?: unknown; by?: unknown };
+  if (s.indices !== undefined) {
+    if (!Array.isArray(s.indices) || s.indices.length !== batch) {
+      throw new AttentionError('INVALID_OPTION', `options.global.indices must hold one index list per batch entry (${batch}), got ${Array.isArray(s.indices) ? `${s.indices.length} lists` : String(s.indices)}`);
+    }
+    return { kind: 'fixed', lists: s.indices.map((l, b) => indexList(l, `options.global.indices[${b}]`, n)) };
+  }
+  const count = integerOption(s.count, 'options.global.count', -1, 0);
+  if (count < 0) throw new AttentionError('INVALID_OPTION', 'options.global needs `indices`, or `count` with `scores` or `by`; got neither indices nor count');
+  if (count > n) throw new AttentionError('INVALID_OPTION', `options.global.count must be ≤ the sequence length ${n}, got ${count}`);
+  if (s.scores !== undefined) {
+    const view = viewTensor(s.scores, 'options.global.scores', [Float32Array] as const, kernels.arena);
+    const shape = view.shape;
+    const perBatch = shape.length === 2 && shape[0] === batch && shape[1] === n;
+    const perHead = shape.length === 3 && shape[0] === batch && shape[1] === heads && shape[2] === n;
+    if (!perBatch && !perHead) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.global.scores must have shape [${batch}, ${n}] or [${batch}, ${heads}, ${n}], got ${formatShape(shape)}`);
+    }
+    const data = view.resident ? view.resident.toArray() : view.data!;
+    return { kind: 'scores', count, data, perHead };
+  }
+  if (s.by !== undefined) {
+    if (s.by !== 'query-norm' && s.by !== 'key-norm') {
+      throw new AttentionError('INVALID_OPTION', `options.global.by must be 'query-norm' or 'key-norm', got ${JSON.stringify(s.by)}`);
+    }
+    return { kind: 'norm', count, by: s.by };
+  }
+  throw new AttentionError('INVALID_OPTION', 'options.global with `count` needs `scores` or `by`');
+}
+
+export function globalLocalAttention(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike,
+  vIn: TensorLike,
+  options: GlobalLocalOptions,
+): Tensor {
+  checkOptionsObject(options, 'globalLocalAttention');
+  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'globalLocalAttention needs options with a window, got undefined');
+  const p = prepare(kernels, qIn, kIn, vIn, options, 'globalLocalAttention');
+  const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
+  if (nq !== nk) {
+    throw new AttentionError('SHAPE_MISMATCH', `globalLocalAttention is self-attention: q and k must have the same sequence length, got nq = ${nq} and nk = ${nk}`);
+  }
+  const n = nq;
+  if (options.causal !== undefined && typeof options.causal !== 'boolean') {
+    throw new AttentionError('INVALID_OPTION', `options.causal must be true or false, got ${JSON.stringify(options.causal)}`);
+  }
+  const spec = windowSpec(options.window, options.dilation, options.causal, n, n);
+  const source = globalSource(options.global, batch, qHeads, n, kernels);
+  let random: { blockSize: number; blocks: number; seed: number } | undefined;
+  if (options.random !== undefined) {
+    const r = options.random;
+    if (typeof r !== 'object' || r === null) {
+      throw new AttentionError('INVALID_OPTION', `options.random must be { blockSize, blocks, seed? }, got ${String(r)}`);
+    }
+    const blockSize = integerOption(r.blockSize, 'options.random.blockSize', 0, 1);
+    if (r.blockSize === undefined) throw new AttentionError('INVALID_OPTION', 'options.random.blockSize is required (an integer ≥ 1), got undefined');
+    const blocks = integerOption(r.blocks, 'options.random.blocks', 0, 0);
+    if (r.blocks === undefined) throw new AttentionError('INVALID_OPTION', 'options.random.blocks is required (an integer ≥ 0), got undefined');
+    random = { blockSize, blocks, seed: seedOption(r.seed, 'options.random.seed') };
+    if (blocks === 0) random = undefined;
+  }
+  const maxGlobal = source.kind === 'none' ? 0
+    : source.kind === 'fixed' ? Math.max(0, ...source.lists.map((l) => l.length))
+      : source.count;
+  const d = spec.dilation;
+
+  const scope = new Scope(kernels.arena);
+  try {
+    kernels.reserveAttention(n, dh, dv);
+    const qp = scope.place(p.q);
+    const kp = scope.place(p.k!);
+    const vp = scope.place(p.v);
+    const op = outputPtr(p, scope);
+    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
+    const lseA = scope.alloc(n, 'lse');
+    const lseB = scope.alloc(n, 'lse');
+    const tmp = scope.alloc(n * dv, 'partial output');
+    const gm = maxGlobal > 0 ? scope.alloc(n, 'global mask') : 0;
+    const maskScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'mask scratch') : 0;
+    const lseScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'lse scratch') : 0;
+    const norms = source.kind === 'norm' ? scope.alloc(n, 'norms') : 0;
+    const randKeys = random ? random.blocks * random.blockSize : 0;
+    const idx = scope.alloc(Math.max(maxGlobal, randKeys, 1), 'indices');
+    const kg = maxGlobal > 0 ? scope.alloc(maxGlobal * dh, 'global keys') : 0;
+    const vg = maxGlobal > 0 ? scope.alloc(maxGlobal * dv, 'global values') : 0;
+    const og = maxGlobal > 0 && !spec.causal ? scope.alloc(maxGlobal * dv, 'global rows') : 0;
+    const kr = random ? scope.alloc(randKeys * dh, 'random keys') : 0;
+    const vr = random ? scope.alloc(randKeys * dv, 'random values') : 0;
+    const mr = random && maxGlobal > 0 ? scope.alloc(randKeys, 'random mask') : 0;
+    const lseR = random ? scope.alloc(random.blockSize, 'lse') : 0;
+    const group = qHeads / kvHeads;
+
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < qHeads; h++) {
+        const kvh = Math.floor(h / group);
+        const qh = headPtr(qp, b, h, qHeads, n, dh);
+        const kh = headPtr(kp, b, kvh, kvHeads, n, dh);
+        const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
+        const oh = headPtr(op, b, h, qHeads, n, dv);
+
+        // Global tokens of this (b, h).
+        let G: Int32Array;
+        if (source.kind === 'none') G = new Int32Array(0);
+        else if (source.kind === 'fixed') G = source.lists[b];
+        else if (source.kind === 'scores') {
+          const at = source.perHead ? (b * qHeads + h) * n : b * n;
+          G = topK(source.data.subarray(at, at + n), n, source.count);
+        } else {
+          const src = source.by === 'query-norm' ? qh : kh;
+          kernels.rowNorms(src, dh, n, dh, norms);
+          G = topK(kernels.arena.f32(norms, n), n, source.count);
+        }
+        const g = G.length;
+        if (g > 0) {
+          const m = kernels.arena.f32(gm, n);
+          m.fill(0);
+          for (let t = 0; t < g; t++) m[G[t]] = -Infinity;
+        }
+
+        // 1. Local window, global keys masked out.
+        runWindowHead(kernels, {
+          q: qh, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: oh, oStride: dv,
+          nq: n, nk: n, dh, dv, scale: p.scale, keyLen: n, offset: 0,
+          left: spec.left, right: spec.right, dilation: d,
+          mask: g > 0 ? gm : 0, lse: lseA, maskScratch, lseScratch,
+        });
+
+        // 2. Global keys, merged exactly.
+        if (g > 0) {
+          kernels.arena.i32(idx, g).set(G);
+          kernels.gatherRows(kh, dh, idx, g, dh, kg, dh);
+          kernels.gatherRows(vh, dv, idx, g, dv, vg, dv);
+          const call = plainCall({ q: qh, qStride: dh, k: kg, kStride: dh, v: vg, vStride: dv, o: tmp, oStride: dv, nq: n, nk: g, dh, dv, scale: p.scale, lse: lseB });
+          if (!spec.causal) kernels.attnOnline(call);
+          else {
+            // Rows in [G[t−1], G[t]) see the first t global keys.
+            const first = G[0];
+            kernels.arena.f32(lseB, n).fill(-Infinity, 0, first);
+            for (let t = 1; t <= g; t++) {
+              const r0 = G[t - 1];
+              const r1 = t < g ? G[t] : n;
+              if (r1 <= r0) continue;
+              kernels.attnOnline({ ...call, q: qh + 4 * r0 * dh, o: tmp + 4 * r0 * dv, nq: r1 - r0, keyLen: t, lse: lseB + 4 * r0 });
+            }
+          }
+          kernels.attnMerge(oh, dv, lseA, tmp, dv, lseB, n, dv);
+        }
+
+        // 3. BigBird random key blocks, merged exactly.
+        if (random) {
+          const bs = random.blockSize;
+          const blocksN = Math.ceil(n / bs);
+          const reachL = spec.left * d;
+          const reachR = spec.causal ? 0 : spec.right * d;
+          const candidates = new Int32Array(blocksN);
+          for (let qb = 0; qb < blocksN; qb++) {
+            const q0 = qb * bs;
+            const q1 = Math.min(q0 + bs, n);
+            const lo = q0 - reachL; // forbidden key interval: every row's window
+            const hi = q1 - 1 + reachR;
+            let count = 0;
+            for (let kb = 0; kb < blocksN; kb++) {
+              const k0 = kb * bs;
+              const k1 = Math.min(k0 + bs, n) - 1;
+              const outside = k1 < lo || k0 > hi;
+              if (outside && (!spec.causal || k1 < q0)) candidates[count++] = kb;
+            }
+            const take = Math.min(random.blocks, count);
+            if (take === 0) continue;
+            const next = mulberry32(mixSeed(random.seed, h, qb));
+            for (let t = 0; t < take; t++) {
+              const pick = t + (next() % (count - t));
+              const x = candidates[t];
+              candidates[t] = candidates[pick];
+              candidates[pick] = x;
+            }
+            const chosen = Array.from(candidates.subarray(0, take)).sort((x, y) => x - y);
+            const ids = kernels.arena.i32(idx, randKeys);
+            let nkR = 0;
+            for (const kb of chosen) for (let j = kb * bs; j < Math.min(kb * bs + bs, n); j++) ids[nkR++] = j;
+            kernels.gatherRows(kh, dh, idx, nkR, dh, kr, dh);
+            kernels.gatherRows(vh, dv, idx, nkR, dv, vr, dv);
+            if (g > 0) kernels.gatherRows(gm, 1, idx, nkR, 1, mr, 1);
+            kernels.attnOnline({
+              ...plainCall({ q: qh + 4 * q0 * dh, qStride: dh, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
+              mask: g > 0 ? mr : 0,
+            });
+            kernels.attnMerge(oh + 4 * q0 * dv, dv, lseA + 4 * q0, tmp, dv, lseR, q1 - q0, dv);
+          }
+        }
+
+        // 4. Global rows attend to every key (causal: every earlier key).
+        if (g > 0) {
+          if (!spec.causal) {
+            kernels.arena.i32(idx, g).set(G);
+            kernels.gatherRows(qh, dh, idx, g, dh, kg, dh); // kg now holds Q[G]
+            kernels.attnOnline(plainCall({ q: kg, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: og, oStride: dv, nq: g, nk: n, dh, dv, scale: p.scale }));
+            const dst = kernels.arena.f32(oh, n * dv);
+            const src = kernels.arena.f32(og, g * dv);
+            for (let t = 0; t < g; t++) dst.set(src.subarray(t * dv, (t + 1) * dv), G[t] * dv);
+          } else {
+            for (let t = 0; t < g; t++) {
+              const r = G[t];
+              kernels.attnOnline({
+                ...plainCall({ q: qh + 4 * r * dh, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: oh + 4 * r * dv, oStride: dv, nq: 1, nk: n, dh, dv, scale: p.scale }),
+                offset: r, right: 0,
+              });
+            }
+          }
+        }
+      }
+    }
+    return finishOutput(kernels, p, op);
+  } finally {
+    scope.close();
+  }
+}

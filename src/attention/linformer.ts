@@ -1,0 +1,200 @@
+// linformer.ts — rt.linformerAttention: low-rank attention with projections E, F of shape (n, k)
+// applied along the sequence to the keys and values: O = softmax(scale·Q·(EᵀK)ᵀ)·(FᵀV).
+//
+// Per batch entry b (valid length len = keyLengths[b], default n) and kv head:
+//   K' = E[:len]ᵀ · K[:len]   (k × dh),   V' = F[:len]ᵀ · V[:len]   (k × dv)
+// — "variable length by slicing": a shorter sequence uses the first len rows of E and F — both on
+// the GEMM kernel (Eᵀ is transposed once per call into a (k, n) panel whose first len columns are
+// the sliced projection), then every query head of the group attends the k projected keys on the
+// fused kernel. Time O(n·k·d), memory O(n·k + n·d). E and F are the caller's weights ([n', k] with
+// n' ≥ n, shared by every head, or [kvHeads, n', k]), or seeded random N(0, 1/k) matrices
+// (identical in every engine: f32_randn), optionally shared (E = F).
+// Not causal, by construction: every projected key mixes all positions, so a causal mask cannot
+// be expressed; asking for it is an error.
+// Reference: S. Wang, B. Li, M. Khabsa, H. Fang, H. Ma, "Linformer: Self-Attention with Linear
+// Complexity" (2020), §4 (E_i, F_i ∈ R^{n×k}, headwise / key-value sharing, §4 "Additional
+// efficiency techniques": sharing and "general projections" for variable lengths).
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
+import {
+  booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
+  Scope, seedOption,
+} from './long-common';
+import { integerOption } from './options';
+
+/** Options of `rt.linformerAttention`. */
+export interface LinformerOptions {
+  /** Projected length k, 1 ≤ k ≤ n (required with seeded projections; else read from `e`). */
+  k?: number;
+  /** E: [n', k] (n' ≥ n; shared by every head) or [kvHeads, n', k]. Default: seeded random. */
+  e?: TensorLike;
+  /** F, the shape of E. Required with `e` unless `shared`. */
+  f?: TensorLike;
+  /** Use E for the values too (F = E). Default false. */
+  shared?: boolean;
+  /** Seed of the random projections N(0, 1/k) (see `rt.linformerProjections`). Default 0. */
+  seed?: number;
+  /** Valid keys per batch entry: E and F are sliced to their first keyLengths[b] rows. */
+  keyLengths?: ArrayLike<number>;
+  /** Linformer cannot be causal; `true` throws INVALID_OPTION. */
+  causal?: boolean;
+  /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
+  scale?: number;
+  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** Seeds of the random E and F for `seed` (F's is used only when not shared). */
+export const linformerSeeds = (seed: number): { e: number; f: number } => ({ e: mixSeed(seed, 0x4c46, 1), f: mixSeed(seed, 0x4c46, 2) });
+
+/** Seeded projections E (and F) of shape [length, k], N(0, 1/k), as the seeded path uses them. */
+export function linformerProjections(
+  kernels: Kernels,
+  options: { length: number; k: number; seed?: number; shared?: boolean },
+): { e: Tensor; f: Tensor } {
+  checkOptionsObject(options, 'linformerProjections');
+  const length = integerOption(options?.length, 'options.length', -1, 1);
+  const k = integerOption(options?.k, 'options.k', -1, 1);
+  if (length < 0 || k < 0) throw new AttentionError('INVALID_OPTION', `linformerProjections needs options.length and options.k (integers ≥ 1), got ${String(options?.length)} and ${String(options?.k)}`);
+  const seed = seedOption(options.seed, 'options.seed');
+  const shared = booleanOption(options.shared, 'options.shared', false);
+  const seeds = linformerSeeds(seed);
+  const make = (s: number): Tensor => {
+    const ptr = kernels.arena.alloc(length * k * 4);
+    try {
+      kernels.randn(s, length * k, 1 / Math.sqrt(k), ptr);
+      return { data: kernels.arena.f32(ptr, length * k).slice(), shape: [length, k] };
+    } finally {
+      kernels.arena.release(ptr);
+    }
+  };
+  const e = make(seeds.e);
+  return { e, f: shared ? e : make(seeds.f) };
+}
+
+function projectionView(kernels: Kernels, t: unknown, name: string, n: number, kvHeads: number): TensorView<Float32Array> {
+  const view = viewTensor(t, name, [Float32Array] as const, kernels.arena);
+  const s = view.shape;
+  const ok2 = s.length === 2 && s[0] >= n;
+  const ok3 = s.length === 3 && s[0] === kvHeads && s[1] >= n;
+  if (!ok2 && !ok3) {
+    throw new AttentionError('SHAPE_MISMATCH', `${name} must have shape [n', k] or [${kvHeads}, n', k] with n' ≥ the sequence length ${n}, got ${formatShape(s)}`);
+  }
+  return view;
+}
+
+export function linformerAttention(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike,
+  vIn: TensorLike,
+  options: LinformerOptions,
+): Tensor {
+  checkOptionsObject(options, 'linformerAttention');
+  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'linformerAttention needs options with k (or e and f), got undefined');
+  if (options.causal !== undefined && options.causal !== false) {
+    throw new AttentionError(
+      'INVALID_OPTION',
+      `options.causal: Linformer attention cannot be causal, got ${JSON.stringify(options.causal)} — every projected key and value (EᵀK, FᵀV) mixes all positions, so future tokens would leak into every output; use slidingWindowAttention, segmentedAttention or lshAttention with causal: true`,
+    );
+  }
+  const p = prepare(kernels, qIn, kIn, vIn, options, 'linformerAttention');
+  const { batch, qHeads, kvHeads, nq, nk: n, dh, dv } = p.dims;
+  const shared = booleanOption(options.shared, 'options.shared', false);
+  let eView: TensorView<Float32Array> | undefined;
+  let fView: TensorView<Float32Array> | undefined;
+  let kd: number;
+  if (options.e !== undefined) {
+    eView = projectionView(kernels, options.e, 'options.e', n, kvHeads);
+    kd = eView.shape[eView.shape.length - 1];
+    if (shared && options.f !== undefined) throw new AttentionError('INVALID_OPTION', 'options.f must be omitted when options.shared is true (F = E)');
+    if (!shared) {
+      if (options.f === undefined) throw new AttentionError('INVALID_OPTION', 'options.f is required with options.e (or set shared: true for F = E), got undefined');
+      fView = projectionView(kernels, options.f, 'options.f', n, kvHeads);
+      if (fView.shape.length !== eView.shape.length || fView.shape.some((d, i) => d !== eView!.shape[i])) {
+        throw new AttentionError('SHAPE_MISMATCH', `options.f must have the shape of options.e ${formatShape(eView.shape)}, got ${formatShape(fView.shape)}`);
+      }
+    }
+    if (options.k !== undefined && options.k !== kd) {
+      throw new AttentionError('INVALID_OPTION', `options.k (${String(options.k)}) must equal the last dimension of options.e (${kd})`);
+    }
+  } else {
+    if (options.f !== undefined) throw new AttentionError('INVALID_OPTION', 'options.f needs options.e too (or omit both for seeded projections)');
+    if (options.k === undefined) throw new AttentionError('INVALID_OPTION', 'options.k is required (the projected length, 1 ≤ k ≤ n) when no projections e, f are given, got undefined');
+    kd = integerOption(options.k, 'options.k', 0, 1);
+  }
+  if (kd < 1 || kd > n) throw new AttentionError('INVALID_OPTION', `options.k must be in [1, n] = [1, ${n}] (the projected length cannot exceed the sequence length), got ${kd}`);
+  const seed = seedOption(options.seed, 'options.seed');
+  const keyLens = options.keyLengths === undefined
+    ? new Array<number>(batch).fill(n)
+    : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
+  const perHead = eView !== undefined && eView.shape.length === 3;
+  const eRows = eView ? eView.shape[eView.shape.length - 2] : n;
+
+  const scope = new Scope(kernels.arena);
+  try {
+    kernels.reserveAttention(kd, dh, dv);
+    kernels.reserveGemm(Math.max(dh, dv), n);
+    const qp = scope.place(p.q);
+    const kp = scope.place(p.k!);
+    const vp = scope.place(p.v);
+    const op = outputPtr(p, scope);
+    if (nq === 0 || dv === 0) return finishOutput(kernels, p, op);
+    // Eᵀ and Fᵀ as (kd, n) panels per projection head.
+    const projHeads = perHead ? kvHeads : 1;
+    const et = scope.alloc(projHeads * kd * n, 'Eᵀ');
+    const ft = shared ? et : scope.alloc(projHeads * kd * n, 'Fᵀ');
+    if (eView) {
+      const ep = scope.place(eView);
+      const fp = shared ? ep : scope.place(fView!);
+      for (let x = 0; x < projHeads; x++) {
+        kernels.transpose(ep + 4 * x * eRows * kd, kd, n, kd, et + 4 * x * kd * n, n);
+        if (!shared) kernels.transpose(fp + 4 * x * eRows * kd, kd, n, kd, ft + 4 * x * kd * n, n);
+      }
+    } else {
+      const seeds = linformerSeeds(seed);
+      const tmp = scope.alloc(n * kd, 'projection');
+      kernels.randn(seeds.e, n * kd, 1 / Math.sqrt(kd), tmp);
+      kernels.transpose(tmp, kd, n, kd, et, n);
+      if (!shared) {
+        kernels.randn(seeds.f, n * kd, 1 / Math.sqrt(kd), tmp);
+        kernels.transpose(tmp, kd, n, kd, ft, n);
+      }
+    }
+    const kProj = scope.alloc(kd * dh, 'projected keys');
+    const vProj = scope.alloc(kd * dv, 'projected values');
+    const group = qHeads / kvHeads;
+    for (let b = 0; b < batch; b++) {
+      const len = keyLens[b];
+      for (let kvh = 0; kvh < kvHeads; kvh++) {
+        const x = perHead ? kvh : 0;
+        if (len === 0) {
+          kernels.arena.f32(kProj, kd * dh).fill(0);
+          kernels.arena.f32(vProj, kd * dv).fill(0);
+        } else {
+          if (dh > 0) {
+            kernels.gemm({
+              a: et + 4 * x * kd * n, lda: n, b: headPtr(kp, b, kvh, kvHeads, n, dh), ldb: dh, c: kProj, ldc: dh,
+              bias: 0, m: kd, n: dh, k: len, transB: false, accumulate: false,
+            });
+          }
+          kernels.gemm({
+            a: ft + 4 * x * kd * n, lda: n, b: headPtr(vp, b, kvh, kvHeads, n, dv), ldb: dv, c: vProj, ldc: dv,
+            bias: 0, m: kd, n: dv, k: len, transB: false, accumulate: false,
+          });
+        }
+        for (let h = kvh * group; h < (kvh + 1) * group; h++) {
+          kernels.attnOnline(plainCall({
+            q: headPtr(qp, b, h, qHeads, nq, dh), qStride: dh, k: kProj, kStride: dh, v: vProj, vStride: dv,
+            o: headPtr(op, b, h, qHeads, nq, dv), oStride: dv, nq, nk: kd, dh, dv, scale: p.scale,
+          }));
+        }
+      }
+    }
+    return finishOutput(kernels, p, op);
+  } finally {
+    scope.close();
+  }
+}

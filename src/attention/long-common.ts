@@ -1,0 +1,204 @@
+// long-common.ts — what the long-sequence variants (sliding-window.ts, global-local.ts,
+// segmented.ts, lsh.ts, linformer.ts) share: q/k/v validation, output placement, per-head
+// pointers, a seeded integer PRNG and option checks.
+
+import type { AttnCall, Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import {
+  checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
+} from '../tensor';
+import { finiteOption, integerOption } from './options';
+
+const F32 = [Float32Array] as const;
+
+/** Sizes of a validated [batch, heads, seq, dim] attention call. */
+export interface Dims {
+  batch: number;
+  qHeads: number;
+  kvHeads: number;
+  nq: number;
+  nk: number;
+  dh: number;
+  dv: number;
+}
+
+/** Validated views of q, k (absent for shared-QK LSH), v and the output destination. */
+export interface Prepared {
+  dims: Dims;
+  q: TensorView<Float32Array>;
+  k: TensorView<Float32Array> | undefined;
+  v: TensorView<Float32Array>;
+  scale: number;
+  outResident: WasmTensor | undefined;
+  outTensor: Tensor | undefined;
+}
+
+function expectRank4(view: TensorView, name: string, what: string): void {
+  if (view.shape.length !== 4) {
+    throw new AttentionError('SHAPE_MISMATCH', `${name} must be 4-D ${what}, got ${formatShape(view.shape)}`);
+  }
+}
+
+/** Throws unless `options` is undefined or a plain object. */
+export function checkOptionsObject(options: unknown, what: string): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new AttentionError('INVALID_OPTION', `${what} options must be an object, got ${String(options)}`);
+  }
+}
+
+/**
+ * Validates q [B, H, nq, dh], k [B, Hkv, nk, dh] (or none), v [B, Hkv, nk, dv] and the common
+ * options `scale` and `out`, as rt.attention does. k may be absent only when `kOptional` (shared-QK
+ * LSH); then v fixes Hkv and nk.
+ */
+export function prepare(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike | null | undefined,
+  vIn: TensorLike,
+  options: { scale?: number; out?: WasmTensor | Tensor },
+  who: string,
+  kOptional = false,
+): Prepared {
+  const arena = kernels.arena;
+  if (!kOptional && (kIn === null || kIn === undefined)) {
+    throw new AttentionError('INVALID_ARGUMENT', `${who}: k must be a tensor { data, shape }, got ${String(kIn)}`);
+  }
+  const q = viewTensor(qIn, 'q', F32, arena);
+  const k = kIn === null || kIn === undefined ? undefined : viewTensor(kIn, 'k', F32, arena);
+  const v = viewTensor(vIn, 'v', F32, arena);
+  expectRank4(q, 'q', '[batch, heads, nq, headDim]');
+  if (k) expectRank4(k, 'k', '[batch, kvHeads, nk, headDim]');
+  expectRank4(v, 'v', '[batch, kvHeads, nk, valueDim]');
+  const [batch, qHeads, nq, dh] = q.shape;
+  const [vb, kvHeads, nk, dv] = v.shape;
+  if (vb !== batch || (k && k.shape[0] !== batch)) {
+    throw new AttentionError('SHAPE_MISMATCH', `${who}: q, k and v must share the batch size: q ${formatShape(q.shape)}, ${k ? `k ${formatShape(k.shape)}, ` : ''}v ${formatShape(v.shape)}`);
+  }
+  if (k) {
+    if (k.shape[3] !== dh) throw new AttentionError('SHAPE_MISMATCH', `${who}: k's head size must equal q's (${dh}): k ${formatShape(k.shape)}`);
+    if (k.shape[1] !== kvHeads || k.shape[2] !== nk) {
+      throw new AttentionError('SHAPE_MISMATCH', `${who}: v must have k's heads and length [${batch}, ${k.shape[1]}, ${k.shape[2]}, valueDim], got ${formatShape(v.shape)}`);
+    }
+  }
+  if (kvHeads === 0 || qHeads % kvHeads !== 0) {
+    throw new AttentionError('SHAPE_MISMATCH', `${who}: k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention`);
+  }
+  const scale = finiteOption(options.scale, 'options.scale', dh > 0 ? 1 / Math.sqrt(dh) : 1);
+  const outShape = [batch, qHeads, nq, dv];
+  checkElementCount(batch * qHeads * nq * dv, 'output');
+  let outResident: WasmTensor | undefined;
+  let outTensor: Tensor | undefined;
+  if (options.out !== undefined) {
+    const o = viewTensor(options.out, 'options.out', F32, arena);
+    if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
+    }
+    if (o.resident) outResident = o.resident;
+    else outTensor = options.out as Tensor;
+  }
+  return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, q, k, v, scale, outResident, outTensor };
+}
+
+/** Byte address of row 0 of head (b, h) of a dense [B, H, S, D] tensor at `ptr`. */
+export function headPtr(ptr: number, b: number, h: number, heads: number, seq: number, dim: number): number {
+  return ptr + 4 * ((b * heads + h) * seq * dim);
+}
+
+/** The output block (resident, or a fresh scope block) of a prepared call. */
+export function outputPtr(p: Prepared, scope: Scope): number {
+  const { batch, qHeads, nq, dv } = p.dims;
+  return p.outResident ? p.outResident.ptr : scope.alloc(batch * qHeads * nq * dv, 'output');
+}
+
+/** Copies the output out (or returns the resident tensor), as rt.attention does. */
+export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
+  const { batch, qHeads, nq, dv } = p.dims;
+  const size = batch * qHeads * nq * dv;
+  if (p.outResident) return p.outResident;
+  if (p.outTensor) {
+    p.outTensor.data.set(kernels.arena.f32(op, size));
+    return p.outTensor;
+  }
+  return { data: kernels.arena.f32(op, size).slice(), shape: [batch, qHeads, nq, dv] };
+}
+
+/** An attention call over whole rows with no range, mask or bias; the caller fills the rest. */
+export function plainCall(fields: {
+  q: number; qStride: number; k: number; kStride: number; v: number; vStride: number; o: number; oStride: number;
+  nq: number; nk: number; dh: number; dv: number; scale: number; lse?: number;
+}): AttnCall {
+  return {
+    ...fields,
+    softcap: 0, mask: 0, maskStride: 0, offset: 0, left: -1, right: -1, keyLen: fields.nk,
+    rel: 0, relStride: 0, relMax: 0, lse: fields.lse ?? 0,
+  };
+}
+
+/** Fills `n` floats at `ptr` with `value`. */
+export function fillF32(kernels: Kernels, ptr: number, n: number, value: number): void {
+  if (n > 0) kernels.arena.f32(ptr, n).fill(value);
+}
+
+/** Zeros rows [r0, r1) of a (rows, dv) block with row stride `stride` (and their lse, when given). */
+export function zeroRows(kernels: Kernels, o: number, stride: number, r0: number, r1: number, dv: number, lse = 0): void {
+  if (r1 <= r0) return;
+  const view = kernels.arena.f32(o, r1 * stride);
+  for (let r = r0; r < r1; r++) view.fill(0, r * stride, r * stride + dv);
+  if (lse) kernels.arena.f32(lse, r1).fill(-Infinity, r0, r1);
+}
+
+/** An integer option ≥ min that must be given. */
+export function requiredInteger(value: unknown, name: string, min: number): number {
+  if (value === undefined) throw new AttentionError('INVALID_OPTION', `${name} is required (an integer ≥ ${min}), got undefined`);
+  return integerOption(value, name, 0, min);
+}
+
+/** A boolean option. */
+export function booleanOption(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new AttentionError('INVALID_OPTION', `${name} must be true or false, got ${String(value)}`);
+  return value;
+}
+
+/** A 32-bit seed: an integer in [0, 2³²). */
+export function seedOption(value: unknown, name: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be an integer in [0, 2^32), got ${String(value)}`);
+  }
+  return value >>> 0;
+}
+
+/**
+ * A 32-bit hash of (seed, a, b): the seed of a derived stream (per head, per purpose). Integer
+ * arithmetic only (Math.imul), so every JavaScript engine agrees.
+ */
+export function mixSeed(seed: number, a: number, b = 0): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const x of [a, b]) {
+    h = Math.imul(h ^ (x >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+/** mulberry32: a deterministic u32 stream (integer arithmetic only). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** The per-batch key lengths (default nk) from an optional `keyLengths` option. */
+export { lengthsOption } from './options';
+
+/** An allocation scope for one call (re-exported for the variant files). */
+export { Scope };

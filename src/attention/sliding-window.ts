@@ -1,0 +1,220 @@
+// sliding-window.ts — rt.slidingWindowAttention: local attention with left/right window sizes and
+// dilation, causal or not, in O(n·w) time and O(n) memory.
+//
+// Semantics (query row i at aligned position p = i + offset, offset = keyLength − nq by default
+// ('bottom-right', as rt.attention) or 0 ('top-left')): the row sees keys
+//     j = p + t·dilation,  −left ≤ t ≤ right,  0 ≤ j < keyLength
+// (causal: right = 0). With dilation 1 this is one fused-kernel call per head whose key range
+// [p − left, p + right] is the kernel's own window: key tiles outside every row's range are never
+// visited, so the cost is O(n·(w + tile)) and nothing n×n is ever built. With dilation d the
+// queries of one residue class ρ = i mod d see only keys of residue σ = (ρ + offset) mod d: each
+// class is a strided sub-sequence, read in place by giving the kernel row strides multiplied by d,
+// where the window becomes an ordinary [p' − left, p' + right] window. d calls per head, no copy.
+// Reference: I. Beltagy, M. Peters, A. Cohan, "Longformer: The Long-Document Transformer" (2020),
+// §3.1 (sliding and dilated sliding windows); ONNX Attention left/right windows.
+
+import type { Kernels } from '../kernels';
+import { AttentionError } from '../runtime/index';
+import type { Tensor, TensorLike, WasmTensor } from '../tensor';
+import {
+  checkOptionsObject, finishOutput, headPtr, lengthsOption, outputPtr, prepare, Scope,
+} from './long-common';
+import { integerOption } from './options';
+
+/** Options of `rt.slidingWindowAttention`. */
+export interface SlidingWindowOptions {
+  /**
+   * Window: `w` for w keys on each side, or `{ left, right }` (a missing side is 0). Counted in
+   * dilated steps: a row sees keys p + t·dilation for −left ≤ t ≤ right. Required.
+   */
+  window: number | { left?: number; right?: number };
+  /** Stride between the keys a row sees (Longformer's dilation). Default 1. */
+  dilation?: number;
+  /**
+   * Causal (right must then be 0 or omitted): `true`/`'bottom-right'` aligns query i with position
+   * i + keyLength − nq (as with a KV cache); `'top-left'` with position i. The alignment also places
+   * the window when not causal.
+   */
+  causal?: boolean | 'bottom-right' | 'top-left';
+  /** Valid keys per batch entry (the rest are padding). */
+  keyLengths?: ArrayLike<number>;
+  /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
+  scale?: number;
+  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** A validated window: sides in dilated steps (−1 = unbounded), the dilation and the alignment. */
+export interface WindowSpec {
+  left: number;
+  right: number;
+  dilation: number;
+  causal: boolean;
+  topLeft: boolean;
+}
+
+/** Validates window, dilation and causal (shared with rt.globalLocalAttention). */
+export function windowSpec(
+  window: unknown,
+  dilationIn: unknown,
+  causalIn: unknown,
+  nq: number,
+  nk: number,
+  prefix = 'options',
+): WindowSpec {
+  const causal = causalIn ?? false;
+  if (causal !== true && causal !== false && causal !== 'bottom-right' && causal !== 'top-left') {
+    throw new AttentionError('INVALID_OPTION', `${prefix}.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(causal)}`);
+  }
+  let left: number;
+  let right: number;
+  if (window === undefined) {
+    throw new AttentionError('INVALID_OPTION', `${prefix}.window is required: a number of keys on each side or { left, right }, got undefined`);
+  } else if (typeof window === 'number') {
+    left = integerOption(window, `${prefix}.window`, 0, 0);
+    right = causal ? 0 : left;
+  } else if (typeof window === 'object' && window !== null && !Array.isArray(window)) {
+    const w = window as { left?: unknown; right?: unknown };
+    left = integerOption(w.left, `${prefix}.window.left`, 0, 0);
+    right = integerOption(w.right, `${prefix}.window.right`, 0, 0);
+    if (causal && right !== 0) {
+      throw new AttentionError('INVALID_OPTION', `${prefix}.window.right must be 0 (or omitted) when causal, got ${right}`);
+    }
+  } else {
+    throw new AttentionError('INVALID_OPTION', `${prefix}.window must be a number or { left, right }, got ${String(window)}`);
+  }
+  const dilation = integerOption(dilationIn, `${prefix}.dilation`, 1, 1);
+  // Sides past every position are unbounded; clamping keeps the kernel's i32 range arithmetic safe.
+  const cap = nq + nk + 1;
+  return { left: Math.min(left, cap), right: Math.min(right, cap), dilation, causal: causal !== false, topLeft: causal === 'top-left' };
+}
+
+/** One head of sliding-window attention (see the file header); pointers are byte addresses. */
+export interface WindowHead {
+  q: number;
+  qStride: number;
+  k: number;
+  kStride: number;
+  v: number;
+  vStride: number;
+  o: number;
+  oStride: number;
+  nq: number;
+  nk: number;
+  dh: number;
+  dv: number;
+  scale: number;
+  keyLen: number;
+  offset: number;
+  left: number; // −1 = unbounded
+  right: number; // −1 = unbounded
+  dilation: number;
+  /** additive (nk) row over the original keys, shared by every query (0 = none) */
+  mask: number;
+  /** (nq) contiguous log-sum-exp output (0 = not wanted) */
+  lse: number;
+  /** with dilation > 1: scratch of ⌈nk/d⌉ (mask) and ⌈nq/d⌉ (lse) floats when mask/lse are used */
+  maskScratch: number;
+  lseScratch: number;
+}
+
+const mod = (a: number, m: number): number => ((a % m) + m) % m;
+
+/** Runs one head: one fused-kernel call (dilation 1) or one per residue class (dilation d). */
+export function runWindowHead(kernels: Kernels, w: WindowHead): void {
+  const d = w.dilation;
+  if (d === 1) {
+    kernels.attnOnline({
+      q: w.q, qStride: w.qStride, k: w.k, kStride: w.kStride, v: w.v, vStride: w.vStride, o: w.o, oStride: w.oStride,
+      nq: w.nq, nk: w.nk, dh: w.dh, dv: w.dv, scale: w.scale, softcap: 0,
+      mask: w.mask, maskStride: 0, offset: w.offset, left: w.left, right: w.right, keyLen: w.keyLen,
+      rel: 0, relStride: 0, relMax: 0, lse: w.lse,
+    });
+    return;
+  }
+  for (let rho = 0; rho < d && rho < w.nq; rho++) {
+    const nqSub = Math.ceil((w.nq - rho) / d);
+    const sigma = mod(rho + w.offset, d);
+    const nkSub = w.nk > sigma ? Math.ceil((w.nk - sigma) / d) : 0;
+    const keyLenSub = w.keyLen > sigma ? Math.ceil((w.keyLen - sigma) / d) : 0;
+    const o = w.o + 4 * rho * w.oStride;
+    if (keyLenSub === 0) {
+      // No key of this residue: the rows see nothing (zeros, lse −∞).
+      const view = kernels.arena.f32(w.o, w.nq * w.oStride);
+      for (let i = rho; i < w.nq; i += d) view.fill(0, i * w.oStride, i * w.oStride + w.dv);
+      if (w.lse) {
+        const l = kernels.arena.f32(w.lse, w.nq);
+        for (let i = rho; i < w.nq; i += d) l[i] = -Infinity;
+      }
+      continue;
+    }
+    let mask = 0;
+    if (w.mask) {
+      const src = kernels.arena.f32(w.mask, w.nk);
+      const dst = kernels.arena.f32(w.maskScratch, nkSub);
+      for (let j = 0; j < nkSub; j++) dst[j] = src[sigma + j * d];
+      mask = w.maskScratch;
+    }
+    kernels.attnOnline({
+      q: w.q + 4 * rho * w.qStride, qStride: w.qStride * d,
+      k: w.k + 4 * sigma * w.kStride, kStride: w.kStride * d,
+      v: w.v + 4 * sigma * w.vStride, vStride: w.vStride * d,
+      o, oStride: w.oStride * d,
+      nq: nqSub, nk: nkSub, dh: w.dh, dv: w.dv, scale: w.scale, softcap: 0,
+      mask, maskStride: 0, offset: (rho + w.offset - sigma) / d, left: w.left, right: w.right, keyLen: keyLenSub,
+      rel: 0, relStride: 0, relMax: 0, lse: w.lse ? w.lseScratch : 0,
+    });
+    if (w.lse) {
+      const src = kernels.arena.f32(w.lseScratch, nqSub);
+      const dst = kernels.arena.f32(w.lse, w.nq);
+      for (let i = 0; i < nqSub; i++) dst[rho + i * d] = src[i];
+    }
+  }
+}
+
+export function slidingWindowAttention(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike,
+  vIn: TensorLike,
+  options: SlidingWindowOptions,
+): Tensor {
+  checkOptionsObject(options, 'slidingWindowAttention');
+  if (options === undefined) {
+    throw new AttentionError('INVALID_OPTION', 'slidingWindowAttention needs options with a window, got undefined');
+  }
+  const p = prepare(kernels, qIn, kIn, vIn, options, 'slidingWindowAttention');
+  const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
+  const spec = windowSpec(options.window, options.dilation, options.causal, nq, nk);
+  const keyLens = options.keyLengths === undefined
+    ? new Array<number>(batch).fill(nk)
+    : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
+  const scope = new Scope(kernels.arena);
+  try {
+    kernels.reserveAttention(Math.ceil(nk / spec.dilation), dh, dv);
+    const qp = scope.place(p.q);
+    const kp = scope.place(p.k!);
+    const vp = scope.place(p.v);
+    const op = outputPtr(p, scope);
+    const group = qHeads / kvHeads;
+    for (let b = 0; b < batch; b++) {
+      const offset = spec.topLeft ? 0 : keyLens[b] - nq;
+      for (let h = 0; h < qHeads; h++) {
+        const kvh = Math.floor(h / group);
+        if (dv === 0 || nq === 0) continue;
+        runWindowHead(kernels, {
+          q: headPtr(qp, b, h, qHeads, nq, dh), qStride: dh,
+          k: headPtr(kp, b, kvh, kvHeads, nk, dh), kStride: dh,
+          v: headPtr(vp, b, kvh, kvHeads, nk, dv), vStride: dv,
+          o: headPtr(op, b, h, qHeads, nq, dv), oStride: dv,
+          nq, nk, dh, dv, scale: p.scale, keyLen: keyLens[b], offset,
+          left: spec.left, right: spec.right, dilation: spec.dilation,
+          mask: 0, lse: 0, maskScratch: 0, lseScratch: 0,
+        });
+      }
+    }
+    return finishOutput(kernels, p, op);
+  } finally {
+    scope.close();
+  }
+}

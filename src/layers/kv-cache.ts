@@ -1,0 +1,561 @@
+// kv-cache.ts — a key/value cache resident in Wasm memory, one per attention layer.
+//
+// Storage: keys [batch, heads, slots, headDim] and values [batch, heads, slots, valueDim], each
+// head's rows contiguous, so the fused kernel reads a head in place (row stride = headDim).
+//   • Linear cache (no window): slots = maxLength; token t of the sequence sits in slot t. A step
+//     writes the n new keys/values into slots [len, len + n), then runs ONE kernel call per
+//     (batch, head) over slots [0, len + n), bottom-right aligned (query i at position len + i).
+//     Appending past maxLength throws before anything is written.
+//   • Ring buffer (window W): slots = W; position p sits in slot p mod W and the cache keeps the
+//     last W tokens. Query position p sees keys p − W < j ≤ p (a sliding window of W keys, itself
+//     included). The kept keys form at most two contiguous runs of slots (oldest first); a step
+//     runs the kernel on each run and on the n new keys (read where the projection left them),
+//     each over a disjoint key set, with the window and causal ranges aligned to absolute
+//     positions, and merges the partial results exactly by their log-sum-exp
+//     (f32_attn_merge: o = Σ_s e^{lse_s − L}·o_s, L = log Σ_s e^{lse_s}). Only then are the new
+//     keys written into their slots, so no key a query still needs is overwritten first.
+// Decoding (fewer than 4 new tokens) takes the kernel's row path, which reads K and V in place;
+// the cache is never copied. Relative biases (ALiBi, T5, Shaw) index distances between absolute
+// positions, so they are exact across runs and steps. reorder() gathers batch entries for beam
+// search (only the live slots move).
+
+import type { PlacedMask } from '../attention/mask';
+import { type HeadLayout, runAttention } from '../attention/core';
+import type { Kernels } from '../kernels';
+import type { RelBias } from '../position/bias';
+import { AttentionError, formatShape } from '../runtime/index';
+import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { checkMasks, composeMask } from './masks';
+import type { MaskData } from '../attention/mask';
+
+/** Options of `rt.kvCache`. */
+export interface KVCacheOptions {
+  /** Key/value heads (the layer's numKvHeads). */
+  heads: number;
+  /** Size of one key head. */
+  headDim: number;
+  /** Most tokens the cache holds. */
+  maxLength: number;
+  /** Keep only the last `window` tokens (≤ maxLength) in a ring buffer: sliding-window attention that never fills. */
+  window?: number;
+  /** Sequences decoded together (beams). Default 1. */
+  batch?: number;
+  /** Size of one value head. Default headDim. */
+  valueDim?: number;
+}
+
+/** Options of `cache.step` and `cache.attend`. */
+export interface KVCacheAttentionOptions {
+  /** Multiplier of q·k. Default 1/√headDim. */
+  scale?: number;
+  /** softcap·tanh(s/softcap) before masks and biases. Default 0 = none. */
+  softcap?: number;
+  /** New tokens see only earlier positions and themselves (bottom-right aligned). Default true for step. */
+  causal?: boolean;
+  /** Broadcast to [batch, qHeads, nq, keys], keys in time order (the cached ones, then the new ones); 1 = attend or additive. */
+  mask?: TensorLike<MaskData>;
+  /** [batch, keys] in time order, PyTorch polarity: true = ignore the key (or additive float). */
+  keyPaddingMask?: TensorLike<MaskData>;
+  /** Also return the probabilities [batch, qHeads, nq, keys]. */
+  returnWeights?: boolean;
+  /** Write the output [batch, qHeads, nq, valueDim] here: a WasmTensor (zero-copy) or a Tensor. */
+  out?: WasmTensor | Tensor;
+}
+
+/** @internal one attention call through a cache (see the header). */
+export interface CacheAttentionCall {
+  batch: number;
+  qHeads: number;
+  nq: number;
+  q: HeadLayout;
+  o: HeadLayout;
+  /** new tokens to append (0: attend only); their keys/values are read from kNew/vNew */
+  n: number;
+  kNew?: HeadLayout;
+  vNew?: HeadLayout;
+  scale: number;
+  softcap: number;
+  causal: boolean;
+  /** additive, columns = keys in time order (keyCount(n) of them) */
+  mask?: PlacedMask;
+  relBias?: RelBias;
+  /** dense [batch, qHeads, nq, keyCount(n)] probabilities, when wanted */
+  weights?: number;
+}
+
+const F32 = [Float32Array] as const;
+
+function positiveInt(value: unknown, name: string, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 30) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A key/value cache in Wasm memory; see the file header. Create with `rt.kvCache(options)`. */
+export class KVCache {
+  readonly heads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly maxLength: number;
+  /** ring-buffer window, or undefined for a linear cache */
+  readonly window: number | undefined;
+  readonly batch: number;
+  /** slots per (batch, head): window ?? maxLength */
+  readonly capacity: number;
+  private readonly kernelsOf: () => Kernels;
+  private readonly arena: Kernels['arena'];
+  private kPtr: number;
+  private vPtr: number;
+  private count = 0;
+  private disposed = false;
+
+  /** @internal use rt.kvCache */
+  constructor(kernelsOf: () => Kernels, options: KVCacheOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new AttentionError('INVALID_OPTION', `kvCache options must be { heads, headDim, maxLength, window?, batch?, valueDim? }, got ${String(options)}`);
+    }
+    this.heads = positiveInt(options.heads, 'options.heads');
+    this.headDim = positiveInt(options.headDim, 'options.headDim');
+    this.valueDim = options.valueDim === undefined ? this.headDim : positiveInt(options.valueDim, 'options.valueDim');
+    this.maxLength = positiveInt(options.maxLength, 'options.maxLength');
+    this.batch = options.batch === undefined ? 1 : positiveInt(options.batch, 'options.batch');
+    if (options.window !== undefined) {
+      const w = positiveInt(options.window, 'options.window');
+      if (w > this.maxLength) {
+        throw new AttentionError('INVALID_OPTION', `options.window (${w}) must be ≤ options.maxLength (${this.maxLength})`);
+      }
+      this.window = w;
+    }
+    this.capacity = this.window ?? this.maxLength;
+    const kernels = kernelsOf();
+    this.kernelsOf = kernelsOf;
+    this.arena = kernels.arena;
+    const kSize = this.batch * this.heads * this.capacity * this.headDim;
+    const vSize = this.batch * this.heads * this.capacity * this.valueDim;
+    checkElementCount(kSize, 'kvCache keys');
+    checkElementCount(vSize, 'kvCache values');
+    this.kPtr = this.arena.alloc(kSize * 4);
+    try {
+      this.vPtr = this.arena.alloc(vSize * 4);
+    } catch (e) {
+      this.arena.release(this.kPtr);
+      throw e;
+    }
+  }
+
+  /** Tokens currently held (≤ capacity). */
+  get length(): number {
+    return Math.min(this.count, this.capacity);
+  }
+
+  /** Tokens appended since the last reset: the absolute position of the next token (RoPE offset). */
+  get position(): number {
+    return this.count;
+  }
+
+  /** @internal */
+  kernels(): Kernels {
+    if (this.disposed) throw new AttentionError('DISPOSED', 'this kvCache was disposed');
+    return this.kernelsOf();
+  }
+
+  /** @internal keys visible to a step that appends n tokens (in time order). */
+  keyCount(n: number): number {
+    return this.length + n;
+  }
+
+  /** @internal absolute position of the oldest key a step sees. */
+  firstKeyPosition(): number {
+    return this.count - this.length;
+  }
+
+  /** @internal throws unless n more tokens fit. */
+  checkRoom(n: number, name: string): void {
+    if (this.window === undefined && this.count + n > this.capacity) {
+      throw new AttentionError(
+        'INVALID_ARGUMENT',
+        `${name}: the kvCache is full: it holds ${this.count} of maxLength ${this.maxLength} tokens and ${n} more do not fit; ` +
+          'reset() it, create it with a larger maxLength, or with a window for a ring buffer',
+      );
+    }
+  }
+
+  private headLayoutK(slot = 0): HeadLayout {
+    return { ptr: this.kPtr + 4 * slot * this.headDim, batchStride: this.heads * this.capacity * this.headDim, headStride: this.capacity * this.headDim, rowStride: this.headDim };
+  }
+
+  private headLayoutV(slot = 0): HeadLayout {
+    return { ptr: this.vPtr + 4 * slot * this.valueDim, batchStride: this.heads * this.capacity * this.valueDim, headStride: this.capacity * this.valueDim, rowStride: this.valueDim };
+  }
+
+  /** Runs of kept slots, oldest first: { slot, count, position, time }. */
+  private segments(): Array<{ slot: number; count: number; position: number; time: number }> {
+    const kept = this.length;
+    if (kept === 0) return [];
+    if (this.window === undefined) return [{ slot: 0, count: kept, position: 0, time: 0 }];
+    const first = this.count - kept;
+    const s0 = first % this.capacity;
+    const c0 = Math.min(kept, this.capacity - s0);
+    const out = [{ slot: s0, count: c0, position: first, time: 0 }];
+    if (kept > c0) out.push({ slot: 0, count: kept - c0, position: first + c0, time: c0 });
+    return out;
+  }
+
+  /** Copies new rows t ∈ [t0, n) of (kNew, vNew) into their slots. */
+  private write(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
+    const t0 = this.window === undefined ? 0 : Math.max(0, n - this.capacity);
+    const mem = this.arena.f32(0, this.arena.byteLength >> 2);
+    const kl = this.headLayoutK();
+    const vl = this.headLayoutV();
+    for (let b = 0; b < this.batch; b++) {
+      for (let h = 0; h < this.heads; h++) {
+        for (let t = t0; t < n; t++) {
+          const slot = (this.count + t) % this.capacity;
+          const ks = (kNew.ptr >> 2) + b * kNew.batchStride + h * kNew.headStride + t * kNew.rowStride;
+          const kd = (kl.ptr >> 2) + b * kl.batchStride + h * kl.headStride + slot * this.headDim;
+          mem.copyWithin(kd, ks, ks + this.headDim);
+          const vs = (vNew.ptr >> 2) + b * vNew.batchStride + h * vNew.headStride + t * vNew.rowStride;
+          const vd = (vl.ptr >> 2) + b * vl.batchStride + h * vl.headStride + slot * this.valueDim;
+          mem.copyWithin(vd, vs, vs + this.valueDim);
+        }
+      }
+    }
+  }
+
+  /** @internal attention of the call's queries over the cache (plus n new tokens, appended). */
+  run(kernels: Kernels, scope: Scope, call: CacheAttentionCall): void {
+    const { batch, qHeads, nq, n } = call;
+    const P = this.count;
+    const total = this.keyCount(n);
+    const dh = this.headDim;
+    const dv = this.valueDim;
+    kernels.reserveAttention(Math.max(total, 1), dh, dv);
+    if (this.window === undefined) {
+      if (n > 0) this.write(call.kNew!, call.vNew!, n);
+      runAttention(kernels, {
+        batch, qHeads, kvHeads: this.heads, nq, nk: total, dh, dv,
+        q: call.q, k: this.headLayoutK(), v: this.headLayoutV(), o: call.o,
+        scale: call.scale, softcap: call.softcap, mask: call.mask,
+        offsets: new Array<number>(batch).fill(P), keyLens: new Array<number>(batch).fill(total),
+        left: -1, right: call.causal ? 0 : -1, relBias: call.relBias,
+        weights: call.weights ? { ptr: call.weights, mode: 3 } : undefined,
+      });
+      this.count += n;
+      return;
+    }
+    // Ring buffer: the kept runs, then the new keys, each a disjoint key set merged by lse.
+    const W = this.capacity;
+    const pieces: Array<{ k: HeadLayout; v: HeadLayout; count: number; offset: number; time: number }> = [];
+    for (const s of this.segments()) {
+      pieces.push({ k: this.headLayoutK(s.slot), v: this.headLayoutV(s.slot), count: s.count, offset: P - s.position, time: s.time });
+    }
+    if (n > 0) pieces.push({ k: call.kNew!, v: call.vNew!, count: n, offset: 0, time: this.length });
+    const rowsAll = batch * qHeads * nq;
+    const shifted = (time: number): PlacedMask | undefined => (call.mask ? { ...call.mask, ptr: call.mask.ptr + 4 * time } : undefined);
+    const planOf = (p: (typeof pieces)[number]) => ({
+      batch, qHeads, kvHeads: this.heads, nq, nk: p.count, dh, dv,
+      q: call.q, k: p.k, v: p.v,
+      scale: call.scale, softcap: call.softcap, mask: shifted(p.time),
+      offsets: new Array<number>(batch).fill(p.offset), keyLens: new Array<number>(batch).fill(p.count),
+      left: W - 1, right: call.causal ? 0 : -1, relBias: call.relBias,
+    });
+    if (pieces.length === 0) {
+      zeroRows(this.arena, call.o, batch, qHeads, nq, dv);
+    } else {
+      const lseAcc = scope.alloc(Math.max(1, rowsAll), 'lse');
+      const lsePart = pieces.length > 1 ? scope.alloc(Math.max(1, rowsAll), 'lse') : 0;
+      const tmp = pieces.length > 1 ? scope.alloc(Math.max(1, rowsAll * dv), 'partial attention') : 0;
+      const tmpLayout: HeadLayout = { ptr: tmp, batchStride: qHeads * nq * dv, headStride: nq * dv, rowStride: dv };
+      pieces.forEach((p, index) => {
+        const first = index === 0;
+        runAttention(kernels, { ...planOf(p), o: first ? call.o : tmpLayout, lse: first ? lseAcc : lsePart });
+        if (first) return;
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < qHeads; h++) {
+            const r = (b * qHeads + h) * nq;
+            kernels.attnMerge(
+              call.o.ptr + 4 * (b * call.o.batchStride + h * call.o.headStride), call.o.rowStride, lseAcc + 4 * r,
+              tmp + 4 * r * dv, dv, lsePart + 4 * r, nq, dv,
+            );
+          }
+        }
+      });
+    }
+    if (call.weights) {
+      // Scores after bias, mask and range per piece (−∞ where removed), placed in time order, then softmax.
+      const w = call.weights;
+      this.arena.f32(w, rowsAll * total).fill(-Infinity);
+      for (const p of pieces) {
+        const part = scope.alloc(Math.max(1, rowsAll * p.count), 'weights');
+        runAttention(kernels, { ...planOf(p), dv: 0, o: call.o, weights: { ptr: part, mode: 2 } });
+        const mem = this.arena.f32(0, this.arena.byteLength >> 2);
+        for (let r = 0; r < rowsAll; r++) {
+          const src = (part >> 2) + r * p.count;
+          mem.copyWithin((w >> 2) + r * total + p.time, src, src + p.count);
+        }
+      }
+      kernels.softmaxRows(w, rowsAll, total, total);
+    }
+    if (n > 0) this.write(call.kNew!, call.vNew!, n);
+    this.count += n;
+  }
+
+  private checkQuery(q: TensorView, name: string): { qHeads: number; nq: number } {
+    if (q.shape.length !== 4 || q.shape[0] !== this.batch || q.shape[3] !== this.headDim || q.shape[1] % this.heads !== 0 || q.shape[1] === 0) {
+      throw new AttentionError('SHAPE_MISMATCH', `${name} must be [batch = ${this.batch}, qHeads (a multiple of ${this.heads}), nq, headDim = ${this.headDim}], got ${formatShape(q.shape)}`);
+    }
+    return { qHeads: q.shape[1], nq: q.shape[2] };
+  }
+
+  private checkNew(k: TensorView, v: TensorView, n: number | undefined): number {
+    const nk = k.shape[2];
+    if (k.shape.length !== 4 || k.shape[0] !== this.batch || k.shape[1] !== this.heads || k.shape[3] !== this.headDim || (n !== undefined && nk !== n)) {
+      throw new AttentionError('SHAPE_MISMATCH', `k must be [batch = ${this.batch}, heads = ${this.heads}, ${n ?? 'n'}, headDim = ${this.headDim}], got ${formatShape(k.shape)}`);
+    }
+    if (v.shape.length !== 4 || v.shape[0] !== this.batch || v.shape[1] !== this.heads || v.shape[2] !== nk || v.shape[3] !== this.valueDim) {
+      throw new AttentionError('SHAPE_MISMATCH', `v must be [batch = ${this.batch}, heads = ${this.heads}, ${nk}, valueDim = ${this.valueDim}], got ${formatShape(v.shape)}`);
+    }
+    return nk;
+  }
+
+  /** Appends keys [batch, heads, n, headDim] and values [batch, heads, n, valueDim] (copied in). */
+  append(kIn: TensorLike, vIn: TensorLike): void {
+    const kernels = this.kernels();
+    const k = viewTensor(kIn, 'k', F32, this.arena);
+    const v = viewTensor(vIn, 'v', F32, this.arena);
+    const n = this.checkNew(k, v, undefined);
+    this.checkRoom(n, 'kvCache.append');
+    const scope = new Scope(kernels.arena);
+    try {
+      const kp = scope.place(k);
+      const vp = scope.place(v);
+      this.appendFrom(
+        { ptr: kp, batchStride: this.heads * n * this.headDim, headStride: n * this.headDim, rowStride: this.headDim },
+        { ptr: vp, batchStride: this.heads * n * this.valueDim, headStride: n * this.valueDim, rowStride: this.valueDim },
+        n,
+      );
+    } finally {
+      scope.close();
+    }
+  }
+
+  /** @internal appends n tokens read from strided layouts (room checked by the caller). */
+  appendFrom(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
+    this.write(kNew, vNew, n);
+    this.count += n;
+  }
+
+  /**
+   * One decoding step: appends k, v ([batch, heads, n, ·]) and returns the attention of q
+   * ([batch, qHeads, n, headDim]) over every key it may see, [batch, qHeads, n, valueDim].
+   */
+  step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): { output: Tensor; weights: Tensor };
+  step(q: TensorLike, k: TensorLike, v: TensorLike, options?: KVCacheAttentionOptions): Tensor;
+  step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
+    return this.attention('kvCache.step', q, { k, v }, options, true);
+  }
+
+  /** Attention of q ([batch, qHeads, nq, headDim]) over the cached keys, without appending (e.g. cross-attention memory). */
+  attend(q: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): { output: Tensor; weights: Tensor };
+  attend(q: TensorLike, options?: KVCacheAttentionOptions): Tensor;
+  attend(q: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
+    return this.attention('kvCache.attend', q, undefined, options, false);
+  }
+
+  private attention(
+    name: string, qIn: TensorLike, kv: { k: TensorLike; v: TensorLike } | undefined, options: KVCacheAttentionOptions, causalDefault: boolean,
+  ): Tensor | { output: Tensor; weights: Tensor } {
+    const kernels = this.kernels();
+    if (typeof options !== 'object' || options === null) {
+      throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+    }
+    const q = viewTensor(qIn, 'q', F32, this.arena);
+    const { qHeads, nq } = this.checkQuery(q, 'q');
+    let kView: TensorView | undefined;
+    let vView: TensorView | undefined;
+    let n = 0;
+    if (kv) {
+      kView = viewTensor(kv.k, 'k', F32, this.arena);
+      vView = viewTensor(kv.v, 'v', F32, this.arena);
+      n = this.checkNew(kView, vView, nq);
+      this.checkRoom(n, name);
+    }
+    const scale = options.scale ?? 1 / Math.sqrt(this.headDim);
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new AttentionError('INVALID_OPTION', `options.scale must be a finite number, got ${String(options.scale)}`);
+    const softcap = options.softcap ?? 0;
+    if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) throw new AttentionError('INVALID_OPTION', `options.softcap must be a number ≥ 0, got ${String(options.softcap)}`);
+    const causal = options.causal ?? causalDefault;
+    if (typeof causal !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.causal must be a boolean, got ${String(options.causal)}`);
+    const wantWeights = options.returnWeights === true;
+    const total = this.keyCount(n);
+    const B = this.batch;
+    checkElementCount(B * qHeads * nq * this.valueDim, 'output');
+    if (wantWeights) checkElementCount(B * qHeads * nq * total, 'weights');
+    checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total });
+    const outShape = [B, qHeads, nq, this.valueDim];
+    let outResident: WasmTensor | undefined;
+    let outTensor: Tensor | undefined;
+    if (options.out !== undefined) {
+      const o = viewTensor(options.out, 'options.out', F32, this.arena);
+      if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
+        throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
+      }
+      if (o.resident) outResident = o.resident;
+      else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
+    }
+    const scope = new Scope(this.arena);
+    try {
+      kernels.reserveAttention(Math.max(total, 1), this.headDim, this.valueDim);
+      const qp = scope.place(q);
+      const kp = kView ? scope.place(kView) : 0;
+      const vp = vView ? scope.place(vView) : 0;
+      const mask = composeMask(scope, { mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total });
+      const size = B * qHeads * nq * this.valueDim;
+      const op = outResident ? outResident.ptr : scope.alloc(Math.max(1, size), 'output');
+      const wp = wantWeights ? scope.alloc(Math.max(1, B * qHeads * nq * total), 'weights') : 0;
+      this.run(kernels, scope, {
+        batch: B, qHeads, nq,
+        q: { ptr: qp, batchStride: qHeads * nq * this.headDim, headStride: nq * this.headDim, rowStride: this.headDim },
+        o: { ptr: op, batchStride: qHeads * nq * this.valueDim, headStride: nq * this.valueDim, rowStride: this.valueDim },
+        n,
+        kNew: kView ? { ptr: kp, batchStride: this.heads * n * this.headDim, headStride: n * this.headDim, rowStride: this.headDim } : undefined,
+        vNew: vView ? { ptr: vp, batchStride: this.heads * n * this.valueDim, headStride: n * this.valueDim, rowStride: this.valueDim } : undefined,
+        scale, softcap, causal, mask, weights: wantWeights ? wp : undefined,
+      });
+      let output: Tensor;
+      if (outResident) output = outResident;
+      else if (outTensor) {
+        outTensor.data.set(this.arena.f32(op, size));
+        output = outTensor;
+      } else output = { data: this.arena.f32(op, size).slice(), shape: outShape };
+      if (!wantWeights) return output;
+      return { output, weights: { data: this.arena.f32(wp, B * qHeads * nq * total).slice(), shape: [B, qHeads, nq, total] } };
+    } finally {
+      scope.close();
+    }
+  }
+
+  /** The cached keys in time order (oldest first), a copy: [batch, heads, length, headDim]. */
+  keys(): Tensor {
+    return this.read(true);
+  }
+
+  /** The cached values in time order, a copy: [batch, heads, length, valueDim]. */
+  values(): Tensor {
+    return this.read(false);
+  }
+
+  private read(keys: boolean): Tensor {
+    this.kernels();
+    const d = keys ? this.headDim : this.valueDim;
+    const L = this.length;
+    const out = new Float32Array(this.batch * this.heads * L * d);
+    const layout = keys ? this.headLayoutK() : this.headLayoutV();
+    const mem = this.arena.f32(0, this.arena.byteLength >> 2);
+    for (let b = 0; b < this.batch; b++) {
+      for (let h = 0; h < this.heads; h++) {
+        for (const s of this.segments()) {
+          const src = (layout.ptr >> 2) + b * layout.batchStride + h * layout.headStride + s.slot * d;
+          out.set(mem.subarray(src, src + s.count * d), ((b * this.heads + h) * L + s.time) * d);
+        }
+      }
+    }
+    return { data: out, shape: [this.batch, this.heads, L, d] };
+  }
+
+  /**
+   * Keeps the first `length` tokens and forgets the rest (rolls back a speculative step). A ring
+   * buffer can only roll back while it has not wrapped (older tokens were overwritten).
+   */
+  truncate(length: number): void {
+    this.kernels();
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > this.count) {
+      throw new AttentionError('INVALID_ARGUMENT', `length must be an integer in [0, ${this.count}] (the tokens appended), got ${String(length)}`);
+    }
+    if (this.window !== undefined && this.count > this.capacity && length < this.count) {
+      throw new AttentionError('INVALID_ARGUMENT', `cannot truncate a ring-buffer kvCache that has wrapped (position ${this.count} > window ${this.capacity}): the older tokens were overwritten`);
+    }
+    this.count = length;
+  }
+
+  /** Forgets every token (the memory stays reserved). */
+  reset(): void {
+    this.kernels();
+    this.count = 0;
+  }
+
+  /**
+   * Beam search: batch entry b takes the cached tokens of entry indices[b] (indices may repeat).
+   * Only live slots move.
+   */
+  reorder(indices: ArrayLike<number>): void {
+    this.kernels();
+    const isArrayLike = Array.isArray(indices) || (ArrayBuffer.isView(indices) && !(indices instanceof DataView));
+    if (!isArrayLike) throw new AttentionError('INVALID_ARGUMENT', `indices must be an array of ${this.batch} batch indices, got ${String(indices)}`);
+    const idx = Array.from(indices as ArrayLike<number | bigint>, Number);
+    if (idx.length !== this.batch) {
+      throw new AttentionError('SHAPE_MISMATCH', `indices must hold one source entry per batch entry (${this.batch}), got ${idx.length}`);
+    }
+    idx.forEach((s, b) => {
+      if (!Number.isInteger(s) || s < 0 || s >= this.batch) {
+        throw new AttentionError('INVALID_ARGUMENT', `indices[${b}] must be an integer in [0, ${this.batch}), got ${String(s)}`);
+      }
+    });
+    const live = this.length;
+    if (live === 0) return;
+    for (const [ptr, d] of [[this.kPtr, this.headDim], [this.vPtr, this.valueDim]] as const) {
+      const entry = this.heads * this.capacity * d;
+      // Save the sources that get overwritten before they are read, then gather.
+      const saved = new Map<number, Float32Array>();
+      const mem = () => this.arena.f32(ptr, this.batch * entry);
+      for (let b = 0; b < this.batch; b++) {
+        const s = idx[b];
+        if (s !== b && idx[s] !== s && !saved.has(s)) saved.set(s, mem().slice(s * entry, (s + 1) * entry));
+      }
+      const view = mem();
+      for (let b = 0; b < this.batch; b++) {
+        const s = idx[b];
+        if (s === b) continue;
+        for (let h = 0; h < this.heads; h++) {
+          const off = h * this.capacity * d;
+          const src = saved.get(s);
+          if (src) view.set(src.subarray(off, off + live * d), b * entry + off);
+          else view.copyWithin(b * entry + off, s * entry + off, s * entry + off + live * d);
+        }
+      }
+    }
+  }
+
+  /** True once dispose() ran. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Frees the cache's memory. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.arena.release(this.kPtr);
+    this.arena.release(this.vPtr);
+    this.kPtr = 0;
+    this.vPtr = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Writes zeros to every (b, h, row) of an output layout. */
+function zeroRows(arena: Kernels['arena'], o: HeadLayout, batch: number, heads: number, rows: number, dv: number): void {
+  const mem = arena.f32(0, arena.byteLength >> 2);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < rows; i++) {
+        const at = (o.ptr >> 2) + b * o.batchStride + h * o.headStride + i * o.rowStride;
+        mem.fill(0, at, at + dv);
+      }
+    }
+  }
+}

@@ -1,0 +1,530 @@
+// mha.ts — rt.multiHeadAttention: a multi-head attention layer with Q/K/V/O projections whose
+// weights live in Wasm memory (copied once, see weights.ts), on the fused attention kernel.
+//
+//   y = concat_h( softmax(scale·Q_h·K_hᵀ + bias + mask) · V_h ) · W_o + b_o
+//   Q = x·W_q + b_q;  K = c·W_k + b_k;  V = c·W_v + b_v   (c = x for self-attention, else the context)
+//
+// One call:
+//   1. projections: self-attention runs ONE GEMM x·[W_q | W_k | W_v] into a [B·S, (H + 2·Hkv)·Dh]
+//      buffer; cross-attention one GEMM for Q and one for K|V (two when key ≠ value input).
+//   2. RoPE (if configured) rotates the Q and K heads inside that buffer (f32_rope, in place).
+//   3. the fused kernel reads the heads in place: head h of row r at column h·Dh, row stride
+//      (H + 2·Hkv)·Dh — no transposition, no copy; GQA/MQA by kv head ⌊h / (H / Hkv)⌋.
+//      Relative biases (ALiBi, T5, Shaw) are O(n) tables (position/bias.ts); masks are additive.
+//      With a KV cache the new K/V go into the cache and the kernel reads it in place
+//      (kv-cache.ts); a ring-buffer cache merges partial results by log-sum-exp.
+//   4. output projection: one GEMM over the [B·S, H·Dh] attention output.
+// Layout: x is [batch, seq, dModel] (batch first, PyTorch's batch_first=True), or [seq, dModel]
+// unbatched. Errors are AttentionErrors raised before any Wasm memory is touched.
+
+import { type MaskData } from '../attention/mask';
+import { type HeadLayout, runAttention } from '../attention/core';
+import type { Kernels } from '../kernels';
+import { PositionEncoding, type PositionConfig, type RelBias } from '../position/bias';
+import { applyRope, resolvePositions, RopeTables, type RopeOptions } from '../position/rope';
+import { AttentionError, formatShape } from '../runtime/index';
+import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { KVCache } from './kv-cache';
+import { checkMasks, composeMask } from './masks';
+import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
+
+/** Configuration of `rt.multiHeadAttention`. */
+export interface MultiHeadAttentionConfig {
+  /** Model width: x is [batch, seq, dModel]; the output too. */
+  dModel: number;
+  /** Query heads. */
+  numHeads: number;
+  /** Key/value heads (divides numHeads): < numHeads is grouped-query attention, 1 multi-query. Default numHeads. */
+  numKvHeads?: number;
+  /** Size of one head. Default dModel / numHeads. */
+  headDim?: number;
+  /** Width of the key input (the context) for cross-attention. Default dModel. */
+  kdim?: number;
+  /** Width of the value input. Default dModel. */
+  vdim?: number;
+  /** Projections have biases (PyTorch's default). Default true. */
+  bias?: boolean;
+  /** Multiplier of q·k. Default 1/√headDim (1 with a T5 position `unscaled: true`). */
+  scale?: number;
+  /** softcap·tanh(s/softcap) on the scores before biases and masks. Default 0 = none. */
+  softcap?: number;
+  /** Position encoding of self-attention: RoPE, ALiBi, T5 buckets or Shaw relative embeddings. */
+  position?: PositionConfig;
+  /** Projection weights (copied into Wasm memory once). */
+  weights: MultiHeadAttentionWeights;
+}
+
+/** Options of `layer.forward`. */
+export interface MultiHeadAttentionForwardOptions {
+  /**
+   * Cross-attention: the encoder output [batch, keyLength, kdim] (keys and values from it),
+   * `{ key, value }` ([batch, keyLength, kdim], [batch, keyLength, vdim]), or a KVCache filled by
+   * `layer.projectContext` (keys and values already projected). Omit for self-attention.
+   */
+  context?: TensorLike | { key: TensorLike; value: TensorLike } | KVCache;
+  /** Broadcast to [batch, numHeads, seq, keys]: Uint8Array 1 = attend, or additive Float32Array. */
+  mask?: TensorLike<MaskData>;
+  /** PyTorch's key_padding_mask: [batch, keys], Uint8Array 1 (true) = IGNORE the key, or additive Float32Array. */
+  keyPaddingMask?: TensorLike<MaskData>;
+  /** Valid keys per batch entry (padding at the end), e.g. the lengths of a variable-length batch. Not with a cache. */
+  keyLengths?: ArrayLike<number>;
+  /**
+   * Causal masking. Default false, or true with a self-attention `cache` (decoding). `true` /
+   * 'bottom-right': query i of n sees keys up to its own position (with a cache: cached + i);
+   * 'top-left' (PyTorch is_causal) differs only for cross-attention.
+   */
+  causal?: boolean | 'bottom-right' | 'top-left';
+  /** Self-attention KV cache: the new keys/values are appended and every cached one is attended. */
+  cache?: KVCache;
+  /** RoPE positions (default: 0…, or the cache position): offset, per-batch offsets or ids [batch, seq]. */
+  positions?: RopeOptions['positions'];
+  /** Also return the attention probabilities. Default false. */
+  needWeights?: boolean;
+  /** With needWeights: average them over heads ([batch, seq, keys], PyTorch's default) or not ([batch, numHeads, seq, keys]). Default true. */
+  averageWeights?: boolean;
+  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** `forward` with `needWeights: true`. */
+export interface MultiHeadAttentionOutput {
+  output: Tensor;
+  weights: Tensor;
+}
+
+const F32 = [Float32Array] as const;
+
+function posInt(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2 ** 24) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
+function linear(
+  kernels: Kernels, a: number, lda: number, m: number, k: number, w: StoredMatrix, n: number, bias: number, c: number, ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  const rowsPerCall = kernels.threads > 1 ? Math.max(64, Math.ceil(m / (4 * kernels.threads) / 4) * 4) : m;
+  const calls = [];
+  for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+    calls.push({
+      a: a + 4 * r0 * lda, lda, b: w.ptr, ldb: w.ld, c: c + 4 * r0 * ldc, ldc,
+      bias, m: Math.min(rowsPerCall, m - r0), n, k, transB: false, accumulate: false,
+    });
+  }
+  kernels.gemmMany(calls);
+}
+
+/** A multi-head attention layer; see the file header. Create with `rt.multiHeadAttention(config)`. */
+export class MultiHeadAttention {
+  readonly dModel: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly kdim: number;
+  readonly vdim: number;
+  readonly bias: boolean;
+  readonly scale: number;
+  readonly softcap: number;
+  private readonly kernelsOf: () => Kernels;
+  private readonly arena: Kernels['arena'];
+  private weights: StoredWeights | undefined;
+  private readonly position: PositionEncoding | undefined;
+  private readonly ropeTables: RopeTables | undefined;
+
+  /** @internal use rt.multiHeadAttention */
+  constructor(kernelsOf: () => Kernels, config: MultiHeadAttentionConfig) {
+    const kernels = kernelsOf();
+    this.kernelsOf = kernelsOf;
+    this.arena = kernels.arena;
+    if (typeof config !== 'object' || config === null) {
+      throw new AttentionError('INVALID_ARGUMENT', `config must be { dModel, numHeads, weights, … }, got ${String(config)}`);
+    }
+    this.dModel = posInt(config.dModel, 'config.dModel');
+    this.numHeads = posInt(config.numHeads, 'config.numHeads');
+    this.numKvHeads = config.numKvHeads === undefined ? this.numHeads : posInt(config.numKvHeads, 'config.numKvHeads');
+    if (this.numHeads % this.numKvHeads !== 0) {
+      throw new AttentionError('INVALID_OPTION', `config.numKvHeads (${this.numKvHeads}) must divide config.numHeads (${this.numHeads})`);
+    }
+    if (config.headDim === undefined && this.dModel % this.numHeads !== 0) {
+      throw new AttentionError('INVALID_OPTION', `config.dModel (${this.dModel}) must be divisible by config.numHeads (${this.numHeads}), or give config.headDim`);
+    }
+    this.headDim = config.headDim === undefined ? this.dModel / this.numHeads : posInt(config.headDim, 'config.headDim');
+    this.kdim = config.kdim === undefined ? this.dModel : posInt(config.kdim, 'config.kdim');
+    this.vdim = config.vdim === undefined ? this.dModel : posInt(config.vdim, 'config.vdim');
+    const bias = config.bias ?? true;
+    if (typeof bias !== 'boolean') throw new AttentionError('INVALID_OPTION', `config.bias must be a boolean, got ${String(config.bias)}`);
+    this.bias = bias;
+    const softcap = config.softcap ?? 0;
+    if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) {
+      throw new AttentionError('INVALID_OPTION', `config.softcap must be a number ≥ 0, got ${String(config.softcap)}`);
+    }
+    this.softcap = softcap;
+    if (config.scale !== undefined && (typeof config.scale !== 'number' || !Number.isFinite(config.scale))) {
+      throw new AttentionError('INVALID_OPTION', `config.scale must be a finite number, got ${String(config.scale)}`);
+    }
+    checkElementCount((this.numHeads + 2 * this.numKvHeads) * this.headDim * Math.max(this.dModel, this.kdim, this.vdim), 'weights');
+    // Validate the position config and the weights before allocating anything that could leak.
+    let position: PositionEncoding | undefined;
+    if (config.position !== undefined) position = new PositionEncoding(kernels, config.position, this.numHeads, this.headDim, 'config.position');
+    try {
+      if (position?.scaleOverride !== undefined && config.scale !== undefined && config.scale !== position.scaleOverride) {
+        throw new AttentionError('INVALID_OPTION', `config.scale (${config.scale}) contradicts config.position.unscaled (scale 1)`);
+      }
+      this.scale = config.scale ?? position?.scaleOverride ?? 1 / Math.sqrt(this.headDim);
+      position?.setScale(this.scale);
+      this.weights = storeWeights(kernels, config.weights, {
+        dModel: this.dModel, kdim: this.kdim, vdim: this.vdim,
+        qOut: this.numHeads * this.headDim, kOut: this.numKvHeads * this.headDim, vOut: this.numKvHeads * this.headDim, bias,
+      });
+    } catch (e) {
+      position?.dispose();
+      throw e;
+    }
+    this.position = position;
+    this.ropeTables = position?.rope ? new RopeTables(kernels, position.rope) : undefined;
+  }
+
+  private kernels(): Kernels {
+    if (!this.weights) throw new AttentionError('DISPOSED', 'this multiHeadAttention layer was disposed');
+    return this.kernelsOf();
+  }
+
+  private get qOut(): number {
+    return this.numHeads * this.headDim;
+  }
+
+  private get kvOut(): number {
+    return this.numKvHeads * this.headDim;
+  }
+
+  /** Checks a [batch, seq, width] (or unbatched [seq, width]) input. */
+  private checkInput(value: TensorLike, name: string, width: number, widthName: string, unbatched: boolean, batch?: number): { view: TensorView; batch: number; seq: number } {
+    const view = viewTensor(value, name, F32, this.arena);
+    const rank = unbatched ? 2 : 3;
+    const want = unbatched ? `[seq, ${widthName} = ${width}]` : `[batch${batch !== undefined ? ` = ${batch}` : ''}, seq, ${widthName} = ${width}]`;
+    if (view.shape.length !== rank || view.shape[rank - 1] !== width || (!unbatched && batch !== undefined && view.shape[0] !== batch)) {
+      throw new AttentionError('SHAPE_MISMATCH', `${name} must be ${want}, got ${formatShape(view.shape)}`);
+    }
+    return { view, batch: unbatched ? 1 : view.shape[0], seq: view.shape[rank - 2] };
+  }
+
+  private checkCache(cache: unknown, name: string, batch: number, kernels: Kernels): KVCache {
+    if (!(cache instanceof KVCache)) throw new AttentionError('INVALID_ARGUMENT', `${name} must be a KVCache (rt.kvCache), got ${String(cache)}`);
+    if (cache.kernels() !== kernels) throw new AttentionError('INVALID_ARGUMENT', `${name} belongs to another runtime`);
+    if (cache.heads !== this.numKvHeads || cache.headDim !== this.headDim || cache.valueDim !== this.headDim || cache.batch !== batch) {
+      throw new AttentionError(
+        'SHAPE_MISMATCH',
+        `${name} must have heads = numKvHeads = ${this.numKvHeads}, headDim = valueDim = ${this.headDim}, batch = ${batch}; ` +
+          `got heads ${cache.heads}, headDim ${cache.headDim}, valueDim ${cache.valueDim}, batch ${cache.batch}`,
+      );
+    }
+    return cache;
+  }
+
+  /**
+   * Runs the layer on x [batch, seq, dModel] (or [seq, dModel]); returns [batch, seq, dModel]
+   * (and the attention weights with needWeights). See MultiHeadAttentionForwardOptions.
+   */
+  forward(x: TensorLike, options: MultiHeadAttentionForwardOptions & { needWeights: true }): MultiHeadAttentionOutput;
+  forward(x: TensorLike, options?: MultiHeadAttentionForwardOptions): Tensor;
+  forward(xIn: TensorLike, options: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+    const kernels = this.kernels();
+    const arena = this.arena;
+    if (typeof options !== 'object' || options === null) {
+      throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+    }
+    const xv0 = viewTensor(xIn, 'x', F32, arena);
+    const unbatched = xv0.shape.length === 2;
+    const { view: x, batch: B, seq: S } = this.checkInput(xIn, 'x', this.dModel, 'dModel', unbatched);
+    const H = this.numHeads;
+    const Hkv = this.numKvHeads;
+    const Dh = this.headDim;
+    const qOut = this.qOut;
+    const kvOut = this.kvOut;
+    const W = this.weights!;
+
+    // What kind of call.
+    type Ctx = { kind: 'self' } | { kind: 'cross'; key: TensorView; value: TensorView; same: boolean; seq: number } | { kind: 'memory'; cache: KVCache };
+    let ctx: Ctx = { kind: 'self' };
+    const context = options.context;
+    if (context !== undefined) {
+      if (context instanceof KVCache) {
+        ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
+      } else if (typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context)) {
+        const kc = this.checkInput(context.key, 'options.context.key', this.kdim, 'kdim', unbatched, B);
+        const vc = this.checkInput(context.value, 'options.context.value', this.vdim, 'vdim', unbatched, B);
+        if (kc.seq !== vc.seq) {
+          throw new AttentionError('SHAPE_MISMATCH', `options.context.key ${formatShape(kc.view.shape)} and options.context.value ${formatShape(vc.view.shape)} must have the same length`);
+        }
+        ctx = { kind: 'cross', key: kc.view, value: vc.view, same: false, seq: kc.seq };
+      } else {
+        if (this.kdim !== this.vdim) {
+          throw new AttentionError('INVALID_ARGUMENT', `options.context as one tensor needs kdim = vdim (got ${this.kdim}, ${this.vdim}); pass { key, value }`);
+        }
+        const c = this.checkInput(context as TensorLike, 'options.context', this.kdim, 'kdim', unbatched, B);
+        ctx = { kind: 'cross', key: c.view, value: c.view, same: true, seq: c.seq };
+      }
+      if (this.position) {
+        throw new AttentionError('INVALID_OPTION', `this layer has a ${this.position.type} position encoding, which applies to self-attention; create cross-attention layers without config.position`);
+      }
+      if (options.cache !== undefined) {
+        throw new AttentionError('INVALID_OPTION', 'options.cache is the self-attention KV cache; for cross-attention pass the cache filled by layer.projectContext(encoderOutput) as options.context');
+      }
+    } else if (this.kdim !== this.dModel || this.vdim !== this.dModel) {
+      throw new AttentionError('INVALID_ARGUMENT', `self-attention needs kdim = vdim = dModel (got kdim ${this.kdim}, vdim ${this.vdim}, dModel ${this.dModel}); pass options.context`);
+    }
+    const cache = options.cache === undefined ? undefined : this.checkCache(options.cache, 'options.cache', B, kernels);
+    const causalOpt = options.causal ?? (cache !== undefined);
+    if (causalOpt !== true && causalOpt !== false && causalOpt !== 'bottom-right' && causalOpt !== 'top-left') {
+      throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(options.causal)}`);
+    }
+    if ((cache || ctx.kind === 'memory') && causalOpt === 'top-left') {
+      throw new AttentionError('INVALID_OPTION', "options.causal 'top-left' has no meaning with a KV cache (new tokens follow the cached ones): use true");
+    }
+    const causal = causalOpt !== false;
+    if (ctx.kind === 'memory' && causal) {
+      throw new AttentionError('INVALID_OPTION', 'options.causal applies to self-attention; a cross-attention memory (KVCache context) is attended in full');
+    }
+    const nk = ctx.kind === 'self' ? (cache ? cache.keyCount(S) : S) : ctx.kind === 'cross' ? ctx.seq : ctx.cache.length;
+    let keyLens: number[] | undefined;
+    if (options.keyLengths !== undefined) {
+      if (cache || ctx.kind === 'memory') {
+        throw new AttentionError('INVALID_OPTION', 'options.keyLengths does not apply to a KV cache: use options.keyPaddingMask over the cached keys');
+      }
+      const v = options.keyLengths as unknown;
+      const isArrayLike = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+      const list = isArrayLike ? Array.from(v as ArrayLike<number | bigint>, Number) : [];
+      if (!isArrayLike || list.length !== B || list.some((n) => !Number.isInteger(n) || n < 0 || n > nk)) {
+        throw new AttentionError('INVALID_OPTION', `options.keyLengths must hold ${B} integers in [0, ${nk}] (one per batch entry), got ${isArrayLike ? `[${list.join(', ')}]` : String(v)}`);
+      }
+      keyLens = list;
+    }
+    if (options.positions !== undefined && !this.position?.rope) {
+      throw new AttentionError('INVALID_OPTION', 'options.positions sets RoPE positions; this layer has no RoPE position encoding');
+    }
+    const needWeights = options.needWeights ?? false;
+    const averageWeights = options.averageWeights ?? true;
+    if (typeof needWeights !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.needWeights must be a boolean, got ${String(needWeights)}`);
+    if (typeof averageWeights !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.averageWeights must be a boolean, got ${String(averageWeights)}`);
+    const ropePositions = this.position?.rope
+      ? resolvePositions(options.positions ?? (cache ? cache.position : 0), B, S, 'options.positions')
+      : undefined;
+    checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: H, q: S, k: nk });
+    const outShape = unbatched ? [S, this.dModel] : [B, S, this.dModel];
+    checkElementCount(B * S * (qOut + 2 * kvOut), 'projections');
+    checkElementCount(B * S * Math.max(qOut, this.dModel), 'output');
+    if (needWeights) checkElementCount(B * H * S * nk, 'weights');
+    let outResident: WasmTensor | undefined;
+    let outTensor: Tensor | undefined;
+    if (options.out !== undefined) {
+      const o = viewTensor(options.out, 'options.out', F32, arena);
+      if (o.shape.length !== outShape.length || o.shape.some((d, i) => d !== outShape[i])) {
+        throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
+      }
+      if (o.resident) outResident = o.resident;
+      else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
+    }
+    if (cache) cache.checkRoom(S, 'layer.forward');
+
+    const scope = new Scope(arena);
+    try {
+      // Workspaces first (they only grow), then inputs.
+      kernels.reserveAttention(Math.max(nk, 1), Dh, Dh);
+      kernels.reserveGemm(Math.max(qOut + 2 * kvOut, this.dModel), Math.max(this.dModel, this.kdim, this.vdim, qOut));
+      const xp = scope.place(x);
+      const total = qOut + 2 * kvOut;
+      let q: HeadLayout;
+      let k: HeadLayout | undefined;
+      let v: HeadLayout | undefined;
+      if (ctx.kind === 'self') {
+        // One GEMM: [B·S, dModel] · [dModel, (H + 2·Hkv)·Dh].
+        const buf = scope.alloc(Math.max(1, B * S * total), 'projections');
+        linear(kernels, xp, this.dModel, B * S, this.dModel, W.wq, total, W.bias, buf, total);
+        q = { ptr: buf, batchStride: S * total, headStride: Dh, rowStride: total };
+        k = { ptr: buf + 4 * qOut, batchStride: S * total, headStride: Dh, rowStride: total };
+        v = { ptr: buf + 4 * (qOut + kvOut), batchStride: S * total, headStride: Dh, rowStride: total };
+        if (this.ropeTables && ropePositions) {
+          let maxPos = 0;
+          for (const p of ropePositions) maxPos = Math.max(maxPos, p);
+          const { cos, sin } = this.ropeTables.ensure(maxPos + 1);
+          const posPtr = scope.alloc(Math.max(1, B * S), 'positions');
+          arena.i32(posPtr, B * S).set(ropePositions);
+          const table = { cos, sin, half: this.ropeTables.half };
+          const spec = this.ropeTables.spec;
+          applyRope(kernels, table, spec, { ptr: q.ptr, rows: B * S, rowStride: total, heads: H, headStride: Dh }, posPtr);
+          applyRope(kernels, table, spec, { ptr: k.ptr, rows: B * S, rowStride: total, heads: Hkv, headStride: Dh }, posPtr);
+        }
+      } else {
+        const qb = scope.alloc(Math.max(1, B * S * qOut), 'query projection');
+        linear(kernels, xp, this.dModel, B * S, this.dModel, W.wq, qOut, W.bias, qb, qOut);
+        q = { ptr: qb, batchStride: S * qOut, headStride: Dh, rowStride: qOut };
+        if (ctx.kind === 'cross') {
+          const Sk = ctx.seq;
+          const kv = scope.alloc(Math.max(1, B * Sk * 2 * kvOut), 'key/value projection');
+          const kp = scope.place(ctx.key);
+          if (ctx.same && W.fused) {
+            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+          } else {
+            const vp = ctx.same ? kp : scope.place(ctx.value);
+            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+            linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? W.bias + 4 * (qOut + kvOut) : 0, kv + 4 * kvOut, 2 * kvOut);
+          }
+          k = { ptr: kv, batchStride: Sk * 2 * kvOut, headStride: Dh, rowStride: 2 * kvOut };
+          v = { ptr: kv + 4 * kvOut, batchStride: Sk * 2 * kvOut, headStride: Dh, rowStride: 2 * kvOut };
+        }
+      }
+
+      // Relative position bias (absolute positions: queries from the cache position on).
+      let relBias: RelBias | undefined;
+      if (this.position?.hasBias) {
+        const q0 = cache ? cache.position : 0;
+        const k0 = cache ? cache.firstKeyPosition() : 0;
+        relBias = this.position.prepare(scope, { qMin: q0, qMax: q0 + Math.max(S, 1) - 1, kMin: k0, kMax: k0 + Math.max(nk, 1) - 1 }, { q, batch: B, nq: S });
+      }
+      const mask = composeMask(scope, { mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: H, q: S, k: nk });
+      const oPtr = scope.alloc(Math.max(1, B * S * qOut), 'attention output');
+      const o: HeadLayout = { ptr: oPtr, batchStride: S * qOut, headStride: Dh, rowStride: qOut };
+      const wPtr = needWeights ? scope.alloc(Math.max(1, B * H * S * nk), 'weights') : 0;
+
+      if (cache || ctx.kind === 'memory') {
+        const c = cache ?? (ctx as { cache: KVCache }).cache;
+        c.run(kernels, scope, {
+          batch: B, qHeads: H, nq: S, q, o, n: cache ? S : 0, kNew: cache ? k : undefined, vNew: cache ? v : undefined,
+          scale: this.scale, softcap: this.softcap, causal: cache ? causal : false, mask, relBias,
+          weights: needWeights ? wPtr : undefined,
+        });
+      } else {
+        const lens = keyLens ?? new Array<number>(B).fill(nk);
+        const offsets = ctx.kind === 'self' || causalOpt === 'top-left' ? new Array<number>(B).fill(0) : lens.map((len) => len - S);
+        runAttention(kernels, {
+          batch: B, qHeads: H, kvHeads: Hkv, nq: S, nk, dh: Dh, dv: Dh,
+          q, k: k!, v: v!, o, scale: this.scale, softcap: this.softcap, mask, offsets, keyLens: lens,
+          left: -1, right: causal ? 0 : -1, relBias,
+          weights: needWeights ? { ptr: wPtr, mode: 3 } : undefined,
+        });
+      }
+
+      // Output projection.
+      const yPtr = outResident ? outResident.ptr : scope.alloc(Math.max(1, B * S * this.dModel), 'output');
+      linear(kernels, oPtr, qOut, B * S, qOut, W.wo, this.dModel, W.bo, yPtr, this.dModel);
+      const size = B * S * this.dModel;
+      let output: Tensor;
+      if (outResident) output = outResident;
+      else if (outTensor) {
+        outTensor.data.set(arena.f32(yPtr, size));
+        output = outTensor;
+      } else output = { data: arena.f32(yPtr, size).slice(), shape: outShape };
+      if (!needWeights) return output;
+      const wAll = arena.f32(wPtr, B * H * S * nk);
+      let weights: Tensor;
+      if (averageWeights) {
+        const avg = new Float32Array(B * S * nk);
+        const acc = new Float64Array(S * nk);
+        for (let b = 0; b < B; b++) {
+          acc.fill(0);
+          for (let h = 0; h < H; h++) {
+            const base = (b * H + h) * S * nk;
+            for (let i = 0; i < S * nk; i++) acc[i] += wAll[base + i];
+          }
+          for (let i = 0; i < S * nk; i++) avg[b * S * nk + i] = acc[i] / H;
+        }
+        weights = { data: avg, shape: unbatched ? [S, nk] : [B, S, nk] };
+      } else {
+        weights = { data: wAll.slice(), shape: unbatched ? [H, S, nk] : [B, H, S, nk] };
+      }
+      return { output, weights };
+    } finally {
+      scope.close();
+    }
+  }
+
+  /**
+   * Projects an encoder output (or { key, value }) into keys and values once, for cross-attention
+   * in a decoding loop: returns a KVCache (the given one, reset and refilled, or a new one the
+   * caller disposes) to pass as `options.context` on every step.
+   */
+  projectContext(context: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
+    const kernels = this.kernels();
+    const arena = this.arena;
+    let keyIn: TensorLike;
+    let valueIn: TensorLike;
+    let same: boolean;
+    if (typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context)) {
+      keyIn = context.key;
+      valueIn = context.value;
+      same = false;
+    } else {
+      if (this.kdim !== this.vdim) {
+        throw new AttentionError('INVALID_ARGUMENT', `context as one tensor needs kdim = vdim (got ${this.kdim}, ${this.vdim}); pass { key, value }`);
+      }
+      keyIn = context as TensorLike;
+      valueIn = keyIn;
+      same = true;
+    }
+    const probe = viewTensor(keyIn, 'context', F32, arena);
+    const unbatched = probe.shape.length === 2;
+    const kc = this.checkInput(keyIn, same ? 'context' : 'context.key', this.kdim, 'kdim', unbatched);
+    const vc = same ? kc : this.checkInput(valueIn, 'context.value', this.vdim, 'vdim', unbatched, kc.batch);
+    if (vc.seq !== kc.seq) throw new AttentionError('SHAPE_MISMATCH', `context.key and context.value must have the same length, got ${kc.seq} and ${vc.seq}`);
+    const B = kc.batch;
+    const Sk = kc.seq;
+    let target: KVCache;
+    if (cache !== undefined) {
+      target = this.checkCache(cache, 'cache', B, kernels);
+      if (target.window !== undefined || target.capacity < Sk) {
+        throw new AttentionError('INVALID_ARGUMENT', `cache must be a linear kvCache with maxLength ≥ ${Sk} (the context length), got maxLength ${target.maxLength}${target.window !== undefined ? ` and window ${target.window}` : ''}`);
+      }
+    } else {
+      target = new KVCache(this.kernelsOf, { heads: this.numKvHeads, headDim: this.headDim, maxLength: Math.max(1, Sk), batch: B });
+    }
+    const W = this.weights!;
+    const kvOut = this.kvOut;
+    const qOut = this.qOut;
+    const scope = new Scope(arena);
+    try {
+      kernels.reserveGemm(2 * kvOut, Math.max(this.kdim, this.vdim));
+      const kp = scope.place(kc.view);
+      const kv = scope.alloc(Math.max(1, B * Sk * 2 * kvOut), 'key/value projection');
+      if (same && W.fused) {
+        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+      } else {
+        const vp = same ? kp : scope.place(vc.view);
+        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+        linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? W.bias + 4 * (qOut + kvOut) : 0, kv + 4 * kvOut, 2 * kvOut);
+      }
+      target.reset();
+      target.appendFrom(
+        { ptr: kv, batchStride: Sk * 2 * kvOut, headStride: this.headDim, rowStride: 2 * kvOut },
+        { ptr: kv + 4 * kvOut, batchStride: Sk * 2 * kvOut, headStride: this.headDim, rowStride: 2 * kvOut },
+        Sk,
+      );
+      return target;
+    } catch (e) {
+      if (cache === undefined) target.dispose();
+      throw e;
+    } finally {
+      scope.close();
+    }
+  }
+
+  /** True once dispose() ran. */
+  get isDisposed(): boolean {
+    return this.weights === undefined;
+  }
+
+  /** Frees the weights and tables. Idempotent. */
+  dispose(): void {
+    if (!this.weights) return;
+    for (const p of this.weights.blocks) this.arena.release(p);
+    this.weights = undefined;
+    this.position?.dispose();
+    this.ropeTables?.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

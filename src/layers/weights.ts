@@ -1,0 +1,224 @@
+// weights.ts — validates a multi-head layer's projection weights and copies them into Wasm memory
+// once, in one canonical layout: every matrix stored [in, out] row-major (x·W, the ONNX MatMul
+// layout), so each projection is one GEMM without transposition.
+//
+// Accepted layouts (`format`):
+//   'torch' (default): nn.Linear weights [out, in]
+//       separate   q [H·Dh, dModel], k [Hkv·Dh, kdim], v [Hkv·Dh, vdim] (q_proj_weight, k_proj_weight,
+//                  v_proj_weight, or q_proj.weight … in Hugging Face models)
+//       fused      qkv [(H + 2·Hkv)·Dh, dModel]: rows Q, then K, then V — torch.nn.MultiheadAttention's
+//                  in_proj_weight [3·E, E] when Hkv = H (and the fused qkv_proj of Phi-3-style GQA)
+//       output     out [dModel, H·Dh] (out_proj.weight)
+//   'onnx': MatMul weights [in, out]
+//       separate   q [dModel, H·Dh], k [kdim, Hkv·Dh], v [vdim, Hkv·Dh]
+//       fused      qkv [dModel, (H + 2·Hkv)·Dh]: columns Q | K | V — onnxruntime's com.microsoft
+//                  `Attention` input `weights` [input_hidden_size, 3·hidden_size]
+//       output     out [H·Dh, dModel]
+// Biases: qkv_bias / in_proj_bias [(H + 2·Hkv)·Dh] (ORT Attention's `bias`), or q/k/v biases, and
+// an output bias [dModel]. With `bias: true` (default, like PyTorch) they are required; with
+// `bias: false` none may be given.
+// Storage: when kdim = vdim = dModel, W_in is one block [dModel, (H + 2·Hkv)·Dh] (so self-attention
+// projects Q, K and V with one GEMM and a cross-attention projects K and V with one); otherwise
+// three blocks. The biases are one block [(H + 2·Hkv)·Dh].
+
+import { AttentionError, formatShape } from '../runtime/index';
+import { type TensorLike, type TensorView, viewTensor } from '../tensor';
+import type { Kernels } from '../kernels';
+
+/** Projection weights of a multi-head layer; see the layouts in src/layers/weights.ts. */
+export interface MultiHeadAttentionWeights {
+  /** 'torch' (nn.Linear [out, in], default) or 'onnx' (MatMul [in, out]). */
+  format?: 'torch' | 'onnx';
+  /** Fused Q/K/V projection (PyTorch in_proj_weight, or ORT Attention `weights`). */
+  qkv?: TensorLike;
+  /** Fused Q/K/V bias [(H + 2·Hkv)·Dh] (PyTorch in_proj_bias, or ORT Attention `bias`). */
+  qkvBias?: TensorLike;
+  q?: TensorLike;
+  k?: TensorLike;
+  v?: TensorLike;
+  qBias?: TensorLike;
+  kBias?: TensorLike;
+  vBias?: TensorLike;
+  /** Output projection (PyTorch out_proj.weight [dModel, H·Dh], or [H·Dh, dModel] for 'onnx'). */
+  out: TensorLike;
+  /** Output bias [dModel]. */
+  outBias?: TensorLike;
+}
+
+/** A matrix in Wasm memory: element (row, col) at ptr + 4·(row·ld + col). */
+export interface StoredMatrix {
+  ptr: number;
+  ld: number;
+}
+
+/** The layer's weights in Wasm memory. */
+export interface StoredWeights {
+  /** true when Q, K, V share one block (kdim = vdim = dModel): wk = wq + qOut columns, wv = wk + kOut. */
+  fused: boolean;
+  wq: StoredMatrix;
+  wk: StoredMatrix;
+  wv: StoredMatrix;
+  /** [qOut + kOut + vOut] or 0 */
+  bias: number;
+  wo: StoredMatrix;
+  /** [dModel] or 0 */
+  bo: number;
+  blocks: number[];
+}
+
+export interface WeightDims {
+  dModel: number;
+  kdim: number;
+  vdim: number;
+  qOut: number;
+  kOut: number;
+  vOut: number;
+  bias: boolean;
+}
+
+const F32 = [Float32Array] as const;
+
+/** Validates every weight, then copies them into Wasm memory (nothing is allocated on error). */
+export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dims: WeightDims): StoredWeights {
+  if (typeof w !== 'object' || w === null) {
+    throw new AttentionError('INVALID_ARGUMENT', `config.weights must be an object { qkv | q, k, v, out, … }, got ${String(w)}`);
+  }
+  const arena = kernels.arena;
+  const format = w.format ?? 'torch';
+  if (format !== 'torch' && format !== 'onnx') {
+    throw new AttentionError('INVALID_OPTION', `config.weights.format must be 'torch' or 'onnx', got ${JSON.stringify(format)}`);
+  }
+  const torch = format === 'torch';
+  const { dModel, kdim, vdim, qOut, kOut, vOut } = dims;
+  const total = qOut + kOut + vOut;
+  const expect = (name: string, value: TensorLike | undefined, inDim: number, outDim: number, what: string): TensorView => {
+    if (value === undefined) throw new AttentionError('INVALID_ARGUMENT', `config.weights.${name} is required (${what})`);
+    const v = viewTensor(value, `config.weights.${name}`, F32, arena);
+    const want = torch ? [outDim, inDim] : [inDim, outDim];
+    if (v.shape.length !== 2 || v.shape[0] !== want[0] || v.shape[1] !== want[1]) {
+      throw new AttentionError(
+        'SHAPE_MISMATCH',
+        `config.weights.${name} must be ${formatShape(want)} (${what}; format '${format}': ${torch ? '[out, in], nn.Linear' : '[in, out], MatMul'}), got ${formatShape(v.shape)}`,
+      );
+    }
+    return v;
+  };
+  const expectBias = (name: string, value: TensorLike | undefined, n: number): TensorView | undefined => {
+    if (!dims.bias) {
+      if (value !== undefined) throw new AttentionError('INVALID_ARGUMENT', `config.weights.${name} was given but config.bias is false`);
+      return undefined;
+    }
+    if (value === undefined) throw new AttentionError('INVALID_ARGUMENT', `config.weights.${name} [${n}] is required when config.bias is true (the default); pass bias: false for a layer without biases`);
+    const v = viewTensor(value, `config.weights.${name}`, F32, arena);
+    if (v.shape.length !== 1 || v.shape[0] !== n) {
+      throw new AttentionError('SHAPE_MISMATCH', `config.weights.${name} must be [${n}], got ${formatShape(v.shape)}`);
+    }
+    return v;
+  };
+
+  const fusedGiven = w.qkv !== undefined;
+  const separateGiven = w.q !== undefined || w.k !== undefined || w.v !== undefined;
+  if (fusedGiven && separateGiven) {
+    throw new AttentionError('INVALID_ARGUMENT', 'config.weights: give either the fused qkv or the separate q, k, v, not both');
+  }
+  if (!fusedGiven && !separateGiven) {
+    throw new AttentionError('INVALID_ARGUMENT', 'config.weights needs the input projections: qkv (fused) or q, k and v');
+  }
+  const fusable = kdim === dModel && vdim === dModel;
+  let qkv: TensorView | undefined;
+  let q: TensorView | undefined, k: TensorView | undefined, v: TensorView | undefined;
+  if (fusedGiven) {
+    if (!fusable) {
+      throw new AttentionError('INVALID_ARGUMENT', `config.weights.qkv (fused) needs kdim = vdim = dModel (${dModel}), got kdim ${kdim}, vdim ${vdim}: give q, k and v separately`);
+    }
+    qkv = expect('qkv', w.qkv, dModel, total, `fused Q/K/V: (numHeads + 2·numKvHeads)·headDim = ${total} outputs of dModel = ${dModel} inputs`);
+  } else {
+    q = expect('q', w.q, dModel, qOut, `numHeads·headDim = ${qOut} outputs of dModel = ${dModel} inputs`);
+    k = expect('k', w.k, kdim, kOut, `numKvHeads·headDim = ${kOut} outputs of kdim = ${kdim} inputs`);
+    v = expect('v', w.v, vdim, vOut, `numKvHeads·headDim = ${vOut} outputs of vdim = ${vdim} inputs`);
+  }
+  const out = expect('out', w.out, qOut, dModel, `dModel = ${dModel} outputs of numHeads·headDim = ${qOut} inputs`);
+  let qkvBias: TensorView | undefined;
+  let qBias: TensorView | undefined, kBias: TensorView | undefined, vBias: TensorView | undefined;
+  if (w.qkvBias !== undefined && (w.qBias !== undefined || w.kBias !== undefined || w.vBias !== undefined)) {
+    throw new AttentionError('INVALID_ARGUMENT', 'config.weights: give either qkvBias or qBias, kBias, vBias, not both');
+  }
+  if (w.qkvBias !== undefined || (dims.bias && fusedGiven && w.qBias === undefined)) {
+    qkvBias = expectBias('qkvBias', w.qkvBias, total);
+  } else {
+    qBias = expectBias('qBias', w.qBias, qOut);
+    kBias = expectBias('kBias', w.kBias, kOut);
+    vBias = expectBias('vBias', w.vBias, vOut);
+  }
+  const outBias = expectBias('outBias', w.outBias, dModel);
+
+  // Copy in (validation is complete).
+  const blocks: number[] = [];
+  const alloc = (floats: number): number => {
+    const p = arena.alloc(Math.max(1, floats) * 4);
+    blocks.push(p);
+    return p;
+  };
+  try {
+    const source = (t: TensorView): Float32Array => (t.resident ? t.resident.data : t.data!);
+    /** Writes a [in, out] matrix (given in `format`) at column `col` of a block with row length ld. */
+    const put = (dst: number, ld: number, col: number, t: TensorView, inDim: number, outDim: number): void => {
+      const src = source(t);
+      const mem = arena.f32(dst, inDim * ld);
+      if (torch) {
+        for (let o = 0; o < outDim; o++) {
+          const row = o * inDim;
+          for (let i = 0; i < inDim; i++) mem[i * ld + col + o] = src[row + i];
+        }
+      } else {
+        for (let i = 0; i < inDim; i++) mem.set(src.subarray(i * outDim, (i + 1) * outDim), i * ld + col);
+      }
+    };
+    let wq: StoredMatrix, wk: StoredMatrix, wv: StoredMatrix;
+    const fused = fusable;
+    if (fused) {
+      const block = alloc(dModel * total);
+      if (qkv) put(block, total, 0, qkv, dModel, total);
+      else {
+        put(block, total, 0, q!, dModel, qOut);
+        put(block, total, qOut, k!, dModel, kOut);
+        put(block, total, qOut + kOut, v!, dModel, vOut);
+      }
+      wq = { ptr: block, ld: total };
+      wk = { ptr: block + 4 * qOut, ld: total };
+      wv = { ptr: block + 4 * (qOut + kOut), ld: total };
+    } else {
+      const bq = alloc(dModel * qOut);
+      put(bq, qOut, 0, q!, dModel, qOut);
+      const bk = alloc(kdim * kOut);
+      put(bk, kOut, 0, k!, kdim, kOut);
+      const bv = alloc(vdim * vOut);
+      put(bv, vOut, 0, v!, vdim, vOut);
+      wq = { ptr: bq, ld: qOut };
+      wk = { ptr: bk, ld: kOut };
+      wv = { ptr: bv, ld: vOut };
+    }
+    let bias = 0;
+    if (dims.bias) {
+      bias = alloc(total);
+      const mem = arena.f32(bias, total);
+      if (qkvBias) mem.set(source(qkvBias));
+      else {
+        mem.set(source(qBias!), 0);
+        mem.set(source(kBias!), qOut);
+        mem.set(source(vBias!), qOut + kOut);
+      }
+    }
+    const woBlock = alloc(qOut * dModel);
+    put(woBlock, dModel, 0, out, qOut, dModel);
+    let bo = 0;
+    if (dims.bias) {
+      bo = alloc(dModel);
+      arena.f32(bo, dModel).set(source(outBias!));
+    }
+    return { fused, wq, wk, wv, bias, wo: { ptr: woBlock, ld: dModel }, bo, blocks };
+  } catch (e) {
+    for (const p of blocks) arena.release(p);
+    throw e;
+  }
+}

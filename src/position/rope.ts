@@ -1,0 +1,315 @@
+// rope.ts — rotary position embedding (Su et al., "RoFormer", 2021): rotates pairs of query/key
+// features by position-dependent angles, so q·k depends on positions only through j − i.
+//
+//   θ_c = base^(−2c/R) for c < R/2 (R = rotary dims, even, ≤ head size); angle = position·θ_c
+//   rotate-half (GPT-NeoX, LLaMA, ONNX default):  pairs (x[c], x[c + R/2])
+//   interleaved (GPT-J, RoFormer, ONNX interleaved=1): pairs (x[2c], x[2c + 1])
+//   (x1, x2) → (x1·cos − x2·sin, x1·sin + x2·cos); features R … head size − 1 pass through.
+//
+// Angles and cos/sin are computed in float64 and rounded once to float32 (cos/sin tables of
+// (positions, R/2) live in Wasm memory and grow by doubling). The rotation itself is the
+// f32_rope kernel (assembly/rope.ts), in place on any strided [rows, heads, dim] block, so the
+// multi-head layer rotates Q and K inside its projection buffer without copying them.
+//
+// rt.rope(x, options) is also a standalone op with the ONNX RotaryEmbedding (opset 23) contract:
+// x [B, H, S, D] or [B, S, H·D] (numHeads), explicit cos/sin caches and position ids optional.
+
+import type { Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { checkElementCount, Scope, type Tensor, type TensorLike, viewTensor, WasmTensor } from '../tensor';
+
+/** RoPE parameters shared by the layer config and rt.rope. */
+export interface RopeParameters {
+  /** Rotated features per head (even, ≤ head size). Default: the whole head. */
+  rotaryDim?: number;
+  /** Frequency base. Default 10000. */
+  base?: number;
+  /** Pairs (2c, 2c+1) (GPT-J) instead of (c, c + rotaryDim/2) (GPT-NeoX / LLaMA). Default false. */
+  interleaved?: boolean;
+}
+
+/** Options of `rt.rope`. */
+export interface RopeOptions extends RopeParameters {
+  /** Heads of a 3-D [batch, seq, heads·headDim] input (required for 3-D, checked for 4-D). */
+  numHeads?: number;
+  /**
+   * Positions: a number (offset of the first token, default 0, e.g. the cache length when
+   * decoding), one offset per batch entry, or position ids [batch, seq] (Int32Array,
+   * BigInt64Array or number[]; shape [seq] is shared by every batch entry).
+   */
+  positions?: number | ArrayLike<number> | { readonly data: ArrayLike<number | bigint>; readonly shape?: readonly number[]; readonly dims?: readonly number[] };
+  /** Explicit cos cache [maxPosition + 1, rotaryDim/2] (ONNX `cos_cache`); with `sin`, replaces `base`. */
+  cos?: TensorLike;
+  /** Explicit sin cache [maxPosition + 1, rotaryDim/2] (ONNX `sin_cache`). */
+  sin?: TensorLike;
+  /** Write the result here (a WasmTensor rotates in place when it is also `x`). */
+  out?: WasmTensor | Tensor;
+}
+
+/** Validated RoPE parameters. */
+export interface RopeSpec {
+  rotaryDim: number;
+  base: number;
+  interleaved: boolean;
+}
+
+export function checkRopeParameters(p: RopeParameters, headDim: number, name: string): RopeSpec {
+  const rotaryDim = p.rotaryDim ?? headDim - (headDim % 2);
+  if (typeof rotaryDim !== 'number' || !Number.isInteger(rotaryDim) || rotaryDim < 0 || rotaryDim % 2 !== 0 || rotaryDim > headDim) {
+    throw new AttentionError('INVALID_OPTION', `${name}.rotaryDim must be an even integer in [0, headDim = ${headDim}], got ${String(p.rotaryDim)}`);
+  }
+  if (p.rotaryDim === undefined && headDim % 2 !== 0) {
+    throw new AttentionError('INVALID_OPTION', `${name}.rotaryDim must be given for an odd head size (${headDim}): RoPE rotates pairs`);
+  }
+  const base = p.base ?? 10000;
+  if (typeof base !== 'number' || !Number.isFinite(base) || base <= 0) {
+    throw new AttentionError('INVALID_OPTION', `${name}.base must be a positive number, got ${String(p.base)}`);
+  }
+  const interleaved = p.interleaved ?? false;
+  if (typeof interleaved !== 'boolean') {
+    throw new AttentionError('INVALID_OPTION', `${name}.interleaved must be a boolean, got ${String(p.interleaved)}`);
+  }
+  return { rotaryDim, base, interleaved };
+}
+
+/**
+ * cos/sin tables (positions, rotaryDim/2) in Wasm memory for one RoPE spec, grown on demand
+ * (doubling), owned by a layer (or a call) and freed by `dispose`.
+ */
+export class RopeTables {
+  readonly spec: RopeSpec;
+  private readonly kernels: Kernels;
+  private cosPtr = 0;
+  private sinPtr = 0;
+  private positions = 0;
+
+  constructor(kernels: Kernels, spec: RopeSpec) {
+    this.kernels = kernels;
+    this.spec = spec;
+  }
+
+  get half(): number {
+    return this.spec.rotaryDim / 2;
+  }
+
+  /** Makes positions [0, count) available; returns { cos, sin } pointers. */
+  ensure(count: number): { cos: number; sin: number } {
+    if (count > this.positions) {
+      const next = Math.max(count, 2 * this.positions, 64);
+      const half = this.half;
+      checkElementCount(next * half, 'RoPE tables');
+      const arena = this.kernels.arena;
+      const c = arena.alloc(Math.max(1, next * half) * 4);
+      let s: number;
+      try {
+        s = arena.alloc(Math.max(1, next * half) * 4);
+      } catch (e) {
+        arena.release(c);
+        throw e;
+      }
+      this.release();
+      const inv = new Float64Array(half);
+      for (let i = 0; i < half; i++) inv[i] = Math.pow(this.spec.base, (-2 * i) / this.spec.rotaryDim);
+      const cv = arena.f32(c, next * half);
+      for (let p = 0; p < next; p++) for (let i = 0; i < half; i++) cv[p * half + i] = Math.cos(p * inv[i]);
+      const sv = arena.f32(s, next * half);
+      for (let p = 0; p < next; p++) for (let i = 0; i < half; i++) sv[p * half + i] = Math.sin(p * inv[i]);
+      this.cosPtr = c;
+      this.sinPtr = s;
+      this.positions = next;
+    }
+    return { cos: this.cosPtr, sin: this.sinPtr };
+  }
+
+  private release(): void {
+    if (this.cosPtr) this.kernels.arena.release(this.cosPtr);
+    if (this.sinPtr) this.kernels.arena.release(this.sinPtr);
+    this.cosPtr = 0;
+    this.sinPtr = 0;
+    this.positions = 0;
+  }
+
+  dispose(): void {
+    this.release();
+  }
+}
+
+/** A strided block of rows × heads × headDim in Wasm memory to rotate in place. */
+export interface RopeTarget {
+  ptr: number;
+  rows: number;
+  rowStride: number;
+  heads: number;
+  headStride: number;
+}
+
+/**
+ * Rotates `target` in place; `positionsPtr` holds one i32 position per row (all < table size,
+ * ensured by the caller through tables.ensure).
+ */
+export function applyRope(kernels: Kernels, tables: { cos: number; sin: number; half: number }, spec: RopeSpec, target: RopeTarget, positionsPtr: number): void {
+  if (spec.rotaryDim === 0 || target.rows === 0 || target.heads === 0) return;
+  kernels.rope({
+    x: target.ptr, rows: target.rows, rowStride: target.rowStride, heads: target.heads, headStride: target.headStride,
+    rotaryDim: spec.rotaryDim, interleaved: spec.interleaved,
+    cos: tables.cos, sin: tables.sin, tableStride: tables.half, positions: positionsPtr,
+  });
+}
+
+const F32 = [Float32Array] as const;
+
+/** Per-row positions [batch·seq] from the `positions` option (validated). */
+export function resolvePositions(value: RopeOptions['positions'], batch: number, seq: number, name: string): Int32Array {
+  const out = new Int32Array(batch * seq);
+  const check = (p: number, where: string): number => {
+    if (!Number.isInteger(p) || p < 0 || p > 2 ** 30) {
+      throw new AttentionError('INVALID_OPTION', `${name}${where} must be a non-negative integer position, got ${String(p)}`);
+    }
+    return p;
+  };
+  if (value === undefined || typeof value === 'number') {
+    const offset = check(value ?? 0, '');
+    for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) out[b * seq + s] = offset + s;
+    return out;
+  }
+  if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))) {
+    const list = value as ArrayLike<number>;
+    if (list.length !== batch) {
+      throw new AttentionError('SHAPE_MISMATCH', `${name} as per-batch offsets must hold ${batch} entries (one per batch entry), got ${list.length}; pass position ids as { data, shape: [${batch}, ${seq}] }`);
+    }
+    for (let b = 0; b < batch; b++) {
+      const offset = check(Number(list[b]), `[${b}]`);
+      for (let s = 0; s < seq; s++) out[b * seq + s] = offset + s;
+    }
+    return out;
+  }
+  if (typeof value === 'object' && value !== null && 'data' in value) {
+    const shape = Array.from((value.shape ?? value.dims ?? []) as ArrayLike<number>);
+    const data = value.data;
+    const shared = shape.length === 1 && shape[0] === seq;
+    const full = shape.length === 2 && shape[0] === batch && shape[1] === seq;
+    if ((!shared && !full) || data.length !== shape.reduce((a, d) => a * d, 1)) {
+      throw new AttentionError('SHAPE_MISMATCH', `${name} (position ids) must be [${batch}, ${seq}] or [${seq}], got ${formatShape(shape)} with ${data.length} values`);
+    }
+    for (let b = 0; b < batch; b++) {
+      for (let s = 0; s < seq; s++) {
+        const i = shared ? s : b * seq + s;
+        out[b * seq + s] = check(Number(data[i]), `.data[${i}]`);
+      }
+    }
+    return out;
+  }
+  throw new AttentionError('INVALID_OPTION', `${name} must be a number, per-batch offsets or position ids { data, shape }, got ${String(value)}`);
+}
+
+/** rt.rope: RoPE on [B, H, S, D] or [B, S, H·D] (ONNX RotaryEmbedding semantics). */
+export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {}): Tensor {
+  const arena = kernels.arena;
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
+  const x = viewTensor(xIn, 'x', F32, arena);
+  let batch: number, heads: number, seq: number, headDim: number, layout: { rowStride: number; headStride: number; batchStride: number; rowsContiguous: boolean };
+  if (x.shape.length === 4) {
+    [batch, heads, seq, headDim] = x.shape;
+    if (options.numHeads !== undefined && options.numHeads !== heads) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.numHeads (${String(options.numHeads)}) disagrees with x [batch, heads, seq, headDim] = ${formatShape(x.shape)}`);
+    }
+    layout = { rowStride: headDim, headStride: seq * headDim, batchStride: heads * seq * headDim, rowsContiguous: false };
+  } else if (x.shape.length === 3) {
+    const nh = options.numHeads;
+    if (typeof nh !== 'number' || !Number.isInteger(nh) || nh <= 0) {
+      throw new AttentionError('INVALID_OPTION', `options.numHeads must be a positive integer for a 3-D x [batch, seq, heads·headDim], got ${String(nh)}`);
+    }
+    [batch, seq] = x.shape;
+    const hidden = x.shape[2];
+    if (hidden % nh !== 0) {
+      throw new AttentionError('SHAPE_MISMATCH', `x hidden size ${hidden} (shape ${formatShape(x.shape)}) is not divisible by options.numHeads = ${nh}`);
+    }
+    heads = nh;
+    headDim = hidden / nh;
+    layout = { rowStride: hidden, headStride: headDim, batchStride: seq * hidden, rowsContiguous: true };
+  } else {
+    throw new AttentionError('SHAPE_MISMATCH', `x must be 4-D [batch, heads, seq, headDim] or 3-D [batch, seq, heads·headDim], got ${formatShape(x.shape)}`);
+  }
+  const spec = checkRopeParameters(options, headDim, 'options');
+  const half = spec.rotaryDim / 2;
+  const positions = resolvePositions(options.positions, batch, seq, 'options.positions');
+  let maxPos = 0;
+  for (const p of positions) maxPos = Math.max(maxPos, p);
+  const explicit = options.cos !== undefined || options.sin !== undefined;
+  let cosView, sinView;
+  if (explicit) {
+    if (options.cos === undefined || options.sin === undefined) {
+      throw new AttentionError('INVALID_ARGUMENT', 'options.cos and options.sin must be given together');
+    }
+    cosView = viewTensor(options.cos, 'options.cos', F32, arena);
+    sinView = viewTensor(options.sin, 'options.sin', F32, arena);
+    for (const [v, n] of [[cosView, 'options.cos'], [sinView, 'options.sin']] as const) {
+      if (v.shape.length !== 2 || v.shape[1] !== half || v.shape[0] <= maxPos) {
+        throw new AttentionError('SHAPE_MISMATCH', `${n} must be [positions > ${maxPos}, rotaryDim/2 = ${half}], got ${formatShape(v.shape)}`);
+      }
+    }
+    if (cosView.shape[0] !== sinView.shape[0]) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.cos ${formatShape(cosView.shape)} and options.sin ${formatShape(sinView.shape)} must have the same shape`);
+    }
+  }
+  const size = x.shape.reduce((a, d) => a * d, 1);
+  checkElementCount(size, 'x');
+  let outResident: WasmTensor | undefined;
+  let outTensor: Tensor | undefined;
+  if (options.out !== undefined) {
+    const o = viewTensor(options.out, 'options.out', F32, arena);
+    if (o.shape.length !== x.shape.length || o.shape.some((d, i) => d !== x.shape[i])) {
+      throw new AttentionError('SHAPE_MISMATCH', `options.out must have x's shape ${formatShape(x.shape)}, got ${formatShape(o.shape)}`);
+    }
+    if (o.resident) outResident = o.resident;
+    else outTensor = { data: (options.out as { data: Float32Array }).data, shape: x.shape };
+  }
+  const scope = new Scope(arena);
+  const tables = explicit ? undefined : new RopeTables(kernels, spec);
+  try {
+    let cos: number, sin: number;
+    if (tables) ({ cos, sin } = tables.ensure(maxPos + 1));
+    else {
+      cos = scope.place(cosView!);
+      sin = scope.place(sinView!);
+    }
+    // Work on the output block: copy x there unless rotating a WasmTensor in place.
+    let ptr: number;
+    if (outResident) {
+      ptr = outResident.ptr;
+      if (!(x.resident && x.resident.ptr === ptr)) {
+        if (x.resident) arena.f32(ptr, size).set(arena.f32(x.resident.ptr, size));
+        else arena.f32(ptr, size).set(x.data!);
+      }
+    } else {
+      ptr = scope.alloc(size, 'output');
+      if (x.resident) arena.f32(ptr, size).set(arena.f32(x.resident.ptr, size));
+      else arena.f32(ptr, size).set(x.data!);
+    }
+    const posPtr = scope.alloc(Math.max(1, positions.length), 'positions');
+    arena.i32(posPtr, positions.length).set(positions);
+    const table = { cos, sin, half };
+    for (let b = 0; b < batch; b++) {
+      const base = ptr + 4 * b * layout.batchStride;
+      if (layout.rowsContiguous) {
+        applyRope(kernels, table, spec, { ptr: base, rows: seq, rowStride: layout.rowStride, heads, headStride: layout.headStride }, posPtr + 4 * b * seq);
+      } else {
+        // [B, H, S, D]: each head's rows are contiguous; rotate head by head with the batch's positions.
+        for (let h = 0; h < heads; h++) {
+          applyRope(kernels, table, spec, { ptr: base + 4 * h * layout.headStride, rows: seq, rowStride: layout.rowStride, heads: 1, headStride: 0 }, posPtr + 4 * b * seq);
+        }
+      }
+    }
+    if (outResident) return outResident;
+    if (outTensor) {
+      outTensor.data.set(arena.f32(ptr, size));
+      return outTensor;
+    }
+    return { data: arena.f32(ptr, size).slice(), shape: [...x.shape] };
+  } finally {
+    tables?.dispose();
+    scope.close();
+  }
+}
