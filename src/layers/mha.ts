@@ -347,12 +347,7 @@ export class MultiHeadAttention {
         k = { ptr: buf + 4 * qOut, batchStride: S * total, headStride: Dh, rowStride: total };
         v = { ptr: buf + 4 * (qOut + kvOut), batchStride: S * total, headStride: Dh, rowStride: total };
         if (this.ropeTables && ropePositions) {
-          let maxPos = 0;
-          for (const p of ropePositions) maxPos = Math.max(maxPos, p);
-          const { cos, sin } = this.ropeTables.ensure(maxPos + 1);
-          const posPtr = scope.alloc(Math.max(1, B * S), 'positions');
-          arena.i32(posPtr, B * S).set(ropePositions);
-          const table = { cos, sin, half: this.ropeTables.half };
+          const { positions: posPtr, ...table } = this.ropeTables.forPositions(scope, ropePositions);
           const spec = this.ropeTables.spec;
           applyRope(kernels, table, spec, { ptr: q.ptr, rows: B * S, rowStride: total, heads: H, headStride: Dh }, posPtr);
           applyRope(kernels, table, spec, { ptr: k.ptr, rows: B * S, rowStride: total, heads: Hkv, headStride: Dh }, posPtr);

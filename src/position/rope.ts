@@ -6,8 +6,9 @@
 //   interleaved (GPT-J, RoFormer, ONNX interleaved=1): pairs (x[2c], x[2c + 1])
 //   (x1, x2) → (x1·cos − x2·sin, x1·sin + x2·cos); features R … head size − 1 pass through.
 //
-// Angles and cos/sin are computed in float64 and rounded once to float32 (cos/sin tables of
-// (positions, R/2) live in Wasm memory and grow by doubling). The rotation itself is the
+// Angles and cos/sin are computed in float64 and rounded once to float32: a (positions, R/2) table
+// in Wasm memory shared by a layer's calls (grown by doubling up to 8192 positions); a call with
+// positions beyond that gets its own rows, so memory stays O(call). The rotation itself is the
 // f32_rope kernel (assembly/rope.ts), in place on any strided [rows, heads, dim] block, so the
 // multi-head layer rotates Q and K inside its projection buffer without copying them.
 //
@@ -16,7 +17,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, viewTensor, WasmTensor } from '../tensor';
+import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 
 /** RoPE parameters shared by the layer config and rt.rope. */
 export interface RopeParameters {
@@ -120,6 +121,43 @@ export class RopeTables {
     }
     return { cos: this.cosPtr, sin: this.sinPtr };
   }
+
+  /**
+   * Tables and per-row table indices for one call's positions (allocated in `scope`). Positions
+   * below TABLE_LIMIT use the shared table (grown once); beyond it the call gets its own rows, so
+   * memory stays O(call) however far decoding goes.
+   */
+  forPositions(scope: Scope, positions: Int32Array): { cos: number; sin: number; half: number; positions: number } {
+    const arena = this.kernels.arena;
+    const n = positions.length;
+    const half = this.half;
+    let maxPos = 0;
+    for (const p of positions) maxPos = Math.max(maxPos, p);
+    const idx = scope.alloc(Math.max(1, n), 'RoPE positions');
+    if (maxPos < RopeTables.TABLE_LIMIT) {
+      const { cos, sin } = this.ensure(maxPos + 1);
+      arena.i32(idx, n).set(positions);
+      return { cos, sin, half, positions: idx };
+    }
+    const cos = scope.alloc(Math.max(1, n * half), 'RoPE cos rows');
+    const sin = scope.alloc(Math.max(1, n * half), 'RoPE sin rows');
+    const inv = new Float64Array(half);
+    for (let i = 0; i < half; i++) inv[i] = Math.pow(this.spec.base, (-2 * i) / this.spec.rotaryDim);
+    const cv = arena.f32(cos, n * half);
+    const sv = arena.f32(sin, n * half);
+    for (let r = 0; r < n; r++) {
+      for (let i = 0; i < half; i++) {
+        cv[r * half + i] = Math.cos(positions[r] * inv[i]);
+        sv[r * half + i] = Math.sin(positions[r] * inv[i]);
+      }
+    }
+    const iv = arena.i32(idx, n);
+    for (let r = 0; r < n; r++) iv[r] = r;
+    return { cos, sin, half, positions: idx };
+  }
+
+  /** Positions served from the shared table; larger ones get per-call rows. */
+  static readonly TABLE_LIMIT = 8192;
 
   private release(): void {
     if (this.cosPtr) this.kernels.arena.release(this.cosPtr);
@@ -238,7 +276,8 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
   let maxPos = 0;
   for (const p of positions) maxPos = Math.max(maxPos, p);
   const explicit = options.cos !== undefined || options.sin !== undefined;
-  let cosView, sinView;
+  let cosView: TensorView | undefined;
+  let sinView: TensorView | undefined;
   if (explicit) {
     if (options.cos === undefined || options.sin === undefined) {
       throw new AttentionError('INVALID_ARGUMENT', 'options.cos and options.sin must be given together');
@@ -269,11 +308,13 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
   const scope = new Scope(arena);
   const tables = explicit ? undefined : new RopeTables(kernels, spec);
   try {
-    let cos: number, sin: number;
-    if (tables) ({ cos, sin } = tables.ensure(maxPos + 1));
+    let cos: number, sin: number, posPtr: number;
+    if (tables) ({ cos, sin, positions: posPtr } = tables.forPositions(scope, positions));
     else {
       cos = scope.place(cosView!);
       sin = scope.place(sinView!);
+      posPtr = scope.alloc(Math.max(1, positions.length), 'positions');
+      arena.i32(posPtr, positions.length).set(positions);
     }
     // Work on the output block: copy x there unless rotating a WasmTensor in place.
     let ptr: number;
@@ -288,8 +329,6 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
       if (x.resident) arena.f32(ptr, size).set(arena.f32(x.resident.ptr, size));
       else arena.f32(ptr, size).set(x.data!);
     }
-    const posPtr = scope.alloc(Math.max(1, positions.length), 'positions');
-    arena.i32(posPtr, positions.length).set(positions);
     const table = { cos, sin, half };
     for (let b = 0; b < batch; b++) {
       const base = ptr + 4 * b * layout.batchStride;
