@@ -174,7 +174,7 @@ export class KVCache {
   checkRoom(n: number, name: string): void {
     if (this.window === undefined && this.count + n > this.capacity) {
       throw new AttentionError(
-        'INVALID_ARGUMENT',
+        'CACHE_FULL',
         `${name}: the kvCache is full: it holds ${this.count} of maxLength ${this.maxLength} tokens and ${n} more do not fit; ` +
           'reset() it, create it with a larger maxLength, or with a window for a ring buffer',
       );

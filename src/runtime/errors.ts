@@ -8,6 +8,7 @@ export type AttentionErrorCode =
   | 'INVALID_OPTION' //  an option or attribute is out of range or of the wrong type
   | 'OUT_OF_MEMORY' //   the Wasm memory cannot grow enough (4 GiB or maxMemoryBytes)
   | 'DISPOSED' //        the runtime or tensor was disposed
+  | 'CACHE_FULL' //      a KV cache without a window has no room for more tokens
   | 'UNSUPPORTED'; //    this environment lacks a needed WebAssembly feature
 
 /**

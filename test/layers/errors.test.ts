@@ -93,7 +93,7 @@ describe('forward errors leave the runtime usable', () => {
     const wrong = rt.kvCache({ heads: 1, headDim: 8, maxLength: 4, batch: 2 });
     rejects(() => layer.forward(x, { cache: wrong }), 'SHAPE_MISMATCH', /options\.cache must have heads = numKvHeads = 2, headDim = valueDim = 8, batch = 2; got heads 1/);
     layer.forward(x, { cache: small });
-    rejects(() => layer.forward(x, { cache: small }), 'INVALID_ARGUMENT', /layer\.forward: the kvCache is full: it holds 3 of maxLength 4 tokens and 3 more do not fit/);
+    rejects(() => layer.forward(x, { cache: small }), 'CACHE_FULL', /layer\.forward: the kvCache is full: it holds 3 of maxLength 4 tokens and 3 more do not fit/);
     rejects(() => layer.forward(x, { cache: small, context: x }), 'INVALID_OPTION', /options\.cache is the self-attention KV cache/);
     rejects(() => layer.forward(x, { cache: small, causal: 'top-left' }), 'INVALID_OPTION', /'top-left' has no meaning with a KV cache/);
     rejects(() => layer.forward(x, { cache: small, keyLengths: [1, 1] }), 'INVALID_OPTION', /keyLengths does not apply to a KV cache/);
@@ -111,7 +111,7 @@ describe('forward errors leave the runtime usable', () => {
     const q = t([2, 2, 1, 4]);
     rejects(() => c.step(q, t([2, 2, 1, 5]), t([2, 2, 1, 4])), 'SHAPE_MISMATCH', /^k must be \[batch = 2, heads = 2, 1, headDim = 4\], got \[2, 2, 1, 5\]$/);
     rejects(() => c.step(t([2, 3, 1, 4]), t([2, 2, 1, 4]), t([2, 2, 1, 4])), 'SHAPE_MISMATCH', /q must be \[batch = 2, qHeads \(a multiple of 2\), nq, headDim = 4\], got \[2, 3, 1, 4\]/);
-    rejects(() => c.append(t([2, 2, 9, 4]), t([2, 2, 9, 4])), 'INVALID_ARGUMENT', /kvCache\.append: the kvCache is full: it holds 0 of maxLength 8 tokens and 9 more do not fit/);
+    rejects(() => c.append(t([2, 2, 9, 4]), t([2, 2, 9, 4])), 'CACHE_FULL', /kvCache\.append: the kvCache is full: it holds 0 of maxLength 8 tokens and 9 more do not fit/);
     rejects(() => c.reorder([0, 2]), 'INVALID_ARGUMENT', /indices\[1\] must be an integer in \[0, 2\), got 2/);
     rejects(() => c.reorder([0]), 'SHAPE_MISMATCH', /indices must hold one source entry per batch entry \(2\), got 1/);
     expect(c.step(q, t([2, 2, 1, 4]), t([2, 2, 1, 4])).shape).toEqual([2, 2, 1, 4]);

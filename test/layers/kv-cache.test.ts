@@ -237,7 +237,7 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('kvCache (%s)', (_isa, in
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ name: 'AttentionError', code: 'INVALID_ARGUMENT' });
+    expect(err).toMatchObject({ name: 'AttentionError', code: 'CACHE_FULL' });
     expect(String((err as Error).message)).toMatch(/kvCache is full: it holds 3 of maxLength 4 tokens and 3 more do not fit/);
     expect(cache.length).toBe(3);
     expect(mismatch(cache.keys().data, keys.data, 0, 0)).toBeUndefined();
