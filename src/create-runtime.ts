@@ -40,6 +40,11 @@ export interface RuntimeOptions extends InstantiateOptions {
   threads?: number | 'auto';
   /** Where the pool's worker script is (default: dist/worker.js beside this bundle). */
   workerUrl?: string | URL;
+  /**
+   * Debugging aid: put guard words around every Wasm allocation and verify them after every
+   * kernel call, throwing MEMORY_CORRUPTION on a write outside a buffer. Slow; for tests.
+   */
+  guardAllocations?: boolean;
 }
 
 let warnedNoThreads = false;
@@ -78,7 +83,7 @@ export class Runtime {
 
   /** @internal use createRuntime */
   constructor(exports: KernelExports, options: RuntimeOptions) {
-    this.kernels = new Kernels(exports, maxMemoryOption(options));
+    this.kernels = new Kernels(exports, maxMemoryOption(options), options.guardAllocations === true);
   }
 
   /** @internal attaches the worker pool created by createRuntime */
@@ -256,6 +261,7 @@ export class Runtime {
     this.kernels = undefined;
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

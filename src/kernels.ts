@@ -52,6 +52,21 @@ export interface AttnCall {
   lse: number; // (nq) log-sum-exp per row (−∞ when nothing is visible), 0 = not wanted
 }
 
+/** The same exports, each function followed by a check of every guard word in the arena. */
+function withGuardChecks(exports: KernelExports, arena: Arena): KernelExports {
+  const checked: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(exports)) {
+    checked[name] = typeof value === 'function'
+      ? (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown)(...args);
+        arena.verifyGuards();
+        return result;
+      }
+      : value;
+  }
+  return checked as unknown as KernelExports;
+}
+
 interface Layout {
   [field: string]: number;
 }
@@ -83,10 +98,14 @@ export class Kernels {
   /** Worker pool sharing this memory, when the runtime was created with threads. */
   pool: WorkerPool | undefined;
 
-  constructor(exports: KernelExports, maxMemoryBytes: number) {
-    this.exports = exports;
+  /**
+   * guardAllocations: surround every arena block with guard words and verify all of them after
+   * every kernel call (a debugging aid: slow; throws MEMORY_CORRUPTION on an out-of-bounds write).
+   */
+  constructor(exports: KernelExports, maxMemoryBytes: number, guardAllocations = false) {
     this.isa = exports.isa() === 2 ? 'relaxed' : 'simd128';
-    this.arena = new Arena(exports.memory, exports.heap_base(), maxMemoryBytes);
+    this.arena = new Arena(exports.memory, exports.heap_base(), maxMemoryBytes, guardAllocations);
+    this.exports = guardAllocations ? withGuardChecks(exports, this.arena) : exports;
     this.gemmLayout = readLayout(exports, 'GEMM', GEMM_FIELDS);
     this.attnLayout = readLayout(exports, 'ATTN', ATTN_FIELDS);
     this.params = this.arena.alloc(Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES));
@@ -233,6 +252,7 @@ export class Kernels {
     try {
       calls.forEach((c, i) => this.writeAttn(c, tasks + i * stride, 0, 0, 0));
       pool.run(JOB_ATTENTION, tasks, calls.length, stride, this.attnLayout.WORKSPACE, this.params, mainWs);
+      this.arena.verifyGuards();
     } finally {
       this.arena.release(tasks);
     }
@@ -258,6 +278,7 @@ export class Kernels {
     try {
       calls.forEach((c, i) => this.writeGemm(c, tasks + i * stride, 0));
       pool.run(JOB_GEMM, tasks, calls.length, stride, this.gemmLayout.WORKSPACE, this.params, mainWs);
+      this.arena.verifyGuards();
     } finally {
       this.arena.release(tasks);
     }

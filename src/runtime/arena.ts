@@ -5,11 +5,19 @@
 // bounded by maxBytes); growth detaches every ArrayBuffer view, so this class never hands out
 // a view to keep: `f32(ptr, n)` builds a fresh one from the current buffer each time.
 // Free blocks are kept sorted by address and coalesced, first-fit.
+//
+// Guard mode (a debugging aid, `guardAllocations`): every block is surrounded by 16 guard bytes
+// before it and at least 16 after it (the tail pad itself), filled with a pattern; verifyGuards()
+// proves that nothing wrote outside any live block (reading the tail pad stays allowed).
 
 import { AttentionError } from './errors';
 
 const ALIGN = 16;
 const TAIL_PAD = 16;
+/** Guard-mode bytes before each block (the tail pad serves as the guard after it). */
+const GUARD = 16;
+/** The guard pattern, one 32-bit word repeated. */
+const GUARD_WORD = 0xdeadbeef | 0;
 const PAGE = 65536;
 /** Wasm32 linear memory cannot exceed 4 GiB (65536 pages). */
 export const WASM_MAX_BYTES = 65536 * PAGE;
@@ -27,9 +35,13 @@ export class Arena {
   private readonly free: FreeBlock[] = [];
   private readonly live = new Map<number, number>();
   private liveBytes = 0;
+  private readonly guarded: boolean;
+  /** user bytes asked for each live block, in guard mode */
+  private readonly asked = new Map<number, number>();
 
-  constructor(memory: WebAssembly.Memory, heapBase: number, maxBytes: number) {
+  constructor(memory: WebAssembly.Memory, heapBase: number, maxBytes: number, guarded = false) {
     this.memory = memory;
+    this.guarded = guarded;
     this.maxBytes = Math.min(maxBytes, WASM_MAX_BYTES);
     const start = alignUp(heapBase, ALIGN);
     const end = memory.buffer.byteLength;
@@ -59,7 +71,7 @@ export class Arena {
     if (!Number.isFinite(bytes) || bytes < 0) {
       throw new AttentionError('INVALID_ARGUMENT', `allocation size must be a non-negative finite number, got ${bytes}`);
     }
-    const size = alignUp(Math.max(bytes, 1), ALIGN) + TAIL_PAD;
+    const size = alignUp(Math.max(bytes, 1), ALIGN) + TAIL_PAD + (this.guarded ? GUARD : 0);
     let index = this.findFit(size);
     if (index < 0) {
       this.grow(size);
@@ -75,7 +87,35 @@ export class Arena {
     }
     this.live.set(ptr, size);
     this.liveBytes += size;
-    return ptr;
+    if (!this.guarded) return ptr;
+    // [guard][user bytes … tail pad, all pattern-filled beyond the user bytes]
+    const user = ptr + GUARD;
+    new Int32Array(this.memory.buffer, ptr, size >> 2).fill(GUARD_WORD);
+    this.live.delete(ptr);
+    this.live.set(user, size);
+    this.asked.set(user, bytes);
+    return user;
+  }
+
+  /**
+   * Guard mode: throws if a guard word of any live block changed, naming the block and offset.
+   * Returns the number of blocks checked (0 when guard mode is off).
+   */
+  verifyGuards(): number {
+    if (!this.guarded) return 0;
+    const i32 = new Int32Array(this.memory.buffer);
+    for (const [user, size] of this.live) {
+      const asked = this.asked.get(user) ?? 0;
+      const start = user - GUARD;
+      const firstAfter = alignUp(user + asked, 4); // user bytes end; pattern words from here on
+      for (let a = start; a < user; a += 4) {
+        if (i32[a >> 2] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user} bytes before the block at ${user} (${asked} bytes) was overwritten`);
+      }
+      for (let a = firstAfter; a < start + size; a += 4) {
+        if (i32[a >> 2] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user - asked} bytes after the block at ${user} (${asked} bytes) was overwritten`);
+      }
+    }
+    return this.live.size;
   }
 
   /** Returns a block obtained from `alloc`. Releasing an unknown address throws. */
@@ -84,7 +124,8 @@ export class Arena {
     if (size === undefined) throw new AttentionError('INVALID_ARGUMENT', `address ${ptr} is not a live allocation`);
     this.live.delete(ptr);
     this.liveBytes -= size;
-    this.insertFree(ptr, size);
+    this.asked.delete(ptr);
+    this.insertFree(this.guarded ? ptr - GUARD : ptr, size);
   }
 
   /** A fresh Float32Array view of `length` floats at `ptr`. Do not keep it across allocations. */

@@ -9,6 +9,7 @@ export type AttentionErrorCode =
   | 'OUT_OF_MEMORY' //   the Wasm memory cannot grow enough (4 GiB or maxMemoryBytes)
   | 'DISPOSED' //        the runtime or tensor was disposed
   | 'CACHE_FULL' //      a KV cache without a window has no room for more tokens
+  | 'MEMORY_CORRUPTION' // guard mode found a write outside an allocation (a library bug)
   | 'UNSUPPORTED'; //    this environment lacks a needed WebAssembly feature
 
 /**
@@ -18,6 +19,7 @@ export type AttentionErrorCode =
 export class AttentionError extends Error {
   /** Machine-readable category. */
   readonly code: AttentionErrorCode;
+  /** An error with a stable `code` and a message naming the argument, the expected and the actual value. */
   constructor(code: AttentionErrorCode, message: string) {
     super(message);
     this.name = 'AttentionError';
