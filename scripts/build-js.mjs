@@ -1,4 +1,13 @@
-// Bundles src/ into dist/index.js (ESM) and dist/index.cjs (CommonJS) with esbuild.
+// Bundles src/ with esbuild into the package's entry points (see package.json "exports"):
+//   dist/index.js    ESM — Node `import`, Deno, Bun, and the `default` condition
+//   dist/index.cjs   CommonJS — Node `require`
+//   dist/browser.js  ESM for browsers and their bundlers: the `node:*` imports (taken only when
+//                    running in Node) are replaced by an empty module, so no bundler sees them
+//   dist/workerd.js  ESM for Cloudflare Workers / workerd (src/workerd.ts): imports
+//                    ./wasm/{relaxed,simd128}.wasm as precompiled modules and leaves the embedded
+//                    base64 kernels and the `node:*` imports out (workerd forbids compiling bytes
+//                    and has no worker threads)
+//   dist/worker.js   the worker-pool thread (Node worker_threads and browser module Workers)
 import { build } from 'esbuild';
 
 const common = {
@@ -11,8 +20,40 @@ const common = {
   logLevel: 'warning',
   external: ['node:*'],
 };
+
+/** Replaces every `node:*` import with an empty module (browser builds never take those paths). */
+const noNodeBuiltins = {
+  name: 'no-node-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'no-node-builtins' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-node-builtins' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+/** Replaces the embedded base64 kernels with empty strings (hosts that hand over a module). */
+const noEmbeddedKernels = {
+  name: 'no-embedded-kernels',
+  setup(b) {
+    b.onResolve({ filter: /wasm-bytes\.generated$/ }, (args) => ({ path: args.path, namespace: 'no-embedded-kernels' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-embedded-kernels' }, () => ({
+      contents: ['SIMD128', 'RELAXED', 'SIMD128_MT', 'RELAXED_MT'].map((n) => `export const ${n}_WASM_BASE64 = '';`).join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
 await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs', logOverride: { 'empty-import-meta': 'silent' } });
+await build({ ...common, format: 'esm', outfile: 'dist/browser.js', external: [], plugins: [noNodeBuiltins] });
+await build({
+  ...common,
+  entryPoints: ['src/workerd.ts'],
+  format: 'esm',
+  outfile: 'dist/workerd.js',
+  external: ['./wasm/*.wasm'],
+  plugins: [noNodeBuiltins, noEmbeddedKernels],
+});
 // The worker-pool thread (ESM; Node worker_threads and browser module Workers load it).
-await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js' });
-console.log('bundles: dist/index.js, dist/index.cjs, dist/worker.js');
+// `export {}` marks it as an ES module for tools that guess (it has no imports or exports).
+await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
+console.log('bundles: dist/index.js, dist/index.cjs, dist/browser.js, dist/workerd.js, dist/worker.js');

@@ -227,7 +227,11 @@ export class Runtime {
   }
 
   /** The seeded projections E, F ([length, k], N(0, 1/k)) that rt.linformerAttention uses for `seed`. */
-  linformerProjections(options: { length: number; k: number; seed?: number; shared?: boolean }): { e: Tensor; f: Tensor } {
+  linformerProjections(options: { length: number; k: number; seed?: number; shared?: boolean }): {
+    /** E, projecting the keys: [length, k]. */
+    e: Tensor;
+    /** F, projecting the values: [length, k] (E itself when `shared`). */
+    f: Tensor } {
     return linformerProjections(this.k(), options);
   }
 

@@ -4,7 +4,9 @@ import { type Arena, AttentionError, formatShape } from './runtime/index';
 
 /** A dense row-major float32 tensor held in JavaScript memory. */
 export interface Tensor {
+  /** The elements, row-major. */
   readonly data: Float32Array;
+  /** The dimensions, outermost first. */
   readonly shape: readonly number[];
 }
 
@@ -13,8 +15,16 @@ export type TensorData = Float32Array | Uint8Array | Int32Array | BigInt64Array;
 
 /** A tensor as callers may pass it: `{ data, shape }`, onnxruntime-style `{ data, dims }`, or a WasmTensor. */
 export type TensorLike<D extends TensorData = Float32Array> =
-  | { readonly data: D; readonly shape: readonly number[] }
-  | { readonly data: D; readonly dims: readonly number[] }
+  | {
+    /** The elements, row-major. */
+    readonly data: D;
+    /** The dimensions, outermost first. */
+    readonly shape: readonly number[] }
+  | {
+    /** The elements, row-major. */
+    readonly data: D;
+    /** The dimensions, outermost first (onnxruntime's name). */
+    readonly dims: readonly number[] }
   | WasmTensor;
 
 /**
@@ -75,6 +85,7 @@ export class WasmTensor {
     this.onDispose?.(this);
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -3,6 +3,7 @@
 // decode rows, row-chunked tasks) and matmul (row-split products). Uses the built worker script
 // dist/worker.js (npm test builds before testing). Speed is measured by the bench, not here.
 
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, createRuntimeSync, type Runtime } from '../src/index';
 import { referenceAttention, referenceMatmul } from './reference/attention';
@@ -86,6 +87,23 @@ describe('worker pool (2 threads)', () => {
     const second = mt.attention(q, q, q);
     big.dispose();
     expect(maxDiff(first.data, second.data)).toBe(0);
+  });
+
+  it('works from `node --input-type=module -e` (workers do not inherit the parent\'s flags) and keeps relaxed SIMD', () => {
+    const code = `import { createRuntime } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+const rt = await createRuntime({ threads: 2 });
+const x = { data: Float32Array.from({ length: 4 * 256 * 32 }, (_, i) => Math.sin(i)), shape: [1, 4, 256, 32] };
+const a = rt.attention(x, x, x).data;
+console.log(JSON.stringify({ threads: rt.threads, isa: rt.isa, first: a[0], last: a[a.length - 1] }));
+rt.dispose();`;
+    const out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    const r = JSON.parse(out.trim());
+    expect(r.threads).toBe(2);
+    expect(r.isa).toBe('relaxed');
+    const x = { data: Float32Array.from({ length: 4 * 256 * 32 }, (_, i) => Math.sin(i)), shape: [1, 4, 256, 32] };
+    const want = st.attention(x, x, x).data;
+    expect(Math.abs(r.first - want[0])).toBeLessThan(1e-5);
+    expect(Math.abs(r.last - want[want.length - 1])).toBeLessThan(1e-5);
   });
 
   it('rejects threads on the synchronous constructor and bad thread counts', async () => {

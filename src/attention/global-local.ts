@@ -46,14 +46,28 @@ import { runWindowHead, windowSpec } from './sliding-window';
  */
 export type GlobalTokens =
   | readonly number[]
-  | { indices: ReadonlyArray<readonly number[]> }
-  | { count: number; scores: TensorLike }
-  | { count: number; by: 'query-norm' | 'key-norm' };
+  | {
+    /** One list of global token indices per batch entry. */
+    indices: ReadonlyArray<readonly number[]> }
+  | {
+    /** How many tokens are global. */
+    count: number;
+    /** Scores [batch, n] or [batch, heads, n]: the `count` highest are global. */
+    scores: TensorLike }
+  | {
+    /** How many tokens are global. */
+    count: number;
+    /** The `count` tokens with the largest query norm (per head) or key norm (per kv head). */
+    by: 'query-norm' | 'key-norm' };
 
 /** Options of `rt.globalLocalAttention`. */
 export interface GlobalLocalOptions {
   /** Local window: `w` keys on each side, or `{ left, right }` (missing side = 0). Required. */
-  window: number | { left?: number; right?: number };
+  window: number | {
+    /** Keys before the query's position (missing: 0). */
+    left?: number;
+    /** Keys after the query's position (missing: 0). */
+    right?: number };
   /** Stride between a row's window keys. Default 1. */
   dilation?: number;
   /** Causal: every row (global ones too) sees only keys at or before its position. */
@@ -61,7 +75,13 @@ export interface GlobalLocalOptions {
   /** Global tokens (attend to everything and are attended by everything). Default none. */
   global?: GlobalTokens;
   /** BigBird random attention: `blocks` random key blocks of `blockSize` keys per query block. */
-  random?: { blockSize: number; blocks: number; seed?: number };
+  random?: {
+    /** Keys per block (also the query block size). */
+    blockSize: number;
+    /** Random key blocks per query block. */
+    blocks: number;
+    /** Seed of the block choice. Default 0. */
+    seed?: number };
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */

@@ -70,10 +70,13 @@ export interface LshOptions {
 
 /** Options of `rt.lshRotations`. */
 export interface LshRotationOptions {
+  /** Head size of the vectors to hash. */
   headDim: number;
   /** An even number or a factorization (see LshOptions.buckets): the last dimension is Σ bᵢ/2. */
   buckets: number | readonly number[];
+  /** Hashing rounds. Default 1. */
   rounds?: number;
+  /** Seed of the random rotations (as rt.lshAttention's `seed`). Default 0. */
   seed?: number;
   /** Number of heads (rotations differ per head). Default 1. */
   heads?: number;
@@ -83,15 +86,21 @@ export interface LshRotationOptions {
 export interface LshHashOptions {
   /** 1, an even number or a factorization; required unless `rotations` fixes it. */
   buckets?: number | readonly number[];
+  /** Hashing rounds. Default 1. */
   rounds?: number;
+  /** Seed of the random rotations (as rt.lshAttention's `seed`). Default 0. */
   seed?: number;
+  /** The caller's rotations, as LshOptions.rotations. */
   rotations?: TensorLike;
+  /** Valid tokens per batch entry; positions past it get bucket −1. */
   keyLengths?: ArrayLike<number>;
 }
 
 /** Bucket ids [batch, heads, rounds, n] (−1 at padding positions). */
 export interface LshBuckets {
+  /** The bucket ids, row-major. */
   data: Int32Array;
+  /** [batch, heads, rounds, n]. */
   shape: number[];
 }
 
@@ -318,7 +327,11 @@ export function lshAttention(
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
     if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
-    kernels.arena.f32(op, batch * qHeads * n * dv).fill(0); // padding rows stay zero
+    // Padding rows (past keyLengths[b]) are zeros.
+    for (let b = 0; b < batch; b++) {
+      if (keyLens[b] === n) continue;
+      for (let h = 0; h < qHeads; h++) kernels.arena.f32(headPtr(op, b, h, qHeads, n, dv), n * dv).fill(0, keyLens[b] * dv);
+    }
     const rot = placeRotations(kernels, scope, plan, dh, qHeads);
     const halves = placeHalves(kernels, scope, plan);
     const Lmax = Math.min(L, n);

@@ -40,19 +40,34 @@ export interface OnnxAttentionInputs {
   /** [B, Hkv, P, Dv] */
   past_value?: TensorLike;
   /** [B] valid key count per batch entry (int64 as BigInt64Array, or Int32Array / number[]). */
-  nonpad_kv_seqlen?: { readonly data: BigInt64Array | Int32Array | readonly number[]; readonly shape?: readonly number[]; readonly dims?: readonly number[] };
+  nonpad_kv_seqlen?: {
+    /** One count per batch entry. */
+    readonly data: BigInt64Array | Int32Array | readonly number[];
+    /** [B] (optional). */
+    readonly shape?: readonly number[];
+    /** [B] (optional; onnxruntime's name). */
+    readonly dims?: readonly number[] };
 }
 
 /** Attributes of the ONNX Attention operator, by their ONNX names. */
 export interface OnnxAttentionAttributes {
+  /** 1: causal, bottom-right aligned (query i sees keys j ≤ i + past length). Default 0. */
   is_causal?: number;
+  /** Multiplier of Q·Kᵀ. Default 1/√(Q head size). */
   scale?: number;
+  /** softcap·tanh(s/softcap) on the scores before the mask when > 0. Default 0 (none). */
   softcap?: number;
+  /** Query heads; required with 3-D inputs [B, S, H·D]. */
   q_num_heads?: number;
+  /** Key/value heads (q_num_heads must be a multiple); required with 3-D inputs. */
   kv_num_heads?: number;
+  /** Which scores qk_matmul_output holds: 0 scale·Q·Kᵀ, 1 after softcap, 2 after softcap and mask, 3 softmax. Default 0. */
   qk_matmul_output_mode?: number;
+  /** ONNX data type of the softmax (FLOAT, FLOAT16, DOUBLE, BFLOAT16): accepted; softmax runs in float32. */
   softmax_precision?: number;
+  /** Keys before the aligned position a query sees (opset 25); −1 = unbounded. Default −1. */
   left_window_size?: number;
+  /** Keys after the aligned position a query sees (opset 25); −1 = unbounded. Default −1. */
   right_window_size?: number;
 }
 
@@ -64,9 +79,13 @@ export interface OnnxAttentionOptions {
 
 /** Outputs of the ONNX Attention operator. */
 export interface OnnxAttentionOutputs {
+  /** The attention output, in the layout of Q (3-D or 4-D). */
   Y: Tensor;
+  /** concat(past_key, K) along the sequence, [B, Hkv, P + Sk, D]. */
   present_key: Tensor;
+  /** concat(past_value, V) along the sequence, [B, Hkv, P + Sk, Dv]. */
   present_value: Tensor;
+  /** The scores selected by qk_matmul_output_mode, [B, Hq, Sq, P + Sk], when requested. */
   qk_matmul_output?: Tensor;
 }
 

@@ -30,7 +30,11 @@ export interface AttentionOptions {
   /** Caps the scores: softcap·tanh(s/softcap), applied before the mask (Gemma 2). 0 = none. */
   softcap?: number;
   /** Local attention: a query sees `left` keys before its position and `right` after (either may be omitted = unbounded). */
-  window?: { left?: number; right?: number };
+  window?: {
+    /** Keys before the query's aligned position it may see (omitted: unbounded). */
+    left?: number;
+    /** Keys after the query's aligned position it may see (omitted: unbounded). */
+    right?: number };
   /** Also return the attention probabilities, shape [batch, heads, nq, nk] (materialized). */
   returnWeights?: boolean;
   /** Write the output here instead of a new array: a WasmTensor (zero-copy) or a Tensor of the output shape. */
@@ -39,7 +43,9 @@ export interface AttentionOptions {
 
 /** `rt.attention` with `returnWeights: true`. */
 export interface AttentionWithWeights {
+  /** The attention output, [batch, heads, nq, valueDim]. */
   output: Tensor;
+  /** The attention probabilities, [batch, heads, nq, nk]. */
   weights: Tensor;
 }
 

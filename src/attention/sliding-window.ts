@@ -13,7 +13,7 @@
 // Reference: I. Beltagy, M. Peters, A. Cohan, "Longformer: The Long-Document Transformer" (2020),
 // §3.1 (sliding and dilated sliding windows); ONNX Attention left/right windows.
 
-import type { Kernels } from '../kernels';
+import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
@@ -27,7 +27,11 @@ export interface SlidingWindowOptions {
    * Window: `w` for w keys on each side, or `{ left, right }` (a missing side is 0). Counted in
    * dilated steps: a row sees keys p + t·dilation for −left ≤ t ≤ right. Required.
    */
-  window: number | { left?: number; right?: number };
+  window: number | {
+    /** Dilated steps before the query's position (missing: 0). */
+    left?: number;
+    /** Dilated steps after the query's position (missing: 0). */
+    right?: number };
   /** Stride between the keys a row sees (Longformer's dilation). Default 1. */
   dilation?: number;
   /**
@@ -120,11 +124,19 @@ export interface WindowHead {
 
 const mod = (a: number, m: number): number => ((a % m) + m) % m;
 
-/** Runs one head: one fused-kernel call (dilation 1) or one per residue class (dilation d). */
-export function runWindowHead(kernels: Kernels, w: WindowHead): void {
+/**
+ * Runs one head: one fused-kernel call (dilation 1) or one per residue class (dilation d). With
+ * `collect` (only when w.mask and w.lse are 0) the calls are appended to it instead of run, so a
+ * caller can hand every head's calls to the worker pool at once (their outputs are disjoint).
+ */
+export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCall[]): void {
   const d = w.dilation;
+  const run = (call: AttnCall): void => {
+    if (collect) collect.push(call);
+    else kernels.attnOnline(call);
+  };
   if (d === 1) {
-    kernels.attnOnline({
+    run({
       q: w.q, qStride: w.qStride, k: w.k, kStride: w.kStride, v: w.v, vStride: w.vStride, o: w.o, oStride: w.oStride,
       nq: w.nq, nk: w.nk, dh: w.dh, dv: w.dv, scale: w.scale, softcap: 0,
       mask: w.mask, maskStride: 0, offset: w.offset, left: w.left, right: w.right, keyLen: w.keyLen,
@@ -155,7 +167,7 @@ export function runWindowHead(kernels: Kernels, w: WindowHead): void {
       for (let j = 0; j < nkSub; j++) dst[j] = src[sigma + j * d];
       mask = w.maskScratch;
     }
-    kernels.attnOnline({
+    run({
       q: w.q + 4 * rho * w.qStride, qStride: w.qStride * d,
       k: w.k + 4 * sigma * w.kStride, kStride: w.kStride * d,
       v: w.v + 4 * sigma * w.vStride, vStride: w.vStride * d,
@@ -197,6 +209,7 @@ export function slidingWindowAttention(
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
     const group = qHeads / kvHeads;
+    const calls: AttnCall[] = [];
     for (let b = 0; b < batch; b++) {
       const offset = spec.topLeft ? 0 : keyLens[b] - nq;
       for (let h = 0; h < qHeads; h++) {
@@ -210,9 +223,10 @@ export function slidingWindowAttention(
           nq, nk, dh, dv, scale: p.scale, keyLen: keyLens[b], offset,
           left: spec.left, right: spec.right, dilation: spec.dilation,
           mask: 0, lse: 0, maskScratch: 0, lseScratch: 0,
-        });
+        }, calls);
       }
     }
+    kernels.attnOnlineMany(calls);
     return finishOutput(kernels, p, op);
   } finally {
     scope.close();

@@ -94,12 +94,17 @@ function positiveInt(value: unknown, name: string, min = 1): number {
 
 /** A key/value cache in Wasm memory; see the file header. Create with `rt.kvCache(options)`. */
 export class KVCache {
+  /** Key/value heads. */
   readonly heads: number;
+  /** Key head size. */
   readonly headDim: number;
+  /** Value head size. */
   readonly valueDim: number;
+  /** Most tokens the cache holds (options.maxLength). */
   readonly maxLength: number;
   /** ring-buffer window, or undefined for a linear cache */
   readonly window: number | undefined;
+  /** Batch entries. */
   readonly batch: number;
   /** slots per (batch, head): window ?? maxLength */
   readonly capacity: number;
@@ -350,14 +355,22 @@ export class KVCache {
    * One decoding step: appends k, v ([batch, heads, n, ·]) and returns the attention of q
    * ([batch, qHeads, n, headDim]) over every key it may see, [batch, qHeads, n, valueDim].
    */
-  step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): { output: Tensor; weights: Tensor };
+  step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): {
+    /** The attention output. */
+    output: Tensor;
+    /** The attention probabilities over the visible cached keys. */
+    weights: Tensor };
   step(q: TensorLike, k: TensorLike, v: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
     return this.attention('kvCache.step', q, { k, v }, options, true);
   }
 
   /** Attention of q ([batch, qHeads, nq, headDim]) over the cached keys, without appending (e.g. cross-attention memory). */
-  attend(q: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): { output: Tensor; weights: Tensor };
+  attend(q: TensorLike, options: KVCacheAttentionOptions & { returnWeights: true }): {
+    /** The attention output. */
+    output: Tensor;
+    /** The attention probabilities over the cached keys. */
+    weights: Tensor };
   attend(q: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   attend(q: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
     return this.attention('kvCache.attend', q, undefined, options, false);
@@ -542,6 +555,7 @@ export class KVCache {
     this.vPtr = 0;
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -61,7 +61,11 @@ export interface MultiHeadAttentionForwardOptions {
    * `{ key, value }` ([batch, keyLength, kdim], [batch, keyLength, vdim]), or a KVCache filled by
    * `layer.projectContext` (keys and values already projected). Omit for self-attention.
    */
-  context?: TensorLike | { key: TensorLike; value: TensorLike } | KVCache;
+  context?: TensorLike | {
+    /** Source of the keys, [batch, keyLength, kdim]. */
+    key: TensorLike;
+    /** Source of the values, [batch, keyLength, vdim]. */
+    value: TensorLike } | KVCache;
   /** Broadcast to [batch, numHeads, seq, keys]: Uint8Array 1 = attend, or additive Float32Array. */
   mask?: TensorLike<MaskData>;
   /** PyTorch's key_padding_mask: [batch, keys], Uint8Array 1 (true) = IGNORE the key, or additive Float32Array. */
@@ -88,7 +92,9 @@ export interface MultiHeadAttentionForwardOptions {
 
 /** `forward` with `needWeights: true`. */
 export interface MultiHeadAttentionOutput {
+  /** The layer output, x's shape. */
   output: Tensor;
+  /** The attention probabilities, averaged over heads or per head (see averageWeights). */
   weights: Tensor;
 }
 
@@ -119,14 +125,23 @@ function linear(
 
 /** A multi-head attention layer; see the file header. Create with `rt.multiHeadAttention(config)`. */
 export class MultiHeadAttention {
+  /** Model (embedding) size: the input and output feature size. */
   readonly dModel: number;
+  /** Query heads. */
   readonly numHeads: number;
+  /** Key/value heads (fewer than numHeads: GQA/MQA). */
   readonly numKvHeads: number;
+  /** Size of one head. */
   readonly headDim: number;
+  /** Feature size of the key source (cross-attention context). */
   readonly kdim: number;
+  /** Feature size of the value source (cross-attention context). */
   readonly vdim: number;
+  /** Whether the projections have biases. */
   readonly bias: boolean;
+  /** Multiplier of Q·Kᵀ. */
   readonly scale: number;
+  /** Score softcap (0 = none). */
   readonly softcap: number;
   private readonly kernelsOf: () => Kernels;
   private readonly arena: Kernels['arena'];
@@ -519,6 +534,7 @@ export class MultiHeadAttention {
     this.ropeTables?.dispose();
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

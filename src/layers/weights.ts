@@ -33,11 +33,17 @@ export interface MultiHeadAttentionWeights {
   qkv?: TensorLike;
   /** Fused Q/K/V bias [(H + 2·Hkv)·Dh] (PyTorch in_proj_bias, or ORT Attention `bias`). */
   qkvBias?: TensorLike;
+  /** Query projection ([H·Dh, dModel] for 'torch', [dModel, H·Dh] for 'onnx'). */
   q?: TensorLike;
+  /** Key projection ([Hkv·Dh, kdim] for 'torch', [kdim, Hkv·Dh] for 'onnx'). */
   k?: TensorLike;
+  /** Value projection ([Hkv·Dh, vdim] for 'torch', [vdim, Hkv·Dh] for 'onnx'). */
   v?: TensorLike;
+  /** Query bias [H·Dh]. */
   qBias?: TensorLike;
+  /** Key bias [Hkv·Dh]. */
   kBias?: TensorLike;
+  /** Value bias [Hkv·Dh]. */
   vBias?: TensorLike;
   /** Output projection (PyTorch out_proj.weight [dModel, H·Dh], or [H·Dh, dModel] for 'onnx'). */
   out: TensorLike;

@@ -22,11 +22,13 @@ import { checkT5Parameters, fillT5Table } from './t5';
 
 /** RoPE on queries and keys (see rope.ts). */
 export interface RopePosition extends RopeParameters {
+  /** Selects RoPE. */
   type: 'rope';
 }
 
 /** ALiBi linear biases (see alibi.ts). */
 export interface AlibiPosition {
+  /** Selects ALiBi. */
   type: 'alibi';
   /** One slope per query head; default `alibiSlopes(numHeads)` (the reference get_slopes). */
   slopes?: ArrayLike<number>;
@@ -36,6 +38,7 @@ export interface AlibiPosition {
 
 /** T5 relative-position buckets (see t5.ts). */
 export interface T5Position {
+  /** Selects T5 relative-position buckets. */
   type: 't5';
   /** Learned bias per bucket and head: [numBuckets, numHeads] (T5's relative_attention_bias.weight). */
   weights: TensorLike;
@@ -51,6 +54,7 @@ export interface T5Position {
 
 /** Shaw-style learned relative key embeddings (see the header). */
 export interface ShawPosition {
+  /** Selects Shaw relative key embeddings. */
   type: 'shaw';
   /** a_{−k} … a_{k}: [2k + 1, headDim] shared by all heads, or [numHeads, 2k + 1, headDim]. */
   embeddings: TensorLike;

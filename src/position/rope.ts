@@ -38,7 +38,13 @@ export interface RopeOptions extends RopeParameters {
    * decoding), one offset per batch entry, or position ids [batch, seq] (Int32Array,
    * BigInt64Array or number[]; shape [seq] is shared by every batch entry).
    */
-  positions?: number | ArrayLike<number> | { readonly data: ArrayLike<number | bigint>; readonly shape?: readonly number[]; readonly dims?: readonly number[] };
+  positions?: number | ArrayLike<number> | {
+    /** Position ids, row-major. */
+    readonly data: ArrayLike<number | bigint>;
+    /** [batch, seq] or [seq]. */
+    readonly shape?: readonly number[];
+    /** [batch, seq] or [seq] (onnxruntime's name). */
+    readonly dims?: readonly number[] };
   /** Explicit cos cache [maxPosition + 1, rotaryDim/2] (ONNX `cos_cache`); with `sin`, replaces `base`. */
   cos?: TensorLike;
   /** Explicit sin cache [maxPosition + 1, rotaryDim/2] (ONNX `sin_cache`). */

@@ -160,7 +160,10 @@ export class WorkerPool {
 async function spawn(url: string | URL): Promise<{ worker: WorkerLike; firstMessage: Promise<unknown> }> {
   if (isNode()) {
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(url);
+    // No inherited flags: the parent's (e.g. --input-type with -e) may not apply to a worker script,
+    // and none is needed — V8 flags such as --experimental-wasm-relaxed-simd are process-wide and
+    // the worker receives an already compiled module.
+    const worker = new Worker(url, { execArgv: [] });
     worker.unref();
     const firstMessage = new Promise<unknown>((resolve, reject) => {
       worker.once('message', resolve);

@@ -1,0 +1,40 @@
+// Bun (the `bun` npm package): a script imports the packed package by name from node_modules
+// (Bun resolves it through the "exports" map: `node` → `import`), computes the causal attention
+// of fixtures/case.mjs and prints it; checked here against the float64 reference. Bun ships
+// relaxed SIMD, so the runtime must pick the relaxed binary. Also two threads (Bun's
+// worker_threads over shared memory).
+
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, CASE_SHAPE, type CaseReport, expectedCase, type Install, installPackedPackage, lastJson, maxAbsError, run } from './helpers';
+
+let install: Install;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  install = installPackedPackage();
+  env = { ...process.env, BUN_INSTALL_CACHE_DIR: join(install.dir, '.bun'), DO_NOT_TRACK: '1', NO_COLOR: '1' };
+}, 120_000);
+
+afterAll(() => install?.cleanup());
+
+describe('Bun (packed package)', () => {
+  it('imports the package, picks relaxed SIMD and computes the case', async () => {
+    const { stdout } = await run(bin('bun'), ['esm.mjs'], { cwd: install.dir, env, timeout: 60_000 });
+    const r = lastJson<CaseReport>(stdout);
+    expect(r.env).toBe('bun');
+    expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/index\.js$/);
+    expect(r.isa).toBe('relaxed');
+    expect(r.shape).toEqual(CASE_SHAPE);
+    expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('runs two threads with the same result as one', async () => {
+    const { stdout } = await run(bin('bun'), ['threads.mjs'], { cwd: install.dir, env, timeout: 60_000 });
+    const r = lastJson<CaseReport & { splitThreads: number; splitDiff: number }>(stdout);
+    expect(r.threads).toBe(2);
+    expect(r.splitThreads).toBe(2);
+    expect(r.splitDiff).toBe(0);
+    expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+});

@@ -1,0 +1,89 @@
+// workerd (the `workerd` npm package, Cloudflare's Workers runtime): the Cloudflare Worker example
+// (examples/cloudflare-worker) is bundled with its build.mjs against the packed package — the
+// `workerd` export condition selects dist/workerd.js, whose two .wasm imports become Wasm modules
+// of the workerd config (compiled at load: workerd forbids compiling bytes at run time, so the
+// embedded base64 kernels must not be in the bundle). workerd serves it on a free loopback port;
+// the test POSTs the case of fixtures/case.mjs and checks the answer against the float64
+// reference. workerd is killed in afterAll; every step has a time limit.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bin, CASE_SHAPE, caseInputs, expectedCase, freePort, type Install, installPackedPackage, kill, maxAbsError, root, run,
+} from './helpers';
+
+let install: Install;
+let workerd: ChildProcess | undefined;
+let base = '';
+let log = '';
+
+async function waitForServer(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (workerd?.exitCode !== null && workerd?.exitCode !== undefined) throw new Error(`workerd exited (${workerd.exitCode}):\n${log}`);
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`workerd did not answer within ${ms} ms:\n${log}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  install = installPackedPackage();
+  // The example's build.mjs imports esbuild, as a Worker project would have it installed.
+  symlinkSync(join(root, 'node_modules', 'esbuild'), join(install.dir, 'node_modules', 'esbuild'), 'dir');
+  cpSync(join(root, 'examples', 'cloudflare-worker'), join(install.dir, 'worker'), { recursive: true });
+  await run(process.execPath, ['build.mjs'], { cwd: join(install.dir, 'worker'), timeout: 60_000 });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  workerd = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], {
+    cwd: join(install.dir, 'worker'), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workerd.stdout!.on('data', (d) => (log += d));
+  workerd.stderr!.on('data', (d) => (log += d));
+  await waitForServer(base, 30_000);
+}, 120_000);
+
+afterAll(async () => {
+  await kill(workerd);
+  install?.cleanup();
+}, 30_000);
+
+describe('workerd (Cloudflare Worker example, packed package)', () => {
+  it('bundles the workerd entry: .wasm imports, no embedded base64 kernels', () => {
+    const bundle = readFileSync(join(install.dir, 'worker', 'dist', 'worker.js'), 'utf8');
+    expect(bundle).toContain('node_modules/wasm-attention/dist/workerd.js');
+    expect(bundle).toMatch(/import \w+ from "\.\/wasm\/relaxed\.wasm"/);
+    expect(bundle).toMatch(/import \w+ from "\.\/wasm\/simd128\.wasm"/);
+    expect(bundle).not.toMatch(/[A-Za-z0-9+/]{4096}/);
+  });
+
+  it('GET answers with the binary in use (relaxed SIMD, precompiled)', async () => {
+    const r = await fetch(base, { signal: AbortSignal.timeout(10_000) });
+    expect(r.status).toBe(200);
+    expect((await r.json()).isa).toBe('relaxed');
+  });
+
+  it('POST computes the case', async () => {
+    const { q, k, v } = caseInputs();
+    const body = JSON.stringify({ shape: CASE_SHAPE, q: Array.from(q.data), k: Array.from(k.data), v: Array.from(v.data), causal: true });
+    const r = await fetch(base, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+    expect(r.status, log).toBe(200);
+    const json = (await r.json()) as { isa: string; shape: number[]; output: number[] };
+    expect(json.shape).toEqual(CASE_SHAPE);
+    expect(maxAbsError(json.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('bad input is a 400 with the AttentionError code', async () => {
+    const body = JSON.stringify({ shape: [1, 1, 2, 3], q: [1, 0, 0, 1], k: [1, 0, 0, 1], v: [1, 0, 0, 1] });
+    const r = await fetch(base, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+    expect(r.status).toBe(400);
+    expect((await r.json()).code).toBe('SHAPE_MISMATCH');
+  });
+});
