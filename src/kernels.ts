@@ -298,7 +298,7 @@ export class Kernels {
     this.exports.f32_attn_merge(acc, accStride, lseAcc, part, partStride, lsePart, rows, dv);
   }
 
-  /** Runs the peak multiply-add loop (iters · 96 flops); returns its checksum. Benchmark only. */
+  /** Runs the peak multiply-add loop (iters · 64 flops); returns its checksum. Benchmark only. */
   peakMadd(iters: number, seed: number): number {
     return this.exports.f32_peak_madd(iters, seed);
   }
@@ -396,5 +396,30 @@ export class Kernels {
   /** y[i] = exp(x[i]) through the kernel's vector exp. */
   exp(x: number, y: number, n: number): void {
     this.exports.f32_exp(x, y, n);
+  }
+
+  // ── wrappers for structured variants (issue 6) ──
+
+  /** dst_i = x_i / max(‖x_i‖₂, 1e-12) for n rows of d floats (in place when dst = src). */
+  l2NormalizeRows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void {
+    this.exports.f32_l2_normalize_rows(src, srcStride, n, d, dst, dstStride);
+  }
+
+  /**
+   * dst_r += a_r·src_{s_r} for r < n: s_r = idx[r] (i32 at idx) or r when idx is 0;
+   * a_r = c·w[r·wStride] (f32 at w) or c when w is 0; rows with a_r = 0 are skipped.
+   */
+  rowsAxpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void {
+    this.exports.f32_rows_axpy(dst, dstStride, src, srcStride, idx, w, wStride, c, n, d);
+  }
+
+  /** dst_{idx[r]} += src_r for r < n (idx: n i32; repeats accumulate). */
+  rowsScatterAdd(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void {
+    this.exports.f32_rows_scatter_add(dst, dstStride, src, srcStride, idx, n, d);
+  }
+
+  /** dst_r = scale·(src_r + bias) for n rows of d floats (bias: d floats; in place when dst = src). */
+  rowsBiasScale(src: number, srcStride: number, n: number, d: number, bias: number, scale: number, dst: number, dstStride: number): void {
+    this.exports.f32_rows_bias_scale(src, srcStride, n, d, bias, scale, dst, dstStride);
   }
 }
