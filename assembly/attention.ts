@@ -23,7 +23,10 @@
 //          nothing, so non-finite values at masked positions cannot leak.
 // Tiling:  K is packed once per call into 8-key panels (nk/8, dh, 8) so S = Q·Kᵀ runs on the 4×8
 //          GEMM micro-kernel; V is packed into rows padded to dvp = ⌈dv/8⌉·8 columns so P·V runs on
-//          the same micro-kernel; query row tails (nq % 4) duplicate the last row.
+//          the same micro-kernel; query row tails (nq % 4) duplicate the last row. Queries go in
+//          super-blocks of ATTN_QB rows: every 4-row tile of a super-block uses a key tile while
+//          its packed K and V are in L1, then the walk moves to the next key tile (each tile
+//          keeps its own running max, sum and accumulator rows).
 // Error:   scores carry the GEMM bound dh·ε·Σ|q·k|·scale; exp_f32x4 adds ≤ 2e-7 relative; the
 //          output is within ~1e-6 relative of a float64 evaluation for well-scaled inputs
 //          (tested against test/reference in float64 and the ONNX conformance cases).
@@ -35,6 +38,11 @@ import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
 export const ATTN_BC: i32 = 64;
+/**
+ * Query rows per super-block (a multiple of 4): its 4-row tiles all use one key tile while that
+ * tile's packed K and V (ATTN_BC·(dh + dv)·4 bytes) are in L1, before the walk moves on.
+ */
+export const ATTN_QB: i32 = 64;
 /** Keys per block of the row path's P·V (their V rows stay in L1 across column passes). */
 const ROW_PV_BLOCK: i32 = 64;
 
@@ -77,12 +85,14 @@ export const ATTN_PARAMS_BYTES: i32 = 112;
 export function f32_attn_workspace_bytes(nk: i32, dh: i32, dv: i32): usize {
   const dvp = <usize>((dv + 7) & ~7);
   const panels = <usize>((nk + 7) >> 3);
+  const rows = <usize>ATTN_QB;
   return align16(panels * <usize>dh * 32) // packed Kᵀ panels
     + align16(<usize>nk * dvp * 4) //           packed V rows
-    + align16(<usize>dh * 16) //                4 scaled query rows
+    + align16(rows * <usize>dh * 4) //          scaled query rows of a super-block
     + <usize>ATTN_BC * 16 //                    4 score rows
-    + dvp * 16 //                               4 output accumulator rows
-    + 64; //                                    m and l for 4 rows
+    + rows * dvp * 4 //                         output accumulator rows of a super-block
+    + rows * 8 //                               m and l per row
+    + (rows >> 2) * 16; //                      key range per 4-row tile: blo, bhi, maxLo, minHi
 }
 
 // Visible key range of one query row: [lo, hi). Written to two scratch i32s.
@@ -319,94 +329,125 @@ function attnTiles(params: usize): void {
   const dvp = (dv + 7) & ~7;
   const kp = ws; //                                                   (⌈nk/8⌉, dh, 8)
   const vp = kp + align16(<usize>((nk + 7) >> 3) * <usize>dh * 32); // (nk, dvp)
-  const qs = vp + align16(<usize>nk * <usize>dvp * 4); //             (4, dh)
-  const st = qs + align16(<usize>dh * 16); //                         (4, ATTN_BC)
-  const acc = st + <usize>ATTN_BC * 16; //                            (4, dvp)
-  const ml = acc + <usize>dvp * 16; //                                m[4], l[4]
+  const qs = vp + align16(<usize>nk * <usize>dvp * 4); //             (ATTN_QB, dh)
+  const st = qs + align16(<usize>ATTN_QB * <usize>dh * 4); //         (4, ATTN_BC)
+  const acc = st + <usize>ATTN_BC * 16; //                            (ATTN_QB, dvp)
+  const ml = acc + <usize>ATTN_QB * <usize>dvp * 4; //                m[ATTN_QB], l[ATTN_QB]
+  const ranges = ml + <usize>ATTN_QB * 8; //                          (ATTN_QB / 4, 4) i32
   const stRow: usize = <usize>ATTN_BC << 2;
   const accRow: usize = <usize>dvp << 2;
+  const qsTile: usize = <usize>dh << 4; //                            bytes of 4 query rows
+  const lRows: usize = <usize>ATTN_QB << 2; //                        l[] starts after m[]
 
   packKeyPanels(k, kStride, nk, dh, kp);
   const vNonFinite = packValueRows(v, vStride, nk, dv, dvp, vp);
   const scaleV = f32x4.splat(scale);
   const dh4 = dh & ~3;
 
-  for (let i0 = 0; i0 < nq; i0 += 4) {
-    const rows = min(4, nq - i0);
-    // Scaled query rows; the tail duplicates the last row.
-    for (let r = 0; r < 4; r++) {
-      const src = q + ((<usize>(i0 + min(r, rows - 1)) * <usize>qStride) << 2);
-      const dst = qs + <usize>r * <usize>dh * 4;
-      let x = 0;
-      for (; x < dh4; x += 4) {
-        v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), scaleV));
-      }
-      for (; x < dh; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * scale);
-    }
-    // Key range of the tile: union for the walk, intersection for the fast interior.
-    let blo = keyLen, bhi = 0, maxLo = 0, minHi = keyLen;
-    for (let r = 0; r < 4; r++) {
-      const i = i0 + min(r, rows - 1);
-      const lo = rowLo(i, offset, left);
-      const hi = rowHi(i, offset, right, keyLen);
-      if (hi > lo) {
-        blo = min(blo, lo);
-        bhi = max(bhi, hi);
-      }
-      maxLo = max(maxLo, lo);
-      minHi = min(minHi, hi);
-      store<f32>(ml + (<usize>r << 2), -Infinity);
-      store<f32>(ml + 16 + (<usize>r << 2), 0);
-    }
-    memory.fill(acc, 0, accRow * 4);
-
-    for (let j0 = blo & ~7; j0 < bhi; j0 += ATTN_BC) {
-      const j1 = min(j0 + ATTN_BC, bhi);
-      const ncols = j1 - j0;
-      const panels = (ncols + 7) >> 3;
-      // S = Qs · Kᵀ for this tile, one 4×8 block per panel.
-      for (let p = 0; p < panels; p++) {
-        const panel = kp + <usize>((j0 >> 3) + p) * <usize>dh * 32;
-        ukernel4x8(qs, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
-      }
-      const interior = j0 >= maxLo && j1 <= minHi;
+  for (let s0 = 0; s0 < nq; s0 += ATTN_QB) {
+    const sRows = min(ATTN_QB, nq - s0);
+    const tiles = (sRows + 3) >> 2;
+    // Per tile: scaled query rows (the last tile duplicates its last row), key ranges, state.
+    let sblo = keyLen, sbhi = 0;
+    for (let t = 0; t < tiles; t++) {
+      const i0 = s0 + (t << 2);
+      const rows = min(4, nq - i0);
+      let blo = keyLen, bhi = 0, maxLo = 0, minHi = keyLen;
       for (let r = 0; r < 4; r++) {
         const i = i0 + min(r, rows - 1);
-        const sRow = st + <usize>r * stRow;
-        const tileMax = finishScoreRow(
-          sRow, ncols, j0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
-          rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
-          mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
-        );
-        const mOld = load<f32>(ml + (<usize>r << 2));
-        const mNew = max(mOld, tileMax);
-        if (mNew == -Infinity) {
-          // Nothing visible yet in this row: its probabilities for this tile are exact zeros.
-          memory.fill(sRow, 0, <usize>((ncols + 3) & ~3) << 2);
-          continue;
+        const src = q + ((<usize>i * <usize>qStride) << 2);
+        const dst = qs + <usize>t * qsTile + <usize>r * <usize>dh * 4;
+        let x = 0;
+        for (; x < dh4; x += 4) {
+          v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), scaleV));
         }
-        const tileSum = expScoreRow(sRow, ncols, mNew);
-        const alpha = exp_f32(mOld - mNew);
-        const lOld = load<f32>(ml + 16 + (<usize>r << 2));
-        store<f32>(ml + (<usize>r << 2), mNew);
-        store<f32>(ml + 16 + (<usize>r << 2), lOld * alpha + tileSum);
-        if (alpha != 1) scaleRow(acc + <usize>r * accRow, dvp, alpha);
+        for (; x < dh; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * scale);
+        const lo = rowLo(i, offset, left);
+        const hi = rowHi(i, offset, right, keyLen);
+        if (hi > lo) {
+          blo = min(blo, lo);
+          bhi = max(bhi, hi);
+        }
+        maxLo = max(maxLo, lo);
+        minHi = min(minHi, hi);
+        const row = <usize>((t << 2) + r) << 2;
+        store<f32>(ml + row, -Infinity);
+        store<f32>(ml + lRows + row, 0);
       }
-      // Acc += P · V for this tile, 8 output columns at a time.
-      const vTile = vp + ((<usize>j0 * <usize>dvp) << 2);
-      for (let x = 0; x < dvp; x += 8) {
-        if (vNonFinite) {
-          ukernel4x8ZeroSkip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
-        } else {
-          ukernel4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, acc + (<usize>x << 2), accRow, 1);
+      const rg = ranges + (<usize>t << 4);
+      store<i32>(rg, blo);
+      store<i32>(rg, bhi, 4);
+      store<i32>(rg, maxLo, 8);
+      store<i32>(rg, minHi, 12);
+      if (bhi > blo) {
+        sblo = min(sblo, blo);
+        sbhi = max(sbhi, bhi);
+      }
+    }
+    memory.fill(acc, 0, accRow * <usize>(tiles << 2));
+
+    for (let j0 = sblo & ~7; j0 < sbhi; j0 += ATTN_BC) {
+      const jEnd = min(j0 + ATTN_BC, sbhi);
+      for (let t = 0; t < tiles; t++) {
+        const rg = ranges + (<usize>t << 4);
+        const blo = load<i32>(rg);
+        const bhi = load<i32>(rg, 4);
+        // This tile's part of the key tile; tiles that see none of it are skipped.
+        const tj0 = max(j0, blo & ~7);
+        const tj1 = min(jEnd, bhi);
+        if (tj1 <= tj0) continue;
+        const i0 = s0 + (t << 2);
+        const rows = min(4, nq - i0);
+        const ncols = tj1 - tj0;
+        const panels = (ncols + 7) >> 3;
+        const qTile = qs + <usize>t * qsTile;
+        const accTile = acc + <usize>(t << 2) * accRow;
+        // S = Qs · Kᵀ for this part, one 4×8 block per panel.
+        for (let p = 0; p < panels; p++) {
+          const panel = kp + <usize>((tj0 >> 3) + p) * <usize>dh * 32;
+          ukernel4x8(qTile, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
+        }
+        const interior = tj0 >= load<i32>(rg, 8) && tj1 <= load<i32>(rg, 12);
+        for (let r = 0; r < 4; r++) {
+          const i = i0 + min(r, rows - 1);
+          const sRow = st + <usize>r * stRow;
+          const mAt = ml + (<usize>((t << 2) + r) << 2);
+          const tileMax = finishScoreRow(
+            sRow, ncols, tj0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
+            rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+            mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
+          );
+          const mOld = load<f32>(mAt);
+          const mNew = max(mOld, tileMax);
+          if (mNew == -Infinity) {
+            // Nothing visible yet in this row: its probabilities for this part are exact zeros.
+            memory.fill(sRow, 0, <usize>((ncols + 3) & ~3) << 2);
+            continue;
+          }
+          const tileSum = expScoreRow(sRow, ncols, mNew);
+          const alpha = exp_f32(mOld - mNew);
+          const lOld = load<f32>(mAt + lRows);
+          store<f32>(mAt, mNew);
+          store<f32>(mAt + lRows, lOld * alpha + tileSum);
+          if (alpha != 1) scaleRow(accTile + <usize>r * accRow, dvp, alpha);
+        }
+        // Acc += P · V for this part, 8 output columns at a time.
+        const vTile = vp + ((<usize>tj0 * <usize>dvp) << 2);
+        for (let x = 0; x < dvp; x += 8) {
+          if (vNonFinite) {
+            ukernel4x8ZeroSkip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, accTile + (<usize>x << 2), accRow, 1);
+          } else {
+            ukernel4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, accTile + (<usize>x << 2), accRow, 1);
+          }
         }
       }
     }
     // Normalize and write the real rows; a row that saw no key has l = 0 and writes zeros.
-    for (let r = 0; r < rows; r++) {
-      const l = load<f32>(ml + 16 + (<usize>r << 2));
-      writeOutputRow(acc + <usize>r * accRow, o + ((<usize>(i0 + r) * <usize>oStride) << 2), dv, l > 0 ? <f32>1 / l : 0);
-      if (lse) store<f32>(lse + (<usize>(i0 + r) << 2), l > 0 ? load<f32>(ml + (<usize>r << 2)) + Mathf.log(l) : -Infinity);
+    for (let r = 0; r < sRows; r++) {
+      const mAt = ml + (<usize>r << 2);
+      const l = load<f32>(mAt + lRows);
+      writeOutputRow(acc + <usize>r * accRow, o + ((<usize>(s0 + r) * <usize>oStride) << 2), dv, l > 0 ? <f32>1 / l : 0);
+      if (lse) store<f32>(lse + (<usize>(s0 + r) << 2), l > 0 ? load<f32>(mAt) + Mathf.log(l) : -Infinity);
     }
   }
 }
