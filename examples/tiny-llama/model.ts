@@ -1,16 +1,16 @@
 // model.ts — a Llama (llama2.c's forward pass) on wasm-attention's public API: the Node example
 // (run.ts), the browser page (examples/browser/llama.ts), the tests (test/llama/) and the bench
-// (bench/workloads/llama.mjs) all run this file. It imports only types from the package; the
+// (bench/workloads/tiny-llama.mjs) all run this file. It imports only types from the package; the
 // runtime is handed in, so each caller brings the build it uses.
 //
 // Per token at position pos (llama2.c's run.c, the pass in test/fixtures/stories260K):
-//   x = embedding[token]
+//   x = embedding[token]                              a row copy (a one-hot product: 512× the work)
 //   for each layer:
-//     h = RMSNorm(x)·rms_att                                  JavaScript (dim floats per row)
-//     x += Wo·attention(RoPE(Wq·h), RoPE(Wk·h), Wv·h)          rt.multiHeadAttention + rt.kvCache
-//     h = RMSNorm(x)·rms_ffn                                  JavaScript
-//     x += W2·(silu(W1·h) ⊙ (W3·h))                           rt.matmul (W1|W3 as one [2·hidden, dim])
-//   logits = Wcls·(RMSNorm(x)·rms_final)                      rt.matmul
+//     h = RMSNorm(x)·rms_att                          JavaScript (dim floats per row)
+//     x += Wo·attention(RoPE(Wq·h), RoPE(Wk·h), Wv·h)  rt.multiHeadAttention + rt.kvCache
+//     h = RMSNorm(x)·rms_ffn                          JavaScript
+//     x += W2·(silu(W1·h) ⊙ (W3·h))                   rt.matmul (W1|W3 as one [2·hidden, dim]); silu in JavaScript
+//   logits = Wcls·(RMSNorm(x)·rms_final)              rt.matmul
 // The attention layer: Q/K/V/O weights in PyTorch (out, in) layout, no biases; GQA by
 // numKvHeads; RoPE on interleaved pairs (2i, 2i+1) at angle pos·base^(−2i/headSize) — exactly
 // run.c's pos·10000^(−(j mod headSize)/headSize) for even j = 2i; scale 1/√headSize (default);
