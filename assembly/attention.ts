@@ -386,7 +386,9 @@ function attnTiles(params: usize): void {
     }
     memory.fill(acc, 0, accRow * <usize>(tiles << 2));
 
-    for (let j0 = sblo & ~7; j0 < sbhi; j0 += ATTN_BC) {
+    // Key tiles at absolute multiples of ATTN_BC: a row's partition of its keys (so its rounding)
+    // does not depend on which rows share its super-block (thread splits change that).
+    for (let j0 = (sblo / ATTN_BC) * ATTN_BC; j0 < sbhi; j0 += ATTN_BC) {
       const jEnd = min(j0 + ATTN_BC, sbhi);
       for (let t = 0; t < tiles; t++) {
         const rg = ranges + (<usize>t << 4);

@@ -26,6 +26,8 @@ export {
   f32_randn, i32_lsh_buckets, i32_counting_sort, f32_gather_rows, f32_row_norms, f32_length_normalize,
   f32_lsh_chunk_mask, f32_mean_rows, f32_transpose,
 } from './lsh';
+// ── kernels for structured variants (issue 6) ──
+export { f32_l2_normalize_rows, f32_rows_axpy, f32_rows_scatter_add, f32_rows_bias_scale } from './structured';
 
 /** First byte of linear memory the host may use (after the static constant table). */
 export function heap_base(): usize {

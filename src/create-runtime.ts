@@ -21,11 +21,18 @@ import { linformerAttention, type LinformerOptions, linformerProjections } from 
 import {
   lshAttention, lshHash, type LshBuckets, type LshHashOptions, type LshOptions, lshRotations, type LshRotationOptions,
 } from './attention/lsh';
+// ── imports for structured variants (issue 6) ──
+import { hierarchicalAttention, type HierarchicalOptions, type HierarchicalResult } from './attention/hierarchical';
+import {
+  routedAttention, type RoutedOptions, type RoutedResult, routingAttention, routingCentroids, type RoutingCentroidOptions,
+  type RoutingOptions, type RoutingResult,
+} from './attention/routing';
+import { RecurrentMemoryAttention, type RecurrentMemoryOptions } from './layers/recurrent-memory';
 import {
   AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels,
   type InstantiateOptions, type Isa, type KernelExports, threadsAvailable, WASM_MAX_BYTES, WorkerPool,
 } from './runtime/index';
-import { checkElementCount, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
+import { checkElementCount, checkShapeFits, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
 
 /** Options of `createRuntime` / `createRuntimeSync`. */
 export interface RuntimeOptions extends InstantiateOptions {
@@ -123,10 +130,15 @@ export class Runtime {
   tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
     const kernels = this.k();
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      const given = Array.isArray(shape) ? `[${shape.map(String).join(', ')}]` : String(shape);
+      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${given}`);
     }
     const size = shapeSize(shape);
     checkElementCount(size, 'tensor');
+    checkShapeFits(shape, 'tensor');
+    if (values !== undefined && (typeof values !== 'object' || values === null || typeof values.length !== 'number')) {
+      throw new AttentionError('INVALID_ARGUMENT', `values must be an array of ${size} numbers, got ${String(values)}`);
+    }
     if (values !== undefined && values.length !== size) {
       throw new AttentionError('SHAPE_MISMATCH', `values has ${values.length} elements but shape [${shape.join(', ')}] needs ${size}`);
     }
@@ -255,6 +267,49 @@ export class Runtime {
   }
 
   // ── structured variants (issue 6): add methods below this line ──
+
+  /**
+   * Hierarchical attention (tokens → segments → … → document): attention within each level's
+   * groups, outputs pooled by G ('mean', 'max' or a learned query) into the next level's inputs.
+   * Returns every level's outputs, the document vector and the token-level combination.
+   */
+  hierarchicalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: HierarchicalOptions): HierarchicalResult {
+    return hierarchicalAttention(this.k(), q, k, v, options);
+  }
+
+  /**
+   * Transformer-XL attention with a recurrent memory carried across calls: keys/values =
+   * [memory ; segment], relative positions (u, v, W_r·R with sinusoidal R), sameLength, clampLen.
+   * `dispose()` it when done.
+   */
+  recurrentMemoryAttention(config: RecurrentMemoryOptions): RecurrentMemoryAttention {
+    return new RecurrentMemoryAttention(() => this.k(), config);
+  }
+
+  /**
+   * Routing Transformer attention: queries and keys routed to k-means clusters (top-w tokens per
+   * cluster), attention within clusters, outputs of tokens in several clusters averaged.
+   */
+  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions & { returnCentroids: true }): RoutingResult;
+  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor;
+  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor | RoutingResult {
+    return routingAttention(this.k(), q, k, v, options);
+  }
+
+  /** The seeded k-means centroids rt.routingAttention starts from: [heads, clusters, headDim]. */
+  routingCentroids(q: TensorLike, k: TensorLike | null, options: RoutingCentroidOptions): Tensor {
+    return routingCentroids(this.k(), q, k, options);
+  }
+
+  /**
+   * Attention routed over paths: a routing matrix W_r gives each token a distribution over
+   * attention paths (full, window, LSH, …) or heads; the output is the mixture.
+   */
+  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions & { returnRoutes: true }): RoutedResult;
+  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor;
+  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor | RoutedResult {
+    return routedAttention(this.k(), q, k, v, options);
+  }
 
   /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */
   dispose(): void {

@@ -25,4 +25,14 @@ export type { GlobalLocalOptions, GlobalTokens } from './attention/global-local'
 export type { SegmentedOptions } from './attention/segmented';
 export type { LinformerOptions } from './attention/linformer';
 export type { LshBuckets, LshHashOptions, LshOptions, LshRotationOptions } from './attention/lsh';
+// ── exports for structured variants (issue 6) ──
+export type {
+  HierarchicalAggregate, HierarchicalLevel, HierarchicalOptions, HierarchicalResult,
+} from './attention/hierarchical';
+export type {
+  AttentionPath, RoutedOptions, RoutedResult, Router, RoutingCentroidOptions, RoutingOptions, RoutingResult,
+} from './attention/routing';
+export {
+  RecurrentMemoryAttention, type RecurrentMemoryForwardOptions, type RecurrentMemoryOptions, type RecurrentMemoryState,
+} from './layers/recurrent-memory';
 export { AttentionError, type AttentionErrorCode, type Isa, detectIsa, isaSupported } from './runtime/index';

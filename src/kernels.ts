@@ -3,8 +3,22 @@
 // drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
-  Arena, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool,
+  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool,
 } from './runtime/index';
+
+/**
+ * A byte count computed by a kernel export. The kernels compute sizes in 32-bit `usize`, which
+ * JavaScript receives as a signed i32: 2 GiB and more came back negative (and 4 GiB and more
+ * wrapped), so a huge workspace looked already reserved and the kernel wrote past it (a Wasm trap
+ * or corrupted memory). `bound` is a float64 upper bound of the same formula: below 4 GiB the
+ * kernel's value is exact when read unsigned; otherwise the request cannot fit → OUT_OF_MEMORY.
+ */
+function kernelBytes(wasmBytes: number, bound: number, what: string): number {
+  if (!(bound < 2 ** 32)) {
+    throw new AttentionError('OUT_OF_MEMORY', `${what} needs about ${bound} bytes, more than a 4 GiB Wasm memory holds`);
+  }
+  return wasmBytes >>> 0;
+}
 
 /** One matrix product; see assembly/gemm.ts. */
 export interface GemmCall {
@@ -131,72 +145,87 @@ export class Kernels {
     return this.workspace;
   }
 
+  /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow (see kernelBytes). */
+  private attnWorkspaceBytes(nk: number, dh: number, dv: number): number {
+    const dvp = Math.ceil(dv / 8) * 8;
+    // packed Kᵀ panels + padded V rows + 64-row query, accumulator and score tiles
+    const bound = 4 * (nk + 8) * dh + 4 * nk * dvp + 256 * (dh + dvp) + 4096;
+    return kernelBytes(this.exports.f32_attn_workspace_bytes(nk, dh, dv), bound, `an attention workspace (nk ${nk}, headDim ${dh}, valueDim ${dv})`);
+  }
+
+  /** Bytes of f32_gemm_workspace_bytes(n, k), checked against 32-bit overflow (see kernelBytes). */
+  private gemmWorkspaceBytes(n: number, k: number): number {
+    const bound = 4 * (n + 8) * k + 16 * k + 192; // B panels of depth ≤ k
+    return kernelBytes(this.exports.f32_gemm_workspace_bytes(n, k), bound, `a matrix product's workspace (n ${n}, k ${k})`);
+  }
+
   /** Reserves the workspace an attention call of these sizes needs (call before placing tensors). */
   reserveAttention(nk: number, dh: number, dv: number): void {
-    this.scratch(this.exports.f32_attn_workspace_bytes(nk, dh, dv));
+    this.scratch(this.attnWorkspaceBytes(nk, dh, dv));
   }
 
   /** Reserves the workspace a matrix product of these sizes needs. */
   reserveGemm(n: number, k: number): void {
-    this.scratch(this.exports.f32_gemm_workspace_bytes(n, k));
+    this.scratch(this.gemmWorkspaceBytes(n, k));
   }
 
   gemm(call: GemmCall): void {
-    const ws = this.scratch(this.exports.f32_gemm_workspace_bytes(call.n, call.k));
+    const ws = this.scratch(this.gemmWorkspaceBytes(call.n, call.k));
     this.writeGemm(call, this.params, ws);
     this.exports.f32_gemm(this.params);
   }
 
   private writeGemm(call: GemmCall, at: number, ws: number): void {
     const L = this.gemmLayout;
-    const p = this.arena.i32(at, L.PARAMS_BYTES >> 2);
-    p[L.A >> 2] = call.a;
-    p[L.LDA >> 2] = call.lda;
-    p[L.B >> 2] = call.b;
-    p[L.LDB >> 2] = call.ldb;
-    p[L.C >> 2] = call.c;
-    p[L.LDC >> 2] = call.ldc;
-    p[L.BIAS >> 2] = call.bias;
-    p[L.M >> 2] = call.m;
-    p[L.N >> 2] = call.n;
-    p[L.K >> 2] = call.k;
-    p[L.TRANS_B >> 2] = call.transB ? 1 : 0;
-    p[L.ACCUMULATE >> 2] = call.accumulate ? 1 : 0;
-    p[L.B_PACKED >> 2] = call.bPacked ? 1 : 0;
-    p[L.WORKSPACE >> 2] = ws;
+    const { i32: p } = this.arena.wordViews(); // cached whole-memory view, never stale
+    const b = at >> 2;
+    p[b + (L.A >> 2)] = call.a;
+    p[b + (L.LDA >> 2)] = call.lda;
+    p[b + (L.B >> 2)] = call.b;
+    p[b + (L.LDB >> 2)] = call.ldb;
+    p[b + (L.C >> 2)] = call.c;
+    p[b + (L.LDC >> 2)] = call.ldc;
+    p[b + (L.BIAS >> 2)] = call.bias;
+    p[b + (L.M >> 2)] = call.m;
+    p[b + (L.N >> 2)] = call.n;
+    p[b + (L.K >> 2)] = call.k;
+    p[b + (L.TRANS_B >> 2)] = call.transB ? 1 : 0;
+    p[b + (L.ACCUMULATE >> 2)] = call.accumulate ? 1 : 0;
+    p[b + (L.B_PACKED >> 2)] = call.bPacked ? 1 : 0;
+    p[b + (L.WORKSPACE >> 2)] = ws;
   }
 
   private writeAttn(call: AttnCall, at: number, ws: number, w: number, wMode: number): void {
     const L = this.attnLayout;
-    const p = this.arena.i32(at, L.PARAMS_BYTES >> 2);
-    const f = this.arena.f32(at, L.PARAMS_BYTES >> 2);
-    p[L.Q >> 2] = call.q;
-    p[L.Q_STRIDE >> 2] = call.qStride;
-    p[L.K >> 2] = call.k;
-    p[L.K_STRIDE >> 2] = call.kStride;
-    p[L.V >> 2] = call.v;
-    p[L.V_STRIDE >> 2] = call.vStride;
-    p[L.O >> 2] = call.o;
-    p[L.O_STRIDE >> 2] = call.oStride;
-    p[L.NQ >> 2] = call.nq;
-    p[L.NK >> 2] = call.nk;
-    p[L.DH >> 2] = call.dh;
-    p[L.DV >> 2] = call.dv;
-    f[L.SCALE >> 2] = call.scale;
-    f[L.SOFTCAP >> 2] = call.softcap;
-    p[L.MASK >> 2] = call.mask;
-    p[L.MASK_STRIDE >> 2] = call.maskStride;
-    p[L.OFFSET >> 2] = call.offset;
-    p[L.LEFT >> 2] = call.left;
-    p[L.RIGHT >> 2] = call.right;
-    p[L.KEY_LEN >> 2] = call.keyLen;
-    p[L.WORKSPACE >> 2] = ws;
-    p[L.W >> 2] = w;
-    p[L.W_MODE >> 2] = wMode;
-    p[L.REL >> 2] = call.rel;
-    p[L.REL_STRIDE >> 2] = call.relStride;
-    p[L.REL_MAX >> 2] = call.relMax;
-    p[L.LSE >> 2] = call.lse;
+    const { i32: p, f32: f } = this.arena.wordViews(); // cached whole-memory views, never stale
+    const b = at >> 2;
+    p[b + (L.Q >> 2)] = call.q;
+    p[b + (L.Q_STRIDE >> 2)] = call.qStride;
+    p[b + (L.K >> 2)] = call.k;
+    p[b + (L.K_STRIDE >> 2)] = call.kStride;
+    p[b + (L.V >> 2)] = call.v;
+    p[b + (L.V_STRIDE >> 2)] = call.vStride;
+    p[b + (L.O >> 2)] = call.o;
+    p[b + (L.O_STRIDE >> 2)] = call.oStride;
+    p[b + (L.NQ >> 2)] = call.nq;
+    p[b + (L.NK >> 2)] = call.nk;
+    p[b + (L.DH >> 2)] = call.dh;
+    p[b + (L.DV >> 2)] = call.dv;
+    f[b + (L.SCALE >> 2)] = call.scale;
+    f[b + (L.SOFTCAP >> 2)] = call.softcap;
+    p[b + (L.MASK >> 2)] = call.mask;
+    p[b + (L.MASK_STRIDE >> 2)] = call.maskStride;
+    p[b + (L.OFFSET >> 2)] = call.offset;
+    p[b + (L.LEFT >> 2)] = call.left;
+    p[b + (L.RIGHT >> 2)] = call.right;
+    p[b + (L.KEY_LEN >> 2)] = call.keyLen;
+    p[b + (L.WORKSPACE >> 2)] = ws;
+    p[b + (L.W >> 2)] = w;
+    p[b + (L.W_MODE >> 2)] = wMode;
+    p[b + (L.REL >> 2)] = call.rel;
+    p[b + (L.REL_STRIDE >> 2)] = call.relStride;
+    p[b + (L.REL_MAX >> 2)] = call.relMax;
+    p[b + (L.LSE >> 2)] = call.lse;
   }
 
   /** Bytes of one kernel parameter block (the larger of the kernels'). */
@@ -206,7 +235,7 @@ export class Kernels {
 
   /** Bytes packB writes for a product with n output columns and depth k. */
   packedBBytes(n: number, k: number): number {
-    return this.exports.f32_gemm_packed_b_bytes(n, k);
+    return kernelBytes(this.exports.f32_gemm_packed_b_bytes(n, k), Math.ceil(n / 8) * k * 32, `a packed matrix (n ${n}, k ${k})`);
   }
 
   /**
@@ -224,7 +253,7 @@ export class Kernels {
 
   /** Fused online-softmax attention for one (batch, head). */
   attnOnline(call: AttnCall): void {
-    const ws = this.scratch(this.exports.f32_attn_workspace_bytes(call.nk, call.dh, call.dv));
+    const ws = this.scratch(this.attnWorkspaceBytes(call.nk, call.dh, call.dv));
     this.writeAttn(call, this.params, ws, 0, 0);
     this.exports.f32_attn_online(this.params);
   }
@@ -238,7 +267,7 @@ export class Kernels {
     let wsBytes = 0;
     for (const c of calls) {
       flops += c.nq * c.nk * (c.dh + c.dv);
-      wsBytes = Math.max(wsBytes, this.exports.f32_attn_workspace_bytes(c.nk, c.dh, c.dv));
+      wsBytes = Math.max(wsBytes, this.attnWorkspaceBytes(c.nk, c.dh, c.dv));
     }
     const pool = this.pool;
     if (!pool || calls.length < 2 || flops < minFlops) {
@@ -264,7 +293,7 @@ export class Kernels {
     let wsBytes = 0;
     for (const c of calls) {
       flops += c.m * c.n * c.k;
-      wsBytes = Math.max(wsBytes, this.exports.f32_gemm_workspace_bytes(c.n, c.k));
+      wsBytes = Math.max(wsBytes, this.gemmWorkspaceBytes(c.n, c.k));
     }
     const pool = this.pool;
     if (!pool || calls.length < 2 || flops < minFlops) {

@@ -122,7 +122,13 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
     const rows = Math.ceil(plan.nq / pieces / 4) * 4;
     tasks = [];
     for (const call of calls) {
-      for (let r0 = 0; r0 < plan.nq; r0 += rows) tasks.push(rowChunk(call, r0, Math.min(rows, plan.nq - r0)));
+      for (let r0 = 0; r0 < plan.nq; r0 += rows) {
+        // A tail of fewer than 4 rows joins this chunk: a chunk under 4 rows would take the
+        // kernel's row path and round differently from the single-thread result.
+        const take = plan.nq - r0 - rows < 4 ? plan.nq - r0 : rows;
+        tasks.push(rowChunk(call, r0, take));
+        if (take !== rows) break;
+      }
     }
   }
   if (plan.dv > 0) kernels.attnOnlineMany(tasks);

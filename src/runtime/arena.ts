@@ -128,6 +128,25 @@ export class Arena {
     this.insertFree(this.guarded ? ptr - GUARD : ptr, size);
   }
 
+  private viewBuffer: ArrayBufferLike | undefined;
+  private i32All: Int32Array | undefined;
+  private f32All: Float32Array | undefined;
+
+  /**
+   * Int32 and Float32 views of all of memory, for writing kernel parameter blocks on hot paths.
+   * Cached, and re-derived whenever `memory.buffer` is a different object (growth replaces it),
+   * so they are never stale. Index by byte address >> 2.
+   */
+  wordViews(): { i32: Int32Array; f32: Float32Array } {
+    const buffer = this.memory.buffer;
+    if (buffer !== this.viewBuffer) {
+      this.viewBuffer = buffer;
+      this.i32All = new Int32Array(buffer);
+      this.f32All = new Float32Array(buffer);
+    }
+    return { i32: this.i32All!, f32: this.f32All! };
+  }
+
   /** A fresh Float32Array view of `length` floats at `ptr`. Do not keep it across allocations. */
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);

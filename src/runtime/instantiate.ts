@@ -41,6 +41,11 @@ export interface KernelExports {
   f32_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
   f32_softmax_rows(x: number, rows: number, cols: number, stride: number): void;
   f32_exp(x: number, y: number, n: number): void;
+  // ── exports for structured variants (issue 6) ──
+  f32_l2_normalize_rows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_rows_axpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void;
+  f32_rows_scatter_add(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void;
+  f32_rows_bias_scale(src: number, srcStride: number, n: number, d: number, bias: number, scale: number, dst: number, dstStride: number): void;
   [name: string]: unknown;
 }
 

@@ -1,0 +1,355 @@
+// hierarchical.ts — rt.hierarchicalAttention: attention over a hierarchy of levels (tokens →
+// segments → … → document), each level's outputs aggregated by a function G into the next
+// level's inputs.
+//
+// Structure (self-attention over n tokens). The caller gives L ≥ 1 partitions, `levels`:
+// levels[ℓ] cuts the n_ℓ units of level ℓ into n_{ℓ+1} contiguous, non-empty, non-overlapping
+// groups that cover every unit (n_0 = n tokens; a group of level ℓ is a unit of level ℓ + 1).
+// Level ℓ has inputs X^ℓ and outputs O^ℓ (n_ℓ rows each, per batch entry and query head):
+//   level 0       O⁰_i = Σ_{j ∈ g(i)} softmax_j(s·q_i·k_j) v_j            (q, k, v as given)
+//   level 1 … L   O^ℓ_i = Σ_{j ∈ g(i)} softmax_j(s'·x_i·x_j) x_j,  x = X^ℓ (queries = keys = values)
+// where g(i) is the group of unit i in levels[ℓ] for ℓ < L, and every unit of the top level L
+// (the document level: one group). Between levels:
+//   X^{ℓ+1}_g = G_ℓ({O^ℓ_i : i ∈ group g of levels[ℓ]})
+// and the document vector is D = G_L({O^L_i : all i}). G is, per step,
+//   'mean'   the mean of the rows;
+//   'max'    the coordinate-wise maximum;
+//   { query: w }  attention pooling with a learned query: Σ_i softmax_i(s_p·w·O_i) O_i
+//            (w: [valueDim] or [heads, valueDim]; s_p default 1/√valueDim).
+// Token-level output (a_ℓ(t) = the level-ℓ unit containing token t, a_0(t) = t):
+//   y_t = Σ_{ℓ=0}^{L} c_ℓ · O^ℓ_{a_ℓ(t)}      c = `combine`: 'mean' (default, c_ℓ = 1/(L+1)),
+//                                             'sum' (c_ℓ = 1) or explicit weights.
+// Composition: one fused-kernel call per group (K and V read in place, all groups of a level
+// handed to the worker pool together), f32_mean_rows for means, a one-query kernel call per
+// group for attention pooling; max pooling and the combination are O(n·d) loops. Time
+// O(Σ_ℓ Σ_g |g|²·d), memory O(n·d). Not causal (aggregation mixes a group's future tokens).
+// References: Z. Yang, D. Yang, C. Dyer, X. He, A. Smola, E. Hovy, "Hierarchical Attention Networks
+// for Document Classification" (NAACL 2016) — word → sentence → document with attention pooling by
+// a learned context vector; X. Zhang, F. Wei, M. Zhou, "HIBERT" (ACL 2019) — sentence encoder then
+// document encoder over sentence vectors; Z. Lin et al., "A Structured Self-attentive Sentence
+// Embedding" (ICLR 2017) — attention pooling.
+
+import type { AttnCall, Kernels } from '../kernels';
+import { AttentionError, formatShape } from '../runtime/index';
+import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
+import {
+  checkOptionsObject, finishOutput, headPtr, outputPtr, plainCall, prepare, Scope,
+} from './long-common';
+import { finiteOption } from './options';
+
+/**
+ * How a level's outputs are pooled into one vector per group: 'mean', 'max' (per coordinate), or
+ * attention pooling with a learned query `w` ([valueDim] or [heads, valueDim]):
+ * Σ_i softmax_i(scale·w·o_i)·o_i, scale default 1/√valueDim.
+ */
+export type HierarchicalAggregate = 'mean' | 'max' | {
+  /** The learned query: [valueDim] shared by all heads, or [heads, valueDim]. */
+  query: TensorLike;
+  /** Multiplier of w·o. Default 1/√valueDim. */
+  scale?: number };
+
+/**
+ * A partition of a level's units into contiguous groups: a group size g (groups of g units, the
+ * last one shorter), boundaries [0, b₁, …, n_ℓ] (strictly increasing), or [start, end) pairs in
+ * order that neither overlap nor leave gaps.
+ */
+export type HierarchicalLevel = number | ArrayLike<number> | ReadonlyArray<readonly [number, number]>;
+
+/** Options of `rt.hierarchicalAttention`. */
+export interface HierarchicalOptions {
+  /**
+   * The structure, bottom up: levels[0] groups the tokens into segments, levels[1] groups the
+   * segments, …; the top level attends over all its units (the document). At least one level.
+   */
+  levels: readonly HierarchicalLevel[];
+  /** G: one for every step, or one per step (levels.length + 1 entries; the last pools the document). Default 'mean'. */
+  aggregate?: HierarchicalAggregate | readonly HierarchicalAggregate[];
+  /** Weights c_ℓ of the token-level output y_t = Σ_ℓ c_ℓ·O^ℓ(a_ℓ(t)): 'mean' (default), 'sum' or levels.length + 1 numbers. */
+  combine?: 'mean' | 'sum' | ArrayLike<number>;
+  /** Multiplier of q·k at the token level. Default 1/√headDim. */
+  scale?: number;
+  /** Multiplier of x·x at the upper levels. Default 1/√valueDim. */
+  levelScale?: number;
+  /** Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  out?: WasmTensor | Tensor;
+}
+
+/** Result of `rt.hierarchicalAttention`. */
+export interface HierarchicalResult {
+  /** Token-level output y, [batch, heads, n, valueDim]. */
+  output: Tensor;
+  /** O^ℓ for ℓ = 0 … L: [batch, heads, n_ℓ, valueDim] (levels[0] is the token level, before combination). */
+  levels: Tensor[];
+  /** The document vector D = G_L(O^L): [batch, heads, 1, valueDim]. */
+  document: Tensor;
+}
+
+/** Group boundaries (n_groups + 1 entries, 0 … units) of one partition, validated. */
+export function levelBounds(spec: unknown, units: number, name: string): Int32Array {
+  if (typeof spec === 'number') {
+    if (!Number.isInteger(spec) || spec < 1) {
+      throw new AttentionError('INVALID_OPTION', `${name} must be a group size ≥ 1, boundaries or [start, end) pairs, got ${String(spec)}`);
+    }
+    const groups = Math.ceil(units / spec);
+    return Int32Array.from({ length: groups + 1 }, (_, g) => Math.min(g * spec, units));
+  }
+  const isList = Array.isArray(spec) || (ArrayBuffer.isView(spec) && !(spec instanceof DataView));
+  if (!isList) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be a group size, boundaries [0, …, ${units}] or [start, end) pairs, got ${String(spec)}`);
+  }
+  const list = spec as ArrayLike<unknown>;
+  if (list.length > 0 && Array.isArray(list[0])) {
+    // [start, end) pairs
+    const out = new Int32Array(list.length + 1);
+    let prevEnd = 0;
+    for (let s = 0; s < list.length; s++) {
+      const pair = list[s];
+      if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((x) => Number.isInteger(x))) {
+        throw new AttentionError('INVALID_OPTION', `${name}[${s}] must be a [start, end) pair of integers, got ${JSON.stringify(pair)}`);
+      }
+      const [a, b] = pair as [number, number];
+      if (b <= a) throw new AttentionError('INVALID_OPTION', `${name}[${s}] = [${a}, ${b}) is empty: segments need start < end`);
+      if (a < prevEnd) {
+        throw new AttentionError('INVALID_OPTION', `${name}[${s}] = [${a}, ${b}) overlaps the previous segment${s > 0 ? ` [${String((list[s - 1] as number[])[0])}, ${prevEnd})` : ''}: segments must not overlap (expected start ${prevEnd})`);
+      }
+      if (a > prevEnd) {
+        throw new AttentionError('INVALID_OPTION', `${name}[${s}] = [${a}, ${b}) leaves units ${prevEnd} … ${a - 1} in no segment: segments must cover every unit (expected start ${prevEnd})`);
+      }
+      out[s] = a;
+      prevEnd = b;
+    }
+    if (prevEnd !== units) {
+      throw new AttentionError('INVALID_OPTION', `${name} must cover units 0 … ${units - 1} (${units} at this level), but its last segment ends at ${prevEnd}`);
+    }
+    out[list.length] = units;
+    return out;
+  }
+  // boundaries
+  const b = Array.from(list, (x) => x as number);
+  if (b.length < 2 || b.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
+    throw new AttentionError('INVALID_OPTION', `${name} must hold integer boundaries [0, …, ${units}] (at least two), got ${JSON.stringify(b)}`);
+  }
+  if (b[0] !== 0) throw new AttentionError('INVALID_OPTION', `${name} boundaries must start at 0, got ${b[0]}`);
+  if (b[b.length - 1] !== units) {
+    throw new AttentionError('INVALID_OPTION', `${name} boundaries must end at the number of units of this level (${units}), got ${b[b.length - 1]}`);
+  }
+  for (let s = 1; s < b.length; s++) {
+    if (b[s] <= b[s - 1]) {
+      throw new AttentionError('INVALID_OPTION', `${name} boundaries must be strictly increasing (segments neither overlap nor are empty), got ${b[s - 1]} then ${b[s]} at index ${s}`);
+    }
+  }
+  return Int32Array.from(b);
+}
+
+/** A validated aggregation step. */
+type Aggregate = { kind: 'mean' } | { kind: 'max' } | { kind: 'pool'; view: TensorView<Float32Array>; perHead: boolean; scale: number };
+
+function aggregateSpec(kernels: Kernels, spec: unknown, name: string, heads: number, dv: number): Aggregate {
+  if (spec === 'mean') return { kind: 'mean' };
+  if (spec === 'max') return { kind: 'max' };
+  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec) && 'query' in spec) {
+    const s = spec as { query: unknown; scale?: unknown };
+    const view = viewTensor(s.query, `${name}.query`, [Float32Array] as const, kernels.arena);
+    const shape = view.shape;
+    const shared = shape.length === 1 && shape[0] === dv;
+    const perHead = shape.length === 2 && shape[0] === heads && shape[1] === dv;
+    if (!shared && !perHead) {
+      throw new AttentionError('SHAPE_MISMATCH', `${name}.query must have shape [${dv}] or [${heads}, ${dv}] (valueDim, or heads × valueDim), got ${formatShape(shape)}`);
+    }
+    const scale = finiteOption(s.scale, `${name}.scale`, dv > 0 ? 1 / Math.sqrt(dv) : 1);
+    return { kind: 'pool', view, perHead, scale };
+  }
+  throw new AttentionError('INVALID_OPTION', `${name} must be 'mean', 'max' or { query }, got ${typeof spec === 'string' ? JSON.stringify(spec) : String(spec)}`);
+}
+
+/** Max pooling of `rows` rows (stride dv) into dst. */
+function maxRows(kernels: Kernels, src: number, rows: number, dv: number, dst: number): void {
+  const s = kernels.arena.f32(src, rows * dv);
+  const d = kernels.arena.f32(dst, dv);
+  for (let x = 0; x < dv; x++) d[x] = s[x];
+  for (let r = 1; r < rows; r++) {
+    const o = r * dv;
+    for (let x = 0; x < dv; x++) {
+      const val = s[o + x];
+      if (val > d[x] || Number.isNaN(val)) d[x] = val;
+    }
+  }
+}
+
+export function hierarchicalAttention(
+  kernels: Kernels,
+  qIn: TensorLike,
+  kIn: TensorLike,
+  vIn: TensorLike,
+  options: HierarchicalOptions,
+): HierarchicalResult {
+  checkOptionsObject(options, 'hierarchicalAttention');
+  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'hierarchicalAttention needs options with levels, got undefined');
+  const p = prepare(kernels, qIn, kIn, vIn, options, 'hierarchicalAttention');
+  const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
+  if (nq !== nk) {
+    throw new AttentionError('SHAPE_MISMATCH', `hierarchicalAttention is self-attention: q and k must have the same sequence length, got nq = ${nq} and nk = ${nk}`);
+  }
+  const n = nq;
+  if (n === 0) throw new AttentionError('SHAPE_MISMATCH', 'hierarchicalAttention needs at least one token, got a sequence length of 0');
+  const levelsIn = options.levels;
+  if (!Array.isArray(levelsIn) || levelsIn.length === 0) {
+    throw new AttentionError('INVALID_OPTION', `options.levels must be a non-empty array of partitions (levels[0] groups the tokens into segments), got ${Array.isArray(levelsIn) ? '[]' : String(levelsIn)}`);
+  }
+  const L = levelsIn.length;
+  const bounds: Int32Array[] = [];
+  const sizes = [n];
+  for (let l = 0; l < L; l++) {
+    const b = levelBounds(levelsIn[l], sizes[l], `options.levels[${l}]`);
+    bounds.push(b);
+    sizes.push(b.length - 1);
+  }
+  const aggIn = options.aggregate ?? 'mean';
+  let aggs: Aggregate[];
+  if (Array.isArray(aggIn)) {
+    if (aggIn.length !== L + 1) {
+      throw new AttentionError('INVALID_OPTION', `options.aggregate must be one aggregation or one per step (levels.length + 1 = ${L + 1}, the last pools the document), got ${aggIn.length}`);
+    }
+    aggs = aggIn.map((a, i) => aggregateSpec(kernels, a, `options.aggregate[${i}]`, qHeads, dv));
+  } else {
+    const one = aggregateSpec(kernels, aggIn, 'options.aggregate', qHeads, dv);
+    aggs = new Array<Aggregate>(L + 1).fill(one);
+  }
+  let weights: number[];
+  const c = options.combine ?? 'mean';
+  if (c === 'mean') weights = new Array<number>(L + 1).fill(1 / (L + 1));
+  else if (c === 'sum') weights = new Array<number>(L + 1).fill(1);
+  else if ((Array.isArray(c) || ArrayBuffer.isView(c)) && typeof c !== 'string') {
+    weights = Array.from(c as ArrayLike<number>);
+    if (weights.length !== L + 1 || weights.some((w) => typeof w !== 'number' || !Number.isFinite(w))) {
+      throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${JSON.stringify(weights)}`);
+    }
+  } else {
+    throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${JSON.stringify(c)}`);
+  }
+  const levelScale = finiteOption(options.levelScale, 'options.levelScale', dv > 0 ? 1 / Math.sqrt(dv) : 1);
+
+  // Ancestors: anc[ℓ][t] = the level-ℓ unit containing token t.
+  const anc: Int32Array[] = [Int32Array.from({ length: n }, (_, t) => t)];
+  for (let l = 0; l < L; l++) {
+    const parent = new Int32Array(sizes[l]);
+    const b = bounds[l];
+    for (let g = 0; g + 1 < b.length; g++) parent.fill(g, b[g], b[g + 1]);
+    anc.push(anc[l].map((u) => parent[u]));
+  }
+  const maxGroup = (b: Int32Array): number => {
+    let m = 0;
+    for (let g = 0; g + 1 < b.length; g++) m = Math.max(m, b[g + 1] - b[g]);
+    return m;
+  };
+
+  const scope = new Scope(kernels.arena);
+  try {
+    kernels.reserveAttention(maxGroup(bounds[0]), dh, dv);
+    let upper = sizes[L];
+    for (let l = 1; l < L; l++) upper = Math.max(upper, maxGroup(bounds[l]));
+    kernels.reserveAttention(Math.max(upper, ...bounds.map(maxGroup)), dv, dv);
+    const qp = scope.place(p.q);
+    const kp = scope.place(p.k!);
+    const vp = scope.place(p.v);
+    const op = outputPtr(p, scope);
+    const bh = batch * qHeads;
+    // O^ℓ and X^ℓ (ℓ ≥ 1) blocks [B, H, n_ℓ, dv]; the document [B, H, 1, dv].
+    const O = sizes.map((s, l) => scope.alloc(bh * s * dv, `level ${l} output`));
+    const X = sizes.map((s, l) => (l === 0 ? 0 : scope.alloc(bh * s * dv, `level ${l} input`)));
+    const doc = scope.alloc(bh * dv, 'document');
+    const queries = aggs.map((a) => (a.kind === 'pool' ? scope.place(a.view) : 0));
+    const group = qHeads / kvHeads;
+
+    const aggregate = (step: number, src: number, rows: Int32Array, dst: number): void => {
+      // Pools each group [rows[g], rows[g + 1]) of every (b, h) block of src into row g of dst.
+      const a = aggs[step];
+      const units = rows[rows.length - 1];
+      const groups = rows.length - 1;
+      const calls: AttnCall[] = [];
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < qHeads; h++) {
+          const s0 = headPtr(src, b, h, qHeads, units, dv);
+          const d0 = headPtr(dst, b, h, qHeads, groups, dv);
+          for (let g = 0; g < groups; g++) {
+            const from = s0 + 4 * rows[g] * dv;
+            const count = rows[g + 1] - rows[g];
+            const to = d0 + 4 * g * dv;
+            if (a.kind === 'mean') kernels.meanRows(from, dv, count, dv, to);
+            else if (a.kind === 'max') maxRows(kernels, from, count, dv, to);
+            else {
+              calls.push(plainCall({
+                q: queries[step] + (a.perHead ? 4 * h * dv : 0), qStride: dv, k: from, kStride: dv, v: from, vStride: dv,
+                o: to, oStride: dv, nq: 1, nk: count, dh: dv, dv, scale: a.scale,
+              }));
+            }
+          }
+        }
+      }
+      if (calls.length) kernels.attnOnlineMany(calls);
+    };
+
+    if (dv > 0) {
+      // Level 0: tokens attend within their segment.
+      const calls: AttnCall[] = [];
+      const b0 = bounds[0];
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < qHeads; h++) {
+          const kvh = Math.floor(h / group);
+          const qh = headPtr(qp, b, h, qHeads, n, dh);
+          const kh = headPtr(kp, b, kvh, kvHeads, n, dh);
+          const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
+          const oh = headPtr(O[0], b, h, qHeads, n, dv);
+          for (let g = 0; g + 1 < b0.length; g++) {
+            const s0 = b0[g];
+            const len = b0[g + 1] - s0;
+            calls.push(plainCall({
+              q: qh + 4 * s0 * dh, qStride: dh, k: kh + 4 * s0 * dh, kStride: dh, v: vh + 4 * s0 * dv, vStride: dv,
+              o: oh + 4 * s0 * dv, oStride: dv, nq: len, nk: len, dh, dv, scale: p.scale,
+            }));
+          }
+        }
+      }
+      kernels.attnOnlineMany(calls);
+      // Levels 1 … L: aggregate the level below, then attend within groups (top level: all units).
+      for (let l = 1; l <= L; l++) {
+        aggregate(l - 1, O[l - 1], bounds[l - 1], X[l]);
+        const units = sizes[l];
+        const groups = l < L ? bounds[l] : Int32Array.of(0, units);
+        const lc: AttnCall[] = [];
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < qHeads; h++) {
+            const xh = headPtr(X[l], b, h, qHeads, units, dv);
+            const oh = headPtr(O[l], b, h, qHeads, units, dv);
+            for (let g = 0; g + 1 < groups.length; g++) {
+              const s0 = groups[g];
+              const len = groups[g + 1] - s0;
+              lc.push(plainCall({
+                q: xh + 4 * s0 * dv, qStride: dv, k: xh + 4 * s0 * dv, kStride: dv, v: xh + 4 * s0 * dv, vStride: dv,
+                o: oh + 4 * s0 * dv, oStride: dv, nq: len, nk: len, dh: dv, dv, scale: levelScale,
+              }));
+            }
+          }
+        }
+        kernels.attnOnlineMany(lc);
+      }
+      aggregate(L, O[L], Int32Array.of(0, sizes[L]), doc);
+      // Token-level combination y_t = Σ_ℓ c_ℓ·O^ℓ(a_ℓ(t)): one gathered multiply-add per level and head.
+      kernels.arena.f32(op, bh * n * dv).fill(0);
+      const ancPtr = scope.alloc(L * n, 'ancestors');
+      for (let l = 1; l <= L; l++) kernels.arena.i32(ancPtr + 4 * (l - 1) * n, n).set(anc[l]);
+      for (let l = 0; l <= L; l++) {
+        if (weights[l] === 0) continue;
+        for (let x = 0; x < bh; x++) {
+          kernels.rowsAxpy(op + 4 * x * n * dv, dv, O[l] + 4 * x * sizes[l] * dv, dv, l === 0 ? 0 : ancPtr + 4 * (l - 1) * n, 0, 0, weights[l], n, dv);
+        }
+      }
+    }
+    const output = finishOutput(kernels, p, op);
+    const levels = sizes.map((s, l) => ({ data: kernels.arena.f32(O[l], bh * s * dv).slice(), shape: [batch, qHeads, s, dv] }));
+    const document = { data: kernels.arena.f32(doc, bh * dv).slice(), shape: [batch, qHeads, 1, dv] };
+    return { output, levels, document };
+  } finally {
+    scope.close();
+  }
+}
