@@ -96,6 +96,14 @@ export class WasmTensor {
   }
 }
 
+/**
+ * A caller's number (or bigint) as a number; anything else (a symbol, an object, a string) as NaN,
+ * so validation reports it as a bad value instead of `Number(x)` throwing a TypeError.
+ */
+export function asNumber(x: unknown): number {
+  return typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : Number.NaN;
+}
+
 /** Number of elements of a shape. */
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
@@ -143,7 +151,7 @@ export function viewTensor<D extends TensorData>(
   if (!Array.isArray(rawShape) && !ArrayBuffer.isView(rawShape)) {
     throw new AttentionError('INVALID_ARGUMENT', `${name}.shape must be an array of dimensions, got ${dtypeName(rawShape)}`);
   }
-  const shape = Array.from(rawShape as ArrayLike<number>, Number);
+  const shape = Array.from(rawShape as ArrayLike<number>, asNumber);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
       throw new AttentionError('SHAPE_MISMATCH', `${name}.shape must hold non-negative integers, got ${formatShape(shape)}`);
@@ -157,11 +165,26 @@ export function viewTensor<D extends TensorData>(
   if (data.length !== size) {
     throw new AttentionError('SHAPE_MISMATCH', `${name}.data has ${data.length} elements but shape ${formatShape(shape)} needs ${size}`);
   }
+  checkShapeFits(shape, name);
   return { shape, data };
 }
 
 /** Largest float count one tensor may hold (one wasm32 address space). */
 export const MAX_ELEMENTS = 2 ** 30 - 16;
+
+/**
+ * Throws OUT_OF_MEMORY when a shape spans more than one wasm32 memory could index: the product of
+ * its non-zero dimensions above MAX_ELEMENTS. An empty tensor ([2^40, 0]) passes the data-length
+ * check, but its other dimensions still become 32-bit kernel sizes, loop counts and workspace
+ * sizes (they wrapped, or ran for minutes); this rejects them before anything is allocated.
+ */
+export function checkShapeFits(shape: readonly number[], name: string): void {
+  let span = 1;
+  for (const d of shape) if (d > 0) span *= d;
+  if (span > MAX_ELEMENTS) {
+    throw new AttentionError('OUT_OF_MEMORY', `${name} of shape ${formatShape(shape)} spans ${span} elements (its non-zero dimensions), more than a 4 GiB Wasm memory holds (${MAX_ELEMENTS})`);
+  }
+}
 
 /** Throws OUT_OF_MEMORY when `elements` floats could never fit in Wasm memory. */
 export function checkElementCount(elements: number, name: string): void {

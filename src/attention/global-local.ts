@@ -28,7 +28,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
+import { asNumber, type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
 } from './long-common';
@@ -93,7 +93,7 @@ function indexList(list: unknown, name: string, n: number): Int32Array {
   if (!Array.isArray(list) && !(ArrayBuffer.isView(list) && !(list instanceof DataView))) {
     throw new AttentionError('INVALID_OPTION', `${name} must be an array of token indices, got ${String(list)}`);
   }
-  const values = Array.from(list as ArrayLike<number>, Number);
+  const values = Array.from(list as ArrayLike<number>, asNumber);
   const out = Int32Array.from(values);
   for (let t = 0; t < values.length; t++) {
     const x = values[t];
@@ -320,29 +320,32 @@ export function globalLocalAttention(
           const blocksN = Math.ceil(n / bs);
           const reachL = spec.left * d;
           const reachR = spec.causal ? 0 : spec.right * d;
-          const candidates = new Int32Array(blocksN);
+          // Candidates, ascending: key blocks wholly before the union of the block's windows,
+          // [0, A), and (not causal) wholly after it, [B, blocksN). Drawn by a partial
+          // Fisher–Yates shuffle over that virtual list (only the touched entries are stored),
+          // so the cost per query block is O(blocks), not O(n / blockSize).
+          const picked = new Map<number, number>();
           for (let qb = 0; qb < blocksN; qb++) {
             const q0 = qb * bs;
             const q1 = Math.min(q0 + bs, n);
             const lo = q0 - reachL; // forbidden key interval: every row's window
             const hi = q1 - 1 + reachR;
-            let count = 0;
-            for (let kb = 0; kb < blocksN; kb++) {
-              const k0 = kb * bs;
-              const k1 = Math.min(k0 + bs, n) - 1;
-              const outside = k1 < lo || k0 > hi;
-              if (outside && (!spec.causal || k1 < q0)) candidates[count++] = kb;
-            }
+            const A = Math.max(0, Math.floor(lo / bs));
+            const B = Math.min(blocksN, Math.floor(hi / bs) + 1);
+            const count = A + (spec.causal ? 0 : blocksN - B);
             const take = Math.min(random.blocks, count);
             if (take === 0) continue;
+            const at = (i: number): number => picked.get(i) ?? (i < A ? i : B + (i - A));
+            picked.clear();
             const next = mulberry32(mixSeed(random.seed, h, qb));
             for (let t = 0; t < take; t++) {
               const pick = t + (next() % (count - t));
-              const x = candidates[t];
-              candidates[t] = candidates[pick];
-              candidates[pick] = x;
+              const x = at(t);
+              picked.set(t, at(pick));
+              picked.set(pick, x);
             }
-            const chosen = Array.from(candidates.subarray(0, take)).sort((x, y) => x - y);
+            const candidates = Array.from({ length: take }, (_, t) => at(t));
+            const chosen = candidates.sort((x, y) => x - y);
             const ids = kernels.arena.i32(idx, randKeys);
             let nkR = 0;
             for (const kb of chosen) for (let j = kb * bs; j < Math.min(kb * bs + bs, n); j++) ids[nkR++] = j;

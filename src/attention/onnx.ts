@@ -120,6 +120,12 @@ export function onnxAttention(
   for (const key of Object.keys(attributes)) {
     if (!KNOWN_ATTRIBUTES.has(key)) throw new AttentionError('INVALID_OPTION', `unknown Attention attribute ${JSON.stringify(key)}`);
   }
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
+  if (options.qkMatmulOutput !== undefined && typeof options.qkMatmulOutput !== 'boolean') {
+    throw new AttentionError('INVALID_OPTION', `options.qkMatmulOutput must be a boolean, got ${String(options.qkMatmulOutput)}`);
+  }
   const Q = viewTensor(inputs.Q, 'inputs.Q', F32, arena);
   const K = viewTensor(inputs.K, 'inputs.K', F32, arena);
   const V = viewTensor(inputs.V, 'inputs.V', F32, arena);

@@ -1,6 +1,7 @@
 // options.ts — validation helpers for numeric options, shared by the attention entry points.
 
 import { AttentionError } from '../runtime/index';
+import { asNumber } from '../tensor';
 
 /** A finite number, or the default when undefined. */
 export function finiteOption(value: unknown, name: string, fallback: number): number {
@@ -33,7 +34,7 @@ export function lengthsOption(value: unknown, name: string, batch: number, max: 
   if (!isArrayLike) {
     throw new AttentionError('INVALID_OPTION', `${name} must be an array of ${batch} lengths, got ${String(value)}`);
   }
-  const list = Array.from(value as ArrayLike<number | bigint>, (x) => Number(x));
+  const list = Array.from(value as ArrayLike<number | bigint>, asNumber);
   if (list.length !== batch) {
     throw new AttentionError('SHAPE_MISMATCH', `${name} must hold one length per batch entry (${batch}), got ${list.length}`);
   }

@@ -24,7 +24,7 @@ import { type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
 import type { RelBias } from '../position/bias';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 import { checkMasks, composeMask } from './masks';
 import type { MaskData } from '../attention/mask';
 
@@ -506,7 +506,7 @@ export class KVCache {
     this.kernels();
     const isArrayLike = Array.isArray(indices) || (ArrayBuffer.isView(indices) && !(indices instanceof DataView));
     if (!isArrayLike) throw new AttentionError('INVALID_ARGUMENT', `indices must be an array of ${this.batch} batch indices, got ${String(indices)}`);
-    const idx = Array.from(indices as ArrayLike<number | bigint>, Number);
+    const idx = Array.from(indices as ArrayLike<number | bigint>, asNumber);
     if (idx.length !== this.batch) {
       throw new AttentionError('SHAPE_MISMATCH', `indices must hold one source entry per batch entry (${this.batch}), got ${idx.length}`);
     }

@@ -23,7 +23,7 @@ import type { Kernels } from '../kernels';
 import { PositionEncoding, type PositionConfig, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables, type RopeOptions } from '../position/rope';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
 import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
@@ -311,7 +311,7 @@ export class MultiHeadAttention {
       }
       const v = options.keyLengths as unknown;
       const isArrayLike = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
-      const list = isArrayLike ? Array.from(v as ArrayLike<number | bigint>, Number) : [];
+      const list = isArrayLike ? Array.from(v as ArrayLike<number | bigint>, asNumber) : [];
       if (!isArrayLike || list.length !== B || list.some((n) => !Number.isInteger(n) || n < 0 || n > nk)) {
         throw new AttentionError('INVALID_OPTION', `options.keyLengths must hold ${B} integers in [0, ${nk}] (one per batch entry), got ${isArrayLike ? `[${list.join(', ')}]` : String(v)}`);
       }

@@ -21,6 +21,9 @@ const F32 = [Float32Array] as const;
 
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, options: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
   const a = viewTensor(aIn, 'a', F32, arena);
   const packed = bIn instanceof PackedMatrix ? bIn : undefined;
   if (packed) {

@@ -53,6 +53,9 @@ export interface PackMatrixOptions {
 }
 
 export function packMatrix(kernels: Kernels, bIn: TensorLike, options: PackMatrixOptions = {}): PackedMatrix {
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
   const b = viewTensor(bIn, 'b', [Float32Array], kernels.arena);
   const transB = options.transposeB ?? false;
   if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);

@@ -15,7 +15,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { type Scope, type TensorLike, viewTensor } from '../tensor';
+import { asNumber, type Scope, type TensorLike, viewTensor } from '../tensor';
 import { alibiSlopes, fillAlibiTable } from './alibi';
 import { checkRopeParameters, type RopeParameters, type RopeSpec } from './rope';
 import { checkT5Parameters, fillT5Table } from './t5';
@@ -118,7 +118,7 @@ export class PositionEncoding {
         this.rope = checkRopeParameters(config, headDim, name);
         break;
       case 'alibi': {
-        const slopes = config.slopes === undefined ? alibiSlopes(heads) : Array.from(config.slopes, Number);
+        const slopes = config.slopes === undefined ? alibiSlopes(heads) : Array.from(config.slopes, asNumber);
         if (slopes.length !== heads || slopes.some((s) => !Number.isFinite(s))) {
           throw new AttentionError('INVALID_OPTION', `${name}.slopes must hold ${heads} finite numbers (one per query head), got ${slopes.length}`);
         }
