@@ -93,15 +93,14 @@ export function engines({ threads }) {
           return Boolean(w.setup?.['wasm-attention']) || this.kinds.includes(w.kind);
         },
         async prepare(w, ctx) {
-          if (n !== 1) throw new Skip(`${n} threads pending: the library has no thread option yet`);
-          const { createRuntimeSync, isaSupported } = await loadLib();
+          const { createRuntime, createRuntimeSync, isaSupported } = await loadLib();
           // Workloads that never run the binary in this process (sizes, cold start in a child
           // process with the flag) set `inProcess: false`.
           if (w.inProcess !== false && !isaSupported(isa)) {
             throw new Skip(`${isa} not supported by this engine${isa === 'relaxed' ? ' (run node with --experimental-wasm-relaxed-simd)' : ''}`);
           }
           if (w.setup?.['wasm-attention']) return w.setup['wasm-attention'](this, ctx);
-          const rt = createRuntimeSync({ isa });
+          const rt = n > 1 ? await createRuntime({ isa, threads: n }) : createRuntimeSync({ isa });
           try {
             const p = prepareKind(rt, w);
             return {
