@@ -14,7 +14,7 @@ import {
   createRuntime as createRuntimeFromModule, createRuntimeSync as createRuntimeSyncFromModule, type Runtime,
   type RuntimeOptions,
 } from './create-runtime';
-import { AttentionError, type Isa } from './runtime/index';
+import { AttentionError, formatValue, type Isa } from './runtime/index';
 
 export * from './index';
 
@@ -25,7 +25,7 @@ function withModule(options: RuntimeOptions): RuntimeOptions {
   if (options.module !== undefined) return options;
   const isa = options.isa ?? 'relaxed';
   if (isa !== 'relaxed' && isa !== 'simd128') {
-    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${JSON.stringify(isa)}`);
+    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${formatValue(isa)}`);
   }
   return { ...options, module: isa === 'relaxed' ? relaxedKernels : simd128Kernels };
 }

@@ -27,7 +27,7 @@
 // (NeurIPS 2020) §2 (random blocks, block-sparse implementation, Appendix D).
 
 import type { Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
@@ -187,7 +187,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
   }
   if (s.by !== undefined) {
     if (s.by !== 'query-norm' && s.by !== 'key-norm') {
-      throw new AttentionError('INVALID_OPTION', `options.global.by must be 'query-norm' or 'key-norm', got ${JSON.stringify(s.by)}`);
+      throw new AttentionError('INVALID_OPTION', `options.global.by must be 'query-norm' or 'key-norm', got ${formatValue(s.by)}`);
     }
     return { kind: 'norm', count, by: s.by };
   }
@@ -210,7 +210,7 @@ export function globalLocalAttention(
   }
   const n = nq;
   if (options.causal !== undefined && typeof options.causal !== 'boolean') {
-    throw new AttentionError('INVALID_OPTION', `options.causal must be true or false, got ${JSON.stringify(options.causal)}`);
+    throw new AttentionError('INVALID_OPTION', `options.causal must be true or false, got ${formatValue(options.causal)}`);
   }
   const spec = windowSpec(options.window, options.dilation, options.causal, n, n);
   const source = globalSource(options.global, batch, qHeads, n, kernels);

@@ -30,7 +30,7 @@
 // Embedding" (ICLR 2017) — attention pooling.
 
 import type { AttnCall, Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, outputPtr, plainCall, prepare, Scope,
@@ -105,7 +105,7 @@ export function levelBounds(spec: unknown, units: number, name: string): Int32Ar
     for (let s = 0; s < list.length; s++) {
       const pair = list[s];
       if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((x) => Number.isInteger(x))) {
-        throw new AttentionError('INVALID_OPTION', `${name}[${s}] must be a [start, end) pair of integers, got ${JSON.stringify(pair)}`);
+        throw new AttentionError('INVALID_OPTION', `${name}[${s}] must be a [start, end) pair of integers, got ${formatValue(pair)}`);
       }
       const [a, b] = pair as [number, number];
       if (b <= a) throw new AttentionError('INVALID_OPTION', `${name}[${s}] = [${a}, ${b}) is empty: segments need start < end`);
@@ -127,7 +127,7 @@ export function levelBounds(spec: unknown, units: number, name: string): Int32Ar
   // boundaries
   const b = Array.from(list, (x) => x as number);
   if (b.length < 2 || b.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
-    throw new AttentionError('INVALID_OPTION', `${name} must hold integer boundaries [0, …, ${units}] (at least two), got ${JSON.stringify(b)}`);
+    throw new AttentionError('INVALID_OPTION', `${name} must hold integer boundaries [0, …, ${units}] (at least two), got ${formatValue(b)}`);
   }
   if (b[0] !== 0) throw new AttentionError('INVALID_OPTION', `${name} boundaries must start at 0, got ${b[0]}`);
   if (b[b.length - 1] !== units) {
@@ -159,7 +159,7 @@ function aggregateSpec(kernels: Kernels, spec: unknown, name: string, heads: num
     const scale = finiteOption(s.scale, `${name}.scale`, dv > 0 ? 1 / Math.sqrt(dv) : 1);
     return { kind: 'pool', view, perHead, scale };
   }
-  throw new AttentionError('INVALID_OPTION', `${name} must be 'mean', 'max' or { query }, got ${typeof spec === 'string' ? JSON.stringify(spec) : String(spec)}`);
+  throw new AttentionError('INVALID_OPTION', `${name} must be 'mean', 'max' or { query }, got ${typeof spec === 'string' ? formatValue(spec) : String(spec)}`);
 }
 
 /** Max pooling of `rows` rows (stride dv) into dst. */
@@ -222,10 +222,10 @@ export function hierarchicalAttention(
   else if ((Array.isArray(c) || ArrayBuffer.isView(c)) && typeof c !== 'string') {
     weights = Array.from(c as ArrayLike<number>);
     if (weights.length !== L + 1 || weights.some((w) => typeof w !== 'number' || !Number.isFinite(w))) {
-      throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${JSON.stringify(weights)}`);
+      throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${formatValue(weights)}`);
     }
   } else {
-    throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${JSON.stringify(c)}`);
+    throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${formatValue(c)}`);
   }
   const levelScale = finiteOption(options.levelScale, 'options.levelScale', dv > 0 ? 1 / Math.sqrt(dv) : 1);
 

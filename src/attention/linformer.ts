@@ -16,7 +16,7 @@
 // efficiency techniques": sharing and "general projections" for variable lengths).
 
 import type { Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
@@ -97,7 +97,7 @@ export function linformerAttention(
   if (options.causal !== undefined && options.causal !== false) {
     throw new AttentionError(
       'INVALID_OPTION',
-      `options.causal: Linformer attention cannot be causal, got ${JSON.stringify(options.causal)} — every projected key and value (EᵀK, FᵀV) mixes all positions, so future tokens would leak into every output; use slidingWindowAttention, segmentedAttention or lshAttention with causal: true`,
+      `options.causal: Linformer attention cannot be causal, got ${formatValue(options.causal)} — every projected key and value (EᵀK, FᵀV) mixes all positions, so future tokens would leak into every output; use slidingWindowAttention, segmentedAttention or lshAttention with causal: true`,
     );
   }
   const p = prepare(kernels, qIn, kIn, vIn, options, 'linformerAttention');

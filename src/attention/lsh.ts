@@ -32,8 +32,8 @@
 // attend, LSHSelfAttention.forward_unbatched).
 
 import type { AttnCall, Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
-import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, prepare, Scope,
   seedOption,
@@ -182,7 +182,7 @@ function hashPlan(
   const spec = o.buckets === undefined ? bucketsOption(2 * width, 'options.buckets') : bucketsOption(o.buckets, 'options.buckets');
   const need = spec.halves.reduce((a, b) => a + b, 0);
   if (need !== width) {
-    throw new AttentionError('INVALID_OPTION', `options.buckets (${JSON.stringify(o.buckets)}) needs ${need} rotation columns (Σ buckets/2), but options.rotations has ${width} (last dimension): buckets must be 2 × ${width} or a factorization with Σ bᵢ/2 = ${width}`);
+    throw new AttentionError('INVALID_OPTION', `options.buckets (${formatValue(o.buckets)}) needs ${need} rotation columns (Σ buckets/2), but options.rotations has ${width} (last dimension): buckets must be 2 × ${width} or a factorization with Σ bᵢ/2 = ${width}`);
   }
   if (o.rounds !== undefined && integerOption(o.rounds, 'options.rounds', 1, 1) !== rounds) {
     throw new AttentionError('INVALID_OPTION', `options.rounds (${String(o.rounds)}) must equal the rounds dimension of options.rotations (${rounds})`);
@@ -260,6 +260,7 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, options: LshHashOptio
   }
   const plan = hashPlan(kernels, options, dh, heads, 2);
   const keyLens = options.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
+  checkElementCount(batch * heads * plan.rounds * n, 'bucket ids');
   const out = new Int32Array(batch * heads * plan.rounds * n).fill(-1);
   const scope = new Scope(kernels.arena);
   try {

@@ -10,7 +10,7 @@
 //                      (false / −∞), as the ONNX reference pads attn_mask.
 
 import { AttentionError, formatShape } from '../runtime/index';
-import { type Scope, type TensorLike, viewTensor } from '../tensor';
+import { checkElementCount, type Scope, type TensorLike, type TensorView, viewTensor } from '../tensor';
 
 /** Where a normalized mask lives and how to step through it. */
 export interface PlacedMask {
@@ -24,14 +24,26 @@ export interface PlacedMask {
 /** Accepted mask element types: boolean (1 = attend) or additive float. */
 export type MaskData = Uint8Array | Float32Array;
 
-export function placeMask(
-  scope: Scope,
+/**
+ * Validates a mask (element type, rank, broadcast, key axis, size) without touching Wasm memory,
+ * so callers can reject a bad mask before they reserve anything; placeMask repeats these checks.
+ */
+export function checkMask(
   mask: TensorLike<MaskData>,
   name: string,
   dims: { batch: number; heads: number; q: number; k: number },
   keyAxis: 'exact' | 'pad',
-): PlacedMask {
-  const view = viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array]);
+): void {
+  maskLayout(viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array]), name, dims, keyAxis);
+}
+
+/** The mask's shape right-aligned to [mb, mh, mq, mk], validated (see checkMask). */
+function maskLayout(
+  view: TensorView<MaskData>,
+  name: string,
+  dims: { batch: number; heads: number; q: number; k: number },
+  keyAxis: 'exact' | 'pad',
+): number[] {
   const rank = view.shape.length;
   if (rank < 1 || rank > 4) {
     throw new AttentionError('SHAPE_MISMATCH', `${name} must have rank 1 to 4 (broadcast to [batch, heads, q, k] = ${formatShape([dims.batch, dims.heads, dims.q, dims.k])}), got ${formatShape(view.shape)}`);
@@ -50,6 +62,19 @@ export function placeMask(
     const want = keyAxis === 'pad' ? `between 1 and ${dims.k}` : `${dims.k} or 1`;
     throw new AttentionError('SHAPE_MISMATCH', `${name} of shape ${formatShape(view.shape)}: last dimension must be ${want} (keys), got ${mk}`);
   }
+  checkElementCount(mb * mh * mq * dims.k, name);
+  return full;
+}
+
+export function placeMask(
+  scope: Scope,
+  mask: TensorLike<MaskData>,
+  name: string,
+  dims: { batch: number; heads: number; q: number; k: number },
+  keyAxis: 'exact' | 'pad',
+): PlacedMask {
+  const view = viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array]);
+  const [mb, mh, mq, mk] = maskLayout(view, name, dims, keyAxis);
   const rows = mb * mh * mq;
   const nk = dims.k;
   const ptr = scope.alloc(rows * nk, name);

@@ -19,10 +19,10 @@
 //     at least as precise as FLOAT16/BFLOAT16 and within float32 rounding of DOUBLE.
 
 import type { Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor } from '../tensor';
 import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './core';
-import { type MaskData, placeMask } from './mask';
+import { checkMask, type MaskData, placeMask } from './mask';
 import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
 
 /** Inputs of the ONNX Attention operator, by their ONNX names. */
@@ -118,7 +118,7 @@ export function onnxAttention(
     throw new AttentionError('INVALID_OPTION', `attributes must be an object, got ${String(attributes)}`);
   }
   for (const key of Object.keys(attributes)) {
-    if (!KNOWN_ATTRIBUTES.has(key)) throw new AttentionError('INVALID_OPTION', `unknown Attention attribute ${JSON.stringify(key)}`);
+    if (!KNOWN_ATTRIBUTES.has(key)) throw new AttentionError('INVALID_OPTION', `unknown Attention attribute ${formatValue(key)}`);
   }
   if (typeof options !== 'object' || options === null) {
     throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
@@ -172,7 +172,7 @@ export function onnxAttention(
     for (const [attr, val] of [['q_num_heads', qHeads], ['kv_num_heads', kvHeads]] as const) {
       const given = attributes[attr];
       if (given !== undefined && given !== val) {
-        throw new AttentionError('INVALID_OPTION', `attributes.${attr} = ${given} contradicts the 4-D input shapes (${val})`);
+        throw new AttentionError('INVALID_OPTION', `attributes.${attr} = ${formatValue(given)} contradicts the 4-D input shapes (${val})`);
       }
     }
   }
@@ -228,6 +228,9 @@ export function onnxAttention(
   checkElementCount(pkSize, 'output present_key');
   checkElementCount(pvSize, 'output present_value');
   if (wantQk) checkElementCount(qkSize, 'output qk_matmul_output');
+  if (inputs.attn_mask !== undefined && inputs.attn_mask !== null) {
+    checkMask(inputs.attn_mask, 'inputs.attn_mask', { batch, heads: qHeads, q: nq, k: nk }, 'pad');
+  }
 
   const scope = new Scope(arena);
   try {

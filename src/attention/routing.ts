@@ -47,7 +47,7 @@
 // as in "Mixture of Attention Heads" (X. Zhang et al., EMNLP 2022) for routing over heads.
 
 import type { AttnCall, Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
@@ -218,6 +218,9 @@ function meansOf(kernels: Kernels, x: number, N: number, d: number, assign: Int3
 }
 
 /** Seeded spherical k-means of N normalized samples (N × d at x) into C centroids written at mu. */
+/** Bound on k-means rounds: each is a pass over every sample, so 2³¹ of them would run for hours. */
+const MAX_KMEANS_ITERATIONS = 10_000;
+
 function kmeans(kernels: Kernels, x: number, N: number, d: number, C: number, seed: number, iterations: number, mu: number, dists: number): void {
   const next = mulberry32(seed);
   const perm = Int32Array.from({ length: N }, (_, i) => i);
@@ -270,6 +273,9 @@ function routingSpec(kernels: Kernels, options: RoutingOptions, qHeads: number, 
   }
   const seed = seedOption(options.seed, `${prefix}.seed`);
   const iterations = integerOption(options.iterations, `${prefix}.iterations`, 10, 0);
+  if (iterations > MAX_KMEANS_ITERATIONS) {
+    throw new AttentionError('INVALID_OPTION', `${prefix}.iterations (k-means rounds) must be ≤ ${MAX_KMEANS_ITERATIONS}, got ${iterations}`);
+  }
   let decay: number | undefined;
   if (options.emaDecay !== undefined) {
     decay = finiteOption(options.emaDecay, `${prefix}.emaDecay`, 0);
@@ -431,6 +437,9 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   const C = requiredInteger(options.clusters, 'options.clusters', 1);
   const seed = seedOption(options.seed, 'options.seed');
   const iterations = integerOption(options.iterations, 'options.iterations', 10, 0);
+  if (iterations > MAX_KMEANS_ITERATIONS) {
+    throw new AttentionError('INVALID_OPTION', `options.iterations (k-means rounds) must be ≤ ${MAX_KMEANS_ITERATIONS}, got ${iterations}`);
+  }
   const Ns = B * (nq + nk);
   if (Ns === 0) throw new AttentionError('SHAPE_MISMATCH', 'routingCentroids needs at least one query or key row, got none');
   const group = H / kvHeads;
@@ -559,7 +568,7 @@ function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor
         routingAttention(kernels, q, k, v, { ...(opts as unknown as RoutingOptions), returnCentroids: false });
         return;
       default:
-        throw new AttentionError('INVALID_OPTION', `options.paths[${i}].type must be one of ${PATH_TYPES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(type)}`);
+        throw new AttentionError('INVALID_OPTION', `options.paths[${i}].type must be one of ${PATH_TYPES.map((t) => `'${t}'`).join(', ')}, got ${formatValue(type)}`);
     }
   } catch (e) {
     if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
@@ -580,7 +589,7 @@ export function routedAttention(
   if (options === undefined) throw new AttentionError('INVALID_OPTION', 'routedAttention needs options with paths and a router, got undefined');
   const arena = kernels.arena;
   const over = options.over ?? 'paths';
-  if (over !== 'paths' && over !== 'heads') throw new AttentionError('INVALID_OPTION', `options.over must be 'paths' or 'heads', got ${JSON.stringify(over)}`);
+  if (over !== 'paths' && over !== 'heads') throw new AttentionError('INVALID_OPTION', `options.over must be 'paths' or 'heads', got ${formatValue(over)}`);
   // Validate the shapes (and `out` against the mixture's shape, checked below) through prepare.
   const p = prepare(kernels, qIn, kIn, vIn, { scale: options.scale }, 'routedAttention');
   const { batch: B, qHeads: H, nq, dh, dv } = p.dims;
@@ -590,7 +599,7 @@ export function routedAttention(
   }
   paths.forEach((path, i) => {
     if (typeof path !== 'object' || path === null || !PATH_TYPES.includes((path as { type?: string }).type ?? '')) {
-      throw new AttentionError('INVALID_OPTION', `options.paths[${i}] must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got ${JSON.stringify(path)}`);
+      throw new AttentionError('INVALID_OPTION', `options.paths[${i}] must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got ${formatValue(path)}`);
     }
   });
   if (over === 'heads' && paths.length !== 1) {

@@ -2,12 +2,12 @@
 // [batch, heads, seq, headDim] tensors, on the fused online-softmax kernel.
 
 import type { Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
 } from '../tensor';
 import { bhsdLayout, runAttention } from './core';
-import { type MaskData, placeMask } from './mask';
+import { checkMask, type MaskData, placeMask } from './mask';
 import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
 
 /** Options of `rt.attention`. */
@@ -91,7 +91,7 @@ export function attention(
   const softcap = nonNegativeOption(options.softcap, 'options.softcap', 0);
   const causal = options.causal ?? false;
   if (causal !== true && causal !== false && causal !== 'bottom-right' && causal !== 'top-left') {
-    throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(causal)}`);
+    throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${formatValue(causal)}`);
   }
   let left = -1;
   let right = -1;
@@ -126,6 +126,7 @@ export function attention(
   }
   const wantWeights = options.returnWeights === true;
   if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');
+  if (options.mask !== undefined) checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact');
 
   const scope = new Scope(arena);
   try {

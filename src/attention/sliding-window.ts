@@ -14,7 +14,7 @@
 // §3.1 (sliding and dilated sliding windows); ONNX Attention left/right windows.
 
 import type { AttnCall, Kernels } from '../kernels';
-import { AttentionError } from '../runtime/index';
+import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, lengthsOption, outputPtr, prepare, Scope,
@@ -68,7 +68,7 @@ export function windowSpec(
 ): WindowSpec {
   const causal = causalIn ?? false;
   if (causal !== true && causal !== false && causal !== 'bottom-right' && causal !== 'top-left') {
-    throw new AttentionError('INVALID_OPTION', `${prefix}.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(causal)}`);
+    throw new AttentionError('INVALID_OPTION', `${prefix}.causal must be true, false, 'bottom-right' or 'top-left', got ${formatValue(causal)}`);
   }
   let left: number;
   let right: number;
@@ -124,6 +124,53 @@ export interface WindowHead {
 
 const mod = (a: number, m: number): number => ((a % m) + m) % m;
 
+/** Query rows per block of a narrow-window call (at least; 2× the window span when wider). */
+const BLOCK_ROWS = 256;
+
+/**
+ * Splits a bounded-window call into blocks of rows, each given only the keys its rows can see
+ * ([first row's window start, last row's window end), K, V and the broadcast mask row shifted
+ * there, offset adjusted). The kernel packs the keys of every call, so one call over a whole
+ * 64k-token head packs 32 MB of K and V before its tile walk reads them back — from DRAM, not
+ * cache; per block the packed keys stay in cache and the packing work stays O(n). Also gives the
+ * worker pool many balanced tasks. Wide windows (4·span > keys) stay one call (blocks would
+ * repack most keys), as do unbounded sides. Rows of a block that see no key are zeroed here
+ * (lse −∞). Block starts are multiples of 4, like the kernel's query tiles.
+ */
+function windowBlocks(kernels: Kernels, call: AttnCall, emit: (c: AttnCall) => void): void {
+  const keyLen = Math.min(call.keyLen, call.nk);
+  const span = call.left + call.right + 1;
+  if (call.left < 0 || call.right < 0 || 4 * span > keyLen || call.mask && call.maskStride !== 0) {
+    emit(call);
+    return;
+  }
+  const rows = Math.ceil(Math.max(BLOCK_ROWS, 2 * span) / 4) * 4;
+  for (let r0 = 0; r0 < call.nq; r0 += rows) {
+    const r1 = Math.min(r0 + rows, call.nq);
+    const lo = Math.max(0, r0 + call.offset - call.left);
+    const hi = Math.min(keyLen, r1 - 1 + call.offset + call.right + 1);
+    if (hi <= lo) {
+      const view = kernels.arena.f32(call.o, (r1 - 1) * call.oStride + call.dv);
+      for (let r = r0; r < r1; r++) view.fill(0, r * call.oStride, r * call.oStride + call.dv);
+      if (call.lse) kernels.arena.f32(call.lse, r1).fill(-Infinity, r0, r1);
+      continue;
+    }
+    emit({
+      ...call,
+      q: call.q + 4 * r0 * call.qStride,
+      o: call.o + 4 * r0 * call.oStride,
+      lse: call.lse ? call.lse + 4 * r0 : 0,
+      k: call.k + 4 * lo * call.kStride,
+      v: call.v + 4 * lo * call.vStride,
+      mask: call.mask ? call.mask + 4 * lo : 0,
+      nq: r1 - r0,
+      nk: hi - lo,
+      keyLen: hi - lo,
+      offset: call.offset + r0 - lo,
+    });
+  }
+}
+
 /**
  * Runs one head: one fused-kernel call (dilation 1) or one per residue class (dilation d). With
  * `collect` (only when w.mask and w.lse are 0) the calls are appended to it instead of run, so a
@@ -131,10 +178,10 @@ const mod = (a: number, m: number): number => ((a % m) + m) % m;
  */
 export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCall[]): void {
   const d = w.dilation;
-  const run = (call: AttnCall): void => {
-    if (collect) collect.push(call);
-    else kernels.attnOnline(call);
-  };
+  const run = (call: AttnCall): void => windowBlocks(kernels, call, (c) => {
+    if (collect) collect.push(c);
+    else kernels.attnOnline(c);
+  });
   if (d === 1) {
     run({
       q: w.q, qStride: w.qStride, k: w.k, kStride: w.kStride, v: w.v, vStride: w.vStride, o: w.o, oStride: w.oStride,
@@ -152,7 +199,7 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
     const o = w.o + 4 * rho * w.oStride;
     if (keyLenSub === 0) {
       // No key of this residue: the rows see nothing (zeros, lse −∞).
-      const view = kernels.arena.f32(w.o, w.nq * w.oStride);
+      const view = kernels.arena.f32(w.o, (w.nq - 1) * w.oStride + w.dv);
       for (let i = rho; i < w.nq; i += d) view.fill(0, i * w.oStride, i * w.oStride + w.dv);
       if (w.lse) {
         const l = kernels.arena.f32(w.lse, w.nq);

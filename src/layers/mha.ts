@@ -22,7 +22,7 @@ import { type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
 import { PositionEncoding, type PositionConfig, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables, type RopeOptions } from '../position/rope';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
@@ -294,7 +294,7 @@ export class MultiHeadAttention {
     const cache = options.cache === undefined ? undefined : this.checkCache(options.cache, 'options.cache', B, kernels);
     const causalOpt = options.causal ?? (cache !== undefined);
     if (causalOpt !== true && causalOpt !== false && causalOpt !== 'bottom-right' && causalOpt !== 'top-left') {
-      throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${JSON.stringify(options.causal)}`);
+      throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${formatValue(options.causal)}`);
     }
     if ((cache || ctx.kind === 'memory') && causalOpt === 'top-left') {
       throw new AttentionError('INVALID_OPTION', "options.causal 'top-left' has no meaning with a KV cache (new tokens follow the cached ones): use true");

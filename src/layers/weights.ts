@@ -21,7 +21,7 @@
 // projects Q, K and V with one GEMM and a cross-attention projects K and V with one); otherwise
 // three blocks. The biases are one block [(H + 2·Hkv)·Dh].
 
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels';
 
@@ -92,7 +92,7 @@ export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dim
   const arena = kernels.arena;
   const format = w.format ?? 'torch';
   if (format !== 'torch' && format !== 'onnx') {
-    throw new AttentionError('INVALID_OPTION', `config.weights.format must be 'torch' or 'onnx', got ${JSON.stringify(format)}`);
+    throw new AttentionError('INVALID_OPTION', `config.weights.format must be 'torch' or 'onnx', got ${formatValue(format)}`);
   }
   const torch = format === 'torch';
   const { dModel, kdim, vdim, qOut, kOut, vOut } = dims;

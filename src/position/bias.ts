@@ -14,7 +14,7 @@
 // decoding and ring-buffer segments. No nq × nk buffer is ever built.
 
 import type { Kernels } from '../kernels';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Scope, type TensorLike, viewTensor } from '../tensor';
 import { alibiSlopes, fillAlibiTable } from './alibi';
 import { checkRopeParameters, type RopeParameters, type RopeSpec } from './rope';
@@ -166,7 +166,7 @@ export class PositionEncoding {
         break;
       }
       default:
-        throw new AttentionError('INVALID_OPTION', `${name}.type must be 'rope', 'alibi', 't5' or 'shaw', got ${JSON.stringify((config as { type: unknown }).type)}`);
+        throw new AttentionError('INVALID_OPTION', `${name}.type must be 'rope', 'alibi', 't5' or 'shaw', got ${formatValue((config as { type: unknown }).type)}`);
     }
   }
 

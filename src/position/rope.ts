@@ -17,7 +17,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 
 /** RoPE parameters shared by the layer config and rt.rope. */
 export interface RopeParameters {
@@ -222,7 +222,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
       throw new AttentionError('SHAPE_MISMATCH', `${name} as per-batch offsets must hold ${batch} entries (one per batch entry), got ${list.length}; pass position ids as { data, shape: [${batch}, ${seq}] }`);
     }
     for (let b = 0; b < batch; b++) {
-      const offset = check(Number(list[b]), `[${b}]`);
+      const offset = check(asNumber(list[b]), `[${b}]`);
       for (let s = 0; s < seq; s++) out[b * seq + s] = offset + s;
     }
     return out;
@@ -238,7 +238,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
     for (let b = 0; b < batch; b++) {
       for (let s = 0; s < seq; s++) {
         const i = shared ? s : b * seq + s;
-        out[b * seq + s] = check(Number(data[i]), `.data[${i}]`);
+        out[b * seq + s] = check(asNumber(data[i]), `.data[${i}]`);
       }
     }
     return out;

@@ -10,7 +10,7 @@
 // relative positions klen − 1 … 0). Angles and sin/cos are computed in float64, then rounded to
 // float32 once.
 
-import { AttentionError } from '../runtime/index';
+import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor } from '../tensor';
 
 /** Options of `sinusoidalPositions`. */
@@ -38,7 +38,7 @@ export function sinusoidalPositions(length: number, dim: number, options: Sinuso
   }
   const layout = options.layout ?? 'interleaved';
   if (layout !== 'interleaved' && layout !== 'concatenated') {
-    throw new AttentionError('INVALID_OPTION', `options.layout must be 'interleaved' or 'concatenated', got ${JSON.stringify(layout)}`);
+    throw new AttentionError('INVALID_OPTION', `options.layout must be 'interleaved' or 'concatenated', got ${formatValue(layout)}`);
   }
   const base = options.base ?? 10000;
   if (typeof base !== 'number' || !Number.isFinite(base) || base <= 0) {

@@ -31,3 +31,21 @@ export class AttentionError extends Error {
 export function formatShape(shape: ArrayLike<number>): string {
   return `[${Array.from(shape).join(', ')}]`;
 }
+
+/**
+ * A caller's value for an error message: JSON where possible (strings quoted), else String();
+ * never throws (JSON.stringify throws on bigints and cycles, String() on a symbol in a template).
+ */
+export function formatValue(value: unknown): string {
+  try {
+    const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    if (json !== undefined) return json;
+  } catch {
+    // a cycle: fall through
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

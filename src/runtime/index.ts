@@ -1,6 +1,6 @@
 // The runtime layer: instantiation, memory arena, worker pool, errors.
 export { Arena, WASM_MAX_BYTES } from './arena';
-export { AttentionError, formatShape, type AttentionErrorCode } from './errors';
+export { AttentionError, formatShape, formatValue, type AttentionErrorCode } from './errors';
 export {
   checkForcedIsa, detectIsa, exportedConstant, instantiateKernels, instantiateKernelsSync,
   instantiateSharedKernels, isaSupported,

@@ -2,7 +2,7 @@
 // The only code that touches WebAssembly.*. Works in Node, browsers, Deno, Bun and workerd
 // (which forbids compiling bytes at run time: there the host passes a WebAssembly.Module).
 
-import { AttentionError } from './errors';
+import { AttentionError, formatValue } from './errors';
 import { RELAXED_MT_WASM_BASE64, RELAXED_WASM_BASE64, SIMD128_MT_WASM_BASE64, SIMD128_WASM_BASE64 } from './wasm-bytes.generated';
 
 /** Which kernel binary: `relaxed` uses relaxed-SIMD fused multiply-add, `simd128` plain SIMD128. */
@@ -104,7 +104,7 @@ export interface InstantiateOptions {
 export function checkForcedIsa(isa: Isa | undefined): Isa {
   if (isa === undefined) return detectIsa();
   if (isa !== 'relaxed' && isa !== 'simd128') {
-    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${JSON.stringify(isa)}`);
+    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${formatValue(isa)}`);
   }
   if (!isaSupported(isa)) {
     throw new AttentionError(
