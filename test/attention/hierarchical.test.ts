@@ -11,9 +11,10 @@
 // bad combine → typed errors naming the argument; nothing leaks; the runtime stays usable.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, createRuntimeSync, type HierarchicalAggregate, type Runtime, type Tensor } from '../../src/index';
-import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { describe, expect, it } from 'vitest';
+import { type HierarchicalAggregate, type Tensor } from '../../src/index';
+import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { type RefAggregate, referenceHierarchical } from '../reference/hierarchical';
 
 const ATOL = 3e-5;
@@ -21,27 +22,8 @@ const RTOL = 3e-5;
 const SEQ = [1, 3, 4, 5, 8, 9, 17, 64, 65];
 const HEAD = [1, 3, 8, 16];
 
-const tensor = (shape: number[], next: () => number): Tensor => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = randomTensor;
+const runtime = useRuntimes();
 
 /** Random boundaries 0 = b₀ < … = units from cut flags. */
 function randomBounds(units: number, next: () => number, p: number): number[] {

@@ -11,9 +11,10 @@
 // Errors: causal, k > n, k < 1, e without f, f without e, wrong projection shapes → typed errors.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
-import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { describe, expect, it } from 'vitest';
+import { createRuntimeSync, type Tensor } from '../../src/index';
+import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceLinformer } from '../reference/linformer';
 
 const ATOL = 5e-5;
@@ -21,28 +22,8 @@ const RTOL = 5e-5;
 const SEQ = [1, 3, 4, 5, 8, 9, 63, 64, 65, 130];
 const HEAD = [1, 3, 8, 64];
 
-const tensor = (shape: number[], next: () => number, lo = -2, hi = 2): Tensor =>
-  ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next, lo, hi), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = randomTensor;
+const runtime = useRuntimes();
 
 const identity = (n: number): Tensor => {
   const data = new Float32Array(n * n);

@@ -18,9 +18,10 @@
 // rotation shapes, nq ≠ nk → typed errors, runtime usable.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
-import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { describe, expect, it } from 'vitest';
+import { createRuntimeSync, type Tensor } from '../../src/index';
+import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceLsh, referenceLshBuckets } from '../reference/lsh';
 
 const ATOL = 3e-5;
@@ -28,27 +29,8 @@ const RTOL = 3e-5;
 const SEQ = [1, 3, 4, 5, 8, 9, 63, 64, 65, 130];
 const HEAD = [1, 3, 8, 64];
 
-const tensor = (shape: number[], next: () => number): Tensor => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = randomTensor;
+const runtime = useRuntimes();
 
 /** [B, Hkv, n, D] repeated to [B, Hq, n, D] (query head h reads kv head ⌊h / group⌋). */
 function expandHeads(t: Tensor, hq: number): Tensor {

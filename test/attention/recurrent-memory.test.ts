@@ -14,35 +14,17 @@
 // memoryLength 0, bad clampLen, disposed → typed errors; the runtime stays usable.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
-import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { describe, expect, it } from 'vitest';
+import { type Tensor } from '../../src/index';
+import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { ReferenceTxl } from '../reference/recurrent-memory';
 
 const ATOL = 5e-5;
 const RTOL = 5e-5;
 
-const tensor = (shape: number[], next: () => number, lo = -1, hi = 1): Tensor => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next, lo, hi), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = (shape: number[], next: () => number, lo = -1, hi = 1): Tensor => randomTensor(shape, next, lo, hi);
+const runtime = useRuntimes();
 
 /** Rows [a, b) of every (batch, head) of a [B, H, n, d] tensor. */
 function rows(t: Tensor, a: number, b: number): Tensor {

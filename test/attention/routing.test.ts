@@ -17,9 +17,10 @@
 // Errors: w > n, bad centroids shape, W_r of the wrong shape, bad bias/routes/paths → typed errors.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type AttentionPath, AttentionError, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
-import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { describe, expect, it } from 'vitest';
+import { type AttentionPath, type Tensor } from '../../src/index';
+import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceAttention } from '../reference/attention';
 import { referenceRouted, referenceRoutes, referenceRouting, referenceRoutingCentroids } from '../reference/routing';
 import { referenceSegmented } from '../reference/segmented';
@@ -30,27 +31,8 @@ const RTOL = 3e-5;
 const SEQ = [1, 3, 5, 8, 9, 17, 64, 65];
 const HEAD = [1, 3, 8, 16];
 
-const tensor = (shape: number[], next: () => number, lo = -2, hi = 2): Tensor => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next, lo, hi), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = randomTensor;
+const runtime = useRuntimes();
 
 const flat = (mus: Float64Array[][]): Float64Array => Float64Array.from(mus.flatMap((m) => m.flatMap((r) => Array.from(r))));
 const nested = (t: Tensor): Float64Array[][] => {

@@ -13,9 +13,10 @@
 // Errors: window < 0, non-integer, missing; dilation < 1; causal with right > 0 → INVALID_OPTION.
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
+import { describe, expect, it } from 'vitest';
+import { type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
+import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceSlidingWindow } from '../reference/sliding-window';
 
 const ATOL = 2e-5;
@@ -24,27 +25,8 @@ const SEQ = [1, 3, 4, 5, 7, 8, 9, 63, 64, 65, 129];
 const HEAD = [1, 3, 8, 16, 64];
 const HEADS: Array<[number, number]> = [[1, 1], [2, 1], [2, 2], [3, 1], [4, 2]];
 
-const tensor = (shape: number[], next: () => number): Tensor => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), next), shape });
-
-const runtimes = new Map<string, Runtime>();
-function runtime(isa: 'simd128' | 'relaxed'): Runtime {
-  let rt = runtimes.get(isa);
-  if (!rt) runtimes.set(isa, (rt = createRuntimeSync({ isa })));
-  return rt;
-}
-afterAll(() => runtimes.forEach((rt) => rt.dispose()));
-
-function expectCode(fn: () => unknown, code: string, fragment: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AttentionError);
-    expect((e as AttentionError).code, (e as Error).message).toBe(code);
-    expect((e as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an AttentionError');
-}
+const tensor = randomTensor;
+const runtime = useRuntimes();
 
 describe.each(ISAS)('slidingWindowAttention (%s)', (isa) => {
   it('matches the float64 reference on random shapes, windows and dilations', () => {
