@@ -29,7 +29,7 @@ import {
 } from './attention/routing';
 import { RecurrentMemoryAttention, type RecurrentMemoryOptions } from './layers/recurrent-memory';
 import {
-  AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels,
+  AttentionError, checkForcedIsa, formatValue, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels,
   type InstantiateOptions, type Isa, type KernelExports, threadsAvailable, WASM_MAX_BYTES, WorkerPool,
 } from './runtime/index';
 import { checkElementCount, checkShapeFits, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
@@ -130,8 +130,7 @@ export class Runtime {
   tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
     const kernels = this.k();
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      const given = Array.isArray(shape) ? `[${shape.map(String).join(', ')}]` : String(shape);
-      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${given}`);
+      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${formatValue(shape)}`);
     }
     const size = shapeSize(shape);
     checkElementCount(size, 'tensor');

@@ -116,6 +116,19 @@ export function checkForcedIsa(isa: Isa | undefined): Isa {
   return isa;
 }
 
+/**
+ * Compiling the embedded kernels failed: in a browser, typically a Content-Security-Policy without
+ * 'wasm-unsafe-eval'. Reported as UNSUPPORTED (not the engine's CompileError) with the remedy.
+ */
+function compileFailure(isa: Isa, error: unknown): AttentionError {
+  if (error instanceof AttentionError) return error;
+  return new AttentionError(
+    'UNSUPPORTED',
+    `could not compile the ${isa} kernels: ${String(error)}. A page with a Content-Security-Policy must allow ` +
+      "script-src 'wasm-unsafe-eval'; hosts that forbid compiling bytes (Cloudflare Workers) must pass a precompiled options.module",
+  );
+}
+
 function asExports(instance: WebAssembly.Instance): KernelExports {
   return instance.exports as unknown as KernelExports;
 }
@@ -129,8 +142,12 @@ export async function instantiateKernels(options: InstantiateOptions = {}): Prom
     return asExports(await WebAssembly.instantiate(options.module, {}));
   }
   const isa = checkForcedIsa(options.isa);
-  const { instance } = await WebAssembly.instantiate(kernelBytes(isa) as BufferSource, {});
-  return asExports(instance);
+  try {
+    const { instance } = await WebAssembly.instantiate(kernelBytes(isa) as BufferSource, {});
+    return asExports(instance);
+  } catch (error) {
+    throw compileFailure(isa, error);
+  }
 }
 
 /** Instantiates the kernels synchronously (Node, Deno, Bun; browsers limit sync compiles). */
@@ -142,7 +159,13 @@ export function instantiateKernelsSync(options: InstantiateOptions = {}): Kernel
     return asExports(new WebAssembly.Instance(options.module, {}));
   }
   const isa = checkForcedIsa(options.isa);
-  return asExports(new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(isa) as BufferSource), {}));
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(kernelBytes(isa) as BufferSource);
+  } catch (error) {
+    throw compileFailure(isa, error);
+  }
+  return asExports(new WebAssembly.Instance(module, {}));
 }
 
 /** A kernel instance on a shared memory, with what a worker needs to join it. */
@@ -166,7 +189,12 @@ export async function instantiateSharedKernels(isa: Isa, maxBytes: number): Prom
   } catch (error) {
     throw new AttentionError('UNSUPPORTED', `shared WebAssembly memory is not available: ${String(error)}`);
   }
-  const module = await WebAssembly.compile(kernelBytes(isa, true) as BufferSource);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(kernelBytes(isa, true) as BufferSource);
+  } catch (error) {
+    throw compileFailure(isa, error);
+  }
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   return { exports: instance.exports as unknown as KernelExports, module, memory };
 }
