@@ -111,10 +111,23 @@ const VARIANTS: Variant[] = [
     about: 'Attention within segments of S tokens (rt.segmentedAttention). O(n·S·d).',
     run: (rt, q, k, v, p) => call(rt, 'segmentedAttention', q, k, v, { segmentLength: p.segment }),
   },
+  {
+    id: 'hierarchical', label: 'Hierarchical (tokens → segments → document)', method: 'hierarchicalAttention', params: ['segment'],
+    about: 'Attention within segments of S tokens, mean-pooled into segment vectors that attend to each other; the token output combines the levels (rt.hierarchicalAttention). O(n·S·d + (n/S)²·d).',
+    run: (rt, q, k, v, p) => (call(rt, 'hierarchicalAttention', q, k, v, { levels: [p.segment] }) as unknown as { output: Tensor }).output,
+  },
+  {
+    id: 'routing', label: 'Routing (clusters, Routing Transformer)', method: 'routingAttention', params: [],
+    about: 'Queries and keys clustered by seeded k-means; each of 4 clusters attends within its top n/4 tokens (rt.routingAttention). O(n·w·d).',
+    run: (rt, q, k, v) => call(rt, 'routingAttention', q, k, v, { clusters: 4, seed: 1 }),
+  },
 ];
 
-/** Runtime methods that are not (q, k, v, options) attention variants. */
-const NOT_VARIANTS = new Set(['attention', 'onnxAttention', 'multiHeadAttention']);
+/**
+ * Runtime methods that are not (q, k, v, options) attention variants: factories
+ * (multiHeadAttention, recurrentMemoryAttention) and routedAttention, which needs a router.
+ */
+const NOT_VARIANTS = new Set(['attention', 'onnxAttention', 'multiHeadAttention', 'recurrentMemoryAttention', 'routedAttention']);
 
 /** The known variants this runtime has, then any other `…Attention(q, k, v, options)` method it offers. */
 function availableVariants(rt: Runtime): Variant[] {

@@ -108,7 +108,9 @@ describe('browser demo (examples/browser)', () => {
       if (id === 'full') expect(r.density).toBe(1);
       if (id === 'causal') expect(r.density).toBeCloseTo((n + 1) / (2 * n), 10);
       if (id === 'window') expect(r.density).toBeCloseTo((n * (2 * w + 1) - w * (w + 1)) / (n * n), 10);
-      if (id !== 'full' && id !== 'linformer') expect(r.density, id).toBeLessThan(1);
+      // Sparse variants leave keys out; Linformer (projections) and hierarchical (its document level
+      // reaches every token) have dense effective weights.
+      if (!['full', 'linformer', 'hierarchical'].includes(id)) expect(r.density, id).toBeLessThan(1);
     }
     expect(errors).toEqual([]);
   });
