@@ -56,6 +56,8 @@ interface ErrorCase {
   call: (rt: Runtime, fx: Fixtures) => unknown;
   code: AttentionErrorCode;
   fragments: Array<string | RegExp>;
+  /** an upper bound on the message length (values in messages are cut) */
+  maxLength?: number;
 }
 
 interface Fixtures {
@@ -172,6 +174,9 @@ const CASES: ErrorCase[] = [
   { name: 'onnx: foreign WasmTensor V', call: (rt, fx) => rt.onnxAttention({ ...onnx4, V: fx.foreign }), code: 'INVALID_ARGUMENT', fragments: ['inputs.V', 'another runtime'] },
   // ── rt.tensor ──
   { name: 'tensor: values of the wrong length', call: (rt) => rt.tensor([2, 3], new Float32Array(5)), code: 'SHAPE_MISMATCH', fragments: ['values has 5 elements', '[2, 3]', '6'] },
+  // The data passed where the shape belongs: the message names the type and length, not 4,096 numbers.
+  { name: 'tensor: a typed array as the shape', call: (rt) => rt.tensor(new Float32Array(4096) as unknown as number[]), code: 'SHAPE_MISMATCH', fragments: ['shape', 'Float32Array(4096)'], maxLength: 200 },
+  { name: 'tensor: a huge array as the shape', call: (rt) => rt.tensor(Array.from({ length: 5000 }, () => 0.5)), code: 'SHAPE_MISMATCH', fragments: ['shape', '[0.5,0.5', 'characters)'], maxLength: 300 },
   { name: 'tensor: fractional dimension', call: (rt) => rt.tensor([2, 1.5]), code: 'SHAPE_MISMATCH', fragments: ['shape', '[2,1.5]'] },
 ];
 
@@ -194,7 +199,8 @@ describe.each(ISAS)('errors (%s)', (isa) => {
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const before = arenaStats(rt);
-    expectError(() => c.call(rt, fx), c.code, c.fragments);
+    const error = expectError(() => c.call(rt, fx), c.code, c.fragments);
+    if (c.maxLength !== undefined) expect(error.message.length, 'message length').toBeLessThanOrEqual(c.maxLength);
     // A call that fails after validation may first have grown the reusable kernel workspace (one
     // block, kept for later calls): the block count never changes, and repeating the failure
     // changes nothing at all.

@@ -33,19 +33,29 @@ export function formatShape(shape: ArrayLike<number>): string {
 }
 
 /**
- * A caller's value for an error message: JSON where possible (strings quoted), else String();
- * never throws (JSON.stringify throws on bigints and cycles, String() on a symbol in a template).
+ * A caller's value for an error message: typed arrays by type and length, else JSON where possible
+ * (strings quoted), else String(); cut to FORMAT_LIMIT characters. Never throws (JSON.stringify
+ * throws on bigints and cycles, String() on a symbol in a template).
  */
 export function formatValue(value: unknown): string {
+  if (ArrayBuffer.isView(value)) {
+    const length = (value as { length?: number }).length;
+    return `${Object.prototype.toString.call(value).slice(8, -1)}${length === undefined ? `(${value.byteLength} bytes)` : `(${length})`}`;
+  }
+  let text: string;
   try {
     const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-    if (json !== undefined) return json;
+    text = json !== undefined ? json : String(value);
   } catch {
-    // a cycle: fall through
+    // a cycle, or a value String() refuses
+    try {
+      text = String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
   }
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
+  return text.length > FORMAT_LIMIT ? `${text.slice(0, FORMAT_LIMIT)}… (${text.length} characters)` : text;
 }
+
+/** Longest rendering of a value inside an error message; longer ones are cut. */
+const FORMAT_LIMIT = 120;
