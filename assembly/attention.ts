@@ -2,8 +2,10 @@
 //
 // What:    O = softmax(cap(scale·Q·Kᵀ) + M) · V, row by row, with the online (streaming) softmax
 //          of FlashAttention: the nq×nk score matrix is never materialized; a 4-row query tile
-//          walks tiles of ATTN_BC keys keeping a running max m, running sum l and an
-//          unnormalized output accumulator, rescaled by exp(m_old − m_new) when the max grows.
+//          walks tiles of ATTN_BC keys keeping a reference max m, running sum l and an
+//          unnormalized output accumulator, rescaled by exp(m_old − m_new) when a score exceeds m
+//          by more than ATTN_RESCALE_SLACK (lazy rescaling; probabilities stay ≤ e^8). Interior
+//          tiles without softcap, bias or mask take a short max loop (plainScoreRowMax).
 // Shapes:  q: (nq, dh)  k: (nk, dh)  v: (nk, dv)  o: (nq, dv), each row-major with its own row
 //          stride in elements, so one head of a [B, S, H·D] or [B, H, S, D] tensor is read in place.
 //          mask: (nq, nk) additive f32 with its own row stride (0 = one row broadcast to all).
@@ -45,6 +47,12 @@ export const ATTN_BC: i32 = 64;
 export const ATTN_QB: i32 = 64;
 /** Keys per block of the row path's P·V (their V rows stay in L1 across column passes). */
 const ROW_PV_BLOCK: i32 = 64;
+/**
+ * The online softmax keeps its reference max until a score exceeds it by more than this (in
+ * nats): probabilities are then at most e^8 ≈ 2981 and a row's sum at most nk·2981, far from f32
+ * overflow, while most tiles skip rescaling (FlashAttention-4's conditional rescale).
+ */
+const ATTN_RESCALE_SLACK: f32 = 8;
 
 // Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
 export const ATTN_Q: i32 = 0; //          q: usize // (nq, dh), row stride qStride
@@ -261,13 +269,48 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 }
 
 /**
+ * Max of one score row that needs no softcap, bias, mask or range (the common interior tile):
+ * NaN when a score is NaN, like finishScoreRow. Two max chains, eight scores per step.
+ * s: usize // (ncols) the row of the score tile, ncols a multiple of 8
+ */
+// @ts-ignore: decorator
+@inline function plainScoreRowMax(s: usize, ncols: i32): f32 {
+  let max0 = negInf4();
+  let max1 = max0;
+  let nan = v128.xor(max0, max0);
+  const end = s + (<usize>ncols << 2);
+  for (let p = s; p < end; p += 32) {
+    const a = v128.load(p);
+    const b = v128.load(p, 16);
+    max0 = f32x4.pmax(max0, a);
+    max1 = f32x4.pmax(max1, b);
+    nan = v128.or(nan, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
+  }
+  return v128.any_true(nan) ? NaN : hmax(f32x4.pmax(max0, max1));
+}
+
+/**
  * Turns one score row into exp(s − m) in place and returns the sum.
  */
 // @ts-ignore: decorator
 @inline function expScoreRow(s: usize, ncols: i32, m: f32): f32 {
   const mv = f32x4.splat(m);
   let sum = zero4();
-  for (let c = 0; c < ncols; c += 4) {
+  let c = 0;
+  if ((ncols & 7) == 0) {
+    let sum1 = sum;
+    for (; c < ncols; c += 8) {
+      const p = s + (<usize>c << 2);
+      const e0 = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));
+      const e1 = exp_nonpos_f32x4(f32x4.sub(v128.load(p, 16), mv));
+      v128.store(p, e0);
+      v128.store(p, e1, 16);
+      sum = f32x4.add(sum, e0);
+      sum1 = f32x4.add(sum1, e1);
+    }
+    sum = f32x4.add(sum, sum1);
+  }
+  for (; c < ncols; c += 4) {
     const p = s + (<usize>c << 2);
     const e = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));
     v128.store(p, e);
@@ -343,6 +386,7 @@ function attnTiles(params: usize): void {
   const vNonFinite = packValueRows(v, vStride, nk, dv, dvp, vp);
   const scaleV = f32x4.splat(scale);
   const dh4 = dh & ~3;
+  const plainScores = softcap <= 0 && rel == 0 && mask == 0;
 
   for (let s0 = 0; s0 < nq; s0 += ATTN_QB) {
     const sRows = min(ATTN_QB, nq - s0);
@@ -410,28 +454,39 @@ function attnTiles(params: usize): void {
           ukernel4x8(qTile, <usize>dh << 2, panel, 32, dh, st + (<usize>p << 5), stRow, 0);
         }
         const interior = tj0 >= load<i32>(rg, 8) && tj1 <= load<i32>(rg, 12);
+        // Every key of this part visible to all four rows, whole 8-key panels, no score edits.
+        const plainTile = plainScores && interior && (ncols & 7) == 0;
         for (let r = 0; r < 4; r++) {
           const i = i0 + min(r, rows - 1);
           const sRow = st + <usize>r * stRow;
           const mAt = ml + (<usize>((t << 2) + r) << 2);
-          const tileMax = finishScoreRow(
-            sRow, ncols, tj0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
-            rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
-            mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
-          );
+          const tileMax = plainTile
+            ? plainScoreRowMax(sRow, ncols)
+            : finishScoreRow(
+              sRow, ncols, tj0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
+              rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+              mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
+            );
+          // Lazy rescaling: the reference max moves only when a score exceeds it by more than
+          // ATTN_RESCALE_SLACK (probabilities up to e^slack stay far from overflow), so most
+          // tiles skip the rescale of l and the accumulator row. NaN is taken up and sticks.
           const mOld = load<f32>(mAt);
-          const mNew = max(mOld, tileMax);
+          const mNew = tileMax > mOld + ATTN_RESCALE_SLACK || tileMax != tileMax ? tileMax : mOld;
           if (mNew == -Infinity) {
             // Nothing visible yet in this row: its probabilities for this part are exact zeros.
             memory.fill(sRow, 0, <usize>((ncols + 3) & ~3) << 2);
             continue;
           }
           const tileSum = expScoreRow(sRow, ncols, mNew);
-          const alpha = exp_f32(mOld - mNew);
           const lOld = load<f32>(mAt + lRows);
-          store<f32>(mAt, mNew);
-          store<f32>(mAt + lRows, lOld * alpha + tileSum);
-          if (alpha != 1) scaleRow(accTile + <usize>r * accRow, dvp, alpha);
+          if (mNew != mOld) {
+            const alpha = exp_f32(mOld - mNew);
+            store<f32>(mAt, mNew);
+            store<f32>(mAt + lRows, lOld * alpha + tileSum);
+            scaleRow(accTile + <usize>r * accRow, dvp, alpha);
+          } else {
+            store<f32>(mAt + lRows, lOld + tileSum);
+          }
         }
         // Acc += P · V for this part, 8 output columns at a time.
         const vTile = vp + ((<usize>tj0 * <usize>dvp) << 2);

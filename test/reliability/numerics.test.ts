@@ -212,6 +212,35 @@ describe.each(ISAS)('numerical edge cases (%s)', (isa) => {
     }
   });
 
+  it('online softmax across key tiles: slow ramps, jumps past the rescale slack, falls, NaN inside an interior tile', () => {
+    // Head size 1, scale 1: query row i times key j is the score, so each pattern drives the
+    // running max of the 4-row tiles through 64-key tiles exactly as written (no mask: the fast
+    // interior path). Rises smaller and larger than the kernel's lazy-rescale slack (8) both occur.
+    const rt = rtOf(isa);
+    const nk = 320;
+    const nq = 9;
+    const q = { data: Float32Array.from({ length: nq }, (_, i) => 0.5 + 0.25 * i), shape: [1, 1, nq, 1] };
+    const v = T([1, 1, nk, 5], 40);
+    const patterns: Record<string, (j: number) => number> = {
+      'slow ramp': (j) => 0.05 * j,
+      'jumps of 20 per tile': (j) => 20 * Math.floor(j / 64) + Math.sin(j),
+      'falling': (j) => 10 - 0.07 * j,
+      'saw': (j) => (j % 64) * 0.3,
+      'large ramp': (j) => 40 * j,
+    };
+    for (const [name, f] of Object.entries(patterns)) {
+      const k = { data: Float32Array.from({ length: nk }, (_, j) => f(j)), shape: [1, 1, nk, 1] };
+      const got = rt.attention(q, k, v, { scale: 1 });
+      expect(mismatch(got.data, referenceAttention(q, k, v, { scale: 1 }).output, 2e-5, 2e-5), name).toBeUndefined();
+    }
+    for (const nanKeys of [[70], Array.from({ length: 64 }, (_, j) => j), [319]]) {
+      const k = { data: Float32Array.from({ length: nk }, (_, j) => 0.01 * j), shape: [1, 1, nk, 1] };
+      for (const j of nanKeys) k.data[j] = Number.NaN;
+      const got = rt.attention(q, k, v, { scale: 1 });
+      expect(Array.from(got.data).every(Number.isNaN), `NaN at keys ${nanKeys[0]}…${nanKeys[nanKeys.length - 1]}`).toBe(true);
+    }
+  });
+
   it('unmasked NaN propagates to exactly the rows (or outputs) that see it; ±∞ in a visible key makes its rows NaN', () => {
     const rt = rtOf(isa);
     const q = T([1, 1, 6, 4], 30);
