@@ -55,6 +55,11 @@ export interface MultiHeadAttentionWeights {
 export interface StoredMatrix {
   ptr: number;
   ld: number;
+  /**
+   * The same matrix (its first `packedN` columns) pre-packed into the GEMM kernel's B panels,
+   * or absent: products of at least 4 rows with exactly packedN columns read it and skip packing.
+   */
+  packed?: { ptr: number; n: number };
 }
 
 /** The layer's weights in Wasm memory. */
@@ -80,6 +85,8 @@ export interface WeightDims {
   kOut: number;
   vOut: number;
   bias: boolean;
+  /** Also keep pre-packed GEMM panels of the weights (about twice the weight memory). */
+  pack: boolean;
 }
 
 const F32 = [Float32Array] as const;
@@ -222,7 +229,24 @@ export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dim
       bo = alloc(dModel);
       arena.f32(bo, dModel).set(source(outBias!));
     }
-    return { fused, wq, wk, wv, bias, wo: { ptr: woBlock, ld: dModel }, bo, blocks };
+    const wo: StoredMatrix = { ptr: woBlock, ld: dModel };
+    if (dims.pack) {
+      // Pre-pack the products every forward runs (ONNX runtimes prepack constant weights too):
+      // the fused Q|K|V block (or Q, K, V each) and the output projection.
+      const pack = (w: StoredMatrix, k: number, n: number): void => {
+        const dst = alloc(Math.ceil(kernels.packedBBytes(n, k) / 4));
+        kernels.packB(w.ptr, w.ld, false, n, k, dst);
+        w.packed = { ptr: dst, n };
+      };
+      if (fused) pack(wq, dModel, total);
+      else {
+        pack(wq, dModel, qOut);
+        pack(wk, kdim, kOut);
+        pack(wv, vdim, vOut);
+      }
+      pack(wo, qOut, dModel);
+    }
+    return { fused, wq, wk, wv, bias, wo, bo, blocks };
   } catch (e) {
     for (const p of blocks) arena.release(p);
     throw e;

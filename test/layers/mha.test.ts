@@ -181,6 +181,33 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('multiHeadAttention (%s)'
     layer.dispose();
   });
 
+  it('pre-packed weights (the default) give bit-identical outputs to packWeights: false, for every layout and path, and cost more memory', () => {
+    // The packed panels are the layout the GEMM kernel packs on every call otherwise, so the
+    // products run the same arithmetic in the same order: equality is exact. S = 1, 2 and 3 rows
+    // take the matrix-vector path (plain layout); 4+ rows read the packed panels.
+    for (const layout of LAYOUTS) {
+      const l = randomLayer(31, { dModel: 40, numHeads: 5, numKvHeads: 5 });
+      const b0 = arenaStats(rt).bytes;
+      const packed = rt.multiHeadAttention({ ...l.shape, weights: layerWeights(l, layout) });
+      const b1 = arenaStats(rt).bytes;
+      const plain = rt.multiHeadAttention({ ...l.shape, weights: layerWeights(l, layout), packWeights: false });
+      const b2 = arenaStats(rt).bytes;
+      expect(b1 - b0, `${layout}: a packed layer keeps its panels beside the weights`).toBeGreaterThan(1.8 * (b2 - b1));
+      for (const S of [1, 3, 4, 9, 70]) {
+        const x = { data: randomInput(32 + S, 2 * S * 40), shape: [2, S, 40] };
+        const ctx = { data: randomInput(90 + S, 2 * 6 * 40), shape: [2, 6, 40] };
+        expect(Array.from(packed.forward(x, { causal: true }).data), `${layout} self S=${S}`).toEqual(Array.from(plain.forward(x, { causal: true }).data));
+        expect(Array.from(packed.forward(x, { context: ctx }).data), `${layout} cross S=${S}`).toEqual(Array.from(plain.forward(x, { context: ctx }).data));
+        const want = referenceMha(refConfig(l), x.data, 2, S, { causal: true });
+        expect(mismatch(packed.forward(x, { causal: true }).data, want.output, ATOL, RTOL)).toBeUndefined();
+      }
+      plain.dispose();
+      packed.dispose();
+    }
+    expect(() => rt.multiHeadAttention({ dModel: 8, numHeads: 2, weights: layerWeights(randomLayer(1, { dModel: 8, numHeads: 2 }), 'onnx-fused'), packWeights: 1 as unknown as boolean }))
+      .toThrow(/config\.packWeights must be a boolean, got 1/);
+  });
+
   it('frees everything it allocates (weights on dispose, per-call buffers after each call)', () => {
     const before = arenaStats(rt);
     const l = randomLayer(71, { dModel: 16, numHeads: 2 });
