@@ -1,4 +1,5 @@
-// Bundles src/ with esbuild into the package's entry points (see package.json "exports"):
+// Bundles src/ with esbuild into the package's entry points (see package.json "exports"), minified
+// with source maps (parsing and compiling the module source is most of the import time):
 //   dist/index.js    ESM — Node `import`, Deno, Bun, and the `default` condition
 //   dist/index.cjs   CommonJS — Node `require`
 //   dist/browser.js  ESM for browsers and their bundlers: the `node:*` imports (taken only when
@@ -7,6 +8,9 @@
 //                    ./wasm/{relaxed,simd128}.wasm as precompiled modules and leaves the embedded
 //                    base64 kernels and the `node:*` imports out (workerd forbids compiling bytes
 //                    and has no worker threads)
+//   dist/core.js, core.cjs, core.browser.js, core.workerd.js
+//                    the same four for `wasm-attention/core` (src/core.ts, src/workerd-core.ts):
+//                    CoreRuntime only, no layers, positions or long-sequence/structured variants
 //   dist/worker.js   the worker-pool thread (Node worker_threads and browser module Workers)
 import { build } from 'esbuild';
 
@@ -16,6 +20,7 @@ const common = {
   platform: 'neutral',
   target: 'es2022',
   sourcemap: true,
+  minify: true,
   legalComments: 'none',
   logLevel: 'warning',
   external: ['node:*'],
@@ -42,18 +47,25 @@ const noEmbeddedKernels = {
   },
 };
 
-await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
-await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs', logOverride: { 'empty-import-meta': 'silent' } });
-await build({ ...common, format: 'esm', outfile: 'dist/browser.js', external: [], plugins: [noNodeBuiltins] });
-await build({
-  ...common,
-  entryPoints: ['src/workerd.ts'],
-  format: 'esm',
-  outfile: 'dist/workerd.js',
-  external: ['./wasm/*.wasm'],
-  plugins: [noNodeBuiltins, noEmbeddedKernels],
-});
+/** The four bundles of one entry: ESM, CommonJS, browser ESM, and workerd ESM (from its own source). */
+async function bundleEntry(source, workerdSource, name) {
+  const entry = { ...common, entryPoints: [source] };
+  await build({ ...entry, format: 'esm', outfile: `dist/${name}.js` });
+  await build({ ...entry, format: 'cjs', outfile: `dist/${name}.cjs`, logOverride: { 'empty-import-meta': 'silent' } });
+  await build({ ...entry, format: 'esm', outfile: `dist/${name === 'index' ? 'browser' : `${name}.browser`}.js`, external: [], plugins: [noNodeBuiltins] });
+  await build({
+    ...common,
+    entryPoints: [workerdSource],
+    format: 'esm',
+    outfile: `dist/${name === 'index' ? 'workerd' : `${name}.workerd`}.js`,
+    external: ['./wasm/*.wasm'],
+    plugins: [noNodeBuiltins, noEmbeddedKernels],
+  });
+}
+
+await bundleEntry('src/index.ts', 'src/workerd.ts', 'index');
+await bundleEntry('src/core.ts', 'src/workerd-core.ts', 'core');
 // The worker-pool thread (ESM; Node worker_threads and browser module Workers load it).
 // `export {}` marks it as an ES module for tools that guess (it has no imports or exports).
 await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
-console.log('bundles: dist/index.js, dist/index.cjs, dist/browser.js, dist/workerd.js, dist/worker.js');
+console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js');

@@ -1,5 +1,14 @@
-// wasm-attention — public API.
+// wasm-attention — public API: everything of `wasm-attention/core` (src/core.ts) plus layers,
+// positions and the long-sequence and structured variants.
+
+/**
+ * `import { createRuntime } from 'wasm-attention'`: the full API — everything of
+ * `wasm-attention/core` plus multi-head attention layers, KV caches, positions (RoPE, ALiBi, T5,
+ * Shaw, sinusoidal) and the long-sequence and structured attention variants.
+ * @module wasm-attention
+ */
 export { createRuntime, createRuntimeSync, Runtime, type RuntimeOptions } from './create-runtime';
+export { CoreRuntime } from './core-runtime';
 export type { AttentionOptions, AttentionWithWeights } from './attention/sdpa';
 export type {
   OnnxAttentionAttributes, OnnxAttentionInputs, OnnxAttentionOptions, OnnxAttentionOutputs,

@@ -6,6 +6,9 @@
 //   src/tensor.ts    → src/runtime
 //   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/runtime, each other
 //   src/**           → never test/, bench/, examples/; no eval / new Function
+//   the core entry   → everything src/core.ts and src/workerd-core.ts reach, import by import,
+//                      is in CORE_GRAPH: no src/layers, src/position, nor the long-sequence and
+//                      structured variants (the `wasm-attention/core` bundle must stay small)
 // A violation names the file and the import.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -56,6 +59,30 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   },
 ];
 
+/** The files the core entry may reach (repo-relative, without extension). */
+const CORE_GRAPH = new RegExp(String.raw`^src/(${[
+  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', String.raw`runtime/[\w.-]+`,
+  'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|core|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
+].join('|')})$`);
+
+/** Every src/ file reachable from `entry` through static and dynamic imports (repo-relative, no extension). */
+function importGraph(entry: string): Map<string, string> {
+  const reached = new Map<string, string>([[entry, '(entry)']]);
+  const queue = [entry];
+  while (queue.length) {
+    const from = queue.shift()!;
+    const file = join(root, `${from}.ts`);
+    if (!from.startsWith('src/') || from.endsWith('.wasm')) continue;
+    for (const spec of imports(file)) {
+      const to = target(file, spec);
+      if (!to.startsWith('src/') || reached.has(to)) continue;
+      reached.set(to, from);
+      queue.push(to);
+    }
+  }
+  return reached;
+}
+
 describe('layering', () => {
   const all = [...files(join(root, 'assembly')), ...files(join(root, 'src'))].filter((f) => !f.endsWith('.generated.ts'));
 
@@ -63,6 +90,15 @@ describe('layering', () => {
     expect(all.length).toBeGreaterThan(10);
     expect(imports(join(root, 'src/kernels.ts')).map((s) => target(join(root, 'src/kernels.ts'), s))).toContain('src/runtime/index');
     expect(imports(join(root, 'src/attention/onnx.ts')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(['src/core', 'src/workerd-core'])('%s (the core entry) reaches no layers, positions or heavy variants', (entry) => {
+    const graph = importGraph(entry);
+    expect(graph.has('src/core-runtime') && graph.has('src/attention/sdpa') && graph.has('src/runtime/instantiate')).toBe(true);
+    for (const [file, from] of graph) expect(file, `${file} (imported by ${from}) is outside the core entry's import graph`).toMatch(CORE_GRAPH);
+    // and the full entry does reach them (the scan follows imports)
+    const full = importGraph('src/index');
+    expect(full.has('src/layers/mha') && full.has('src/position/rope') && full.has('src/attention/routing')).toBe(true);
   });
 
   it.each(all.map((f) => [relative(root, f), f] as const))('%s respects the layering', (rel, file) => {

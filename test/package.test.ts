@@ -1,11 +1,15 @@
 // The built package as a user gets it: dist/index.js through ESM `import`, dist/index.cjs through
-// CommonJS `require`, each in a fresh Node process, computing one attention that is checked
-// against a direct computation; and the shipped .wasm files compile on their own (workerd-style
+// CommonJS `require` — and the same for the `wasm-attention/core` entry (dist/core.js,
+// dist/core.cjs) — each in a fresh Node process, computing one attention that is checked against
+// a direct computation; the exports map resolves both entries (code and types) for `import` and
+// `require`; isaSupported's probes agree with validating the shipped binaries with and without
+// Node 20's relaxed-SIMD flag; and the shipped .wasm files compile on their own (workerd-style
 // hosts hand them over as WebAssembly.Module). `npm test` builds dist/ before this runs.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { createRuntimeSync } from '../src/index';
 
@@ -42,6 +46,50 @@ describe('built package', () => {
   it('picks relaxed SIMD when the engine validates it, simd128 otherwise', () => {
     expect(run(['--input-type=module', '-e', script("import { createRuntimeSync } from './dist/index.js';")]).isa).toBe('simd128');
     expect(run(['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script("import { createRuntimeSync } from './dist/index.js';")]).isa).toBe('relaxed');
+  });
+
+  it('loads wasm-attention/core through ESM import and CommonJS require (dist/core.js, dist/core.cjs)', () => {
+    const esm = run(['--input-type=module', '-e', script("import { createRuntimeSync } from './dist/core.js';")]);
+    expect(esm.err).toBeLessThan(1e-6);
+    expect(run(['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script("import { createRuntimeSync } from './dist/core.js';")]).isa).toBe('relaxed');
+    expect(run(['-e', script("const { createRuntimeSync } = require('./dist/core.cjs');")]).err).toBeLessThan(1e-6);
+    // the core runtime has no extended methods
+    const out = execFileSync(process.execPath, ['-e', "const { createRuntimeSync } = require('./dist/core.cjs'); const rt = createRuntimeSync(); console.log(typeof rt.attention, typeof rt.multiHeadAttention, typeof rt.lshAttention)"], { cwd: root, encoding: 'utf8' });
+    expect(out.trim()).toBe('function undefined undefined');
+  });
+
+  it('the exports map resolves wasm-attention and wasm-attention/core for import and require (self-reference)', () => {
+    const resolve = (spec: string) => execFileSync(process.execPath, [
+      '--input-type=module', '-e',
+      `import { createRequire } from 'node:module'; console.log(JSON.stringify([import.meta.resolve('${spec}'), createRequire(import.meta.url).resolve('${spec}')]))`,
+    ], { cwd: root, encoding: 'utf8' });
+    const [coreImport, coreRequire] = JSON.parse(resolve('wasm-attention/core')) as string[];
+    expect(coreImport).toMatch(/\/dist\/core\.js$/);
+    expect(coreRequire).toMatch(/\/dist\/core\.cjs$/);
+    const [fullImport, fullRequire] = JSON.parse(resolve('wasm-attention')) as string[];
+    expect(fullImport).toMatch(/\/dist\/index\.js$/);
+    expect(fullRequire).toMatch(/\/dist\/index\.cjs$/);
+  });
+
+  it('TypeScript (node16) resolves the types of both entries for import and require', () => {
+    const options: ts.CompilerOptions = { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 };
+    const from = `${root}test/package.test.ts`;
+    const types = (spec: string, mode: ts.ResolutionMode) =>
+      ts.resolveModuleName(spec, from, options, ts.sys, undefined, undefined, mode).resolvedModule?.resolvedFileName;
+    expect(types('wasm-attention/core', ts.ModuleKind.ESNext)).toMatch(/\/dist\/types\/core\.d\.ts$/);
+    expect(types('wasm-attention/core', ts.ModuleKind.CommonJS)).toMatch(/\/dist\/types\/core\.d\.cts$/);
+    expect(types('wasm-attention', ts.ModuleKind.ESNext)).toMatch(/\/dist\/types\/index\.d\.ts$/);
+    expect(types('wasm-attention', ts.ModuleKind.CommonJS)).toMatch(/\/dist\/types\/index\.d\.cts$/);
+  });
+
+  it.each(['index.js', 'core.js'])('dist/%s: isaSupported agrees with validating the shipped binaries, with and without the relaxed-SIMD flag', (entry) => {
+    const check = `import { isaSupported } from './dist/${entry}'; import { readFileSync } from 'node:fs';
+const v = (isa) => WebAssembly.validate(readFileSync('./dist/wasm/' + isa + '.wasm'));
+console.log(JSON.stringify(['simd128', 'relaxed'].map((isa) => [isaSupported(isa), v(isa)])));`;
+    const plain = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', check], { cwd: root, encoding: 'utf8' }));
+    expect(plain).toEqual([[true, true], [false, false]]);
+    const flagged = JSON.parse(execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', check], { cwd: root, encoding: 'utf8' }));
+    expect(flagged).toEqual([[true, true], [true, true]]);
   });
 
   it.each(['simd128', 'relaxed'])('dist/wasm/%s.wasm works as a precompiled module (createRuntime({ module }))', (name) => {

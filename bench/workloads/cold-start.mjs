@@ -1,6 +1,8 @@
 // cold-start — time from `await import(...)` to the first result of one small attention, in a
 // fresh Node process (performance.now() before the dynamic import and after the result; Node's
-// own start-up is excluded; the OS file cache is warm). Median over several processes.
+// own start-up is excluded; the OS file cache is warm). Median over several processes. Two
+// workloads: `cold` (the full entry, dist/index.js, beside the other engines) and `cold-core`
+// (this library's `wasm-attention/core` entry, dist/core.js: the same measurement, a smaller bundle).
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -12,16 +14,19 @@ const SHAPE = [1, 2, 16, 8];
 const INPUT = `const x = new Float32Array(${SHAPE.reduce((a, b) => a * b)}).map((_, i) => Math.sin(i));`;
 const DONE = `const t1 = performance.now(); if (!Number.isFinite(y[0])) throw new Error('bad result'); process.stdout.write(JSON.stringify({ ms: t1 - t0 }));`;
 
-const scripts = {
-  'wasm-attention': (engine) => `const t0 = performance.now();
-const m = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href)});
+/** This library's script: import `bundle` (a file in dist/), create a runtime, one attention. */
+const ours = (bundle) => (engine) => `const t0 = performance.now();
+const m = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', bundle)).href)});
 const tImport = performance.now();
 const rt = await m.createRuntime({ isa: ${JSON.stringify(engine.isa)} });
 const tCreate = performance.now();
 ${INPUT}
 const t = { data: x, shape: ${JSON.stringify(SHAPE)} };
 const y = rt.attention(t, t, t).data;
-${DONE.replace('{ ms: t1 - t0 }', '{ ms: t1 - t0, parts: { import: tImport - t0, createRuntime: tCreate - tImport, firstAttention: t1 - tCreate } }')}`,
+${DONE.replace('{ ms: t1 - t0 }', '{ ms: t1 - t0, parts: { import: tImport - t0, createRuntime: tCreate - tImport, firstAttention: t1 - tCreate } }')}`;
+
+const scripts = {
+  'wasm-attention': ours('index.js'),
   'onnxruntime-web': () => {
     const model = Buffer.from(attentionModel(SHAPE[1], SHAPE[2], SHAPE[2], SHAPE[3], false).bytes).toString('base64');
     return `const t0 = performance.now();
@@ -57,10 +62,10 @@ const y = tf.matMul(tf.softmax(tf.mul(tf.matMul(t, t, false, true), ${1 / Math.s
 ${DONE}`,
 };
 
-function setup(family) {
+function setup(family, makeScript = scripts[family]) {
   return (engine, ctx) => {
     if (engine.threads !== 1) throw new Skip('thread count does not apply');
-    const script = scripts[family](engine);
+    const script = makeScript(engine);
     const runs = family === 'wasm-attention' ? (ctx.quick ? 5 : 11) : (ctx.quick ? 3 : 5);
     return {
       note: `median of ${runs} fresh processes`,
@@ -84,7 +89,7 @@ function setup(family) {
   };
 }
 
-export default {
+export default [{
   id: 'cold',
   order: 900,
   singleThread: true,
@@ -97,4 +102,17 @@ export default {
     { label: 'cold start ≤ 20 ms (relaxed build, the default under the flag)', engine: 'wasm-attention/relaxed/1t', atMost: 20 },
     { label: 'cold start ≤ 20 ms (simd128 build)', engine: 'wasm-attention/simd128/1t', atMost: 20 },
   ],
-};
+}, {
+  id: 'cold-core',
+  order: 901,
+  singleThread: true,
+  inProcess: false,
+  title: 'cold start through wasm-attention/core (dist/core.js): import → first result, same attention',
+  unit: 'ms',
+  workText: 'as `cold`, importing the core entry',
+  setup: { 'wasm-attention': setup('wasm-attention', ours('core.js')) },
+  targets: [
+    { label: 'cold start ≤ 20 ms through wasm-attention/core (relaxed build)', engine: 'wasm-attention/relaxed/1t', atMost: 20 },
+    { label: 'cold start ≤ 20 ms through wasm-attention/core (simd128 build)', engine: 'wasm-attention/simd128/1t', atMost: 20 },
+  ],
+}];

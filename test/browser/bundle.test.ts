@@ -1,5 +1,6 @@
 // Chromium: pages served from a local HTTP server load the packed package's ESM bundles
-// (dist/browser.js — the `browser` export condition — and dist/index.js) and compute the causal
+// (dist/browser.js — the `browser` export condition — and dist/index.js, and the same two of
+// `wasm-attention/core`: dist/core.browser.js, dist/core.js) and compute the causal
 // attention of test/env/fixtures/case.mjs, which the test checks against the float64 reference.
 //  - plain server: relaxed SIMD by default, simd128 when forced, and `threads: 2` falls back to
 //    one thread with a warning (the page is not crossOriginIsolated);
@@ -55,7 +56,7 @@ async function report<T>(url: string, onPage?: (page: Page) => void): Promise<T>
   }
 }
 
-describe.each(['browser', 'index'])('Chromium, dist/%s.js', (entry) => {
+describe.each(['browser', 'index', 'core.browser', 'core'])('Chromium, dist/%s.js', (entry) => {
   it('computes the case (relaxed SIMD by default, simd128 when forced); threads fall back without COOP/COEP', async () => {
     const r = await report<{ crossOriginIsolated: boolean; best: CaseReport; simd128: CaseReport; fallback: CaseReport; warnings: string[] }>(
       `${plain.url}/case.html?entry=${entry}`,

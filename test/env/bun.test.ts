@@ -2,7 +2,7 @@
 // (Bun resolves it through the "exports" map: `node` → `import`), computes the causal attention
 // of fixtures/case.mjs and prints it; checked here against the float64 reference. Bun ships
 // relaxed SIMD, so the runtime must pick the relaxed binary. Also two threads (Bun's
-// worker_threads over shared memory).
+// worker_threads over shared memory). The core entry (`wasm-attention/core`) computes the case too.
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,16 @@ describe('Bun (packed package)', () => {
     expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/index\.js$/);
     expect(r.isa).toBe('relaxed');
     expect(r.shape).toEqual(CASE_SHAPE);
+    expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('imports wasm-attention/core (dist/core.js), picks relaxed SIMD and computes the case', async () => {
+    const { stdout } = await run(bin('bun'), ['core.mjs'], { cwd: install.dir, env, timeout: 60_000 });
+    const r = lastJson<CaseReport & { coreOnly: boolean }>(stdout);
+    expect(r.env).toBe('bun');
+    expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/core\.js$/);
+    expect(r.coreOnly).toBe(true);
+    expect(r.isa).toBe('relaxed');
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
   });
 

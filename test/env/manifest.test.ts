@@ -1,6 +1,7 @@
 // The package manifest as published: no runtime dependencies, an "exports" map whose every target
 // is in the packed tarball (npm pack --dry-run), with the conditions each environment needs, and
-// nothing but the built files, README and ARCHITECTURE in the tarball. (publint and
+// nothing but the built files, README and ARCHITECTURE in the tarball (plus core/package.json, which
+// points resolvers that ignore "exports" at the core entry). (publint and
 // @arethetypeswrong/cli check the same tarball in `npm run test:package`.)
 
 import { execFileSync } from 'node:child_process';
@@ -55,13 +56,32 @@ describe('package manifest', () => {
     check(dot);
   });
 
+  it('maps "./core" with the same conditions to the core bundles and their types', () => {
+    const dot = pkg.exports['.'] as Record<string, Exports>;
+    const core = pkg.exports['./core'] as Record<string, Exports>;
+    // the same structure, every target renamed index → core (browser.js → core.browser.js, workerd.js → core.workerd.js)
+    const renamed = JSON.parse(JSON.stringify(dot)
+      .replace(/\.\/dist\/(browser|workerd)\.js/g, './dist/core.$1.js')
+      .replace(/\.\/dist\/index\./g, './dist/core.')
+      .replace(/\/types\/index\./g, '/types/core.'));
+    expect(core).toEqual(renamed);
+    expect(Object.keys(core)).toEqual(['workerd', 'deno', 'browser', 'node', 'import', 'require', 'default']);
+  });
+
   it('ships every file the exports map, main, module and types point at', () => {
     const all = [...Object.values(pkg.exports).flatMap(targets), pkg.main, pkg.module, pkg.types];
     for (const target of all) expect(packed.has(target.replace(/^\.\//, '')), target).toBe(true);
   });
 
-  it('ships only built files and the two documents', () => {
-    for (const path of packed) expect(path).toMatch(/^(dist\/|README\.md$|ARCHITECTURE\.md$|package\.json$|LICENSE)/);
+  it('ships core/package.json for resolvers without "exports" (node10), pointing at the core bundles', () => {
+    const stub = JSON.parse(readFileSync(join(root, 'core', 'package.json'), 'utf8')) as { main: string; module: string; types: string };
+    expect(stub).toMatchObject({ main: '../dist/core.cjs', module: '../dist/core.js', types: '../dist/types/core.d.cts' });
+    expect(packed.has('core/package.json')).toBe(true);
+    for (const target of [stub.main, stub.module, stub.types]) expect(packed.has(target.replace(/^\.\.\//, '')), target).toBe(true);
+  });
+
+  it('ships only built files, the core/package.json stub and the two documents', () => {
+    for (const path of packed) expect(path).toMatch(/^(dist\/|README\.md$|ARCHITECTURE\.md$|package\.json$|core\/package\.json$|LICENSE)/);
     expect([...packed].some((p) => p.startsWith('dist/types/') && p.endsWith('.d.cts'))).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 // Node: the packed package, installed under node_modules, loads through ESM `import` and CommonJS
 // `require` (each in a fresh process, resolving the "exports" map's node/import and node/require
 // conditions) and computes the causal attention of fixtures/case.mjs, checked here against the
-// float64 reference. The Node example (examples/node/attention.mjs) runs against it too.
+// float64 reference. The Node example (examples/node/attention.mjs) runs against it too. The
+// core entry, `wasm-attention/core`, loads the same two ways (dist/core.js, dist/core.cjs).
 
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,23 @@ describe('Node (packed package)', () => {
     const r = lastJson<CaseReport>(stdout);
     expect(r.env).toBe('node-cjs');
     expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/index\.cjs$/);
+    expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('ESM import of wasm-attention/core resolves dist/core.js and computes the case', async () => {
+    const { stdout } = await run(process.execPath, ['core.mjs'], { cwd: install.dir, timeout: 30_000 });
+    const r = lastJson<CaseReport & { coreOnly: boolean }>(stdout);
+    expect(r.env).toBe('node');
+    expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/core\.js$/);
+    expect(r.coreOnly).toBe(true);
+    expect(r.isa).toBe('simd128');
+    expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('CommonJS require of wasm-attention/core resolves dist/core.cjs and computes the case', async () => {
+    const { stdout } = await run(process.execPath, ['core.cjs'], { cwd: install.dir, timeout: 30_000 });
+    const r = lastJson<CaseReport>(stdout);
+    expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/core\.cjs$/);
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
   });
 

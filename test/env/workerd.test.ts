@@ -4,10 +4,12 @@
 // of the workerd config (compiled at load: workerd forbids compiling bytes at run time, so the
 // embedded base64 kernels must not be in the bundle). workerd serves it on a free loopback port;
 // the test POSTs the case of fixtures/case.mjs and checks the answer against the float64
-// reference. workerd is killed in afterAll; every step has a time limit.
+// reference. workerd is killed in afterAll; every step has a time limit. The same Worker importing
+// `wasm-attention/core` (its `workerd` condition: dist/core.workerd.js) is bundled and served by a
+// second workerd and must compute the same case.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,18 +20,22 @@ let install: Install;
 let workerd: ChildProcess | undefined;
 let base = '';
 let log = '';
+let coreWorkerd: ChildProcess | undefined;
+let coreBase = '';
+let coreLog = '';
 
-async function waitForServer(url: string, ms: number): Promise<void> {
+async function waitForServer(url: string, ms: number, child = () => workerd, output = () => log): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (workerd?.exitCode !== null && workerd?.exitCode !== undefined) throw new Error(`workerd exited (${workerd.exitCode}):\n${log}`);
+    const exited = child()?.exitCode;
+    if (exited !== null && exited !== undefined) throw new Error(`workerd exited (${exited}):\n${output()}`);
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (r.ok) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`workerd did not answer within ${ms} ms:\n${log}`);
+    if (Date.now() > deadline) throw new Error(`workerd did not answer within ${ms} ms:\n${output()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -52,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kill(workerd);
+  await kill(coreWorkerd);
   install?.cleanup();
 }, 30_000);
 
@@ -85,5 +92,40 @@ describe('workerd (Cloudflare Worker example, packed package)', () => {
     const r = await fetch(base, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
     expect(r.status).toBe(400);
     expect((await r.json()).code).toBe('SHAPE_MISMATCH');
+  });
+});
+
+describe('workerd, wasm-attention/core (the example Worker importing the core entry)', () => {
+  beforeAll(async () => {
+    const dir = join(install.dir, 'worker-core');
+    cpSync(join(root, 'examples', 'cloudflare-worker'), dir, { recursive: true });
+    const source = join(dir, 'src', 'worker.js');
+    writeFileSync(source, readFileSync(source, 'utf8').replace("from 'wasm-attention';", "from 'wasm-attention/core';"));
+    await run(process.execPath, ['build.mjs'], { cwd: dir, timeout: 60_000 });
+    const port = await freePort();
+    coreBase = `http://127.0.0.1:${port}`;
+    coreWorkerd = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    coreWorkerd.stdout!.on('data', (d) => (coreLog += d));
+    coreWorkerd.stderr!.on('data', (d) => (coreLog += d));
+    await waitForServer(coreBase, 30_000, () => coreWorkerd, () => coreLog);
+  }, 120_000);
+
+  it('bundles dist/core.workerd.js: .wasm imports, no embedded base64 kernels, no layers', () => {
+    const bundle = readFileSync(join(install.dir, 'worker-core', 'dist', 'worker.js'), 'utf8');
+    expect(bundle).toContain('node_modules/wasm-attention/dist/core.workerd.js');
+    expect(bundle).toMatch(/import \w+ from "\.\/wasm\/relaxed\.wasm"/);
+    expect(bundle).not.toMatch(/[A-Za-z0-9+/]{4096}/);
+    expect(bundle).not.toMatch(/multiHeadAttention|lshAttention/);
+  });
+
+  it('POST computes the case with the relaxed binary', async () => {
+    const { q, k, v } = caseInputs();
+    const body = JSON.stringify({ shape: CASE_SHAPE, q: Array.from(q.data), k: Array.from(k.data), v: Array.from(v.data), causal: true });
+    const r = await fetch(coreBase, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+    expect(r.status, coreLog).toBe(200);
+    const json = (await r.json()) as { isa: string; shape: number[]; output: number[] };
+    expect(json.isa).toBe('relaxed');
+    expect(json.shape).toEqual(CASE_SHAPE);
+    expect(maxAbsError(json.output, expectedCase())).toBeLessThan(1e-6);
   });
 });

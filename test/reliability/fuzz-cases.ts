@@ -1305,11 +1305,17 @@ export const COVERED_INSIDE: Record<string, string> = {
 /** Runtime methods that are not operations (lifecycle and internals). */
 const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'dispose']);
 
-/** The Runtime's public methods, read from its prototype (so a new method must be fuzzed). */
+/**
+ * The Runtime's public methods, read from its prototype chain — Runtime and the CoreRuntime it
+ * extends — so a new method on either must be fuzzed.
+ */
 export function runtimeMethods(): string[] {
-  const proto = Runtime.prototype as unknown as Record<string, unknown>;
-  return Object.getOwnPropertyNames(proto).filter((name) => {
-    const d = Object.getOwnPropertyDescriptor(proto, name)!;
-    return typeof d.value === 'function' && !NOT_OPERATIONS.has(name);
-  });
+  const names = new Set<string>();
+  for (let proto = Runtime.prototype as object; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const d = Object.getOwnPropertyDescriptor(proto, name)!;
+      if (typeof d.value === 'function' && !NOT_OPERATIONS.has(name)) names.add(name);
+    }
+  }
+  return [...names];
 }

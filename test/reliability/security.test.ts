@@ -5,8 +5,9 @@
 //     importScripts, blob: URLs or a require()/import() of anything but the two Node built-ins it
 //     needs — node:worker_threads (the thread pool) and node:os (threads: 'auto'), both dynamic
 //     imports reached only in Node — and nothing of node:fs, node:net, node:http(s), node:dgram,
-//     node:tls, node:child_process or process.binding. The browser and workerd bundles replace
-//     those two imports with empty modules.
+//     node:tls, node:child_process or process.binding. The browser and workerd bundles (of both
+//     entries, `wasm-attention` and `wasm-attention/core`) replace those two imports with empty
+//     modules.
 //   • Dynamic: Node's permission model (`--experimental-permission`) runs the ESM and CommonJS
 //     entries with read access to dist/ only, no child processes and no workers: an attention is
 //     computed (so nothing outside the package's own files is read); with threads: 2 and
@@ -60,8 +61,10 @@ function specifiers(text: string): string[] {
 describe('static scan', () => {
   const bundles = existsSync(DIST) ? readdirSync(DIST).filter((f) => f.endsWith('.js') || f.endsWith('.cjs')).map((f) => join(DIST, f)) : [];
 
-  it('dist/ holds the five bundles', () => {
-    expect(bundles.map((f) => relative(DIST, f)).sort()).toEqual(['browser.js', 'index.cjs', 'index.js', 'worker.js', 'workerd.js']);
+  it('dist/ holds the nine bundles (the full entry, the core entry, the pool worker)', () => {
+    expect(bundles.map((f) => relative(DIST, f)).sort()).toEqual([
+      'browser.js', 'core.browser.js', 'core.cjs', 'core.js', 'core.workerd.js', 'index.cjs', 'index.js', 'worker.js', 'workerd.js',
+    ]);
   });
 
   it.each(['src', 'dist'])('%s: no eval, no Function constructor, no network, no fs, no other imports', (where) => {
@@ -90,7 +93,7 @@ describe('static scan', () => {
       expect(text, relative(ROOT, file)).not.toMatch(/^\s*import\s[^(]*['"`]node:/m);
       expect(text, relative(ROOT, file)).not.toMatch(/require\(\s*['"`]node:/);
     }
-    for (const name of ['browser.js', 'workerd.js']) {
+    for (const name of ['browser.js', 'workerd.js', 'core.browser.js', 'core.workerd.js']) {
       expect(specifiers(readFileSync(join(DIST, name), 'utf8')).filter((s) => s.startsWith('node:')), name).toEqual([]);
     }
   });

@@ -1,0 +1,77 @@
+// runtime-factory.ts — creating a runtime of a given class (CoreRuntime for `wasm-attention/core`,
+// Runtime for the full entry): instantiate the kernels, and with `threads` > 1 the shared-memory
+// twin plus a worker pool. Both entries' createRuntime / createRuntimeSync are one line over these.
+
+import { type CoreRuntime, maxMemoryOption, type RuntimeOptions } from './core-runtime';
+import {
+  AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels, type KernelExports,
+  threadsAvailable, WorkerPool,
+} from './runtime/index';
+
+/** A runtime class: CoreRuntime or a subclass with the same constructor. */
+export type RuntimeClass<R extends CoreRuntime> = new (exports: KernelExports, options: RuntimeOptions) => R;
+
+let warnedNoThreads = false;
+
+function warnOnce(message: string): void {
+  if (warnedNoThreads) return;
+  warnedNoThreads = true;
+  console.warn(`wasm-attention: ${message}`);
+}
+
+async function resolveThreads(option: RuntimeOptions['threads']): Promise<number> {
+  if (option === undefined) return 1;
+  if (option === 'auto') {
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+    try {
+      const os = await import('node:os');
+      return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+    } catch {
+      return 1;
+    }
+  }
+  if (typeof option !== 'number' || !Number.isInteger(option) || option < 1 || option > 256) {
+    throw new AttentionError('INVALID_OPTION', `options.threads must be an integer from 1 to 256 or 'auto', got ${String(option)}`);
+  }
+  return option;
+}
+
+/** createRuntime for the class `Runtime`: any environment; starts a worker pool for `threads` > 1. */
+export async function createRuntimeOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, options: RuntimeOptions = {}): Promise<R> {
+  if (typeof options !== 'object' || options === null) {
+    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
+  }
+  const threads = await resolveThreads(options.threads);
+  if (threads > 1) {
+    if (options.module !== undefined) {
+      warnOnce('threads need the embedded kernels (options.module was given); running on one thread');
+    } else if (!threadsAvailable()) {
+      warnOnce('threads need SharedArrayBuffer and workers (browsers: a crossOriginIsolated page with COOP/COEP headers); running on one thread');
+    } else {
+      const isa = checkForcedIsa(options.isa);
+      const shared = await instantiateSharedKernels(isa, maxMemoryOption(options));
+      const rt = new Runtime(shared.exports, options);
+      const kernels = rt.kernelsForPool;
+      try {
+        const pool = await WorkerPool.create(
+          threads, shared.module, shared.memory, kernels.arena, shared.exports, kernels.paramsBytes, options.workerUrl,
+        );
+        rt.attachPool(pool);
+      } catch (error) {
+        rt.dispose();
+        throw error;
+      }
+      return rt;
+    }
+  }
+  return new Runtime(await instantiateKernels(options), options);
+}
+
+/** createRuntimeSync for the class `Runtime`: Node, Deno, Bun (browsers restrict synchronous compiles). One thread. */
+export function createRuntimeSyncOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, options: RuntimeOptions = {}): R {
+  if (options.threads !== undefined && options.threads !== 1) {
+    throw new AttentionError('INVALID_OPTION', `options.threads needs createRuntime (async): worker threads start asynchronously; got ${String(options.threads)}`);
+  }
+  return new Runtime(instantiateKernelsSync(options), options);
+}
