@@ -221,7 +221,9 @@ describe('soak', () => {
     runtimes.forEach((rt, j) => expect(arenaStats(rt), `runtime ${j}: arena blocks and bytes at the end`).toEqual(arenaAfterWarmup[j]));
     const held = runtimes.map((rt) => arenaStats(rt).blocks);
     sets.forEach((s) => s.dispose());
-    runtimes.forEach((rt, j) => expect(held[j] - arenaStats(rt).blocks, `runtime ${j}: blocks freed by disposing the long-lived objects`).toBe(9));
+    // 11 blocks: the long-lived tensors, the packed matrix, the cache, and the layer's weights and
+    // biases plus their two pre-packed panel blocks (fused Q|K|V and output; packWeights default).
+    runtimes.forEach((rt, j) => expect(held[j] - arenaStats(rt).blocks, `runtime ${j}: blocks freed by disposing the long-lived objects`).toBe(11));
     expect(start.every((s) => s.blocks === 1)).toBe(true);
 
     const after = samples.filter((s) => s.calls > WARMUP);
