@@ -4,11 +4,13 @@
 // test/package.test.ts checks the built package without the flag, where relaxed must not.
 // The relaxed probe holds only f32x4.relaxed_madd, so the relaxed binary must use no other
 // relaxed-SIMD instruction (Binaryen's disassembly, through assemblyscript, checks that).
-// Also: the fast base64 decoder gives the same bytes as the portable one.
+// Also: the fast base64 decoder gives the same bytes as the portable one, and every runtime of a
+// process instantiates one compiled module per binary (V8's optimized code is then shared too).
 
 import { readFileSync } from 'node:fs';
 import binaryen from 'assemblyscript/binaryen';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRuntime, createRuntimeSync } from '../src/index';
 import { RELAXED_PROBE, SIMD128_PROBE } from '../src/runtime/feature-probe';
 import { decodeBase64, decodeBase64Portable, isaSupported, kernelBytes } from '../src/runtime/instantiate';
 import { RELAXED_WASM_BASE64, SIMD128_WASM_BASE64 } from '../src/runtime/wasm-bytes.generated';
@@ -50,5 +52,44 @@ describe('base64 decoding of the embedded kernels', () => {
     expect(fast).toEqual(decodeBase64Portable(b64));
     expect(Buffer.from(fast).equals(readFileSync(new URL(`../dist/wasm/${isa}.wasm`, import.meta.url)))).toBe(true);
     expect(Buffer.from(kernelBytes(isa)).equals(Buffer.from(fast))).toBe(true);
+  });
+});
+
+// The pool's workers run the built worker (as in test/threads.test.ts).
+const workerUrl = new URL('../dist/worker.js', import.meta.url);
+
+describe('compiled kernel modules', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('are compiled once per binary and shared by every runtime, sync and async, 1 and 2 threads', async () => {
+    // Warm the cache for both binaries and their shared-memory twins.
+    for (const isa of ['simd128', 'relaxed'] as const) {
+      createRuntimeSync({ isa }).dispose();
+      (await createRuntime({ isa, threads: 2, workerUrl })).dispose();
+    }
+    const ModuleClass = WebAssembly.Module;
+    const compileSync = vi.spyOn(WebAssembly, 'Module');
+    const compileAsync = vi.spyOn(WebAssembly, 'compile');
+    const instantiate = vi.spyOn(WebAssembly, 'instantiate');
+    for (const isa of ['simd128', 'relaxed'] as const) {
+      const a = createRuntimeSync({ isa });
+      const b = await createRuntime({ isa });
+      const c = await createRuntime({ isa, threads: 2, workerUrl });
+      // Each runtime still has its own instance and memory.
+      const x = a.tensor([4], new Float32Array([1, 2, 3, 4]));
+      const y = b.tensor([4], new Float32Array([5, 6, 7, 8]));
+      expect(Array.from(x.data)).toEqual([1, 2, 3, 4]);
+      expect(Array.from(y.data)).toEqual([5, 6, 7, 8]);
+      expect(c.threads).toBe(2);
+      expect(Array.from(c.softmax({ data: new Float32Array([0, 0]), shape: [2] }).data)).toEqual([0.5, 0.5]);
+      a.dispose();
+      b.dispose();
+      c.dispose();
+    }
+    expect(compileSync).not.toHaveBeenCalled();
+    expect(compileAsync).not.toHaveBeenCalled();
+    // instantiate is called with a module, never with bytes (bytes would compile again).
+    for (const [source] of instantiate.mock.calls) expect(source).toBeInstanceOf(ModuleClass);
+    expect(instantiate).toHaveBeenCalled();
   });
 });
