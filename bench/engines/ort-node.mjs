@@ -15,5 +15,10 @@ export function engines({ threads }) {
     sessionOptions: (t) => ({
       executionProviders: ['cpu'], intraOpNumThreads: t, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     }),
+    // With more than one thread, onnxruntime's pool threads spin for tens of milliseconds after a
+    // run (its default, kept: it is onnxruntime's best latency). Measured here: a 2-thread A1 run
+    // right after an onnxruntime-node/2t run took 23-25 ms instead of 18-19 (30 ms later still
+    // 23 ms; 100 ms later unaffected). So the next engine's sample waits until they have stopped.
+    settleMs: n > 1 ? 100 : 0,
   }));
 }

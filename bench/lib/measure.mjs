@@ -4,7 +4,8 @@
 // `reps` times so that one sample lasts ≥ `minSampleMs` (timer resolution, tiny workloads), and
 // the number of samples fits `budgetMs` within [minSamples, maxSamples]. Samples are taken
 // round-robin across the engines of a workload (rotating who goes first), so machine noise hits
-// every engine alike; the result is the median sample.
+// every engine alike; the result is the median sample. An engine whose threads keep the CPU busy
+// after a run (p.settleMs) is followed by that much idle time, so it does not slow the next one.
 
 import { median } from './util.mjs';
 
@@ -61,6 +62,7 @@ export async function sampleInterleaved(list, onDone) {
       const p = active[(i + round) % active.length];
       try {
         p.samples.push(await timed(p, p.reps));
+        if (p.settleMs) await new Promise((resolve) => setTimeout(resolve, p.settleMs));
       } catch (e) {
         p.error = e;
         p.target = p.samples.length;

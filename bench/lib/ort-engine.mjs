@@ -12,8 +12,10 @@ import { median } from './util.mjs';
  * @param {number} o.threads
  * @param {(threads: number) => Promise<any>} o.load  returns the ort module, configured
  * @param {(threads: number) => object} o.sessionOptions
+ * @param {number} [o.settleMs]  idle time after each sample (see measure.mjs), for thread pools
+ *   that keep spinning after a run
  */
-export function ortEngine({ family, short, label, threads, load, sessionOptions }) {
+export function ortEngine({ family, short, label, threads, load, sessionOptions, settleMs = 0 }) {
   return {
     id: `${family}/${threads}t`,
     family,
@@ -83,6 +85,7 @@ export function ortEngine({ family, short, label, threads, load, sessionOptions 
       return {
         note: note ?? `model: ${model.description}`,
         run: () => session.run(feeds),
+        settleMs,
         async check() {
           const r = await session.run(feeds);
           return w.error(r[outName].data);
