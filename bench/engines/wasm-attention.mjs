@@ -7,7 +7,8 @@ import { Skip } from '../lib/util.mjs';
 let lib;
 const loadLib = async () => (lib ??= await import('../../dist/index.js'));
 
-function prepareKind(rt, w) {
+/** Sets up workload `w` on runtime `rt`: { run, output, note }. Also used by bench/profile.mjs. */
+export function prepareKind(rt, w) {
   if (w.kind === 'gemm') {
     const { M, K, N } = w.params;
     const { a, b } = w.inputs();
