@@ -50,10 +50,10 @@ function variantModule(name) {
 }
 
 /**
- * Runs `p` until it stops getting faster: V8 first runs a Wasm function in its baseline compiler
- * and swaps in optimized code only after the function has run for a while (measured here: about
- * 40 calls of A1, over a second), so a short warm-up can time baseline code. Stops when the
- * median of the last 5 runs is within 3% of the 5 before, after at least `minMs`, or at `maxMs`.
+ * Runs `p` until it stops getting faster: V8 runs a new module's functions in its baseline tier
+ * until their optimized code, compiled in the background, is ready, and a fresh engine allocates
+ * and touches its memory on its first runs. Stops when the median of the last 5 runs is within 3%
+ * of the 5 before, after at least `minMs`, or at `maxMs`.
  */
 async function warmUntilStable(p, minMs, maxMs) {
   const t0 = performance.now();
@@ -144,7 +144,11 @@ const gf = (flop, ms) => flop / ms / 1e6;
   for (const e of entries) md.push(`| ${e.label} | ${fmtMs(e.ms)} | ${fmt(gf(flop, e.ms))} |`);
   md.push(`| (reference) ${gemmEntry.label} | ${fmtMs(gemmEntry.ms)} | ${fmt(gemmG1)} |`, '');
   md.push('| part | ms | share | GFLOP/s of the part |', '|---|---:|---:|---:|');
-  for (const [name, ms, f] of parts) md.push(`| ${name} | ${fmtMs(ms)} | ${Math.round((100 * ms) / full.ms)}% | ${f ? fmt(gf(f, ms)) : '—'} |`);
+  for (const [name, ms, f] of parts) {
+    // A part smaller than the noise can come out negative: say so rather than print a share < 0.
+    if (ms <= 0) md.push(`| ${name} | ≈ 0 (measured ${fmtMs(ms)}: below the noise) | — | — |`);
+    else md.push(`| ${name} | ${fmtMs(ms)} | ${Math.round((100 * ms) / full.ms)}% | ${f ? fmt(gf(f, ms)) : '—'} |`);
+  }
   md.push('');
   const productsMs = gemmOnly.ms - outside.ms;
   if (web) {

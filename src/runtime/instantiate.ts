@@ -100,9 +100,9 @@ export function kernelBytes(isa: Isa, shared = false): Uint8Array {
 /**
  * Compiled kernel modules, one per binary for the life of the process (or page). Every runtime
  * instantiates the same module, so the kernels are compiled once, and so is V8's optimized code:
- * V8 first runs a Wasm function in its baseline tier (measured here: A1 at 40 ms instead of 24)
- * and swaps in optimized code after the function has run for a while (9–35 calls of A1). Without
- * this cache each new runtime compiled a new module and started over in the baseline tier.
+ * V8 runs a new module's functions in its baseline tier and recompiles the hot ones in the
+ * background (the attention kernel: 11–18 ms of TurboFan here), so the first A1 call of a new
+ * module took 42–64 ms instead of 24. Without this cache every new runtime paid that again.
  */
 const moduleCache = new Map<string, WebAssembly.Module>();
 const pendingModules = new Map<string, Promise<WebAssembly.Module>>();
