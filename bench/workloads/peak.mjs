@@ -1,7 +1,7 @@
 // peak — this machine's Wasm multiply-add ceiling: the raw kernel export f32_peak_madd(iters, seed)
 // runs 8 independent f32x4 multiply-add chains (iters·64 flops, no memory traffic). Measured on
 // each binary, instantiated directly (no runtime around it). The GEMM targets compare to the
-// relaxed-SIMD ceiling: its fastest sample (noise can only slow this loop down).
+// relaxed-SIMD ceiling: fastest sample against fastest sample (noise can only slow these loops down).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../lib/util.mjs';
@@ -15,7 +15,7 @@ export default {
   title: 'peak f32x4 multiply-add (8 independent chains)',
   unit: 'GFLOP/s',
   work: ITERS * 64,
-  workText: `${((ITERS * 64) / 1e9).toFixed(3)} GFLOP per call (f32_peak_madd(${ITERS}): iters·8 chains·4 lanes·2 flops); the GEMM targets use the fastest sample as the ceiling`,
+  workText: `${((ITERS * 64) / 1e9).toFixed(3)} GFLOP per call (f32_peak_madd(${ITERS}): iters·8 chains·4 lanes·2 flops); the GEMM targets compare their fastest sample with this one's`,
   setup: {
     'wasm-attention': (engine) => {
       const bytes = readFileSync(path.join(ROOT, 'dist', 'wasm', `${engine.isa}.wasm`));
