@@ -4,6 +4,7 @@
 // transcription of llama2.c's run.c forward pass, and a driver for a user-provided run.c.
 
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -169,7 +170,9 @@ export function llama2c() {
     for (const p of pieces) parts.push(Buffer.from(new Float32Array([0]).buffer), Buffer.from(new Int32Array([p.length]).buffer), p);
     writeFileSync(tokenizer, Buffer.concat(parts));
   }
-  runC = { binary, tokenizer, idTokenizer, source, compile: `${cc} -O3 -o run run.c -lm`, ccVersion };
+  // Results name the source by its hash, never by a path of this machine.
+  const sourceHash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
+  runC = { binary, tokenizer, idTokenizer, source: `$LLAMA2C_RUN_C, sha256 ${sourceHash}…`, compile: `${cc} -O3 -o run run.c -lm`, ccVersion };
   return runC;
 }
 

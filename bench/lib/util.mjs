@@ -26,7 +26,9 @@ export async function call(fn) {
 /** A short single-line form of an error for tables. */
 export function errorText(e) {
   const s = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
-  return s.replace(/\s+/g, ' ').trim();
+  // Engines' messages may carry paths of the machine that built them (onnxruntime's source tree)
+  // or of this one: results name files by their base name only.
+  return s.replace(/\s+/g, ' ').replace(/(?<![:\w/.])(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}[\\/]([\w.@+-]+)/g, '…/$1').trim();
 }
 
 /** 3 significant digits, no exponent for ordinary magnitudes. */

@@ -1,6 +1,7 @@
-// onnx-cases.ts — loads the ONNX `Attention` conformance cases (shared/conformance/onnx-attention)
+// onnx-cases.ts — loads the ONNX `Attention` conformance cases (test/fixtures/onnx-attention, see its
+// PROVENANCE.md)
 // into typed arrays. float16 tensors are widened to float32 (exactly: every float16 is a float32).
-// Directory: $ONNX_CONFORMANCE_DIR, else ../../../shared/conformance/onnx-attention from here.
+// Directory: $ONNX_CONFORMANCE_DIR, else the repository's own copy, ../fixtures/onnx-attention from here.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ export const OUTPUT_ORDER = ['Y', 'present_key', 'present_value', 'qk_matmul_out
 
 export const CONFORMANCE_DIR =
   process.env['ONNX_CONFORMANCE_DIR'] ??
-  fileURLToPath(new URL('../../../shared/conformance/onnx-attention/', import.meta.url));
+  fileURLToPath(new URL('../fixtures/onnx-attention/', import.meta.url));
 
 /** Raw little-endian bytes from base64, in a fresh (aligned) ArrayBuffer. */
 export function caseBytes(b64: string): ArrayBuffer {

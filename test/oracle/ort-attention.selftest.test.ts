@@ -10,8 +10,8 @@
  * still holds exactly as described (ORT still rejects them, or still differs only in
  * the described way), so the list cannot go stale unnoticed.
  *
- * Case directory: $ONNX_CONFORMANCE_DIR, else /work/shared/conformance/onnx-attention
- * (../../../shared/conformance/onnx-attention/ relative to this file), loaded and decoded by
+ * Case directory: $ONNX_CONFORMANCE_DIR, else the repository's copy test/fixtures/onnx-attention
+ * (../fixtures/onnx-attention/ relative to this file), loaded and decoded by
  * ../helpers/onnx-cases.ts.
  */
 import { describe, expect, it } from 'vitest';

@@ -61,7 +61,7 @@
  *   q_num_heads not a multiple of kv_num_heads.
  *
  * ── Agreement with the ONNX conformance cases ───────────────────────────────────────
- * /work/shared/conformance/onnx-attention (87 cases, numpy reference outputs): the 82
+ * test/fixtures/onnx-attention (87 cases, numpy reference outputs): the 82
  * float32 cases were run through this oracle, all checked outputs compared at 1e-4 abs.
  * - 69 agree (worst difference 2.4e-7).
  * - 2 agree except for the -FLT_MAX convention above (84 masked scores each; Y,
