@@ -16,12 +16,17 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
-declare const __dirname: string | undefined;
-
-/** Where dist/worker.js lives: beside this bundle (CommonJS: __dirname; ESM: import.meta.url). */
-function defaultWorkerUrl(): string | URL {
-  if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
-  return new URL('./worker.js', import.meta.url);
+/**
+ * Where dist/worker.js lives: beside this bundle, resolved against the bundle's own URL. Never a
+ * global `__dirname` (`node -e` and CommonJS shims define one: the current directory). The
+ * CommonJS bundles get `import.meta.url` from their own `__filename` (scripts/build-js.mjs).
+ */
+function defaultWorkerUrl(): URL {
+  const bundleUrl: unknown = import.meta.url;
+  if (typeof bundleUrl !== 'string' || bundleUrl === '') {
+    throw new AttentionError('UNSUPPORTED', `cannot locate worker.js: this bundle does not know its own URL (import.meta.url is ${String(bundleUrl)}); pass options.workerUrl`);
+  }
+  return new URL('./worker.js', bundleUrl);
 }
 
 const isNode = (): boolean =>
