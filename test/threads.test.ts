@@ -87,6 +87,15 @@ describe('worker pool (2 threads)', () => {
     expect(maxDiff(got.data, st.matmul(a, bm).data)).toBe(0);
   });
 
+  it.each([322, 129, 66])('matmul: %i rows (a row block of under 4 rows at the end) equal one thread bit for bit', (m) => {
+    const rnd = random(m);
+    const a = tensor([m, 70], rnd);
+    const bm = tensor([50, 70], rnd);
+    const got = mt.matmul(a, bm, { transposeB: true });
+    expect(maxDiff(got.data, st.matmul(a, bm, { transposeB: true }).data)).toBe(0);
+    expect(maxDiff(got.data, referenceMatmul(a, bm, { transposeB: true }).data)).toBeLessThan(1e-4);
+  });
+
   it('stays correct when memory grows between jobs', () => {
     const rnd = random(5);
     const q = tensor([1, 2, 128, 16], rnd);
