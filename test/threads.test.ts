@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, createRuntime, createRuntimeSync, type Runtime } from '../src/index';
 import { Arena, exportedConstant, instantiateSharedKernels, JOB_ATTENTION, JOB_GEMM } from '../src/runtime/index';
-import { CONTROL, controlBytes, runTasks } from '../src/runtime/tasks';
+import { CONTROL, controlBytes, runTasks, viewCovering } from '../src/runtime/tasks';
 import { referenceAttention, referenceMatmul } from './reference/attention';
 
 const workerUrl = new URL('../dist/worker.js', import.meta.url);
@@ -174,6 +174,25 @@ describe('the task loop and views of shared memory', () => {
     const got2 = new Float32Array(memory.buffer, c2, m * n);
     expect(maxDiff(got1, ref)).toBeLessThan(1e-5);
     expect(maxDiff(got2, Array.from(ref, (x) => x + 1))).toBeLessThan(1e-5);
+  });
+
+  it("a worker's view shorter than the job's memory is refreshed by memory.grow(0); if that does not help, it throws", () => {
+    const PAGE = 65536;
+    const real = new WebAssembly.Memory({ initial: 1, maximum: 8, shared: true });
+    const before = real.buffer; // keeps 1 page, like another thread's buffer after a growth
+    real.grow(2);
+    // a memory whose buffer lags as another thread's does in V8: the old one until grow(0)
+    let grows = 0;
+    const lagging = {
+      get buffer() { return grows ? real.buffer : before; },
+      grow(delta: number) { grows++; return real.grow(delta); },
+    } as unknown as WebAssembly.Memory;
+    expect(viewCovering(lagging, PAGE).byteLength).toBe(PAGE); // covers already: no refresh
+    expect(grows).toBe(0);
+    expect(viewCovering(lagging, 3 * PAGE).byteLength).toBe(3 * PAGE);
+    expect(grows).toBe(1);
+    const stuck = { buffer: before, grow: () => 1 } as unknown as WebAssembly.Memory;
+    expect(() => viewCovering(stuck, 3 * PAGE)).toThrow(/sees 65536 bytes of shared memory after a refresh, the job needs 196608/);
   });
 
   it('a task block outside memory fails the call (AttentionError UNSUPPORTED), never runs on a stale block; the runtime stays usable', async () => {
