@@ -47,23 +47,11 @@ const noEmbeddedKernels = {
   },
 };
 
-/**
- * CommonJS has no import.meta (esbuild turns it into an empty object), yet the pool finds its
- * worker.js beside the bundle by `new URL('./worker.js', import.meta.url)`. The CommonJS
- * bundles therefore define import.meta.url as their own file's URL, from the module's own
- * `__filename` (a module-scope binding, which a global `__dirname` of `node -e` or a CommonJS
- * shim cannot shadow).
- */
-const cjsBundleUrl = {
-  banner: { js: '"use strict";var __bundleUrl = typeof __filename === "string" ? require("node:url").pathToFileURL(__filename).href : undefined;' },
-  define: { 'import.meta.url': '__bundleUrl' },
-};
-
 /** The four bundles of one entry: ESM, CommonJS, browser ESM, and workerd ESM (from its own source). */
 async function bundleEntry(source, workerdSource, name) {
   const entry = { ...common, entryPoints: [source] };
   await build({ ...entry, format: 'esm', outfile: `dist/${name}.js` });
-  await build({ ...entry, ...cjsBundleUrl, format: 'cjs', outfile: `dist/${name}.cjs` });
+  await build({ ...entry, format: 'cjs', outfile: `dist/${name}.cjs`, logOverride: { 'empty-import-meta': 'silent' } });
   await build({ ...entry, format: 'esm', outfile: `dist/${name === 'index' ? 'browser' : `${name}.browser`}.js`, external: [], plugins: [noNodeBuiltins] });
   await build({
     ...common,

@@ -16,17 +16,20 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
+declare const __dirname: string | undefined;
+
 /**
- * Where dist/worker.js lives: beside this bundle, resolved against the bundle's own URL. Never a
- * global `__dirname` (`node -e` and CommonJS shims define one: the current directory). The
- * CommonJS bundles get `import.meta.url` from their own `__filename` (scripts/build-js.mjs).
+ * Where dist/worker.js lives: beside this bundle. ES modules resolve it against the bundle's own
+ * URL (import.meta.url) and never look at `__dirname`: `node -e` and CommonJS shims define a
+ * global one (the current directory, or anything). The CommonJS bundles have no import.meta
+ * (esbuild makes it an empty object) and use their own `__dirname`, the module wrapper's
+ * parameter, which no global can shadow.
  */
-function defaultWorkerUrl(): URL {
+function defaultWorkerUrl(): string | URL {
   const bundleUrl: unknown = import.meta.url;
-  if (typeof bundleUrl !== 'string' || bundleUrl === '') {
-    throw new AttentionError('UNSUPPORTED', `cannot locate worker.js: this bundle does not know its own URL (import.meta.url is ${String(bundleUrl)}); pass options.workerUrl`);
-  }
-  return new URL('./worker.js', bundleUrl);
+  if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL('./worker.js', bundleUrl);
+  if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
+  throw new AttentionError('UNSUPPORTED', 'cannot locate worker.js: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass options.workerUrl');
 }
 
 const isNode = (): boolean =>
