@@ -28,6 +28,7 @@ export {
 } from './lsh';
 // ── kernels for structured variants (issue 6) ──
 export { f32_l2_normalize_rows, f32_rows_axpy, f32_rows_scatter_add, f32_rows_bias_scale } from './structured';
+export { pool_task_load } from './pool';
 
 /** First byte of linear memory the host may use (after the static constant table). */
 export function heap_base(): usize {

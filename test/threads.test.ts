@@ -2,10 +2,18 @@
 // single-thread runtime, for attention (MHA, GQA, causal both ways, windows, key lengths, masks,
 // decode rows, row-chunked tasks) and matmul (row-split products). Uses the built worker script
 // dist/worker.js (npm test builds before testing). Speed is measured by the bench, not here.
+// Also: the task loop on a view of memory older than a growth (runs every task right, since the
+// parameter block is copied inside Wasm); a task block outside memory fails the call instead of
+// running on a stale block; worker.js is found beside the bundle even when a global __dirname
+// exists (node -e, CommonJS shims), for the ESM and the CommonJS bundles.
+// (Fresh runtimes' first calls under load: test/reliability/threads-fresh.test.ts.)
 
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, createRuntimeSync, type Runtime } from '../src/index';
+import { AttentionError, createRuntime, createRuntimeSync, type Runtime } from '../src/index';
+import { Arena, exportedConstant, instantiateSharedKernels, JOB_ATTENTION, JOB_GEMM } from '../src/runtime/index';
+import { CONTROL, controlBytes, runTasks, viewCovering } from '../src/runtime/tasks';
 import { referenceAttention, referenceMatmul } from './reference/attention';
 
 const workerUrl = new URL('../dist/worker.js', import.meta.url);
@@ -79,6 +87,15 @@ describe('worker pool (2 threads)', () => {
     expect(maxDiff(got.data, st.matmul(a, bm).data)).toBe(0);
   });
 
+  it.each([322, 129, 66])('matmul: %i rows (a row block of under 4 rows at the end) equal one thread bit for bit', (m) => {
+    const rnd = random(m);
+    const a = tensor([m, 70], rnd);
+    const bm = tensor([50, 70], rnd);
+    const got = mt.matmul(a, bm, { transposeB: true });
+    expect(maxDiff(got.data, st.matmul(a, bm, { transposeB: true }).data)).toBe(0);
+    expect(maxDiff(got.data, referenceMatmul(a, bm, { transposeB: true }).data)).toBeLessThan(1e-4);
+  });
+
   it('stays correct when memory grows between jobs', () => {
     const rnd = random(5);
     const q = tensor([1, 2, 128, 16], rnd);
@@ -110,5 +127,158 @@ rt.dispose();`;
     expect(() => createRuntimeSync({ threads: 2 })).toThrow(/createRuntime \(async\)/);
     await expect(createRuntime({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(createRuntime({ threads: 1.5 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+});
+
+describe('the task loop and views of shared memory', () => {
+  it('runs every task right from a view of memory taken before a growth (task blocks and data beyond its end)', async () => {
+    const { exports, memory } = await instantiateSharedKernels('simd128', 64 << 20);
+    const arena = new Arena(memory, exports.heap_base(), 64 << 20);
+    const G = (name: string) => exportedConstant(exports, `GEMM_${name}`);
+    const [m, n, k] = [37, 29, 19];
+    const control = arena.alloc(controlBytes(1));
+    const params = arena.alloc(G('PARAMS_BYTES'));
+    const workspace = arena.alloc(exports.f32_gemm_workspace_bytes(n, k));
+    const stale = new Int32Array(memory.buffer); // what a worker may still hold after the growth
+    arena.alloc(stale.byteLength); // grows memory: everything below lies past the stale view's end
+    const [a, b, c1, c2] = [m * k, k * n, m * n, m * n].map((floats) => arena.alloc(4 * floats));
+    const tasks = arena.alloc(2 * G('PARAMS_BYTES'));
+    expect(tasks).toBeGreaterThan(stale.byteLength);
+    expect(a).toBeGreaterThan(stale.byteLength);
+
+    const rnd = random(3);
+    const A = Float32Array.from({ length: m * k }, rnd);
+    const B = Float32Array.from({ length: k * n }, rnd);
+    new Float32Array(memory.buffer, a, m * k).set(A);
+    new Float32Array(memory.buffer, b, k * n).set(B);
+    const now = new Int32Array(memory.buffer);
+    // task 0: C1 = A·B; task 1: C2 = A·B + C2 (accumulate onto 1s)
+    new Float32Array(memory.buffer, c2, m * n).fill(1);
+    [c1, c2].forEach((cPtr, t) => {
+      const at = (tasks + t * G('PARAMS_BYTES')) >> 2;
+      const set = (name: string, value: number) => { now[at + (G(name) >> 2)] = value; };
+      set('A', a); set('LDA', k); set('B', b); set('LDB', n); set('C', cPtr); set('LDC', n); set('BIAS', 0);
+      set('M', m); set('N', n); set('K', k); set('TRANS_B', 0); set('ACCUMULATE', t); set('B_PACKED', 0); set('WORKSPACE', 0);
+    });
+    const cw = control >> 2;
+    now[cw + CONTROL.KIND] = JOB_GEMM;
+    now[cw + CONTROL.TASKS] = tasks;
+    now[cw + CONTROL.COUNT] = 2;
+    now[cw + CONTROL.STRIDE] = G('PARAMS_BYTES');
+    now[cw + CONTROL.WS_OFFSET] = G('WORKSPACE');
+    now[cw + CONTROL.NEXT] = 0;
+
+    expect(runTasks(exports, stale, control, params, workspace)).toBe(0);
+    const ref = referenceMatmul({ data: A, shape: [m, k] }, { data: B, shape: [k, n] }).data;
+    const got1 = new Float32Array(memory.buffer, c1, m * n);
+    const got2 = new Float32Array(memory.buffer, c2, m * n);
+    expect(maxDiff(got1, ref)).toBeLessThan(1e-5);
+    expect(maxDiff(got2, Array.from(ref, (x) => x + 1))).toBeLessThan(1e-5);
+  });
+
+  it("a worker's view shorter than the job's memory is refreshed by memory.grow(0); if that does not help, it throws", () => {
+    const PAGE = 65536;
+    const real = new WebAssembly.Memory({ initial: 1, maximum: 8, shared: true });
+    const before = real.buffer; // keeps 1 page, like another thread's buffer after a growth
+    real.grow(2);
+    // a memory whose buffer lags as another thread's does in V8: the old one until grow(0)
+    let grows = 0;
+    const lagging = {
+      get buffer() { return grows ? real.buffer : before; },
+      grow(delta: number) { grows++; return real.grow(delta); },
+    } as unknown as WebAssembly.Memory;
+    expect(viewCovering(lagging, PAGE).byteLength).toBe(PAGE); // covers already: no refresh
+    expect(grows).toBe(0);
+    expect(viewCovering(lagging, 3 * PAGE).byteLength).toBe(3 * PAGE);
+    expect(grows).toBe(1);
+    const stuck = { buffer: before, grow: () => 1 } as unknown as WebAssembly.Memory;
+    expect(() => viewCovering(stuck, 3 * PAGE)).toThrow(/sees 65536 bytes of shared memory after a refresh, the job needs 196608/);
+  });
+
+  it('a task block outside memory fails the call (AttentionError UNSUPPORTED), never runs on a stale block; the runtime stays usable', async () => {
+    const rt = await createRuntime({ threads: 2, workerUrl });
+    const st = createRuntimeSync();
+    try {
+      const rnd = random(9);
+      const q = tensor([1, 4, 128, 32], rnd);
+      const want = st.attention(q, q, q).data;
+      expect(maxDiff(rt.attention(q, q, q).data, want)).toBe(0); // the pool's blocks now hold a real call
+      const kernels = rt.kernelsForPool;
+      const pool = kernels.pool!;
+      const stride = kernels.paramsBytes;
+      const params = kernels.arena.alloc(stride);
+      const workspace = kernels.arena.alloc(1 << 16);
+      let thrown: unknown;
+      try {
+        // 8 tasks whose blocks start 1 MiB past the end of memory
+        pool.run(JOB_ATTENTION, rt.memoryBytes + (1 << 20), 8, stride, 0, params, workspace);
+      } catch (error) {
+        thrown = error;
+      } finally {
+        kernels.arena.release(params);
+        kernels.arena.release(workspace);
+      }
+      expect(thrown).toBeInstanceOf(AttentionError);
+      expect((thrown as AttentionError).code).toBe('UNSUPPORTED');
+      expect((thrown as AttentionError).message).toMatch(/8 kernel task\(s\)/);
+      expect(maxDiff(rt.attention(q, q, q).data, want)).toBe(0);
+    } finally {
+      rt.dispose();
+      st.dispose();
+    }
+  });
+});
+
+describe('worker.js is found beside the bundle, whatever global __dirname exists', () => {
+  const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url);
+  const x = { data: Float32Array.from({ length: 4 * 256 * 32 }, (_, i) => Math.sin(i)), shape: [1, 4, 256, 32] };
+  /** FNV-1a over the bits of the floats: equal outputs, equal checksums. */
+  const checksumSource = 'const bitsChecksum = (f) => { let h = 0x811c9dc5; for (const w of new Uint32Array(f.buffer, f.byteOffset, f.length)) h = Math.imul(h ^ w, 16777619) >>> 0; return h; };';
+  const bitsChecksum = new Function(`${checksumSource} return bitsChecksum;`)() as (f: Float32Array) => number;
+  const body = `
+const rt = await createRuntime({ threads: 2 });
+const x = { data: Float32Array.from({ length: 4 * 256 * 32 }, (_, i) => Math.sin(i)), shape: [1, 4, 256, 32] };
+${checksumSource}
+console.log(JSON.stringify({ threads: rt.threads, checksum: bitsChecksum(rt.attention(x, x, x).data) }));
+rt.dispose();`;
+  const cases: { name: string; args: string[]; code: string }[] = [
+    {
+      name: 'node -e (a global __dirname of the current directory), ESM bundle',
+      args: ['-e'],
+      code: `import(${JSON.stringify(dist('index.js').href)}).then(async ({ createRuntime }) => {${body}
+}).catch((e) => console.log(JSON.stringify({ error: e.code + ': ' + e.message })));`,
+    },
+    {
+      name: 'node -e (a global __dirname of the current directory), CommonJS bundle',
+      args: ['-e'],
+      code: `const { createRuntime } = require(${JSON.stringify(dist('index.cjs').pathname)});
+(async () => {${body}
+})().catch((e) => console.log(JSON.stringify({ error: e.code + ': ' + e.message })));`,
+    },
+    {
+      name: 'an ES module with a CommonJS shim (global __dirname, __filename, require), ESM and CommonJS bundles',
+      args: ['--input-type=module', '-e'],
+      code: `import { createRequire } from 'node:module';
+globalThis.__dirname = '/nonexistent/shim';
+globalThis.__filename = '/nonexistent/shim/index.js';
+globalThis.require = createRequire(${JSON.stringify(dist('index.cjs').href)});
+for (const load of [() => import(${JSON.stringify(dist('index.js').href)}), async () => require(${JSON.stringify(dist('index.cjs').pathname)})]) {
+  try {
+    const { createRuntime } = await load();${body}
+  } catch (e) {
+    console.log(JSON.stringify({ error: e.code + ': ' + e.message }));
+  }
+}`,
+    },
+  ];
+
+  it.each(cases)('$name: 2 threads start and compute what one thread does', ({ args, code }) => {
+    const st = createRuntimeSync();
+    const want = bitsChecksum(st.attention(x, x, x).data);
+    st.dispose();
+    const out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...args, code], { cwd: tmpdir(), encoding: 'utf8', timeout: 60_000 });
+    const results = out.trim().split('\n').map((line) => JSON.parse(line));
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results) expect(r).toEqual({ threads: 2, checksum: want });
   });
 });

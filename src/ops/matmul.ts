@@ -90,12 +90,16 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
     const calls = [];
     for (let i = 0; i < batch; i++) {
       for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+        // A tail of fewer than 4 rows joins this block: a block under 4 rows would take the
+        // matrix-vector path and round differently from the single-thread result.
+        const rows = m - r0 - rowsPerCall < 4 ? m - r0 : rowsPerCall;
         calls.push({
           a: ap + 4 * (i * m * k + r0 * k), lda: k,
           b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
           c: cp + 4 * (i * m * n + r0 * n), ldc: n,
-          bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false, bPacked: !!packed,
+          bias: biasPtr, m: rows, n, k, transB, accumulate: false, bPacked: !!packed,
         });
+        if (rows !== rowsPerCall) break;
       }
     }
     kernels.gemmMany(calls);

@@ -47,6 +47,8 @@ export interface KernelExports {
   f32_rows_axpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void;
   f32_rows_scatter_add(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void;
   f32_rows_bias_scale(src: number, srcStride: number, n: number, d: number, bias: number, scale: number, dst: number, dstStride: number): void;
+  // ── the worker pool's task loop (tasks.ts) ──
+  pool_task_load(dst: number, src: number, bytes: number, wsOffset: number, workspace: number): void;
   [name: string]: unknown;
 }
 

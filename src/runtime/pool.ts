@@ -18,10 +18,18 @@ interface WorkerLike {
 
 declare const __dirname: string | undefined;
 
-/** Where dist/worker.js lives: beside this bundle (CommonJS: __dirname; ESM: import.meta.url). */
+/**
+ * Where dist/worker.js lives: beside this bundle. ES modules resolve it against the bundle's own
+ * URL (import.meta.url) and never look at `__dirname`: `node -e` and CommonJS shims define a
+ * global one (the current directory, or anything). The CommonJS bundles have no import.meta
+ * (esbuild makes it an empty object) and use their own `__dirname`, the module wrapper's
+ * parameter, which no global can shadow.
+ */
 function defaultWorkerUrl(): string | URL {
+  const bundleUrl: unknown = import.meta.url;
+  if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL('./worker.js', bundleUrl);
   if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
-  return new URL('./worker.js', import.meta.url);
+  throw new AttentionError('UNSUPPORTED', 'cannot locate worker.js: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass options.workerUrl');
 }
 
 const isNode = (): boolean =>
@@ -35,6 +43,7 @@ export function threadsAvailable(): boolean {
   return g.crossOriginIsolated === true && typeof g.Worker === 'function';
 }
 
+/** Threads over one shared Wasm memory: `threads − 1` workers plus the calling thread. */
 export class WorkerPool {
   /** Threads taking part in a job, the main thread included. */
   readonly threads: number;
@@ -64,11 +73,13 @@ export class WorkerPool {
     exports: KernelExports, paramsBytes: number, workerUrl?: string | URL,
   ): Promise<WorkerPool> {
     const workerCount = threads - 1;
+    const url = workerUrl ?? defaultWorkerUrl();
+    // Allocate everything first: an allocation may grow memory, and the view is taken after.
     const control = arena.alloc(controlBytes(workerCount));
+    const slots = Array.from({ length: workerCount }, () => arena.alloc(paramsBytes));
     const i32 = new Int32Array(memory.buffer);
     i32.fill(0, control >> 2, (control + controlBytes(workerCount)) >> 2);
-    for (let w = 0; w < workerCount; w++) i32[(control >> 2) + CONTROL.SLOTS + 2 * w] = arena.alloc(paramsBytes);
-    const url = workerUrl ?? defaultWorkerUrl();
+    slots.forEach((params, w) => { i32[(control >> 2) + CONTROL.SLOTS + 2 * w] = params; });
     const workers: WorkerLike[] = [];
     const ready: Promise<void>[] = [];
     try {
@@ -124,6 +135,9 @@ export class WorkerPool {
     i32[c + CONTROL.COUNT] = count;
     i32[c + CONTROL.STRIDE] = stride;
     i32[c + CONTROL.WS_OFFSET] = wsOffset;
+    // Every address the job touches lies below this (memory grows only between jobs, on this
+    // thread); a worker whose view of memory is shorter refreshes it before taking part.
+    i32[c + CONTROL.MEMORY_BYTES] = i32.byteLength;
     Atomics.store(i32, c + CONTROL.NEXT, 0);
     Atomics.store(i32, c + CONTROL.DONE, 0);
     Atomics.store(i32, c + CONTROL.FAILED, 0);
@@ -141,7 +155,12 @@ export class WorkerPool {
       }
     }
     const failed = failedHere + Atomics.load(i32, c + CONTROL.FAILED);
-    if (failed) throw new AttentionError('UNSUPPORTED', `${failed} kernel task(s) failed in the worker pool`);
+    if (failed) {
+      throw new AttentionError(
+        'UNSUPPORTED',
+        `${failed} failure(s) among ${count} kernel task(s) in the worker pool (a kernel trapped, or a worker could not see the job's memory): the call's output is incomplete`,
+      );
+    }
   }
 
   /** Stops the workers. Idempotent. */

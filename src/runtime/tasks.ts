@@ -2,8 +2,15 @@
 //
 // A job is an array of parameter blocks prepared by src/kernels.ts in shared Wasm memory. Each
 // thread claims blocks with an atomic counter, copies the claimed block into its own parameter
-// area, points it at its own workspace, and calls the kernel. The layout of the control block
-// below is private to src/runtime (pool.ts writes it, worker.ts and runTasks read it).
+// area and points it at its own workspace (both inside Wasm: pool_task_load), and calls the
+// kernel. The layout of the control block below is private to src/runtime (pool.ts writes it,
+// worker.ts and runTasks read it).
+//
+// Views of shared memory: JavaScript here touches only the control block, which is allocated
+// before any worker starts and so lies inside every view a thread ever takes. Everything else
+// (task blocks, parameter areas, workspaces, tensors) is touched by Wasm only, which checks
+// bounds against the memory it sees. A worker's view may predate a growth (see worker.ts), so a
+// job also records how big memory is (MEMORY_BYTES) and workers refresh their view to cover it.
 
 import type { KernelExports } from './instantiate';
 
@@ -17,42 +24,68 @@ export const CONTROL = {
   NEXT: 5, //        next unclaimed block (atomic)
   DONE: 6, //        workers that finished the current job (atomic)
   SHUTDOWN: 7, //    1: workers exit
-  FAILED: 8, //      number of tasks that threw
+  FAILED: 8, //      number of tasks that threw, plus workers that could not take part
   WS_OFFSET: 9, //   byte offset of the workspace field inside a block
+  MEMORY_BYTES: 10, // byte length of memory when the job started: every address it touches is below
   SLOTS: 16, //      per worker w: [SLOTS + 2w] params address, [SLOTS + 2w + 1] workspace address
 } as const;
 
 /** Bytes of the control block for `workers` workers. */
 export const controlBytes = (workers: number): number => (CONTROL.SLOTS + 2 * Math.max(workers, 1)) * 4;
 
+/** Job kind: f32_attn_online tasks. */
 export const JOB_ATTENTION = 1;
+/** Job kind: f32_gemm tasks. */
 export const JOB_GEMM = 2;
 
 /**
  * Claims and runs tasks of the current job until none is left; returns how many threw.
- * i32: Int32Array over the whole memory; control: byte address of the control block.
+ * i32: an Int32Array over the memory (it must cover the control block; it need not cover the
+ * rest); control: byte address of the control block; params, workspace: this thread's own
+ * parameter block and workspace. A task whose block cannot be copied (outside the memory Wasm
+ * sees) or whose kernel traps counts as failed; it never runs on a stale block.
  */
 export function runTasks(exports: KernelExports, i32: Int32Array, control: number, params: number, workspace: number): number {
   const c = control >> 2;
+  if (i32.length < c + CONTROL.SLOTS) {
+    throw new RangeError(`the view of memory (${i32.byteLength} bytes) does not cover the pool's control block at ${control}`);
+  }
   const kind = i32[c + CONTROL.KIND];
   const tasks = i32[c + CONTROL.TASKS];
   const count = i32[c + CONTROL.COUNT];
   const stride = i32[c + CONTROL.STRIDE];
   const wsOffset = i32[c + CONTROL.WS_OFFSET];
   const kernel = kind === JOB_ATTENTION ? exports.f32_attn_online : exports.f32_gemm;
-  const u8 = new Uint8Array(i32.buffer);
   let failed = 0;
   for (;;) {
     const t = Atomics.add(i32, c + CONTROL.NEXT, 1);
     if (t >= count) break;
-    const src = tasks + t * stride;
-    u8.copyWithin(params, src, src + stride);
-    i32[(params + wsOffset) >> 2] = workspace;
     try {
+      exports.pool_task_load(params, tasks + t * stride, stride, wsOffset, workspace);
       kernel(params);
     } catch {
       failed++;
     }
   }
   return failed;
+}
+
+/**
+ * An Int32Array over all of `memory` covering at least its first `bytes` bytes. A worker's
+ * `memory.buffer` may keep the length it had before the main thread grew the memory: V8 updates
+ * another thread's buffer only when that thread handles an interrupt, and a worker whose
+ * Atomics.wait returns at once (the job began before it went to sleep) may not have handled it
+ * yet. memory.grow(0) refreshes this thread's buffer (and its instance) at once. Throws a
+ * RangeError if even then the view is too short, so the caller never works on a stale view.
+ */
+export function viewCovering(memory: WebAssembly.Memory, bytes: number): Int32Array {
+  let buffer = memory.buffer;
+  if (buffer.byteLength < bytes) {
+    memory.grow(0);
+    buffer = memory.buffer;
+    if (buffer.byteLength < bytes) {
+      throw new RangeError(`this thread sees ${buffer.byteLength} bytes of shared memory after a refresh, the job needs ${bytes}`);
+    }
+  }
+  return new Int32Array(buffer);
 }

@@ -1,9 +1,10 @@
 // worker.ts — entry point of a pool thread (bundled to dist/worker.js). Receives the kernel
 // module, the shared memory and its slot, instantiates the kernels on that memory, then runs
-// jobs: wait for the generation counter to move, run tasks, count itself done, repeat.
+// jobs: wait for the generation counter to move, make sure its view of memory covers the job
+// (tasks.ts: viewCovering), run tasks, count itself done (even when it failed), repeat.
 // Works as a Node worker_threads Worker and as a browser module Worker.
 
-import { CONTROL, runTasks } from './tasks';
+import { CONTROL, runTasks, viewCovering } from './tasks';
 import type { KernelExports } from './instantiate';
 
 interface InitMessage {
@@ -35,24 +36,40 @@ function serve(init: InitMessage, port: Port): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const exports = instance.exports as unknown as KernelExports;
   const c = init.control >> 2;
-  let i32 = new Int32Array(init.memory.buffer);
+  // This first view covers the control block (allocated before the pool started its workers);
+  // it is what the thread waits on. Jobs take a view of their own (runJob).
+  const i32 = new Int32Array(init.memory.buffer);
   // Read the generation before saying ready: the main thread starts no job until every worker
   // is ready, so this thread cannot miss the first one.
   let generation = Atomics.load(i32, c + CONTROL.GENERATION);
   port.post({ ready: init.index });
   for (;;) {
     Atomics.wait(i32, c + CONTROL.GENERATION, generation);
-    // Memory may have grown while this thread slept: take a view of the current buffer.
-    i32 = new Int32Array(init.memory.buffer);
     generation = Atomics.load(i32, c + CONTROL.GENERATION);
     if (Atomics.load(i32, c + CONTROL.SHUTDOWN)) break;
-    const params = i32[c + CONTROL.SLOTS + 2 * init.index];
-    const workspace = i32[c + CONTROL.SLOTS + 2 * init.index + 1];
-    const failed = runTasks(exports, i32, init.control, params, workspace);
+    let failed: number;
+    try {
+      failed = runJob(init, exports, Atomics.load(i32, c + CONTROL.MEMORY_BYTES));
+    } catch {
+      failed = 1; // could not take part (e.g. no view covering the job's memory): never silent
+    }
+    // Always report: the main thread waits for every worker's DONE.
     if (failed) Atomics.add(i32, c + CONTROL.FAILED, failed);
     Atomics.add(i32, c + CONTROL.DONE, 1);
     Atomics.notify(i32, c + CONTROL.DONE);
   }
+}
+
+/**
+ * Runs this worker's share of the current job on a view of memory that covers all of it (memory
+ * may have grown since this thread last looked); returns the number of failed tasks.
+ */
+function runJob(init: InitMessage, exports: KernelExports, memoryBytes: number): number {
+  const view = viewCovering(init.memory, memoryBytes);
+  const c = init.control >> 2;
+  const params = view[c + CONTROL.SLOTS + 2 * init.index];
+  const workspace = view[c + CONTROL.SLOTS + 2 * init.index + 1];
+  return runTasks(exports, view, init.control, params, workspace);
 }
 
 void parentPort().then((port) => {
