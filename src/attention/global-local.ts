@@ -28,7 +28,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { asNumber, type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
+import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
 } from './long-common';
@@ -182,7 +182,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
     if (!perBatch && !perHead) {
       throw new AttentionError('SHAPE_MISMATCH', `options.global.scores must have shape [${batch}, ${n}] or [${batch}, ${heads}, ${n}], got ${formatShape(shape)}`);
     }
-    const data = view.resident ? view.resident.toArray() : view.data!;
+    const data = viewData(view).slice();
     return { kind: 'scores', count, data, perHead };
   }
   if (s.by !== undefined) {

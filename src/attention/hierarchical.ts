@@ -252,7 +252,7 @@ export function hierarchicalAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, aggs.map((a) => (a.kind === 'pool' ? a.view : undefined)));
     const bh = batch * qHeads;
     // O^ℓ and X^ℓ (ℓ ≥ 1) blocks [B, H, n_ℓ, dv]; the document [B, H, 1, dv].
     const O = sizes.map((s, l) => scope.alloc(bh * s * dv, `level ${l} output`));

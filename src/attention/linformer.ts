@@ -140,7 +140,7 @@ export function linformerAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, [eView, fView]);
     if (nq === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Eᵀ and Fᵀ as (kd, n) panels per projection head.
     const projHeads = perHead ? kvHeads : 1;

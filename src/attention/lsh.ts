@@ -326,7 +326,7 @@ export function lshAttention(
     const qp = scope.place(p.q);
     const kp = shared ? 0 : scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, [plan.view]);
     if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Padding rows (past keyLengths[b]) are zeros.
     for (let b = 0; b < batch; b++) {
