@@ -36,6 +36,8 @@ const TAG = intrinsicGetter(Symbol.toStringTag);
 const LENGTH = intrinsicGetter('length');
 const BYTE_OFFSET = intrinsicGetter('byteOffset');
 const BUFFER = intrinsicGetter('buffer');
+/** %TypedArray%.prototype.keys: throws a TypeError for a detached or out-of-bounds view (ValidateTypedArray). */
+const VALIDATE = (TYPED_ARRAY_PROTOTYPE as { keys: () => unknown }).keys;
 
 /**
  * The element type ('Float32Array', 'Uint8Array', …) of a genuine typed array of any realm, read
@@ -79,17 +81,16 @@ export function snapshotTypedArray(x: unknown, name: string): TypedArraySnapshot
   const ctor = CONSTRUCTORS[kind];
   if (!ctor) throw new AttentionError('DTYPE_MISMATCH', `${name} is a ${kind}, an element type this library does not read`);
   const array = x as object;
-  const length = Reflect.apply(LENGTH, array, []) as number;
-  const byteOffset = Reflect.apply(BYTE_OFFSET, array, []) as number;
-  const buffer = Reflect.apply(BUFFER, array, []) as ArrayBufferLike;
-  let view: AnyTypedArray;
   try {
-    view = new ctor(buffer, byteOffset, length);
+    // a detached buffer, or a resizable one shrunk below the view, fails here
+    Reflect.apply(VALIDATE, array, []);
+    const length = Reflect.apply(LENGTH, array, []) as number;
+    const byteOffset = Reflect.apply(BYTE_OFFSET, array, []) as number;
+    const buffer = Reflect.apply(BUFFER, array, []) as ArrayBufferLike;
+    return { name: kind, original: array, view: new ctor(buffer, byteOffset, length), buffer, byteOffset, length };
   } catch {
-    // a detached buffer, or a length-tracking view whose resizable buffer shrank below its offset
     throw new AttentionError('INVALID_ARGUMENT', `${name} is a ${kind} whose buffer is detached or smaller than the view (was it transferred or resized?)`);
   }
-  return { name: kind, original: array, view, buffer, byteOffset, length };
 }
 
 /** True while the snapshot's elements are all still there (its buffer was not detached or shrunk since). */
