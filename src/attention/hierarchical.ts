@@ -70,7 +70,11 @@ export interface HierarchicalOptions {
   scale?: number;
   /** Multiplier of x·x at the upper levels. Default 1/√valueDim. */
   levelScale?: number;
-  /** Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape.
+   * Read once. It may be (or overlap) an input: the output is then computed into a temporary block
+   * and copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 

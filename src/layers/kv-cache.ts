@@ -61,7 +61,11 @@ export interface KVCacheAttentionOptions {
   keyPaddingMask?: TensorLike<MaskData>;
   /** Also return the probabilities [batch, qHeads, nq, keys]. */
   returnWeights?: boolean;
-  /** Write the output [batch, qHeads, nq, valueDim] here: a WasmTensor (zero-copy) or a Tensor. */
+  /**
+   * Write the output [batch, qHeads, nq, valueDim] here: a WasmTensor (zero-copy) or a Tensor. Read
+   * once. It may be (or overlap) an input: the output is then computed into a temporary block and
+   * copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 

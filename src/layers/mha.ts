@@ -95,7 +95,11 @@ export interface MultiHeadAttentionForwardOptions {
   needWeights?: boolean;
   /** With needWeights: average them over heads ([batch, seq, keys], PyTorch's default) or not ([batch, numHeads, seq, keys]). Default true. */
   averageWeights?: boolean;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. Read once. It may be
+   * (or overlap) an input: the output is then computed into a temporary block and copied into `out`
+   * at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 

@@ -79,7 +79,11 @@ export interface RecurrentMemoryOptions {
 export interface RecurrentMemoryForwardOptions {
   /** Keep the last memoryLength positions of [memory ; segment] as the next memory. Default true. */
   update?: boolean;
-  /** Write the output [batch, heads, n, valueDim] here: a WasmTensor (zero-copy) or a Tensor. */
+  /**
+   * Write the output [batch, heads, n, valueDim] here: a WasmTensor (zero-copy) or a Tensor. Read
+   * once. It may be (or overlap) an input: the output is then computed into a temporary block and
+   * copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 

@@ -52,7 +52,10 @@ export interface RopeOptions extends RopeParameters {
   cos?: TensorLike;
   /** Explicit sin cache [maxPosition + 1, rotaryDim/2] (ONNX `sin_cache`). */
   sin?: TensorLike;
-  /** Write the result here (a WasmTensor rotates in place when it is also `x`). */
+  /**
+   * Write the result here: a WasmTensor (zero-copy) or a Tensor of x's shape, read once. It may be
+   * `x` itself (the rotation is elementwise: a WasmTensor that is also `x` rotates in place).
+   */
   out?: WasmTensor | Tensor;
 }
 
