@@ -155,7 +155,7 @@ export function createTensor(arena: Arena, shapeArg: unknown, values: unknown, o
   let snapshot: TypedArraySnapshot | undefined;
   if (values !== undefined) {
     ({ source, snapshot } = readElements(values, 'values', size, `shape ${formatShape(shape)} needs ${size}`));
-    if (snapshot && snapshot.buffer === arena.buffer) {
+    if (snapshot && isWasmMemory(snapshot.buffer, arena)) {
       // a view of this very memory (`rt.tensor(a.shape, a.data)`): the allocation below may grow
       // the memory, which detaches it, so copy it first
       source = source.slice();
@@ -175,6 +175,14 @@ export function createTensor(arena: Arena, shapeArg: unknown, values: unknown, o
     throw error;
   }
   return new WasmTensor(arena, shape, ptr, onDispose);
+}
+
+/** Wasm memory grows by 64 KiB pages: a buffer of another size is not it (skips the slow memory.buffer read). */
+const WASM_PAGE = 65536;
+
+/** True when `buffer` is the current buffer of the arena's Wasm memory. */
+function isWasmMemory(buffer: ArrayBufferLike, arena: Arena): boolean {
+  return buffer.byteLength % WASM_PAGE === 0 && buffer.byteLength > 0 && buffer === arena.buffer;
 }
 
 /** `rt.tensor`'s shape: an array of non-negative integers, each element read once. */
@@ -232,6 +240,8 @@ export interface TensorView<D extends TensorData = Float32Array> {
   resident?: WasmTensor;
   /** where the caller's elements are, for the overlap check */
   region?: Region;
+  /** which field held the dimensions: `shape`, or onnxruntime's `dims` */
+  shapeKey?: 'shape' | 'dims';
 }
 
 /**
@@ -260,7 +270,6 @@ function readTensor<D extends TensorData>(
   accepted: ReadonlyArray<abstract new (...args: never[]) => D>,
   arena: Arena,
 ): TensorView<D> {
-  const names = accepted.map((c) => c.name).join(' or ');
   if (value instanceof WasmTensor) {
     if (!isGenuineTensor(value)) {
       throw new AttentionError('INVALID_ARGUMENT', `${name} must be a WasmTensor made by rt.tensor, got a Proxy of one or an object made from WasmTensor.prototype`);
@@ -268,21 +277,29 @@ function readTensor<D extends TensorData>(
     value.assertLive(name);
     if (value.arena !== arena) throw new AttentionError('INVALID_ARGUMENT', `${name} is a WasmTensor of another runtime`);
     if (!accepted.some((ctor) => (ctor as unknown) === Float32Array)) {
-      throw new AttentionError('DTYPE_MISMATCH', `${name} must be ${names}, got a float32 WasmTensor`);
+      throw new AttentionError('DTYPE_MISMATCH', `${name} must be ${typeNames(accepted)}, got a float32 WasmTensor`);
     }
     return { name, shape: [...value.shape], resident: value, region: { buffer: 'wasm', start: value.ptr, end: value.ptr + 4 * value.size } };
   }
-  if (typeof value !== 'object' || value === null || !hasField(value, 'data')) {
+  const data = typeof value === 'object' && value !== null ? getField(value, 'data') : ABSENT;
+  if (data === ABSENT) {
     throw new AttentionError('INVALID_ARGUMENT', `${name} must be a tensor { data, shape }, got ${describeValue(value)}`);
   }
-  const data = getField(value, 'data');
-  let rawShape = getField(value, 'shape');
-  if (rawShape === undefined || rawShape === null) rawShape = getField(value, 'dims') ?? rawShape;
-  const shape = readDims(rawShape, name);
+  const tensor = value as object;
+  let rawShape = getField(tensor, 'shape');
+  let shapeKey: 'shape' | 'dims' = 'shape';
+  if (rawShape === ABSENT || rawShape === undefined || rawShape === null) {
+    const dims = getField(tensor, 'dims');
+    if (dims !== ABSENT) {
+      rawShape = dims;
+      shapeKey = 'dims';
+    }
+  }
+  const shape = readDims(rawShape === ABSENT ? undefined : rawShape, name);
   if (isFakeTypedArray(data)) throw fakeTypedArrayError(data as object, `${name}.data`);
   const snapshot = snapshotTypedArray(data, `${name}.data`);
   if (!snapshot || !accepted.some((ctor) => ctor.name === snapshot.name)) {
-    throw new AttentionError('DTYPE_MISMATCH', `${name}.data must be ${names}, got ${describeValue(data)}`);
+    throw new AttentionError('DTYPE_MISMATCH', `${name}.data must be ${typeNames(accepted)}, got ${describeValue(data)}`);
   }
   const size = shapeSize(shape);
   if (snapshot.length !== size) {
@@ -291,8 +308,8 @@ function readTensor<D extends TensorData>(
   checkShapeFits(shape, name);
   const start = snapshot.byteOffset;
   const end = start + snapshot.view.byteLength;
-  const region: Region = { buffer: snapshot.buffer === arena.buffer ? 'wasm' : snapshot.buffer, start, end };
-  return { name, shape, data: snapshot.view as D, snapshot, region };
+  const region: Region = { buffer: isWasmMemory(snapshot.buffer, arena) ? 'wasm' : snapshot.buffer, start, end };
+  return { name, shape, data: snapshot.view as D, snapshot, region, shapeKey };
 }
 
 /** A tensor's `shape`/`dims`: an array or typed array of non-negative integers, each element read once. */
@@ -318,23 +335,26 @@ function readDims(raw: unknown, name: string): number[] {
 /** Longest prototype chain searched for a tensor field (a Proxy may fake an endless one). */
 const MAX_CHAIN = 64;
 
+/** What getField answers for a key the object does not have. */
+const ABSENT: unique symbol = Symbol('absent');
+
 /**
- * True when `obj` has `key` itself or through a prototype other than Object.prototype: a class's
- * getters count (onnxruntime's Tensor has `data` on its prototype), a polluted Object.prototype
- * does not. Reads no values.
+ * `obj[key]`, read once, when `obj` has `key` itself or through a prototype other than
+ * Object.prototype (a class's getters count: onnxruntime's Tensor has `data` on its prototype; a
+ * polluted Object.prototype does not); else ABSENT.
  */
-function hasField(obj: object, key: string): boolean {
+function getField(obj: object, key: string): unknown {
   let o: object | null = obj;
   for (let depth = 0; o !== null && o !== Object.prototype && depth < MAX_CHAIN; depth++) {
-    if (Object.hasOwn(o, key)) return true;
+    if (Object.hasOwn(o, key)) return (obj as Record<string, unknown>)[key];
     o = Object.getPrototypeOf(o) as object | null;
   }
-  return false;
+  return ABSENT;
 }
 
-/** `obj[key]` read once when hasField, else undefined. */
-function getField(obj: object, key: string): unknown {
-  return hasField(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+/** "Float32Array or Uint8Array", for messages. */
+function typeNames(accepted: ReadonlyArray<abstract new (...args: never[]) => TensorData>): string {
+  return accepted.map((c) => c.name).join(' or ');
 }
 
 /**
@@ -447,9 +467,8 @@ export function viewOut(value: unknown, name: string, shape: readonly number[], 
     throw new AttentionError('SHAPE_MISMATCH', `${name} must have ${what} ${formatShape(shape)}, got ${formatShape(view.shape)}`);
   }
   if (view.resident) return { view, result: view.resident };
-  const given = value as object;
   // the caller's object when it names a `shape`; a { data, dims } out comes back as { data, shape }
-  const result = hasField(given, 'shape') ? (given as Tensor) : { data: view.snapshot!.original as Float32Array, shape: [...shape] };
+  const result = view.shapeKey === 'shape' ? (value as Tensor) : { data: view.snapshot!.original as Float32Array, shape: [...shape] };
   return { view, result };
 }
 

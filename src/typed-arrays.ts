@@ -82,9 +82,9 @@ export function snapshotTypedArray(x: unknown, name: string): TypedArraySnapshot
   if (!ctor) throw new AttentionError('DTYPE_MISMATCH', `${name} is a ${kind}, an element type this library does not read`);
   const array = x as object;
   try {
-    // a detached buffer, or a resizable one shrunk below the view, fails here
-    Reflect.apply(VALIDATE, array, []);
     const length = Reflect.apply(LENGTH, array, []) as number;
+    // a detached view, or one whose resizable buffer shrank below it, reads as empty: tell it apart
+    if (length === 0) Reflect.apply(VALIDATE, array, []);
     const byteOffset = Reflect.apply(BYTE_OFFSET, array, []) as number;
     const buffer = Reflect.apply(BUFFER, array, []) as ArrayBufferLike;
     return { name: kind, original: array, view: new ctor(buffer, byteOffset, length), buffer, byteOffset, length };
