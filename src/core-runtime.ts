@@ -14,9 +14,9 @@ import { matmul, type MatmulOptions } from './ops/matmul';
 import { type PackedMatrix, packMatrix, type PackMatrixOptions } from './ops/packed';
 import { softmax } from './ops/softmax';
 import {
-  AttentionError, formatValue, type InstantiateOptions, type Isa, type KernelExports, WASM_MAX_BYTES, type WorkerPool,
+  AttentionError, type InstantiateOptions, type Isa, type KernelExports, WASM_MAX_BYTES, type WorkerPool,
 } from './runtime/index';
-import { checkElementCount, checkShapeFits, shapeSize, type Tensor, type TensorLike, WasmTensor } from './tensor';
+import { createTensor, type Tensor, type TensorLike, type WasmTensor } from './tensor';
 
 /** Options of `createRuntime` / `createRuntimeSync` (both entries). */
 export interface RuntimeOptions extends InstantiateOptions {
@@ -94,27 +94,12 @@ export class CoreRuntime {
   }
 
   /**
-   * A float32 tensor in Wasm memory, zeroed or filled from `values`. Pass it as an input or `out`
-   * of any operation for zero-copy; `dispose()` it when done.
+   * A float32 tensor in Wasm memory, zeroed or filled from `values` (a typed array of any numeric
+   * type, or an array of numbers; another element throws INVALID_ARGUMENT naming its index). Pass
+   * it as an input or `out` of any operation for zero-copy; `dispose()` it when done.
    */
   tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
-    const kernels = this.k();
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new AttentionError('SHAPE_MISMATCH', `shape must be an array of non-negative integers, got ${formatValue(shape)}`);
-    }
-    const size = shapeSize(shape);
-    checkElementCount(size, 'tensor');
-    checkShapeFits(shape, 'tensor');
-    if (values !== undefined && (typeof values !== 'object' || values === null || typeof values.length !== 'number')) {
-      throw new AttentionError('INVALID_ARGUMENT', `values must be an array of ${size} numbers, got ${String(values)}`);
-    }
-    if (values !== undefined && values.length !== size) {
-      throw new AttentionError('SHAPE_MISMATCH', `values has ${values.length} elements but shape [${shape.join(', ')}] needs ${size}`);
-    }
-    const ptr = kernels.arena.alloc(size * 4);
-    const t = new WasmTensor(kernels.arena, shape, ptr, (disposed) => this.live.delete(disposed));
-    if (values) t.data.set(values);
-    else t.data.fill(0);
+    const t = createTensor(this.k().arena, shape, values, (disposed) => this.live.delete(disposed));
     this.live.add(t);
     return t;
   }

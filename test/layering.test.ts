@@ -3,8 +3,10 @@
 //   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels) only
 //   src/runtime/*    → src/runtime only, plus node:worker_threads (the pool; loaded lazily)
 //   src/kernels.ts   → src/runtime
-//   src/tensor.ts    → src/runtime
-//   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/runtime, each other
+//   src/tensor.ts    → src/runtime, src/typed-arrays.ts
+//   src/typed-arrays.ts → src/runtime
+//   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/typed-arrays.ts,
+//                      src/runtime, each other
 //   src/**           → never test/, bench/, examples/; no eval / new Function
 //   the core entry   → everything src/core.ts and src/workerd-core.ts reach, import by import,
 //                      is in CORE_GRAPH: no src/layers, src/position, nor the long-sequence and
@@ -51,17 +53,18 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   { from: /^assembly\/(?!index\.ts)/, allowed: /^assembly\/(simd|gemm)$/, what: 'kernels import only the lane helpers and the GEMM micro-kernel' },
   { from: /^src\/runtime\//, allowed: /^(src\/runtime\/|node:worker_threads$)/, what: 'src/runtime imports only src/runtime (and Node worker threads, loaded lazily)' },
   { from: /^src\/kernels\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/kernels.ts imports only src/runtime' },
-  { from: /^src\/tensor\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/tensor.ts imports only src/runtime' },
+  { from: /^src\/tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays)$/, what: 'src/tensor.ts imports only src/runtime and src/typed-arrays.ts' },
+  { from: /^src\/typed-arrays\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/typed-arrays.ts imports only src/runtime' },
   {
     from: /^src\/(attention|ops|position|layers)\//,
-    allowed: /^src\/(kernels|tensor|runtime\/index|attention\/|ops\/|position\/|layers\/)/,
+    allowed: /^src\/(kernels|tensor|typed-arrays|runtime\/index|attention\/|ops\/|position\/|layers\/)/,
     what: 'variants import kernels, tensor, runtime and each other',
   },
 ];
 
 /** The files the core entry may reach (repo-relative, without extension). */
 const CORE_GRAPH = new RegExp(String.raw`^src/(${[
-  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', String.raw`runtime/[\w.-]+`,
+  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', 'typed-arrays', String.raw`runtime/[\w.-]+`,
   'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|core|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
 ].join('|')})$`);
 

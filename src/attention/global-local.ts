@@ -28,7 +28,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { asNumber, type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
+import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
   checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
 } from './long-common';
@@ -84,7 +84,11 @@ export interface GlobalLocalOptions {
     seed?: number };
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -182,7 +186,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
     if (!perBatch && !perHead) {
       throw new AttentionError('SHAPE_MISMATCH', `options.global.scores must have shape [${batch}, ${n}] or [${batch}, ${heads}, ${n}], got ${formatShape(shape)}`);
     }
-    const data = view.resident ? view.resident.toArray() : view.data!;
+    const data = viewData(view).slice();
     return { kind: 'scores', count, data, perHead };
   }
   if (s.by !== undefined) {

@@ -70,7 +70,11 @@ export interface HierarchicalOptions {
   scale?: number;
   /** Multiplier of x·x at the upper levels. Default 1/√valueDim. */
   levelScale?: number;
-  /** Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape.
+   * Read once. It may be (or overlap) an input: the output is then computed into a temporary block
+   * and copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -252,7 +256,7 @@ export function hierarchicalAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, aggs.map((a) => (a.kind === 'pool' ? a.view : undefined)));
     const bh = batch * qHeads;
     // O^ℓ and X^ℓ (ℓ ≥ 1) blocks [B, H, n_ℓ, dv]; the document [B, H, 1, dv].
     const O = sizes.map((s, l) => scope.alloc(bh * s * dv, `level ${l} output`));

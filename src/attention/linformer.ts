@@ -42,7 +42,11 @@ export interface LinformerOptions {
   causal?: boolean;
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -140,7 +144,7 @@ export function linformerAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, [eView, fView]);
     if (nq === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Eᵀ and Fᵀ as (kd, n) panels per projection head.
     const projHeads = perHead ? kvHeads : 1;

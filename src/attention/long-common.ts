@@ -5,7 +5,8 @@
 import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
-  checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
+  checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,
+  viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
 import { finiteOption, integerOption } from './options';
 
@@ -29,8 +30,8 @@ export interface Prepared {
   k: TensorView<Float32Array> | undefined;
   v: TensorView<Float32Array>;
   scale: number;
-  outResident: WasmTensor | undefined;
-  outTensor: Tensor | undefined;
+  /** the caller's `out`, read once */
+  out: OutTarget | undefined;
 }
 
 function expectRank4(view: TensorView, name: string, what: string): void {
@@ -87,17 +88,8 @@ export function prepare(
   const scale = finiteOption(options.scale, 'options.scale', dh > 0 ? 1 / Math.sqrt(dh) : 1);
   const outShape = [batch, qHeads, nq, dv];
   checkElementCount(batch * qHeads * nq * dv, 'output');
-  let outResident: WasmTensor | undefined;
-  let outTensor: Tensor | undefined;
-  if (options.out !== undefined) {
-    const o = viewTensor(options.out, 'options.out', F32, arena);
-    if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
-      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-    }
-    if (o.resident) outResident = o.resident;
-    else outTensor = options.out as Tensor;
-  }
-  return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, q, k, v, scale, outResident, outTensor };
+  const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
+  return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, q, k, v, scale, out };
 }
 
 /** Byte address of row 0 of head (b, h) of a dense [B, H, S, D] tensor at `ptr`. */
@@ -105,22 +97,19 @@ export function headPtr(ptr: number, b: number, h: number, heads: number, seq: n
   return ptr + 4 * ((b * heads + h) * seq * dim);
 }
 
-/** The output block (resident, or a fresh scope block) of a prepared call. */
-export function outputPtr(p: Prepared, scope: Scope): number {
+/**
+ * The output block of a prepared call: a resident `out` unless it shares memory with q, k, v or
+ * one of `others` (the variant's other tensors read in place), else a fresh scope block.
+ */
+export function outputPtr(p: Prepared, scope: Scope, others: ReadonlyArray<TensorView<TensorData> | undefined> = []): number {
   const { batch, qHeads, nq, dv } = p.dims;
-  return p.outResident ? p.outResident.ptr : scope.alloc(batch * qHeads * nq * dv, 'output');
+  return outputBlock(scope, p.out, batch * qHeads * nq * dv, 'output', [p.q, p.k, p.v, ...others]);
 }
 
-/** Copies the output out (or returns the resident tensor), as rt.attention does. */
+/** Copies the output into `out` (unless written there) and returns it, or a fresh Tensor, as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;
-  const size = batch * qHeads * nq * dv;
-  if (p.outResident) return p.outResident;
-  if (p.outTensor) {
-    p.outTensor.data.set(kernels.arena.f32(op, size));
-    return p.outTensor;
-  }
-  return { data: kernels.arena.f32(op, size).slice(), shape: [batch, qHeads, nq, dv] };
+  return writeOut(kernels.arena, p.out, op, [batch, qHeads, nq, dv]);
 }
 
 /** An attention call over whole rows with no range, mask or bias; the caller fills the rest. */

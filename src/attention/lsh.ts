@@ -64,7 +64,11 @@ export interface LshOptions {
   keyLengths?: ArrayLike<number>;
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -326,7 +330,7 @@ export function lshAttention(
     const qp = scope.place(p.q);
     const kp = shared ? 0 : scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, [plan.view]);
     if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Padding rows (past keyLengths[b]) are zeros.
     for (let b = 0; b < batch; b++) {

@@ -9,8 +9,8 @@
 //   keyAxis 'pad'    — ONNX: a last dimension shorter than nk is padded with "masked out"
 //                      (false / −∞), as the ONNX reference pads attn_mask.
 
-import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, type Scope, type TensorLike, type TensorView, viewTensor } from '../tensor';
+import { type Arena, AttentionError, formatShape } from '../runtime/index';
+import { checkElementCount, type Scope, type TensorView, viewData, viewTensor } from '../tensor';
 
 /** Where a normalized mask lives and how to step through it. */
 export interface PlacedMask {
@@ -24,17 +24,34 @@ export interface PlacedMask {
 /** Accepted mask element types: boolean (1 = attend) or additive float. */
 export type MaskData = Uint8Array | Float32Array;
 
+/** A caller's mask, read once and validated by checkMask, ready for placeMask. */
+export interface CheckedMask {
+  /** the mask read once */
+  view: TensorView<MaskData>;
+  /** its shape right-aligned to [mb, mh, mq, mk] */
+  layout: number[];
+  /** the argument's name in messages */
+  name: string;
+  /** the call's [batch, heads, q, k] */
+  dims: { batch: number; heads: number; q: number; k: number };
+  /** how the key axis may differ from k (see the file header) */
+  keyAxis: 'exact' | 'pad';
+}
+
 /**
- * Validates a mask (element type, rank, broadcast, key axis, size) without touching Wasm memory,
- * so callers can reject a bad mask before they reserve anything; placeMask repeats these checks.
+ * Reads a mask once and validates it (element type, rank, broadcast, key axis, size, runtime of a
+ * WasmTensor) without touching Wasm memory, so callers can reject a bad mask before they reserve
+ * anything; placeMask then places what was read here.
  */
 export function checkMask(
-  mask: TensorLike<MaskData>,
+  mask: unknown,
   name: string,
   dims: { batch: number; heads: number; q: number; k: number },
   keyAxis: 'exact' | 'pad',
-): void {
-  maskLayout(viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array]), name, dims, keyAxis);
+  arena: Arena,
+): CheckedMask {
+  const view = viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array], arena);
+  return { view, layout: maskLayout(view, name, dims, keyAxis), name, dims, keyAxis };
 }
 
 /** The mask's shape right-aligned to [mb, mh, mq, mk], validated (see checkMask). */
@@ -66,20 +83,15 @@ function maskLayout(
   return full;
 }
 
-export function placeMask(
-  scope: Scope,
-  mask: TensorLike<MaskData>,
-  name: string,
-  dims: { batch: number; heads: number; q: number; k: number },
-  keyAxis: 'exact' | 'pad',
-): PlacedMask {
-  const view = viewTensor<MaskData>(mask, name, [Float32Array, Uint8Array]);
-  const [mb, mh, mq, mk] = maskLayout(view, name, dims, keyAxis);
+/** Writes a mask checked by checkMask into a block of `scope` in the kernel's additive form. */
+export function placeMask(scope: Scope, mask: CheckedMask): PlacedMask {
+  const { view, dims, keyAxis } = mask;
+  const [mb, mh, mq, mk] = mask.layout;
   const rows = mb * mh * mq;
   const nk = dims.k;
-  const ptr = scope.alloc(rows * nk, name);
+  const ptr = scope.alloc(rows * nk, mask.name);
   const out = scope.arenaF32(ptr, rows * nk);
-  const src = view.data ?? (mask as { data: Float32Array }).data;
+  const src = viewData(view);
   const isBool = src instanceof Uint8Array;
   const broadcastKeys = keyAxis === 'exact' && mk === 1 && nk !== 1;
   for (let r = 0; r < rows; r++) {

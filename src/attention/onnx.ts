@@ -228,9 +228,10 @@ export function onnxAttention(
   checkElementCount(pkSize, 'output present_key');
   checkElementCount(pvSize, 'output present_value');
   if (wantQk) checkElementCount(qkSize, 'output qk_matmul_output');
-  if (inputs.attn_mask !== undefined && inputs.attn_mask !== null) {
-    checkMask(inputs.attn_mask, 'inputs.attn_mask', { batch, heads: qHeads, q: nq, k: nk }, 'pad');
-  }
+  const attnMask = inputs.attn_mask;
+  const maskIn = attnMask === undefined || attnMask === null
+    ? undefined
+    : checkMask(attnMask, 'inputs.attn_mask', { batch, heads: qHeads, q: nq, k: nk }, 'pad', arena);
 
   const scope = new Scope(arena);
   try {
@@ -265,9 +266,7 @@ export function onnxAttention(
     const vp = present(V, pastV, dv, 'present_value');
     const yp = scope.alloc(ySize, 'Y');
     const wp = wantQk ? scope.alloc(qkSize, 'qk_matmul_output') : 0;
-    const mask = inputs.attn_mask === undefined || inputs.attn_mask === null
-      ? undefined
-      : placeMask(scope, inputs.attn_mask, 'inputs.attn_mask', { batch, heads: qHeads, q: nq, k: nk }, 'pad');
+    const mask = maskIn === undefined ? undefined : placeMask(scope, maskIn);
     runAttention(kernels, {
       batch, qHeads, kvHeads, nq, nk, dh, dv,
       q: layoutOf(qp, qHeads, nq, dh),

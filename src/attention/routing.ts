@@ -48,7 +48,9 @@
 
 import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
+} from '../tensor';
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
 import {
@@ -87,7 +89,11 @@ export interface RoutingOptions {
   returnCentroids?: boolean;
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -311,7 +317,7 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
   const oc = scope.alloc(C * w * dv, 'cluster outputs');
   const lse = causal ? scope.alloc(C * w, 'cluster lse') : 0;
   const mask = causal ? scope.alloc(C * w * kw, 'causal masks') : 0;
-  if (spec.centroids) arena.f32(mu, qHeads * C * dh).set(spec.centroids.resident ? spec.centroids.resident.data : spec.centroids.data!);
+  if (spec.centroids) arena.f32(mu, qHeads * C * dh).set(viewData(spec.centroids));
   const work = new Float32Array(Math.max(nq, nk));
   const qRoutes = new Int32Array(C * w);
   const kRoutes = new Int32Array(C * kw);
@@ -406,7 +412,7 @@ export function routingAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outputPtr(p, scope);
+    const op = outputPtr(p, scope, [spec.centroids]);
     const mu = runRouting(kernels, p, spec, qp, kp, vp, op, scope);
     const output = finishOutput(kernels, p, op);
     if (!spec.returnCentroids) return output;
@@ -526,7 +532,11 @@ export interface RoutedOptions {
   returnRoutes?: boolean;
   /** Multiplier of Q·Kᵀ in every path. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -608,20 +618,7 @@ export function routedAttention(
   const P = over === 'heads' ? H : paths.length;
   const outHeads = over === 'heads' ? 1 : H;
   const outShape = [B, outHeads, nq, dv];
-  let outResident: WasmTensor | undefined;
-  let outTensor: Tensor | undefined;
-  if (options.out !== undefined) {
-    const o = viewTensor(options.out, 'options.out', F32, arena);
-    if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
-      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-    }
-    if (o.resident) outResident = o.resident;
-    else {
-      // A { data, dims } out comes back as { data, shape } like every result.
-      const given = options.out as { data: Float32Array; shape?: readonly number[] };
-      outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
-    }
-  }
+  const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
   const returnRoutes = booleanOption(options.returnRoutes, 'options.returnRoutes', false);
 
   // Routes: explicit, or a router (W_r, bias, input) validated here.
@@ -641,7 +638,7 @@ export function routedAttention(
       throw new AttentionError('SHAPE_MISMATCH', `options.routes must have shape [${B}, ${over === 'paths' ? `${H} or 1` : '1'}, ${nq}, ${P}] (batch, heads, n, ${over === 'paths' ? 'paths' : 'heads'}), got ${formatShape(s)}`);
     }
     routeHeads = s[1];
-    const data = routesView.resident ? routesView.resident.data : routesView.data!;
+    const data = viewData(routesView);
     for (let i = 0; i < data.length; i++) {
       if (!(data[i] >= 0) || !Number.isFinite(data[i])) {
         throw new AttentionError('INVALID_OPTION', `options.routes must hold finite weights ≥ 0, got ${data[i]} at index ${i}`);
@@ -678,7 +675,7 @@ export function routedAttention(
         throw new AttentionError('SHAPE_MISMATCH', `options.router.weights (W_r) must have shape [headDim, paths] = [${dh}, ${P}] or [heads, headDim, paths] = [${H}, ${dh}, ${P}], got ${formatShape(ws)}`);
       }
     }
-    const wData = wView.resident ? wView.resident.data : wView.data!;
+    const wData = viewData(wView);
     for (let i = 0; i < wData.length; i++) {
       if (!Number.isFinite(wData[i])) throw new AttentionError('INVALID_OPTION', `options.router.weights must hold finite values, got ${wData[i]} at index ${i}`);
     }
@@ -689,7 +686,7 @@ export function routedAttention(
       if (!ok) {
         throw new AttentionError('SHAPE_MISMATCH', `options.router.bias must have shape [${P}]${wPerHead ? ` or [${H}, ${P}]` : ''}, got ${formatShape(bs)}`);
       }
-      const bData = bView.resident ? bView.resident.data : bView.data!;
+      const bData = viewData(bView);
       const rows = bs.length === 2 ? H : 1;
       for (let r0 = 0; r0 < rows; r0++) {
         let any = false;
@@ -708,11 +705,11 @@ export function routedAttention(
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
-    const op = outResident ? outResident.ptr : scope.alloc(B * outHeads * nq * dv, 'output');
+    const op = outputBlock(scope, out, B * outHeads * nq * dv, 'output', [p.q, p.k, p.v, routesView, wView, bView, xView]);
     // π: [B, routeHeads, nq, P] in the arena.
     const pi = scope.alloc(B * routeHeads * nq * P, 'routes');
     if (routesView) {
-      arena.f32(pi, B * routeHeads * nq * P).set(routesView.resident ? routesView.resident.data : routesView.data!);
+      arena.f32(pi, B * routeHeads * nq * P).set(viewData(routesView));
     } else {
       kernels.reserveGemm(P, inDim);
       const wp = scope.place(wView!);
@@ -782,12 +779,7 @@ export function routedAttention(
         }
       }
     }
-    let output: Tensor;
-    if (outResident) output = outResident;
-    else if (outTensor) {
-      outTensor.data.set(arena.f32(op, size));
-      output = outTensor;
-    } else output = { data: arena.f32(op, size).slice(), shape: outShape };
+    const output = writeOut(arena, out, op, outShape);
     if (!returnRoutes) return output;
     return { output, routes: { data: arena.f32(pi, B * routeHeads * nq * P).slice(), shape: [B, routeHeads, nq, P] } };
   } finally {

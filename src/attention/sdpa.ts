@@ -4,7 +4,8 @@
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
-  checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
+  checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
+  type WasmTensor, writeOut,
 } from '../tensor';
 import { bhsdLayout, runAttention } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
@@ -37,7 +38,11 @@ export interface AttentionOptions {
     right?: number };
   /** Also return the attention probabilities, shape [batch, heads, nq, nk] (materialized). */
   returnWeights?: boolean;
-  /** Write the output here instead of a new array: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here instead of a new array: a WasmTensor (zero-copy) or a Tensor of the
+   * output shape, read once. It may be (or overlap) q, k or v: the output is then computed into a
+   * temporary block and copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -110,23 +115,10 @@ export function attention(
   const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
   const outShape = [batch, qHeads, nq, dv];
   checkElementCount(batch * qHeads * nq * dv, 'output');
-  let outResident: WasmTensor | undefined;
-  let outTensor: Tensor | undefined;
-  if (options.out !== undefined) {
-    const o = viewTensor(options.out, 'options.out', F32, arena);
-    if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
-      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-    }
-    if (o.resident) outResident = o.resident;
-    else {
-      // A { data, dims } out comes back as { data, shape } like every result.
-      const given = options.out as { data: Float32Array; shape?: readonly number[] };
-      outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
-    }
-  }
+  const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
   const wantWeights = options.returnWeights === true;
   if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');
-  if (options.mask !== undefined) checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact');
+  const maskIn = options.mask === undefined ? undefined : checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact', arena);
 
   const scope = new Scope(arena);
   try {
@@ -134,10 +126,8 @@ export function attention(
     const qp = scope.place(q);
     const kp = scope.place(k);
     const vp = scope.place(v);
-    const op = outResident ? outResident.ptr : scope.alloc(batch * qHeads * nq * dv, 'output');
-    const mask = options.mask === undefined
-      ? undefined
-      : placeMask(scope, options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact');
+    const op = outputBlock(scope, out, batch * qHeads * nq * dv, 'output', [q, k, v]);
+    const mask = maskIn === undefined ? undefined : placeMask(scope, maskIn);
     const wp = wantWeights ? scope.alloc(batch * qHeads * nq * nk, 'weights') : 0;
     runAttention(kernels, {
       batch, qHeads, kvHeads, nq, nk, dh, dv,
@@ -148,13 +138,7 @@ export function attention(
       scale, softcap, mask, offsets, keyLens, left, right,
       weights: wantWeights ? { ptr: wp, mode: 3 } : undefined,
     });
-    const size = batch * qHeads * nq * dv;
-    let output: Tensor;
-    if (outResident) output = outResident;
-    else if (outTensor) {
-      outTensor.data.set(arena.f32(op, size));
-      output = outTensor;
-    } else output = { data: arena.f32(op, size).slice(), shape: outShape };
+    const output = writeOut(arena, out, op, outShape);
     if (!wantWeights) return output;
     const weights = { data: arena.f32(wp, batch * qHeads * nq * nk).slice(), shape: [batch, qHeads, nq, nk] };
     return { output, weights };

@@ -46,7 +46,11 @@ export interface SegmentedOptions {
   causal?: boolean;
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of the output shape. Read once. It
+   * may be (or overlap) an input: the output is then computed into a temporary block and copied
+   * into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 

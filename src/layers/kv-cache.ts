@@ -24,7 +24,10 @@ import { type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
 import type { RelBias } from '../position/bias';
 import { AttentionError, formatShape } from '../runtime/index';
-import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
+  type WasmTensor, writeOut,
+} from '../tensor';
 import { checkMasks, composeMask } from './masks';
 import type { MaskData } from '../attention/mask';
 
@@ -58,7 +61,11 @@ export interface KVCacheAttentionOptions {
   keyPaddingMask?: TensorLike<MaskData>;
   /** Also return the probabilities [batch, qHeads, nq, keys]. */
   returnWeights?: boolean;
-  /** Write the output [batch, qHeads, nq, valueDim] here: a WasmTensor (zero-copy) or a Tensor. */
+  /**
+   * Write the output [batch, qHeads, nq, valueDim] here: a WasmTensor (zero-copy) or a Tensor. Read
+   * once. It may be (or overlap) an input: the output is then computed into a temporary block and
+   * copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -405,27 +412,18 @@ export class KVCache {
     const B = this.batch;
     checkElementCount(B * qHeads * nq * this.valueDim, 'output');
     if (wantWeights) checkElementCount(B * qHeads * nq * total, 'weights');
-    checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total });
+    const masks = checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total }, this.arena);
     const outShape = [B, qHeads, nq, this.valueDim];
-    let outResident: WasmTensor | undefined;
-    let outTensor: Tensor | undefined;
-    if (options.out !== undefined) {
-      const o = viewTensor(options.out, 'options.out', F32, this.arena);
-      if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
-        throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-      }
-      if (o.resident) outResident = o.resident;
-      else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
-    }
+    const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, this.arena);
     const scope = new Scope(this.arena);
     try {
       kernels.reserveAttention(Math.max(total, 1), this.headDim, this.valueDim);
       const qp = scope.place(q);
       const kp = kView ? scope.place(kView) : 0;
       const vp = vView ? scope.place(vView) : 0;
-      const mask = composeMask(scope, { mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total });
+      const mask = composeMask(scope, masks);
       const size = B * qHeads * nq * this.valueDim;
-      const op = outResident ? outResident.ptr : scope.alloc(Math.max(1, size), 'output');
+      const op = outputBlock(scope, out, Math.max(1, size), 'output', [q, kView, vView]);
       const wp = wantWeights ? scope.alloc(Math.max(1, B * qHeads * nq * total), 'weights') : 0;
       this.run(kernels, scope, {
         batch: B, qHeads, nq,
@@ -436,12 +434,7 @@ export class KVCache {
         vNew: vView ? { ptr: vp, batchStride: this.heads * n * this.valueDim, headStride: n * this.valueDim, rowStride: this.valueDim } : undefined,
         scale, softcap, causal, mask, weights: wantWeights ? wp : undefined,
       });
-      let output: Tensor;
-      if (outResident) output = outResident;
-      else if (outTensor) {
-        outTensor.data.set(this.arena.f32(op, size));
-        output = outTensor;
-      } else output = { data: this.arena.f32(op, size).slice(), shape: outShape };
+      const output = writeOut(this.arena, out, op, outShape);
       if (!wantWeights) return output;
       return { output, weights: { data: this.arena.f32(wp, B * qHeads * nq * total).slice(), shape: [B, qHeads, nq, total] } };
     } finally {

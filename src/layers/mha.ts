@@ -23,7 +23,10 @@ import type { Kernels } from '../kernels';
 import { PositionEncoding, type PositionConfig, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables, type RopeOptions } from '../position/rope';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
+  type WasmTensor, writeOut,
+} from '../tensor';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
 import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
@@ -92,7 +95,11 @@ export interface MultiHeadAttentionForwardOptions {
   needWeights?: boolean;
   /** With needWeights: average them over heads ([batch, seq, keys], PyTorch's default) or not ([batch, numHeads, seq, keys]). Default true. */
   averageWeights?: boolean;
-  /** Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. */
+  /**
+   * Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. Read once. It may be
+   * (or overlap) an input: the output is then computed into a temporary block and copied into `out`
+   * at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -229,9 +236,8 @@ export class MultiHeadAttention {
     return this.numKvHeads * this.headDim;
   }
 
-  /** Checks a [batch, seq, width] (or unbatched [seq, width]) input. */
-  private checkInput(value: TensorLike, name: string, width: number, widthName: string, unbatched: boolean, batch?: number): { view: TensorView; batch: number; seq: number } {
-    const view = viewTensor(value, name, F32, this.arena);
+  /** Checks a [batch, seq, width] (or unbatched [seq, width]) input, read once by viewTensor. */
+  private checkInput(view: TensorView, name: string, width: number, widthName: string, unbatched: boolean, batch?: number): { view: TensorView; batch: number; seq: number } {
     const rank = unbatched ? 2 : 3;
     const want = unbatched ? `[seq, ${widthName} = ${width}]` : `[batch${batch !== undefined ? ` = ${batch}` : ''}, seq, ${widthName} = ${width}]`;
     if (view.shape.length !== rank || view.shape[rank - 1] !== width || (!unbatched && batch !== undefined && view.shape[0] !== batch)) {
@@ -265,9 +271,9 @@ export class MultiHeadAttention {
     if (typeof options !== 'object' || options === null) {
       throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
     }
-    const xv0 = viewTensor(xIn, 'x', F32, arena);
-    const unbatched = xv0.shape.length === 2;
-    const { view: x, batch: B, seq: S } = this.checkInput(xIn, 'x', this.dModel, 'dModel', unbatched);
+    const xView = viewTensor(xIn, 'x', F32, arena);
+    const unbatched = xView.shape.length === 2;
+    const { view: x, batch: B, seq: S } = this.checkInput(xView, 'x', this.dModel, 'dModel', unbatched);
     const H = this.numHeads;
     const Hkv = this.numKvHeads;
     const Dh = this.headDim;
@@ -283,8 +289,8 @@ export class MultiHeadAttention {
       if (context instanceof KVCache) {
         ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
       } else if (typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context)) {
-        const kc = this.checkInput(context.key, 'options.context.key', this.kdim, 'kdim', unbatched, B);
-        const vc = this.checkInput(context.value, 'options.context.value', this.vdim, 'vdim', unbatched, B);
+        const kc = this.checkInput(viewTensor(context.key, 'options.context.key', F32, arena), 'options.context.key', this.kdim, 'kdim', unbatched, B);
+        const vc = this.checkInput(viewTensor(context.value, 'options.context.value', F32, arena), 'options.context.value', this.vdim, 'vdim', unbatched, B);
         if (kc.seq !== vc.seq) {
           throw new AttentionError('SHAPE_MISMATCH', `options.context.key ${formatShape(kc.view.shape)} and options.context.value ${formatShape(vc.view.shape)} must have the same length`);
         }
@@ -293,7 +299,7 @@ export class MultiHeadAttention {
         if (this.kdim !== this.vdim) {
           throw new AttentionError('INVALID_ARGUMENT', `options.context as one tensor needs kdim = vdim (got ${this.kdim}, ${this.vdim}); pass { key, value }`);
         }
-        const c = this.checkInput(context as TensorLike, 'options.context', this.kdim, 'kdim', unbatched, B);
+        const c = this.checkInput(viewTensor(context, 'options.context', F32, arena), 'options.context', this.kdim, 'kdim', unbatched, B);
         ctx = { kind: 'cross', key: c.view, value: c.view, same: true, seq: c.seq };
       }
       if (this.position) {
@@ -341,21 +347,12 @@ export class MultiHeadAttention {
     const ropePositions = this.position?.rope
       ? resolvePositions(options.positions ?? (cache ? cache.position : 0), B, S, 'options.positions')
       : undefined;
-    checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: H, q: S, k: nk });
+    const masks = checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: H, q: S, k: nk }, arena);
     const outShape = unbatched ? [S, this.dModel] : [B, S, this.dModel];
     checkElementCount(B * S * (qOut + 2 * kvOut), 'projections');
     checkElementCount(B * S * Math.max(qOut, this.dModel), 'output');
     if (needWeights) checkElementCount(B * H * S * nk, 'weights');
-    let outResident: WasmTensor | undefined;
-    let outTensor: Tensor | undefined;
-    if (options.out !== undefined) {
-      const o = viewTensor(options.out, 'options.out', F32, arena);
-      if (o.shape.length !== outShape.length || o.shape.some((d, i) => d !== outShape[i])) {
-        throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-      }
-      if (o.resident) outResident = o.resident;
-      else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
-    }
+    const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
     if (cache) cache.checkRoom(S, 'layer.forward');
 
     const scope = new Scope(arena);
@@ -408,7 +405,7 @@ export class MultiHeadAttention {
         const k0 = cache ? cache.firstKeyPosition() : 0;
         relBias = this.position.prepare(scope, { qMin: q0, qMax: q0 + Math.max(S, 1) - 1, kMin: k0, kMax: k0 + Math.max(nk, 1) - 1 }, { q, batch: B, nq: S });
       }
-      const mask = composeMask(scope, { mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: H, q: S, k: nk });
+      const mask = composeMask(scope, masks);
       const oPtr = scope.alloc(Math.max(1, B * S * qOut), 'attention output');
       const o: HeadLayout = { ptr: oPtr, batchStride: S * qOut, headStride: Dh, rowStride: qOut };
       const wPtr = needWeights ? scope.alloc(Math.max(1, B * H * S * nk), 'weights') : 0;
@@ -432,15 +429,10 @@ export class MultiHeadAttention {
       }
 
       // Output projection.
-      const yPtr = outResident ? outResident.ptr : scope.alloc(Math.max(1, B * S * this.dModel), 'output');
+      const context = ctx.kind === 'cross' ? [ctx.key, ctx.value] : [];
+      const yPtr = outputBlock(scope, out, Math.max(1, B * S * this.dModel), 'output', [x, ...context]);
       linear(kernels, oPtr, qOut, B * S, qOut, W.wo, this.dModel, W.bo, yPtr, this.dModel);
-      const size = B * S * this.dModel;
-      let output: Tensor;
-      if (outResident) output = outResident;
-      else if (outTensor) {
-        outTensor.data.set(arena.f32(yPtr, size));
-        output = outTensor;
-      } else output = { data: arena.f32(yPtr, size).slice(), shape: outShape };
+      const output = writeOut(arena, out, yPtr, outShape);
       if (!needWeights) return output;
       const wAll = arena.f32(wPtr, B * H * S * nk);
       let weights: Tensor;
@@ -488,10 +480,11 @@ export class MultiHeadAttention {
       valueIn = keyIn;
       same = true;
     }
-    const probe = viewTensor(keyIn, 'context', F32, arena);
-    const unbatched = probe.shape.length === 2;
-    const kc = this.checkInput(keyIn, same ? 'context' : 'context.key', this.kdim, 'kdim', unbatched);
-    const vc = same ? kc : this.checkInput(valueIn, 'context.value', this.vdim, 'vdim', unbatched, kc.batch);
+    const keyName = same ? 'context' : 'context.key';
+    const keyView = viewTensor(keyIn, keyName, F32, arena);
+    const unbatched = keyView.shape.length === 2;
+    const kc = this.checkInput(keyView, keyName, this.kdim, 'kdim', unbatched);
+    const vc = same ? kc : this.checkInput(viewTensor(valueIn, 'context.value', F32, arena), 'context.value', this.vdim, 'vdim', unbatched, kc.batch);
     if (vc.seq !== kc.seq) throw new AttentionError('SHAPE_MISMATCH', `context.key and context.value must have the same length, got ${kc.seq} and ${vc.seq}`);
     const B = kc.batch;
     const Sk = kc.seq;

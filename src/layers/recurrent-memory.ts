@@ -40,7 +40,10 @@ import { runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
 import { sinusoidalPositions } from '../position/sinusoidal';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
+  type WasmTensor, writeOut,
+} from '../tensor';
 
 /** Configuration of `rt.recurrentMemoryAttention`. */
 export interface RecurrentMemoryOptions {
@@ -76,7 +79,11 @@ export interface RecurrentMemoryOptions {
 export interface RecurrentMemoryForwardOptions {
   /** Keep the last memoryLength positions of [memory ; segment] as the next memory. Default true. */
   update?: boolean;
-  /** Write the output [batch, heads, n, valueDim] here: a WasmTensor (zero-copy) or a Tensor. */
+  /**
+   * Write the output [batch, heads, n, valueDim] here: a WasmTensor (zero-copy) or a Tensor. Read
+   * once. It may be (or overlap) an input: the output is then computed into a temporary block and
+   * copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -102,7 +109,7 @@ function smallTensor(kernels: Kernels, value: unknown, name: string, shape: numb
   if (view.shape.length !== shape.length || view.shape.some((d, i) => d !== shape[i])) {
     throw new AttentionError('SHAPE_MISMATCH', `${name} must have shape ${formatShape(shape)}, got ${formatShape(view.shape)}`);
   }
-  const data = view.resident ? view.resident.toArray() : Float32Array.from(view.data!);
+  const data = viewData(view).slice();
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw new AttentionError('INVALID_ARGUMENT', `${name} must hold finite values, got ${data[i]} at index ${i}`);
   }
@@ -209,7 +216,7 @@ export class RecurrentMemoryAttention {
       if (wView) {
         this.wr = this.arena.alloc(hd * dModel * 4);
         blocks.push(this.wr);
-        this.arena.f32(this.wr, hd * dModel).set(wView.resident ? wView.resident.data : wView.data!);
+        this.arena.f32(this.wr, hd * dModel).set(viewData(wView));
         this.vPtr = this.arena.alloc(hd * 4);
         blocks.push(this.vPtr);
         this.arena.f32(this.vPtr, hd).set(v);
@@ -317,20 +324,7 @@ export class RecurrentMemoryAttention {
     const update = options.update ?? true;
     const outShape = [B, H, n, dv];
     checkElementCount(B * H * n * dv, 'output');
-    let outResident: WasmTensor | undefined;
-    let outTensor: Tensor | undefined;
-    if (options.out !== undefined) {
-      const o = viewTensor(options.out, 'options.out', F32, arena);
-      if (o.shape.length !== 4 || o.shape.some((d, i) => d !== outShape[i])) {
-        throw new AttentionError('SHAPE_MISMATCH', `options.out must have the output shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-      }
-      if (o.resident) outResident = o.resident;
-      else {
-        // A { data, dims } out comes back as { data, shape } like every result.
-        const given = options.out as { data: Float32Array; shape?: readonly number[] };
-        outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
-      }
-    }
+    const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
     const m = this.held;
     const klen = m + n;
     let P = klen;
@@ -349,7 +343,7 @@ export class RecurrentMemoryAttention {
       const qp = scope.place(q);
       const kp = scope.place(k);
       const vp = scope.place(v);
-      const op = outResident ? outResident.ptr : scope.alloc(B * H * n * dv, 'output');
+      const op = outputBlock(scope, out, B * H * n * dv, 'output', [q, k, v]);
       if (n > 0) {
         // Keys and values [memory ; segment] per (batch, head), contiguous.
         const kb = scope.alloc(B * H * klen * dh, 'keys');
@@ -404,13 +398,7 @@ export class RecurrentMemoryAttention {
           this.held = keep;
         }
       }
-      const size = B * H * n * dv;
-      if (outResident) return outResident;
-      if (outTensor) {
-        outTensor.data.set(arena.f32(op, size));
-        return outTensor;
-      }
-      return { data: arena.f32(op, size).slice(), shape: outShape };
+      return writeOut(arena, out, op, outShape);
     } finally {
       scope.close();
     }

@@ -22,7 +22,7 @@
 // three blocks. The biases are one block [(H + 2·Hkv)·Dh].
 
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { type TensorLike, type TensorView, viewTensor } from '../tensor';
+import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels';
 
 /** Projection weights of a multi-head layer; see the layouts in src/layers/weights.ts. */
@@ -173,7 +173,7 @@ export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dim
     return p;
   };
   try {
-    const source = (t: TensorView): Float32Array => (t.resident ? t.resident.data : t.data!);
+    const source = (t: TensorView): Float32Array => viewData(t);
     /** Writes a [in, out] matrix (given in `format`) at column `col` of a block with row length ld. */
     const put = (dst: number, ld: number, col: number, t: TensorView, inDim: number, outDim: number): void => {
       const src = source(t);

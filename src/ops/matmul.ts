@@ -4,7 +4,10 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, type WasmTensor,
+  writeOut,
+} from '../tensor';
 import { PackedMatrix } from './packed';
 
 /** Options of `rt.matmul`. */
@@ -13,7 +16,11 @@ export interface MatmulOptions {
   transposeB?: boolean;
   /** Added to every row of the result, shape [N]. */
   bias?: TensorLike;
-  /** Write the result here: a WasmTensor (zero-copy) or a Tensor of the result shape. */
+  /**
+   * Write the result here: a WasmTensor (zero-copy) or a Tensor of the result shape, read once. It
+   * may be (or overlap) a, b or bias (`rt.matmul(t, t, { out: t })`): the result is then computed
+   * into a temporary block and copied into `out` at the end.
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -62,27 +69,14 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== n)) {
     throw new AttentionError('SHAPE_MISMATCH', `options.bias must be [${n}], got ${formatShape(bias.shape)}`);
   }
-  let outResident: WasmTensor | undefined;
-  let outTensor: Tensor | undefined;
-  if (options.out !== undefined) {
-    const o = viewTensor(options.out, 'options.out', F32, arena);
-    if (o.shape.length !== outShape.length || o.shape.some((d, i) => d !== outShape[i])) {
-      throw new AttentionError('SHAPE_MISMATCH', `options.out must have the result shape ${formatShape(outShape)}, got ${formatShape(o.shape)}`);
-    }
-    if (o.resident) outResident = o.resident;
-    else {
-      // A { data, dims } out comes back as { data, shape } like every result.
-      const given = options.out as { data: Float32Array; shape?: readonly number[] };
-      outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
-    }
-  }
+  const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena, 'the result shape');
   const scope = new Scope(arena);
   try {
     kernels.reserveGemm(n, k);
     const ap = scope.place(a);
     const bp = packed ? packed.ptr : scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
-    const cp = outResident ? outResident.ptr : scope.alloc(batch * m * n, 'result');
+    const cp = outputBlock(scope, out, batch * m * n, 'result', [a, b, bias]);
     // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
     const rowsPerCall = kernels.threads > 1
       ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
@@ -103,13 +97,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
       }
     }
     kernels.gemmMany(calls);
-    const size = batch * m * n;
-    if (outResident) return outResident;
-    if (outTensor) {
-      outTensor.data.set(arena.f32(cp, size));
-      return outTensor;
-    }
-    return { data: arena.f32(cp, size).slice(), shape: outShape };
+    return writeOut(arena, out, cp, outShape);
   } finally {
     scope.close();
   }

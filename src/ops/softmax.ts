@@ -2,7 +2,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { Scope, type Tensor, type TensorLike, viewTensor } from '../tensor';
+import { Scope, type Tensor, type TensorLike, viewData, viewTensor } from '../tensor';
 
 export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   const x = viewTensor(xIn, 'x', [Float32Array], kernels.arena);
@@ -13,8 +13,7 @@ export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   const scope = new Scope(kernels.arena);
   try {
     const ptr = scope.alloc(size, 'x');
-    const src = x.resident ? x.resident.data : x.data!;
-    kernels.arena.f32(ptr, size).set(src);
+    kernels.arena.f32(ptr, size).set(viewData(x));
     kernels.softmaxRows(ptr, rows, cols, cols);
     return { data: kernels.arena.f32(ptr, size).slice(), shape: x.shape };
   } finally {

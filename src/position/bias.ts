@@ -15,7 +15,7 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
-import { asNumber, type Scope, type TensorLike, viewTensor } from '../tensor';
+import { asNumber, type Scope, type TensorLike, viewData, viewTensor } from '../tensor';
 import { alibiSlopes, fillAlibiTable } from './alibi';
 import { checkRopeParameters, type RopeParameters, type RopeSpec } from './rope';
 import { checkT5Parameters, fillT5Table } from './t5';
@@ -144,7 +144,7 @@ export class PositionEncoding {
         }
         if (config.unscaled) this.scaleOverride = 1;
         this.t5 = { bidirectional, numBuckets, maxDistance };
-        this.t5Weights = w.resident ? w.resident.toArray() : Float32Array.from(w.data!);
+        this.t5Weights = viewData(w).slice();
         break;
       }
       case 'shaw': {
@@ -162,7 +162,7 @@ export class PositionEncoding {
         this.shawPerHead = perHead;
         const size = e.shape.reduce((a, d) => a * d, 1);
         this.table = arena.alloc(size * 4);
-        arena.f32(this.table, size).set(e.resident ? e.resident.data : e.data!);
+        arena.f32(this.table, size).set(viewData(e));
         break;
       }
       default:

@@ -17,7 +17,10 @@
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
-import { asNumber, checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
+import {
+  asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
+  type WasmTensor, writeOut,
+} from '../tensor';
 
 /** RoPE parameters shared by the layer config and rt.rope. */
 export interface RopeParameters {
@@ -49,7 +52,10 @@ export interface RopeOptions extends RopeParameters {
   cos?: TensorLike;
   /** Explicit sin cache [maxPosition + 1, rotaryDim/2] (ONNX `sin_cache`). */
   sin?: TensorLike;
-  /** Write the result here (a WasmTensor rotates in place when it is also `x`). */
+  /**
+   * Write the result here: a WasmTensor (zero-copy) or a Tensor of x's shape, read once. It may be
+   * `x` itself (the rotation is elementwise: a WasmTensor that is also `x` rotates in place).
+   */
   out?: WasmTensor | Tensor;
 }
 
@@ -301,16 +307,7 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
   }
   const size = x.shape.reduce((a, d) => a * d, 1);
   checkElementCount(size, 'x');
-  let outResident: WasmTensor | undefined;
-  let outTensor: Tensor | undefined;
-  if (options.out !== undefined) {
-    const o = viewTensor(options.out, 'options.out', F32, arena);
-    if (o.shape.length !== x.shape.length || o.shape.some((d, i) => d !== x.shape[i])) {
-      throw new AttentionError('SHAPE_MISMATCH', `options.out must have x's shape ${formatShape(x.shape)}, got ${formatShape(o.shape)}`);
-    }
-    if (o.resident) outResident = o.resident;
-    else outTensor = { data: (options.out as { data: Float32Array }).data, shape: x.shape };
-  }
+  const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', x.shape, arena, "x's shape");
   const scope = new Scope(arena);
   const tables = explicit ? undefined : new RopeTables(kernels, spec);
   try {
@@ -322,19 +319,10 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
       posPtr = scope.alloc(Math.max(1, positions.length), 'positions');
       arena.i32(posPtr, positions.length).set(positions);
     }
-    // Work on the output block: copy x there unless rotating a WasmTensor in place.
-    let ptr: number;
-    if (outResident) {
-      ptr = outResident.ptr;
-      if (!(x.resident && x.resident.ptr === ptr)) {
-        if (x.resident) arena.f32(ptr, size).set(arena.f32(x.resident.ptr, size));
-        else arena.f32(ptr, size).set(x.data!);
-      }
-    } else {
-      ptr = scope.alloc(size, 'output');
-      if (x.resident) arena.f32(ptr, size).set(arena.f32(x.resident.ptr, size));
-      else arena.f32(ptr, size).set(x.data!);
-    }
+    // Work on the output block: copy x there unless rotating a WasmTensor in place (rope is
+    // elementwise, so `out` = x needs no temporary; cos and sin are read throughout).
+    const ptr = outputBlock(scope, out, size, 'output', [cosView, sinView]);
+    if (!(x.resident && x.resident.ptr === ptr)) arena.f32(ptr, size).set(viewData(x));
     const table = { cos, sin, half };
     for (let b = 0; b < batch; b++) {
       const base = ptr + 4 * b * layout.batchStride;
@@ -347,12 +335,7 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
         }
       }
     }
-    if (outResident) return outResident;
-    if (outTensor) {
-      outTensor.data.set(arena.f32(ptr, size));
-      return outTensor;
-    }
-    return { data: arena.f32(ptr, size).slice(), shape: [...x.shape] };
+    return writeOut(arena, out, ptr, x.shape);
   } finally {
     tables?.dispose();
     scope.close();

@@ -53,6 +53,14 @@ export class Arena {
     return this.memory.buffer.byteLength;
   }
 
+  /**
+   * The current memory buffer, to recognize a caller's view of this memory (compare it, never keep
+   * it: growth replaces it and detaches its views).
+   */
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
+
   /** Bytes currently held by live blocks (with their padding). */
   get allocatedBytes(): number {
     return this.liveBytes;

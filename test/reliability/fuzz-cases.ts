@@ -6,6 +6,7 @@
 //                     and check it: against the float64 oracle of test/reference/ where one exists,
 //                     else against an identity (e.g. routing with every token in every cluster is
 //                     full attention) or a consistency property (determinism, unit norms, …);
+//                     q/k/v methods now and then pass one of their inputs (resident) as `out` too;
 //   • invalid(ctx)  — build one call that breaks the contract in a known way (rank, shape, dtype,
 //                     data length, missing argument, bad option, wrong `out`, disposed or foreign
 //                     WasmTensor, a shape spanning more than 4 GiB, …) with the error codes it may
@@ -192,6 +193,7 @@ interface QkvCall {
 }
 
 const reshaped = (t: Tensor, shape: number[]): Tensor => ({ data: t.data, shape });
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 function qkvInvalid(ctx: Ctx, c: QkvCall, name: string): Invalid {
   const { next } = ctx;
@@ -267,12 +269,19 @@ function qkvMethod(name: string, gen: (ctx: Ctx) => QkvCall & { check(result: un
       try {
         let out: WasmTensor | undefined;
         const options = { ...c.options };
+        // Aliasing: now and then out is one of the inputs (resident), whose old values the check uses.
+        let aliased: 'q' | 'k' | 'v' | undefined;
         if (c.hasOut !== false && chance(ctx.next, 0.1)) {
-          out = ctx.call('tensor', () => ctx.rt.tensor(c.outShape));
+          const candidates = (['q', 'k', 'v'] as const).filter((n) => !(n === 'k' && c.kIgnored) && sameShape(c[n].shape, c.outShape));
+          if (candidates.length > 0 && chance(ctx.next, 0.5)) {
+            aliased = pick(ctx.next, candidates);
+            out = ctx.call('tensor', () => ctx.rt.tensor(c[aliased!].shape, c[aliased!].data));
+          } else out = ctx.call('tensor', () => ctx.rt.tensor(c.outShape));
           owned.push(out);
           options.out = out;
         }
-        const result = ctx.call(name, () => c.invoke(place(c.q), c.kIgnored ? null : place(c.k), place(c.v), options));
+        const input = (n: 'q' | 'k' | 'v') => (n === aliased ? out! : place(c[n]));
+        const result = ctx.call(name, () => c.invoke(input('q'), c.kIgnored ? null : input('k'), input('v'), options));
         c.check(result);
         if (out) {
           const r = result as { output?: unknown };
