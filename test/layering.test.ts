@@ -3,7 +3,8 @@
 //   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels) only
 //   src/runtime/*    → src/runtime only, plus node:worker_threads (the pool; loaded lazily)
 //   src/kernels.ts   → src/runtime
-//   src/tensor.ts    → src/runtime, src/typed-arrays.ts
+//   src/tensor.ts    → src/runtime, src/typed-arrays.ts, src/wasm-tensor.ts
+//   src/wasm-tensor.ts → src/runtime, src/typed-arrays.ts
 //   src/typed-arrays.ts → src/runtime
 //   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/typed-arrays.ts,
 //                      src/runtime, each other
@@ -53,7 +54,8 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   { from: /^assembly\/(?!index\.ts)/, allowed: /^assembly\/(simd|gemm)$/, what: 'kernels import only the lane helpers and the GEMM micro-kernel' },
   { from: /^src\/runtime\//, allowed: /^(src\/runtime\/|node:worker_threads$)/, what: 'src/runtime imports only src/runtime (and Node worker threads, loaded lazily)' },
   { from: /^src\/kernels\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/kernels.ts imports only src/runtime' },
-  { from: /^src\/tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays)$/, what: 'src/tensor.ts imports only src/runtime and src/typed-arrays.ts' },
+  { from: /^src\/tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays|wasm-tensor)$/, what: 'src/tensor.ts imports only src/runtime, src/typed-arrays.ts and src/wasm-tensor.ts' },
+  { from: /^src\/wasm-tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays)$/, what: 'src/wasm-tensor.ts imports only src/runtime and src/typed-arrays.ts' },
   { from: /^src\/typed-arrays\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/typed-arrays.ts imports only src/runtime' },
   {
     from: /^src\/(attention|ops|position|layers)\//,
@@ -64,7 +66,7 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
 
 /** The files the core entry may reach (repo-relative, without extension). */
 const CORE_GRAPH = new RegExp(String.raw`^src/(${[
-  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', 'typed-arrays', String.raw`runtime/[\w.-]+`,
+  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', 'typed-arrays', 'wasm-tensor', String.raw`runtime/[\w.-]+`,
   'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|core|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
 ].join('|')})$`);
 
