@@ -13,14 +13,18 @@ import { Kernels } from './kernels';
 import { matmul, type MatmulOptions } from './ops/matmul';
 import { type PackedMatrix, packMatrix, type PackMatrixOptions } from './ops/packed';
 import { softmax } from './ops/softmax';
+import { booleanOption, optionKeys, readOptions } from './attention/options';
 import {
-  AttentionError, type InstantiateOptions, type Isa, type KernelExports, WASM_MAX_BYTES, type WorkerPool,
+  AttentionError, formatValue, type InstantiateOptions, type Isa, type KernelExports, WASM_MAX_BYTES, type WorkerPool,
 } from './runtime/index';
 import { createTensor, type Tensor, type TensorLike, type WasmTensor } from './tensor';
 
 /** Options of `createRuntime` / `createRuntimeSync` (both entries). */
 export interface RuntimeOptions extends InstantiateOptions {
-  /** Upper bound on the Wasm memory this runtime may grow to (bytes). Default and maximum 4 GiB. */
+  /**
+   * Upper bound on the Wasm memory this runtime may grow to: an integer number of bytes, at least
+   * 65536 (one 64 KiB WebAssembly page, what the kernels start with). Default and maximum 4 GiB.
+   */
   maxMemoryBytes?: number;
   /**
    * Threads to split work over (heads and query tiles), the calling thread included: a number, or
@@ -34,15 +38,47 @@ export interface RuntimeOptions extends InstantiateOptions {
   /**
    * Debugging aid: put guard words around every Wasm allocation and verify them after every
    * kernel call, throwing MEMORY_CORRUPTION on a write outside a buffer. Slow; for tests.
+   * true or false (default false).
    */
   guardAllocations?: boolean;
 }
 
-/** `options.maxMemoryBytes`, checked (default 4 GiB). */
+const RUNTIME_KEYS = optionKeys<RuntimeOptions>({ maxMemoryBytes: true, threads: true, workerUrl: true, guardAllocations: true, isa: true, module: true });
+
+/** Smallest `maxMemoryBytes`: one 64 KiB WebAssembly page, the memory the kernels start with. */
+export const MIN_MEMORY_BYTES = 65536;
+
+/**
+ * The options of createRuntime / createRuntimeSync (`where`), read once (own properties only,
+ * unknown keys rejected) and checked — everything but `module` and whether the engine supports
+ * `isa`, which instantiation checks. Returns a plain snapshot the factory and the constructor read.
+ */
+export function readRuntimeOptions(options: unknown, where: string): RuntimeOptions {
+  const o = readOptions<RuntimeOptions>(options, RUNTIME_KEYS, 'options', where);
+  maxMemoryOption(o);
+  booleanOption(o.guardAllocations, 'options.guardAllocations', false);
+  const threads = o.threads;
+  if (threads !== undefined && threads !== 'auto' && !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+    throw new AttentionError('INVALID_OPTION', `options.threads must be an integer from 1 to 256 or 'auto', got ${formatValue(threads)}`);
+  }
+  const url = o.workerUrl;
+  if (url !== undefined && typeof url !== 'string' && !(typeof URL === 'function' && url instanceof URL)) {
+    throw new AttentionError('INVALID_OPTION', `options.workerUrl must be a string or a URL, got ${formatValue(url)}`);
+  }
+  if (o.isa !== undefined && o.isa !== 'relaxed' && o.isa !== 'simd128') {
+    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${formatValue(o.isa)}`);
+  }
+  return o;
+}
+
+/** `options.maxMemoryBytes`, checked: an integer of at least MIN_MEMORY_BYTES (default and maximum 4 GiB). */
 export function maxMemoryOption(options: RuntimeOptions): number {
   const max = options.maxMemoryBytes ?? WASM_MAX_BYTES;
-  if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0) {
-    throw new AttentionError('INVALID_OPTION', `options.maxMemoryBytes must be a positive number, got ${String(max)}`);
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < MIN_MEMORY_BYTES) {
+    throw new AttentionError(
+      'INVALID_OPTION',
+      `options.maxMemoryBytes must be an integer number of bytes ≥ ${MIN_MEMORY_BYTES} (one 64 KiB WebAssembly page: the kernels start with one page and cannot run in less), got ${formatValue(max)}`,
+    );
   }
   return max;
 }
@@ -59,7 +95,7 @@ export class CoreRuntime {
 
   /** @internal use createRuntime */
   constructor(exports: KernelExports, options: RuntimeOptions) {
-    this.kernels = new Kernels(exports, maxMemoryOption(options), options.guardAllocations === true);
+    this.kernels = new Kernels(exports, maxMemoryOption(options), booleanOption(options.guardAllocations, 'options.guardAllocations', false));
   }
 
   /** @internal attaches the worker pool created by createRuntime */
@@ -140,6 +176,7 @@ export class CoreRuntime {
     this.kernels.pool?.dispose();
     for (const t of [...this.live]) t.dispose();
     this.live.clear();
+    this.kernels.markDisposed();
     this.kernels = undefined;
   }
 

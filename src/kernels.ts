@@ -251,6 +251,18 @@ export class Kernels {
     return this.pool ? this.pool.threads : 1;
   }
 
+  private disposed = false;
+
+  /** Marks these kernels' runtime as disposed: assertLive throws from then on. */
+  markDisposed(): void {
+    this.disposed = true;
+  }
+
+  /** Throws DISPOSED once the runtime owning these kernels was disposed (checked mid-call, after the caller's code ran). */
+  assertLive(): void {
+    if (this.disposed) throw new AttentionError('DISPOSED', 'this Runtime was disposed during the call');
+  }
+
   /** Fused online-softmax attention for one (batch, head). */
   attnOnline(call: AttnCall): void {
     const ws = this.scratch(this.attnWorkspaceBytes(call.nk, call.dh, call.dv));

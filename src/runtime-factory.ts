@@ -2,9 +2,9 @@
 // Runtime for the full entry): instantiate the kernels, and with `threads` > 1 the shared-memory
 // twin plus a worker pool. Both entries' createRuntime / createRuntimeSync are one line over these.
 
-import { type CoreRuntime, maxMemoryOption, type RuntimeOptions } from './core-runtime';
+import { type CoreRuntime, maxMemoryOption, readRuntimeOptions, type RuntimeOptions } from './core-runtime';
 import {
-  AttentionError, checkForcedIsa, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels, type KernelExports,
+  AttentionError, checkForcedIsa, formatValue, instantiateKernels, instantiateKernelsSync, instantiateSharedKernels, type KernelExports,
   threadsAvailable, WorkerPool,
 } from './runtime/index';
 
@@ -38,10 +38,8 @@ async function resolveThreads(option: RuntimeOptions['threads']): Promise<number
 }
 
 /** createRuntime for the class `Runtime`: any environment; starts a worker pool for `threads` > 1. */
-export async function createRuntimeOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, options: RuntimeOptions = {}): Promise<R> {
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+export async function createRuntimeOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, optionsIn: RuntimeOptions = {}): Promise<R> {
+  const options = readRuntimeOptions(optionsIn, 'createRuntime');
   const threads = await resolveThreads(options.threads);
   if (threads > 1) {
     if (options.module !== undefined) {
@@ -69,9 +67,10 @@ export async function createRuntimeOf<R extends CoreRuntime>(Runtime: RuntimeCla
 }
 
 /** createRuntimeSync for the class `Runtime`: Node, Deno, Bun (browsers restrict synchronous compiles). One thread. */
-export function createRuntimeSyncOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, options: RuntimeOptions = {}): R {
+export function createRuntimeSyncOf<R extends CoreRuntime>(Runtime: RuntimeClass<R>, optionsIn: RuntimeOptions = {}): R {
+  const options = readRuntimeOptions(optionsIn, 'createRuntimeSync');
   if (options.threads !== undefined && options.threads !== 1) {
-    throw new AttentionError('INVALID_OPTION', `options.threads needs createRuntime (async): worker threads start asynchronously; got ${String(options.threads)}`);
+    throw new AttentionError('INVALID_OPTION', `options.threads above 1 needs createRuntime (async): worker threads start asynchronously; got ${formatValue(options.threads)}`);
   }
   return new Runtime(instantiateKernelsSync(options), options);
 }

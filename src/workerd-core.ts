@@ -13,11 +13,11 @@ export { detectIsa, isaSupported } from './workerd-kernels';
  * Creates a core runtime on the precompiled kernel module that matches `options.isa` (default:
  * relaxed; workerd compiled both binaries when the Worker was loaded). One thread.
  */
-export function createRuntime(options: RuntimeOptions = {}): Promise<CoreRuntime> {
-  return createRuntimeOf(CoreRuntime, withPrecompiledModule(options));
+export async function createRuntime(options: RuntimeOptions = {}): Promise<CoreRuntime> {
+  return createRuntimeOf(CoreRuntime, withPrecompiledModule(options, 'createRuntime'));
 }
 
 /** Synchronous createRuntime (instantiating a precompiled module is allowed in workerd). */
 export function createRuntimeSync(options: RuntimeOptions = {}): CoreRuntime {
-  return createRuntimeSyncOf(CoreRuntime, withPrecompiledModule(options));
+  return createRuntimeSyncOf(CoreRuntime, withPrecompiledModule(options, 'createRuntimeSync'));
 }

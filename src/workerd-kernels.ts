@@ -7,20 +7,14 @@
 
 import relaxedKernels from './wasm/relaxed.wasm';
 import simd128Kernels from './wasm/simd128.wasm';
-import type { RuntimeOptions } from './core-runtime';
-import { AttentionError, formatValue, type Isa } from './runtime/index';
+import { readRuntimeOptions, type RuntimeOptions } from './core-runtime';
+import type { Isa } from './runtime/index';
 
-/** `options` with `module` set to the precompiled binary of `options.isa` (default relaxed), unless given. */
-export function withPrecompiledModule(options: RuntimeOptions): RuntimeOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+/** `options` of `where` (read once, checked) with `module` set to the precompiled binary of `options.isa` (default relaxed), unless given. */
+export function withPrecompiledModule(optionsIn: RuntimeOptions, where: string): RuntimeOptions {
+  const options = readRuntimeOptions(optionsIn, where);
   if (options.module !== undefined) return options;
-  const isa = options.isa ?? 'relaxed';
-  if (isa !== 'relaxed' && isa !== 'simd128') {
-    throw new AttentionError('INVALID_OPTION', `options.isa must be 'relaxed' or 'simd128', got ${formatValue(isa)}`);
-  }
-  return { ...options, module: isa === 'relaxed' ? relaxedKernels : simd128Kernels };
+  return { ...options, module: options.isa === 'simd128' ? simd128Kernels : relaxedKernels };
 }
 
 /** Both binaries were compiled when the Worker loaded, so each is supported here. */

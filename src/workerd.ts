@@ -13,11 +13,11 @@ export { detectIsa, isaSupported } from './workerd-kernels';
  * Creates a runtime on the precompiled kernel module that matches `options.isa` (default:
  * relaxed; workerd compiled both binaries when the Worker was loaded). One thread.
  */
-export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  return createRuntimeOf(Runtime, withPrecompiledModule(options));
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  return createRuntimeOf(Runtime, withPrecompiledModule(options, 'createRuntime'));
 }
 
 /** Synchronous createRuntime (instantiating a precompiled module is allowed in workerd). */
 export function createRuntimeSync(options: RuntimeOptions = {}): Runtime {
-  return createRuntimeSyncOf(Runtime, withPrecompiledModule(options));
+  return createRuntimeSyncOf(Runtime, withPrecompiledModule(options, 'createRuntimeSync'));
 }

@@ -30,9 +30,9 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
-  checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
+  assertPreparedLive, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
 } from './long-common';
-import { integerOption } from './options';
+import { integerOption, optionKeys, readOptions } from './options';
 import { runWindowHead, windowSpec } from './sliding-window';
 
 /**
@@ -159,6 +159,20 @@ type GlobalSource =
   | { kind: 'scores'; count: number; data: Float32Array; perHead: boolean }
   | { kind: 'norm'; count: number; by: 'query-norm' | 'key-norm' };
 
+interface GlobalSpec {
+  indices?: unknown;
+  count?: unknown;
+  scores?: unknown;
+  by?: unknown;
+}
+const GLOBAL_KEYS = optionKeys<GlobalSpec>({ indices: true, count: true, scores: true, by: true });
+const RANDOM_KEYS = optionKeys<NonNullable<GlobalLocalOptions['random']>>({ blockSize: true, blocks: true, seed: true });
+
+/** The keys of GlobalLocalOptions. */
+export const GLOBAL_LOCAL_KEYS = optionKeys<GlobalLocalOptions>({
+  window: true, dilation: true, causal: true, global: true, random: true, scale: true, out: true,
+});
+
 function globalSource(spec: unknown, batch: number, heads: number, n: number, kernels: Kernels): GlobalSource {
   if (spec === undefined) return { kind: 'none' };
   if (Array.isArray(spec) || ArrayBuffer.isView(spec)) {
@@ -168,7 +182,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
   if (typeof spec !== 'object' || spec === null) {
     throw new AttentionError('INVALID_OPTION', `options.global must be an index array, { indices }, { count, scores } or { count, by }, got ${String(spec)}`);
   }
-  const s = spec as { indices?: unknown; count?: unknown; scores?: unknown; by?: unknown };
+  const s = readOptions<GlobalSpec>(spec, GLOBAL_KEYS, 'options.global', 'rt.globalLocalAttention', ['scores']);
   if (s.indices !== undefined) {
     if (!Array.isArray(s.indices) || s.indices.length !== batch) {
       throw new AttentionError('INVALID_OPTION', `options.global.indices must hold one index list per batch entry (${batch}), got ${Array.isArray(s.indices) ? `${s.indices.length} lists` : String(s.indices)}`);
@@ -203,10 +217,10 @@ export function globalLocalAttention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: GlobalLocalOptions,
+  optionsIn: GlobalLocalOptions,
 ): Tensor {
-  checkOptionsObject(options, 'globalLocalAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'globalLocalAttention needs options with a window, got undefined');
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'globalLocalAttention needs options with a window, got undefined');
+  const options = readOptions<GlobalLocalOptions>(optionsIn, GLOBAL_LOCAL_KEYS, 'options', 'rt.globalLocalAttention');
   const p = prepare(kernels, qIn, kIn, vIn, options, 'globalLocalAttention');
   const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
   if (nq !== nk) {
@@ -216,14 +230,11 @@ export function globalLocalAttention(
   if (options.causal !== undefined && typeof options.causal !== 'boolean') {
     throw new AttentionError('INVALID_OPTION', `options.causal must be true or false, got ${formatValue(options.causal)}`);
   }
-  const spec = windowSpec(options.window, options.dilation, options.causal, n, n);
+  const spec = windowSpec(options.window, options.dilation, options.causal, n, n, 'options', 'rt.globalLocalAttention');
   const source = globalSource(options.global, batch, qHeads, n, kernels);
   let random: { blockSize: number; blocks: number; seed: number } | undefined;
   if (options.random !== undefined) {
-    const r = options.random;
-    if (typeof r !== 'object' || r === null) {
-      throw new AttentionError('INVALID_OPTION', `options.random must be { blockSize, blocks, seed? }, got ${String(r)}`);
-    }
+    const r = readOptions<NonNullable<GlobalLocalOptions['random']>>(options.random, RANDOM_KEYS, 'options.random', 'rt.globalLocalAttention');
     const blockSize = integerOption(r.blockSize, 'options.random.blockSize', 0, 1);
     if (r.blockSize === undefined) throw new AttentionError('INVALID_OPTION', 'options.random.blockSize is required (an integer ≥ 1), got undefined');
     const blocks = integerOption(r.blocks, 'options.random.blocks', 0, 0);
@@ -235,6 +246,7 @@ export function globalLocalAttention(
     : source.kind === 'fixed' ? Math.max(0, ...source.lists.map((l) => l.length))
       : source.count;
   const d = spec.dilation;
+  assertPreparedLive(kernels, p, options.out);
 
   const scope = new Scope(kernels.arena);
   try {

@@ -33,9 +33,9 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  checkOptionsObject, finishOutput, headPtr, outputPtr, plainCall, prepare, Scope,
+  assertPreparedLive, finishOutput, headPtr, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
-import { finiteOption } from './options';
+import { finiteOption, optionKeys, readOptions } from './options';
 
 /**
  * How a level's outputs are pooled into one vector per group: 'mean', 'max' (per coordinate), or
@@ -145,14 +145,21 @@ export function levelBounds(spec: unknown, units: number, name: string): Int32Ar
   return Int32Array.from(b);
 }
 
+const POOL_KEYS = optionKeys<{ query: unknown; scale?: unknown }>({ query: true, scale: true });
+
+/** The keys of HierarchicalOptions. */
+export const HIERARCHICAL_KEYS = optionKeys<HierarchicalOptions>({
+  levels: true, aggregate: true, combine: true, scale: true, levelScale: true, out: true,
+});
+
 /** A validated aggregation step. */
 type Aggregate = { kind: 'mean' } | { kind: 'max' } | { kind: 'pool'; view: TensorView<Float32Array>; perHead: boolean; scale: number };
 
 function aggregateSpec(kernels: Kernels, spec: unknown, name: string, heads: number, dv: number): Aggregate {
   if (spec === 'mean') return { kind: 'mean' };
   if (spec === 'max') return { kind: 'max' };
-  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec) && 'query' in spec) {
-    const s = spec as { query: unknown; scale?: unknown };
+  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec)) {
+    const s = readOptions<{ query: unknown; scale?: unknown }>(spec, POOL_KEYS, name, 'rt.hierarchicalAttention', ['query']);
     const view = viewTensor(s.query, `${name}.query`, [Float32Array] as const, kernels.arena);
     const shape = view.shape;
     const shared = shape.length === 1 && shape[0] === dv;
@@ -185,10 +192,10 @@ export function hierarchicalAttention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: HierarchicalOptions,
+  optionsIn: HierarchicalOptions,
 ): HierarchicalResult {
-  checkOptionsObject(options, 'hierarchicalAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'hierarchicalAttention needs options with levels, got undefined');
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'hierarchicalAttention needs options with levels, got undefined');
+  const options = readOptions<HierarchicalOptions>(optionsIn, HIERARCHICAL_KEYS, 'options', 'rt.hierarchicalAttention');
   const p = prepare(kernels, qIn, kIn, vIn, options, 'hierarchicalAttention');
   const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
   if (nq !== nk) {
@@ -247,6 +254,11 @@ export function hierarchicalAttention(
     return m;
   };
 
+  const pools: Record<string, unknown> = {};
+  aggs.forEach((a, i) => {
+    if (a.kind === 'pool') pools[`options.aggregate[${i}].query`] = a.view.resident;
+  });
+  assertPreparedLive(kernels, p, options.out, pools);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(maxGroup(bounds[0]), dh, dv);

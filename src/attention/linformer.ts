@@ -19,10 +19,10 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
+  assertPreparedLive, booleanOption, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
   Scope, seedOption,
 } from './long-common';
-import { integerOption } from './options';
+import { assertLive, integerOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.linformerAttention`. */
 export interface LinformerOptions {
@@ -54,17 +54,29 @@ export interface LinformerOptions {
 export const linformerSeeds = (seed: number): { e: number; f: number } => ({ e: mixSeed(seed, 0x4c46, 1), f: mixSeed(seed, 0x4c46, 2) });
 
 /** Seeded projections E (and F) of shape [length, k], N(0, 1/k), as the seeded path uses them. */
-export function linformerProjections(
-  kernels: Kernels,
-  options: { length: number; k: number; seed?: number; shared?: boolean },
-): { e: Tensor; f: Tensor } {
-  checkOptionsObject(options, 'linformerProjections');
+/** Options of `rt.linformerProjections`. */
+interface ProjectionOptions {
+  length: number;
+  k: number;
+  seed?: number;
+  shared?: boolean;
+}
+const PROJECTION_KEYS = optionKeys<ProjectionOptions>({ length: true, k: true, seed: true, shared: true });
+
+/** The keys of LinformerOptions. */
+export const LINFORMER_KEYS = optionKeys<LinformerOptions>({
+  k: true, e: true, f: true, shared: true, seed: true, keyLengths: true, causal: true, scale: true, out: true,
+});
+
+export function linformerProjections(kernels: Kernels, optionsIn: ProjectionOptions): { e: Tensor; f: Tensor } {
+  const options = readOptions<ProjectionOptions>(optionsIn, PROJECTION_KEYS, 'options', 'rt.linformerProjections');
   const length = integerOption(options?.length, 'options.length', -1, 1);
   const k = integerOption(options?.k, 'options.k', -1, 1);
   if (length < 0 || k < 0) throw new AttentionError('INVALID_OPTION', `linformerProjections needs options.length and options.k (integers ≥ 1), got ${String(options?.length)} and ${String(options?.k)}`);
   const seed = seedOption(options.seed, 'options.seed');
   const shared = booleanOption(options.shared, 'options.shared', false);
   const seeds = linformerSeeds(seed);
+  assertLive(kernels);
   const make = (s: number): Tensor => {
     const ptr = kernels.arena.alloc(length * k * 4);
     try {
@@ -94,10 +106,10 @@ export function linformerAttention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: LinformerOptions,
+  optionsIn: LinformerOptions,
 ): Tensor {
-  checkOptionsObject(options, 'linformerAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'linformerAttention needs options with k (or e and f), got undefined');
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'linformerAttention needs options with k (or e and f), got undefined');
+  const options = readOptions<LinformerOptions>(optionsIn, LINFORMER_KEYS, 'options', 'rt.linformerAttention', ['e', 'f']);
   if (options.causal !== undefined && options.causal !== false) {
     throw new AttentionError(
       'INVALID_OPTION',
@@ -136,6 +148,7 @@ export function linformerAttention(
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   const perHead = eView !== undefined && eView.shape.length === 3;
   const eRows = eView ? eView.shape[eView.shape.length - 2] : n;
+  assertPreparedLive(kernels, p, options.out, { 'options.e': eView?.resident, 'options.f': fView?.resident });
 
   const scope = new Scope(kernels.arena);
   try {

@@ -1,6 +1,6 @@
 // long-common.ts — what the long-sequence variants (sliding-window.ts, global-local.ts,
 // segmented.ts, lsh.ts, linformer.ts) share: q/k/v validation, output placement, per-head
-// pointers, a seeded integer PRNG and option checks.
+// pointers, a seeded integer PRNG, option checks and the liveness check before the run.
 
 import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
@@ -8,7 +8,7 @@ import {
   checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,
   viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
-import { finiteOption, integerOption } from './options';
+import { assertLive, finiteOption, integerOption } from './options';
 
 const F32 = [Float32Array] as const;
 
@@ -37,13 +37,6 @@ export interface Prepared {
 function expectRank4(view: TensorView, name: string, what: string): void {
   if (view.shape.length !== 4) {
     throw new AttentionError('SHAPE_MISMATCH', `${name} must be 4-D ${what}, got ${formatShape(view.shape)}`);
-  }
-}
-
-/** Throws unless `options` is undefined or a plain object. */
-export function checkOptionsObject(options: unknown, what: string): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new AttentionError('INVALID_OPTION', `${what} options must be an object, got ${String(options)}`);
   }
 }
 
@@ -143,13 +136,6 @@ export function requiredInteger(value: unknown, name: string, min: number): numb
   return integerOption(value, name, 0, min);
 }
 
-/** A boolean option. */
-export function booleanOption(value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new AttentionError('INVALID_OPTION', `${name} must be true or false, got ${String(value)}`);
-  return value;
-}
-
 /** A 32-bit seed: an integer in [0, 2³²). */
 export function seedOption(value: unknown, name: string): number {
   if (value === undefined) return 0;
@@ -186,8 +172,17 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** The per-batch key lengths (default nk) from an optional `keyLengths` option. */
-export { lengthsOption } from './options';
+/**
+ * Throws DISPOSED when the runtime, q, k, v, `out` (the caller's options.out) or one of `more`
+ * (argument name → the caller's value) was disposed by the caller's code during the call: run
+ * after the last option is read, before anything is written.
+ */
+export function assertPreparedLive(kernels: Kernels, p: Prepared, out: unknown, more: Record<string, unknown> = {}): void {
+  assertLive(kernels, { q: p.q.resident, k: p.k?.resident, v: p.v.resident, 'options.out': out, ...more });
+}
+
+/** The per-batch key lengths (default nk) from an optional `keyLengths` option; booleans. */
+export { booleanOption, lengthsOption } from './options';
 
 /** An allocation scope for one call (re-exported for the variant files). */
 export { Scope };

@@ -35,10 +35,10 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, prepare, Scope,
+  assertPreparedLive, booleanOption, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, prepare, Scope,
   seedOption,
 } from './long-common';
-import { integerOption } from './options';
+import { assertLive, integerOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.lshAttention`. */
 export interface LshOptions {
@@ -208,9 +208,18 @@ function placeRotations(kernels: Kernels, scope: Scope, plan: HashPlan, dh: numb
 }
 
 /** rt.lshRotations: the seeded rotations, [heads, headDim, rounds, buckets/2]. */
-export function lshRotations(kernels: Kernels, options: LshRotationOptions): Tensor {
-  checkOptionsObject(options, 'lshRotations');
-  const dh = integerOption(options?.headDim, 'options.headDim', -1, 1);
+const ROTATION_KEYS = optionKeys<LshRotationOptions>({ headDim: true, buckets: true, rounds: true, seed: true, heads: true });
+const HASH_KEYS = optionKeys<LshHashOptions>({ buckets: true, rounds: true, seed: true, rotations: true, keyLengths: true });
+
+/** The keys of LshOptions. */
+export const LSH_KEYS = optionKeys<LshOptions>({
+  buckets: true, rounds: true, chunkLength: true, sharedQK: true, causal: true, seed: true, rotations: true,
+  keyLengths: true, scale: true, out: true,
+});
+
+export function lshRotations(kernels: Kernels, optionsIn: LshRotationOptions): Tensor {
+  const options = readOptions<LshRotationOptions>(optionsIn, ROTATION_KEYS, 'options', 'rt.lshRotations');
+  const dh = integerOption(options.headDim, 'options.headDim', -1, 1);
   if (dh < 0) throw new AttentionError('INVALID_OPTION', 'options.headDim is required (an integer ≥ 1), got undefined');
   if (options.buckets === undefined) throw new AttentionError('INVALID_OPTION', 'options.buckets is required (an even number ≥ 2, or a factorization), got undefined');
   const spec = bucketsOption(options.buckets, 'options.buckets');
@@ -221,6 +230,7 @@ export function lshRotations(kernels: Kernels, options: LshRotationOptions): Ten
   const width = spec.halves.reduce((a, b) => a + b, 0);
   const W = rounds * width;
   const size = heads * dh * W;
+  assertLive(kernels);
   const ptr = kernels.arena.alloc(size * 4);
   try {
     for (let h = 0; h < heads; h++) kernels.randn(lshHeadSeed(seed, h), dh * W, 1, ptr + 4 * h * dh * W);
@@ -253,9 +263,9 @@ function placeHalves(kernels: Kernels, scope: Scope, plan: HashPlan): number {
 }
 
 /** rt.lshHash: bucket ids of every token, [batch, heads, rounds, n] (−1 past keyLengths). */
-export function lshHash(kernels: Kernels, xIn: TensorLike, options: LshHashOptions): LshBuckets {
-  checkOptionsObject(options, 'lshHash');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'lshHash needs options with buckets, got undefined');
+export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOptions): LshBuckets {
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'lshHash needs options with buckets, got undefined');
+  const options = readOptions<LshHashOptions>(optionsIn, HASH_KEYS, 'options', 'rt.lshHash', ['rotations']);
   const xv = viewTensor(xIn, 'x', [Float32Array] as const, kernels.arena);
   if (xv.shape.length !== 4) throw new AttentionError('SHAPE_MISMATCH', `x must be 4-D [batch, heads, n, headDim], got ${formatShape(xv.shape)}`);
   const [batch, heads, n, dh] = xv.shape;
@@ -265,6 +275,7 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, options: LshHashOptio
   const plan = hashPlan(kernels, options, dh, heads, 2);
   const keyLens = options.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   checkElementCount(batch * heads * plan.rounds * n, 'bucket ids');
+  assertLive(kernels, { x: xIn, 'options.rotations': plan.view?.resident });
   const out = new Int32Array(batch * heads * plan.rounds * n).fill(-1);
   const scope = new Scope(kernels.arena);
   try {
@@ -297,8 +308,7 @@ export function lshAttention(
   vIn: TensorLike,
   options: LshOptions = {},
 ): Tensor {
-  checkOptionsObject(options, 'lshAttention');
-  const o = options ?? {};
+  const o = readOptions<LshOptions>(options, LSH_KEYS, 'options', 'rt.lshAttention', ['rotations']);
   const shared = booleanOption(o.sharedQK, 'options.sharedQK', false);
   if (shared && kIn !== null && kIn !== undefined) {
     throw new AttentionError('INVALID_ARGUMENT', 'k must be null when options.sharedQK is true (the keys are the length-normalized queries), got a tensor');
@@ -322,6 +332,7 @@ export function lshAttention(
   const W = plan.rounds * plan.width;
   const nb = plan.buckets;
   const needMask = causal || shared;
+  assertPreparedLive(kernels, p, o.out, { 'options.rotations': plan.view?.resident });
 
   const scope = new Scope(kernels.arena);
   try {

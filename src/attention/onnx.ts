@@ -23,7 +23,9 @@ import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor } from '../tensor';
 import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
-import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
+import {
+  assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,
+} from './options';
 
 /** Inputs of the ONNX Attention operator, by their ONNX names. */
 export interface OnnxAttentionInputs {
@@ -91,10 +93,14 @@ export interface OnnxAttentionOutputs {
 
 const F32 = [Float32Array] as const;
 const SOFTMAX_PRECISIONS = new Set([1, 10, 11, 16]); // FLOAT, FLOAT16, DOUBLE, BFLOAT16
-const KNOWN_ATTRIBUTES = new Set([
-  'is_causal', 'scale', 'softcap', 'q_num_heads', 'kv_num_heads', 'qk_matmul_output_mode',
-  'softmax_precision', 'left_window_size', 'right_window_size',
-]);
+const INPUT_KEYS = optionKeys<OnnxAttentionInputs>({
+  Q: true, K: true, V: true, attn_mask: true, past_key: true, past_value: true, nonpad_kv_seqlen: true,
+});
+const ATTRIBUTE_KEYS = optionKeys<OnnxAttentionAttributes>({
+  is_causal: true, scale: true, softcap: true, q_num_heads: true, kv_num_heads: true, qk_matmul_output_mode: true,
+  softmax_precision: true, left_window_size: true, right_window_size: true,
+});
+const OPTION_KEYS = optionKeys<OnnxAttentionOptions>({ qkMatmulOutput: true });
 
 function splitHeads(view: TensorView, name: string, heads: number, headsName: string): { seq: number; dim: number } {
   const [, seq, hidden] = view.shape;
@@ -111,21 +117,14 @@ export function onnxAttention(
   options: OnnxAttentionOptions = {},
 ): OnnxAttentionOutputs {
   const arena = kernels.arena;
-  if (typeof inputs !== 'object' || inputs === null) {
+  if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
     throw new AttentionError('INVALID_ARGUMENT', `inputs must be an object { Q, K, V, … }, got ${String(inputs)}`);
   }
-  if (typeof attributes !== 'object' || attributes === null) {
-    throw new AttentionError('INVALID_OPTION', `attributes must be an object, got ${String(attributes)}`);
-  }
-  for (const key of Object.keys(attributes)) {
-    if (!KNOWN_ATTRIBUTES.has(key)) throw new AttentionError('INVALID_OPTION', `unknown Attention attribute ${formatValue(key)}`);
-  }
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
-  if (options.qkMatmulOutput !== undefined && typeof options.qkMatmulOutput !== 'boolean') {
-    throw new AttentionError('INVALID_OPTION', `options.qkMatmulOutput must be a boolean, got ${String(options.qkMatmulOutput)}`);
-  }
+  // From here on inputs, attributes and options are snapshots: each key read once, own properties only.
+  inputs = readOptions<OnnxAttentionInputs>(inputs, INPUT_KEYS, 'inputs', 'rt.onnxAttention', ['attn_mask', 'nonpad_kv_seqlen']) as OnnxAttentionInputs;
+  attributes = readOptions<OnnxAttentionAttributes>(attributes, ATTRIBUTE_KEYS, 'attributes', 'rt.onnxAttention');
+  options = readOptions<OnnxAttentionOptions>(options, OPTION_KEYS, 'options', 'rt.onnxAttention');
+  booleanOption(options.qkMatmulOutput, 'options.qkMatmulOutput', false);
   const Q = viewTensor(inputs.Q, 'inputs.Q', F32, arena);
   const K = viewTensor(inputs.K, 'inputs.K', F32, arena);
   const V = viewTensor(inputs.V, 'inputs.V', F32, arena);
@@ -235,6 +234,11 @@ export function onnxAttention(
 
   const scope = new Scope(arena);
   try {
+    // The caller's code (getters) has run: the runtime and every resident input must still be alive.
+    assertLive(kernels, {
+      'inputs.Q': inputs.Q, 'inputs.K': inputs.K, 'inputs.V': inputs.V, 'inputs.past_key': inputs.past_key,
+      'inputs.past_value': inputs.past_value, 'inputs.attn_mask': inputs.attn_mask,
+    });
     kernels.reserveAttention(nk, dh, dv);
     const qp = scope.place(Q);
     const layoutOf = (ptr: number, heads: number, seq: number, dim: number): HeadLayout =>

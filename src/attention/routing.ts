@@ -54,12 +54,13 @@ import {
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare,
+  assertPreparedLive, booleanOption, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare,
   type Prepared, requiredInteger, Scope, seedOption,
 } from './long-common';
 import { lshAttention, type LshOptions } from './lsh';
-import { finiteOption, integerOption } from './options';
-import { attention } from './sdpa';
+import { assertLive, finiteOption, integerOption, optionKeys, readOptions } from './options';
+import { readPath, type PathSnapshot, PATH_TYPES } from './path-options';
+import { attention, type AttentionOptions } from './sdpa';
 import { segmentedAttention, type SegmentedOptions } from './segmented';
 import { slidingWindowAttention, type SlidingWindowOptions } from './sliding-window';
 
@@ -114,6 +115,13 @@ export interface RoutingCentroidOptions {
   /** k-means rounds after the initial draw. Default 10. */
   iterations?: number;
 }
+
+/** The keys of RoutingOptions. */
+export const ROUTING_KEYS = optionKeys<RoutingOptions>({
+  clusters: true, windowSize: true, keyWindowSize: true, causal: true, centroids: true, seed: true, iterations: true,
+  emaDecay: true, returnCentroids: true, scale: true, out: true,
+});
+const CENTROID_KEYS = optionKeys<RoutingCentroidOptions>({ clusters: true, seed: true, iterations: true });
 
 /** Seed of head h's k-means initialization. */
 export const routingHeadSeed = (seed: number, h: number): number => mixSeed(seed, 0x524f5554, h);
@@ -263,7 +271,7 @@ interface RoutingSpec {
   returnCentroids: boolean;
 }
 
-function routingSpec(kernels: Kernels, options: RoutingOptions, qHeads: number, nq: number, nk: number, dh: number, prefix = 'options'): RoutingSpec {
+function routingSpec(kernels: Kernels, options: Partial<RoutingOptions>, qHeads: number, nq: number, nk: number, dh: number, prefix = 'options'): RoutingSpec {
   const C = requiredInteger(options.clusters, `${prefix}.clusters`, 1);
   const w = integerOption(options.windowSize, `${prefix}.windowSize`, Math.ceil(nq / C), 1);
   if (w > nq) {
@@ -395,16 +403,17 @@ export function routingAttention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: RoutingOptions,
+  optionsIn: RoutingOptions,
 ): Tensor | RoutingResult {
-  checkOptionsObject(options, 'routingAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'routingAttention needs options with clusters, got undefined');
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'routingAttention needs options with clusters, got undefined');
+  const options = readOptions<RoutingOptions>(optionsIn, ROUTING_KEYS, 'options', 'rt.routingAttention', ['centroids']);
   const p = prepare(kernels, qIn, kIn, vIn, options, 'routingAttention');
   const { qHeads, nq, nk, dh, dv } = p.dims;
   if (nq === 0 || nk === 0) {
     throw new AttentionError('SHAPE_MISMATCH', `routingAttention needs at least one query and one key, got nq = ${nq} and nk = ${nk}`);
   }
   const spec = routingSpec(kernels, options, qHeads, nq, nk, dh);
+  assertPreparedLive(kernels, p, options.out, { 'options.centroids': spec.centroids?.resident });
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(spec.kw, dh, dv);
@@ -423,9 +432,9 @@ export function routingAttention(
 }
 
 /** rt.routingCentroids: the seeded k-means centroids rt.routingAttention would start from, [heads, clusters, headDim]. */
-export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorLike | null, options: RoutingCentroidOptions): Tensor {
-  checkOptionsObject(options, 'routingCentroids');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'routingCentroids needs options with clusters, got undefined');
+export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorLike | null, optionsIn: RoutingCentroidOptions): Tensor {
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'routingCentroids needs options with clusters, got undefined');
+  const options = readOptions<RoutingCentroidOptions>(optionsIn, CENTROID_KEYS, 'options', 'rt.routingCentroids');
   const arena = kernels.arena;
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = kIn === null || kIn === undefined ? undefined : viewTensor(kIn, 'k', F32, arena);
@@ -449,6 +458,7 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   const Ns = B * (nq + nk);
   if (Ns === 0) throw new AttentionError('SHAPE_MISMATCH', 'routingCentroids needs at least one query or key row, got none');
   const group = H / kvHeads;
+  assertLive(kernels, { q: qIn, k: kIn });
   const scope = new Scope(arena);
   try {
     kernels.reserveGemm(C, dh);
@@ -548,16 +558,33 @@ export interface RoutedResult {
   routes: Tensor;
 }
 
-const PATH_TYPES = ['full', 'window', 'global-local', 'segmented', 'lsh', 'linformer', 'routing'];
+const ROUTED_KEYS = optionKeys<RoutedOptions>({
+  paths: true, over: true, router: true, routes: true, returnRoutes: true, scale: true, out: true,
+});
+const ROUTER_KEYS = optionKeys<Router>({ weights: true, bias: true, input: true });
+
+/** The WasmTensors among the paths' options (one level deep: `global.scores` too), by name. */
+function pathTensors(paths: PathSnapshot[]): Record<string, unknown> {
+  const found: Record<string, unknown> = {};
+  paths.forEach((path, i) => {
+    for (const [key, value] of Object.entries(path)) {
+      if (value instanceof WasmTensor) found[`options.paths[${i}].${key}`] = value;
+      else if (typeof value === 'object' && value !== null) {
+        for (const [inner, x] of Object.entries(value)) if (x instanceof WasmTensor) found[`options.paths[${i}].${key}.${inner}`] = x;
+      }
+    }
+  });
+  return found;
+}
 
 /** Runs path `path` with q, k, v resident, into the resident tensor `out`. */
-function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
-  const { type, ...rest } = path as AttentionPath & Record<string, unknown>;
+function runPath(kernels: Kernels, path: PathSnapshot, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
+  const { type, ...rest } = path;
   const opts = { ...rest, scale, out };
   try {
     switch (type) {
       case 'full':
-        attention(kernels, q, k, v, { causal: path.type === 'full' ? path.causal : undefined, window: path.type === 'full' ? path.window : undefined, scale, out });
+        attention(kernels, q, k, v, { causal: path.causal as AttentionOptions['causal'], window: path.window as AttentionOptions['window'], scale, out });
         return;
       case 'window':
         slidingWindowAttention(kernels, q, k, v, opts as unknown as SlidingWindowOptions);
@@ -593,25 +620,21 @@ export function routedAttention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: RoutedOptions,
+  raw: RoutedOptions,
 ): Tensor | RoutedResult {
-  checkOptionsObject(options, 'routedAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'routedAttention needs options with paths and a router, got undefined');
+  if (raw === undefined) throw new AttentionError('INVALID_OPTION', 'routedAttention needs options with paths and a router, got undefined');
+  const options = readOptions<RoutedOptions>(raw, ROUTED_KEYS, 'options', 'rt.routedAttention', ['routes']);
   const arena = kernels.arena;
   const over = options.over ?? 'paths';
   if (over !== 'paths' && over !== 'heads') throw new AttentionError('INVALID_OPTION', `options.over must be 'paths' or 'heads', got ${formatValue(over)}`);
   // Validate the shapes (and `out` against the mixture's shape, checked below) through prepare.
-  const p = prepare(kernels, qIn, kIn, vIn, { scale: options.scale }, 'routedAttention');
+  const p = prepare(kernels, qIn, kIn, vIn, { scale: options.scale, out: undefined }, 'routedAttention');
   const { batch: B, qHeads: H, nq, dh, dv } = p.dims;
-  const paths = options.paths;
-  if (!Array.isArray(paths) || paths.length === 0) {
-    throw new AttentionError('INVALID_OPTION', `options.paths must be a non-empty array of attention paths ({ type: 'full' | 'window' | … }), got ${Array.isArray(paths) ? '[]' : String(paths)}`);
+  const pathsIn = options.paths;
+  if (!Array.isArray(pathsIn) || pathsIn.length === 0) {
+    throw new AttentionError('INVALID_OPTION', `options.paths must be a non-empty array of attention paths ({ type: 'full' | 'window' | … }), got ${Array.isArray(pathsIn) ? '[]' : String(pathsIn)}`);
   }
-  paths.forEach((path, i) => {
-    if (typeof path !== 'object' || path === null || !PATH_TYPES.includes((path as { type?: string }).type ?? '')) {
-      throw new AttentionError('INVALID_OPTION', `options.paths[${i}] must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got ${formatValue(path)}`);
-    }
-  });
+  const paths = Array.from(pathsIn as unknown[], (path, i) => readPath(path, i, ROUTING_KEYS));
   if (over === 'heads' && paths.length !== 1) {
     throw new AttentionError('INVALID_OPTION', `options.paths must hold exactly one path when routing over heads (options.over = 'heads'), got ${paths.length}`);
   }
@@ -645,10 +668,10 @@ export function routedAttention(
       }
     }
   } else {
-    const r = options.router;
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
-      throw new AttentionError('INVALID_OPTION', `options.router must be { weights, bias?, input? } (or give options.routes), got ${String(r)}`);
+    if (typeof options.router !== 'object' || options.router === null || Array.isArray(options.router)) {
+      throw new AttentionError('INVALID_OPTION', `options.router must be { weights, bias?, input? } (or give options.routes), got ${String(options.router)}`);
     }
+    const r = readOptions<Router>(options.router, ROUTER_KEYS, 'options.router', 'rt.routedAttention', ['weights', 'bias', 'input']);
     wView = viewTensor(r.weights, 'options.router.weights', F32, arena);
     const ws = wView.shape;
     if (r.input !== undefined) {
@@ -700,6 +723,10 @@ export function routedAttention(
     }
   }
 
+  assertPreparedLive(kernels, p, options.out, {
+    'options.routes': routesView?.resident, 'options.router.weights': wView?.resident, 'options.router.bias': bView?.resident,
+    'options.router.input': xView?.resident, ...pathTensors(paths),
+  });
   const scope = new Scope(arena);
   try {
     const qp = scope.place(p.q);

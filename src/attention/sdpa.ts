@@ -9,7 +9,9 @@ import {
 } from '../tensor';
 import { bhsdLayout, runAttention } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
-import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
+import {
+  assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,
+} from './options';
 
 /** Options of `rt.attention`. */
 export interface AttentionOptions {
@@ -55,6 +57,10 @@ export interface AttentionWithWeights {
 }
 
 const F32 = [Float32Array] as const;
+const ATTENTION_KEYS = optionKeys<AttentionOptions>({
+  scale: true, causal: true, mask: true, keyLengths: true, softcap: true, window: true, returnWeights: true, out: true,
+});
+const WINDOW_KEYS = optionKeys<NonNullable<AttentionOptions['window']>>({ left: true, right: true });
 
 function expectRank4(view: TensorView, name: string, what: string): void {
   if (view.shape.length !== 4) {
@@ -67,12 +73,11 @@ export function attention(
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: AttentionOptions = {},
+  optionsIn: AttentionOptions = {},
 ): Tensor | AttentionWithWeights {
   const arena = kernels.arena;
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+  const options = readOptions<AttentionOptions>(optionsIn, ATTENTION_KEYS, 'options', 'rt.attention', ['mask']);
+  booleanOption(options.returnWeights, 'options.returnWeights', false);
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = viewTensor(kIn, 'k', F32, arena);
   const v = viewTensor(vIn, 'v', F32, arena);
@@ -101,11 +106,9 @@ export function attention(
   let left = -1;
   let right = -1;
   if (options.window !== undefined) {
-    if (typeof options.window !== 'object' || options.window === null) {
-      throw new AttentionError('INVALID_OPTION', `options.window must be { left?, right? }, got ${String(options.window)}`);
-    }
-    left = integerOption(options.window.left, 'options.window.left', -1, 0);
-    right = integerOption(options.window.right, 'options.window.right', -1, 0);
+    const window = readOptions<NonNullable<AttentionOptions['window']>>(options.window, WINDOW_KEYS, 'options.window', 'rt.attention');
+    left = integerOption(window.left, 'options.window.left', -1, 0);
+    right = integerOption(window.right, 'options.window.right', -1, 0);
   }
   if (causal) right = right < 0 ? 0 : Math.min(right, 0);
   const keyLens = options.keyLengths === undefined
@@ -120,6 +123,7 @@ export function attention(
   if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');
   const maskIn = options.mask === undefined ? undefined : checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact', arena);
 
+  assertLive(kernels, { q: qIn, k: kIn, v: vIn, 'options.mask': options.mask, 'options.out': options.out });
   const scope = new Scope(arena);
   try {
     kernels.reserveAttention(nk, dh, dv);

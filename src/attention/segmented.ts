@@ -30,9 +30,9 @@ import type { Kernels } from '../kernels';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, outputPtr, plainCall, prepare, requiredInteger, Scope,
+  assertPreparedLive, booleanOption, finishOutput, headPtr, outputPtr, plainCall, prepare, requiredInteger, Scope,
 } from './long-common';
-import { integerOption } from './options';
+import { integerOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.segmentedAttention`. */
 export interface SegmentedOptions {
@@ -66,15 +66,20 @@ export function segmentBounds(n: number, S: number, o: number): { start: Int32Ar
   return { start, end };
 }
 
+/** The keys of SegmentedOptions. */
+export const SEGMENTED_KEYS = optionKeys<SegmentedOptions>({
+  segmentLength: true, overlap: true, summaries: true, causal: true, scale: true, out: true,
+});
+
 export function segmentedAttention(
   kernels: Kernels,
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: SegmentedOptions,
+  optionsIn: SegmentedOptions,
 ): Tensor {
-  checkOptionsObject(options, 'segmentedAttention');
-  if (options === undefined) throw new AttentionError('INVALID_OPTION', 'segmentedAttention needs options with a segmentLength, got undefined');
+  if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'segmentedAttention needs options with a segmentLength, got undefined');
+  const options = readOptions<SegmentedOptions>(optionsIn, SEGMENTED_KEYS, 'options', 'rt.segmentedAttention');
   const p = prepare(kernels, qIn, kIn, vIn, options, 'segmentedAttention');
   const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
   if (nq !== nk) {
@@ -89,6 +94,7 @@ export function segmentedAttention(
   const { start, end } = segmentBounds(n, S, o);
   const W = start.length;
   const useSummaries = summaries && W > 1;
+  assertPreparedLive(kernels, p, options.out);
 
   const scope = new Scope(kernels.arena);
   try {

@@ -17,9 +17,9 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  checkOptionsObject, finishOutput, headPtr, lengthsOption, outputPtr, prepare, Scope,
+  assertPreparedLive, finishOutput, headPtr, lengthsOption, outputPtr, prepare, Scope,
 } from './long-common';
-import { integerOption } from './options';
+import { integerOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.slidingWindowAttention`. */
 export interface SlidingWindowOptions {
@@ -61,14 +61,17 @@ export interface WindowSpec {
   topLeft: boolean;
 }
 
-/** Validates window, dilation and causal (shared with rt.globalLocalAttention). */
+const WINDOW_SIDES = optionKeys<{ left?: unknown; right?: unknown }>({ left: true, right: true });
+
+/** Validates window, dilation and causal of `where` (shared with rt.globalLocalAttention). */
 export function windowSpec(
   window: unknown,
   dilationIn: unknown,
   causalIn: unknown,
   nq: number,
   nk: number,
-  prefix = 'options',
+  prefix: string,
+  where: string,
 ): WindowSpec {
   const causal = causalIn ?? false;
   if (causal !== true && causal !== false && causal !== 'bottom-right' && causal !== 'top-left') {
@@ -82,7 +85,7 @@ export function windowSpec(
     left = integerOption(window, `${prefix}.window`, 0, 0);
     right = causal ? 0 : left;
   } else if (typeof window === 'object' && window !== null && !Array.isArray(window)) {
-    const w = window as { left?: unknown; right?: unknown };
+    const w = readOptions<{ left?: unknown; right?: unknown }>(window, WINDOW_SIDES, `${prefix}.window`, where);
     left = integerOption(w.left, `${prefix}.window.left`, 0, 0);
     right = integerOption(w.right, `${prefix}.window.right`, 0, 0);
     if (causal && right !== 0) {
@@ -235,23 +238,29 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
   }
 }
 
+/** The keys of SlidingWindowOptions. */
+export const SLIDING_WINDOW_KEYS = optionKeys<SlidingWindowOptions>({
+  window: true, dilation: true, causal: true, keyLengths: true, scale: true, out: true,
+});
+
 export function slidingWindowAttention(
   kernels: Kernels,
   qIn: TensorLike,
   kIn: TensorLike,
   vIn: TensorLike,
-  options: SlidingWindowOptions,
+  optionsIn: SlidingWindowOptions,
 ): Tensor {
-  checkOptionsObject(options, 'slidingWindowAttention');
-  if (options === undefined) {
+  if (optionsIn === undefined) {
     throw new AttentionError('INVALID_OPTION', 'slidingWindowAttention needs options with a window, got undefined');
   }
+  const options = readOptions<SlidingWindowOptions>(optionsIn, SLIDING_WINDOW_KEYS, 'options', 'rt.slidingWindowAttention');
   const p = prepare(kernels, qIn, kIn, vIn, options, 'slidingWindowAttention');
   const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
-  const spec = windowSpec(options.window, options.dilation, options.causal, nq, nk);
+  const spec = windowSpec(options.window, options.dilation, options.causal, nq, nk, 'options', 'rt.slidingWindowAttention');
   const keyLens = options.keyLengths === undefined
     ? new Array<number>(batch).fill(nk)
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
+  assertPreparedLive(kernels, p, options.out);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(Math.ceil(nk / spec.dilation), dh, dv);

@@ -20,7 +20,7 @@
 // search (only the live slots move).
 
 import type { PlacedMask } from '../attention/mask';
-import { type HeadLayout, runAttention } from '../attention/core';
+import { type AttentionPlan, type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
 import type { RelBias } from '../position/bias';
 import { AttentionError, formatShape } from '../runtime/index';
@@ -30,6 +30,7 @@ import {
 } from '../tensor';
 import { checkMasks, composeMask } from './masks';
 import type { MaskData } from '../attention/mask';
+import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
 
 /** Options of `rt.kvCache`. */
 export interface KVCacheOptions {
@@ -91,6 +92,10 @@ export interface CacheAttentionCall {
 }
 
 const F32 = [Float32Array] as const;
+const CACHE_KEYS = optionKeys<KVCacheOptions>({ heads: true, headDim: true, maxLength: true, window: true, batch: true, valueDim: true });
+const ATTEND_KEYS = optionKeys<KVCacheAttentionOptions>({
+  scale: true, softcap: true, causal: true, mask: true, keyPaddingMask: true, returnWeights: true, out: true,
+});
 
 function positiveInt(value: unknown, name: string, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 30) {
@@ -123,10 +128,11 @@ export class KVCache {
   private disposed = false;
 
   /** @internal use rt.kvCache */
-  constructor(kernelsOf: () => Kernels, options: KVCacheOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new AttentionError('INVALID_OPTION', `kvCache options must be { heads, headDim, maxLength, window?, batch?, valueDim? }, got ${String(options)}`);
+  constructor(kernelsOf: () => Kernels, optionsIn: KVCacheOptions) {
+    if (optionsIn === undefined) {
+      throw new AttentionError('INVALID_OPTION', 'kvCache options must be { heads, headDim, maxLength, window?, batch?, valueDim? }, got undefined');
     }
+    const options = readOptions<KVCacheOptions>(optionsIn, CACHE_KEYS, 'options', 'rt.kvCache');
     this.heads = positiveInt(options.heads, 'options.heads');
     this.headDim = positiveInt(options.headDim, 'options.headDim');
     this.valueDim = options.valueDim === undefined ? this.headDim : positiveInt(options.valueDim, 'options.valueDim');
@@ -141,6 +147,7 @@ export class KVCache {
     }
     this.capacity = this.window ?? this.maxLength;
     const kernels = kernelsOf();
+    kernels.assertLive();
     this.kernelsOf = kernelsOf;
     this.arena = kernels.arena;
     const kSize = this.batch * this.heads * this.capacity * this.headDim;
@@ -156,13 +163,18 @@ export class KVCache {
     }
   }
 
-  /** Tokens currently held (≤ capacity). */
+  /** Tokens currently held (≤ capacity). Throws DISPOSED once the cache or its runtime was disposed. */
   get length(): number {
+    this.kernels();
     return Math.min(this.count, this.capacity);
   }
 
-  /** Tokens appended since the last reset: the absolute position of the next token (RoPE offset). */
+  /**
+   * Tokens appended since the last reset: the absolute position of the next token (RoPE offset).
+   * Throws DISPOSED once the cache or its runtime was disposed.
+   */
   get position(): number {
+    this.kernels();
     return this.count;
   }
 
@@ -190,6 +202,16 @@ export class KVCache {
         `${name}: the kvCache is full: it holds ${this.count} of maxLength ${this.maxLength} tokens and ${n} more do not fit; ` +
           'reset() it, create it with a larger maxLength, or with a window for a ring buffer',
       );
+    }
+  }
+
+  /**
+   * @internal throws unless the cache still holds what it held at `position` (its position then):
+   * the caller's code (a getter of an option) must not append to, reset or truncate it mid-call.
+   */
+  checkUnchanged(position: number, name: string): void {
+    if (this.count !== position) {
+      throw new AttentionError('INVALID_ARGUMENT', `${name}: the kvCache was changed (append, step, reset or truncate) by the caller's code during the call`);
     }
   }
 
@@ -270,7 +292,7 @@ export class KVCache {
       q: call.q, k: p.k, v: p.v,
       scale: call.scale, softcap: call.softcap, mask: shifted(p.time),
       offsets: new Array<number>(batch).fill(p.offset), keyLens: new Array<number>(batch).fill(p.count),
-      left: W - 1, right: call.causal ? 0 : -1, relBias: call.relBias,
+      left: W - 1, right: call.causal ? 0 : -1, relBias: call.relBias, weights: undefined as AttentionPlan['weights'],
     });
     if (pieces.length === 0) {
       zeroRows(this.arena, call.o, batch, qHeads, nq, dv);
@@ -334,10 +356,15 @@ export class KVCache {
   /** Appends keys [batch, heads, n, headDim] and values [batch, heads, n, valueDim] (copied in). */
   append(kIn: TensorLike, vIn: TensorLike): void {
     const kernels = this.kernels();
+    const position = this.count;
     const k = viewTensor(kIn, 'k', F32, this.arena);
     const v = viewTensor(vIn, 'v', F32, this.arena);
     const n = this.checkNew(k, v, undefined);
     this.checkRoom(n, 'kvCache.append');
+    // The tensors' getters have run: the cache, its runtime and resident inputs must still be alive and unchanged.
+    this.kernels();
+    assertLive(kernels, { k: kIn, v: vIn });
+    this.checkUnchanged(position, 'kvCache.append');
     const scope = new Scope(kernels.arena);
     try {
       const kp = scope.place(k);
@@ -384,12 +411,11 @@ export class KVCache {
   }
 
   private attention(
-    name: string, qIn: TensorLike, kv: { k: TensorLike; v: TensorLike } | undefined, options: KVCacheAttentionOptions, causalDefault: boolean,
+    name: string, qIn: TensorLike, kv: { k: TensorLike; v: TensorLike } | undefined, optionsIn: KVCacheAttentionOptions, causalDefault: boolean,
   ): Tensor | { output: Tensor; weights: Tensor } {
     const kernels = this.kernels();
-    if (typeof options !== 'object' || options === null) {
-      throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-    }
+    const position = this.count;
+    const options = readOptions<KVCacheAttentionOptions>(optionsIn, ATTEND_KEYS, 'options', name, ['mask', 'keyPaddingMask']);
     const q = viewTensor(qIn, 'q', F32, this.arena);
     const { qHeads, nq } = this.checkQuery(q, 'q');
     let kView: TensorView | undefined;
@@ -407,7 +433,7 @@ export class KVCache {
     if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) throw new AttentionError('INVALID_OPTION', `options.softcap must be a number ≥ 0, got ${String(options.softcap)}`);
     const causal = options.causal ?? causalDefault;
     if (typeof causal !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.causal must be a boolean, got ${String(options.causal)}`);
-    const wantWeights = options.returnWeights === true;
+    const wantWeights = booleanOption(options.returnWeights, 'options.returnWeights', false);
     const total = this.keyCount(n);
     const B = this.batch;
     checkElementCount(B * qHeads * nq * this.valueDim, 'output');
@@ -417,6 +443,10 @@ export class KVCache {
     const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, this.arena);
     const scope = new Scope(this.arena);
     try {
+      // The caller's getters have run: the cache, its runtime and every resident tensor must still be alive.
+      this.kernels();
+      assertLive(kernels, { q: qIn, k: kv?.k, v: kv?.v, 'options.mask': options.mask, 'options.keyPaddingMask': options.keyPaddingMask, 'options.out': options.out });
+      this.checkUnchanged(position, name);
       kernels.reserveAttention(Math.max(total, 1), this.headDim, this.valueDim);
       const qp = scope.place(q);
       const kp = kView ? scope.place(kView) : 0;
@@ -508,7 +538,7 @@ export class KVCache {
         throw new AttentionError('INVALID_ARGUMENT', `indices[${b}] must be an integer in [0, ${this.batch}), got ${String(s)}`);
       }
     });
-    const live = this.length;
+    const live = this.length; // (after reading indices, whose getters may have disposed the cache: throws then)
     if (live === 0) return;
     for (const [ptr, d] of [[this.kPtr, this.headDim], [this.vPtr, this.valueDim]] as const) {
       const entry = this.heads * this.capacity * d;

@@ -27,6 +27,7 @@ import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
+import { assertLive, definesField, optionKeys, readOptions, readTensorOption } from '../attention/options';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
 import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
@@ -120,6 +121,28 @@ function posInt(value: unknown, name: string): number {
   return value;
 }
 
+const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
+  dModel: true, numHeads: true, numKvHeads: true, headDim: true, kdim: true, vdim: true, bias: true, scale: true,
+  softcap: true, position: true, weights: true, packWeights: true,
+});
+const FORWARD_KEYS = optionKeys<MultiHeadAttentionForwardOptions>({
+  context: true, mask: true, keyPaddingMask: true, keyLengths: true, causal: true, cache: true, positions: true,
+  needWeights: true, averageWeights: true, out: true,
+});
+const PAIR_KEYS = optionKeys<{ key: TensorLike; value: TensorLike }>({ key: true, value: true });
+
+/** A `{ key, value }` context: own `key` and `value`, no tensor `data`. */
+function isKeyValuePair(context: unknown): context is { key: TensorLike; value: TensorLike } {
+  return typeof context === 'object' && context !== null && Object.hasOwn(context, 'key') && Object.hasOwn(context, 'value') && !definesField(context, 'data');
+}
+
+/** A context argument read once: a KVCache as is, `{ key, value }` and tensors as plain snapshots. */
+function readContext(context: unknown, label: string, where: string): unknown {
+  if (context instanceof KVCache) return context;
+  if (isKeyValuePair(context)) return readOptions(context, PAIR_KEYS, label, where, ['key', 'value']);
+  return readTensorOption(context);
+}
+
 /** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
 function linear(
   kernels: Kernels, a: number, lda: number, m: number, k: number, w: StoredMatrix, n: number, bias: number, c: number, ldc: number,
@@ -166,13 +189,14 @@ export class MultiHeadAttention {
   private readonly ropeTables: RopeTables | undefined;
 
   /** @internal use rt.multiHeadAttention */
-  constructor(kernelsOf: () => Kernels, config: MultiHeadAttentionConfig) {
+  constructor(kernelsOf: () => Kernels, configIn: MultiHeadAttentionConfig) {
     const kernels = kernelsOf();
     this.kernelsOf = kernelsOf;
     this.arena = kernels.arena;
-    if (typeof config !== 'object' || config === null) {
-      throw new AttentionError('INVALID_ARGUMENT', `config must be { dModel, numHeads, weights, … }, got ${String(config)}`);
+    if (typeof configIn !== 'object' || configIn === null) {
+      throw new AttentionError('INVALID_ARGUMENT', `config must be { dModel, numHeads, weights, … }, got ${String(configIn)}`);
     }
+    const config = readOptions<MultiHeadAttentionConfig>(configIn, CONFIG_KEYS, 'config', 'rt.multiHeadAttention');
     this.dModel = posInt(config.dModel, 'config.dModel');
     this.numHeads = posInt(config.numHeads, 'config.numHeads');
     this.numKvHeads = config.numKvHeads === undefined ? this.numHeads : posInt(config.numKvHeads, 'config.numKvHeads');
@@ -265,12 +289,10 @@ export class MultiHeadAttention {
    */
   forward(x: TensorLike, options: MultiHeadAttentionForwardOptions & { needWeights: true }): MultiHeadAttentionOutput;
   forward(x: TensorLike, options?: MultiHeadAttentionForwardOptions): Tensor;
-  forward(xIn: TensorLike, options: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+  forward(xIn: TensorLike, optionsIn: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
     const kernels = this.kernels();
     const arena = this.arena;
-    if (typeof options !== 'object' || options === null) {
-      throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-    }
+    const options = readOptions<MultiHeadAttentionForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'layer.forward', ['mask', 'keyPaddingMask', 'positions']);
     const xView = viewTensor(xIn, 'x', F32, arena);
     const unbatched = xView.shape.length === 2;
     const { view: x, batch: B, seq: S } = this.checkInput(xView, 'x', this.dModel, 'dModel', unbatched);
@@ -284,7 +306,7 @@ export class MultiHeadAttention {
     // What kind of call.
     type Ctx = { kind: 'self' } | { kind: 'cross'; key: TensorView; value: TensorView; same: boolean; seq: number } | { kind: 'memory'; cache: KVCache };
     let ctx: Ctx = { kind: 'self' };
-    const context = options.context;
+    const context = readContext(options.context, 'options.context', 'layer.forward') as MultiHeadAttentionForwardOptions['context'];
     if (context !== undefined) {
       if (context instanceof KVCache) {
         ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
@@ -312,6 +334,8 @@ export class MultiHeadAttention {
       throw new AttentionError('INVALID_ARGUMENT', `self-attention needs kdim = vdim = dModel (got kdim ${this.kdim}, vdim ${this.vdim}, dModel ${this.dModel}); pass options.context`);
     }
     const cache = options.cache === undefined ? undefined : this.checkCache(options.cache, 'options.cache', B, kernels);
+    const cachePosition = cache?.position;
+    const memoryPosition = ctx.kind === 'memory' ? ctx.cache.position : undefined;
     const causalOpt = options.causal ?? (cache !== undefined);
     if (causalOpt !== true && causalOpt !== false && causalOpt !== 'bottom-right' && causalOpt !== 'top-left') {
       throw new AttentionError('INVALID_OPTION', `options.causal must be true, false, 'bottom-right' or 'top-left', got ${formatValue(options.causal)}`);
@@ -354,6 +378,16 @@ export class MultiHeadAttention {
     if (needWeights) checkElementCount(B * H * S * nk, 'weights');
     const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
     if (cache) cache.checkRoom(S, 'layer.forward');
+    // The caller's getters have run: the layer, its runtime, the caches and every resident tensor must still be alive.
+    this.kernels();
+    const memory = ctx.kind === 'memory' ? ctx.cache : undefined;
+    for (const c of [cache, memory]) c?.kernels();
+    assertLive(kernels, {
+      x: xIn, 'options.context': ctx.kind === 'cross' ? ctx.key.resident : undefined, 'options.context.value': ctx.kind === 'cross' ? ctx.value.resident : undefined,
+      'options.mask': options.mask, 'options.keyPaddingMask': options.keyPaddingMask, 'options.out': options.out,
+    });
+    cache?.checkUnchanged(cachePosition!, 'layer.forward');
+    memory?.checkUnchanged(memoryPosition!, 'layer.forward');
 
     const scope = new Scope(arena);
     try {
@@ -462,9 +496,10 @@ export class MultiHeadAttention {
    * in a decoding loop: returns a KVCache (the given one, reset and refilled, or a new one the
    * caller disposes) to pass as `options.context` on every step.
    */
-  projectContext(context: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
+  projectContext(contextIn: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
     const kernels = this.kernels();
     const arena = this.arena;
+    const context = readContext(contextIn, 'context', 'layer.projectContext') as TensorLike | { key: TensorLike; value: TensorLike };
     let keyIn: TensorLike;
     let valueIn: TensorLike;
     let same: boolean;
@@ -488,15 +523,17 @@ export class MultiHeadAttention {
     if (vc.seq !== kc.seq) throw new AttentionError('SHAPE_MISMATCH', `context.key and context.value must have the same length, got ${kc.seq} and ${vc.seq}`);
     const B = kc.batch;
     const Sk = kc.seq;
-    let target: KVCache;
     if (cache !== undefined) {
-      target = this.checkCache(cache, 'cache', B, kernels);
-      if (target.window !== undefined || target.capacity < Sk) {
-        throw new AttentionError('INVALID_ARGUMENT', `cache must be a linear kvCache with maxLength ≥ ${Sk} (the context length), got maxLength ${target.maxLength}${target.window !== undefined ? ` and window ${target.window}` : ''}`);
+      const checked = this.checkCache(cache, 'cache', B, kernels);
+      if (checked.window !== undefined || checked.capacity < Sk) {
+        throw new AttentionError('INVALID_ARGUMENT', `cache must be a linear kvCache with maxLength ≥ ${Sk} (the context length), got maxLength ${checked.maxLength}${checked.window !== undefined ? ` and window ${checked.window}` : ''}`);
       }
-    } else {
-      target = new KVCache(this.kernelsOf, { heads: this.numKvHeads, headDim: this.headDim, maxLength: Math.max(1, Sk), batch: B });
     }
+    // The caller's getters have run: the layer, its runtime, the cache and resident inputs must still be alive.
+    this.kernels();
+    cache?.kernels();
+    assertLive(kernels, { context: kc.view.resident, 'context.value': vc.view.resident });
+    const target = cache ?? new KVCache(this.kernelsOf, { heads: this.numKvHeads, headDim: this.headDim, maxLength: Math.max(1, Sk), batch: B });
     const W = this.weights!;
     const kvOut = this.kvOut;
     const qOut = this.qOut;

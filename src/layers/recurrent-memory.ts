@@ -37,6 +37,7 @@
 // PositionalEmbedding, _update_mems, same_length, clamp_len).
 
 import { runAttention } from '../attention/core';
+import { assertLive, optionKeys, readOptions } from '../attention/options';
 import type { Kernels } from '../kernels';
 import { sinusoidalPositions } from '../position/sinusoidal';
 import { AttentionError, formatShape } from '../runtime/index';
@@ -96,6 +97,11 @@ export interface RecurrentMemoryState {
 }
 
 const F32 = [Float32Array] as const;
+const MEMORY_KEYS = optionKeys<RecurrentMemoryOptions>({
+  heads: true, headDim: true, valueDim: true, memoryLength: true, batch: true, positionWeights: true, rWBias: true,
+  rRBias: true, sameLength: true, clampLen: true, scale: true,
+});
+const FORWARD_KEYS = optionKeys<RecurrentMemoryForwardOptions>({ update: true, out: true });
 
 function positiveInt(value: unknown, name: string, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
@@ -153,10 +159,11 @@ export class RecurrentMemoryAttention {
   private disposed = false;
 
   /** @internal use rt.recurrentMemoryAttention */
-  constructor(kernelsOf: () => Kernels, options: RecurrentMemoryOptions) {
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw new AttentionError('INVALID_OPTION', `recurrentMemoryAttention options must be { heads, headDim, memoryLength, … }, got ${String(options)}`);
+  constructor(kernelsOf: () => Kernels, optionsIn: RecurrentMemoryOptions) {
+    if (typeof optionsIn !== 'object' || optionsIn === null || Array.isArray(optionsIn)) {
+      throw new AttentionError('INVALID_OPTION', `recurrentMemoryAttention options must be { heads, headDim, memoryLength, … }, got ${String(optionsIn)}`);
     }
+    const options = readOptions<RecurrentMemoryOptions>(optionsIn, MEMORY_KEYS, 'options', 'rt.recurrentMemoryAttention', ['positionWeights', 'rWBias', 'rRBias']);
     this.heads = positiveInt(options.heads, 'options.heads');
     this.headDim = positiveInt(options.headDim, 'options.headDim');
     this.valueDim = options.valueDim === undefined ? this.headDim : positiveInt(options.valueDim, 'options.valueDim');
@@ -205,6 +212,7 @@ export class RecurrentMemoryAttention {
     const vSize = this.batch * H * this.memoryLength * this.valueDim;
     checkElementCount(kSize, 'memory keys');
     checkElementCount(vSize, 'memory values');
+    assertLive(kernels, { 'options.positionWeights': wView?.resident });
     const blocks: number[] = [];
     try {
       if (this.memoryLength > 0) {
@@ -232,8 +240,9 @@ export class RecurrentMemoryAttention {
     }
   }
 
-  /** Positions currently held in memory (≤ memoryLength). */
+  /** Positions currently held in memory (≤ memoryLength). Throws DISPOSED once this object or its runtime was disposed. */
   get length(): number {
+    this.kernels();
     return this.held;
   }
 
@@ -297,11 +306,10 @@ export class RecurrentMemoryAttention {
    * memory update. q, k: [batch, heads, n, headDim]; v: [batch, heads, n, valueDim]. Returns
    * [batch, heads, n, valueDim].
    */
-  forward(qIn: TensorLike, kIn: TensorLike, vIn: TensorLike, options: RecurrentMemoryForwardOptions = {}): Tensor {
-    const kernels = this.kernels();
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw new AttentionError('INVALID_OPTION', `forward options must be an object, got ${String(options)}`);
-    }
+  forward(qIn: TensorLike, kIn: TensorLike, vIn: TensorLike, optionsIn: RecurrentMemoryForwardOptions = {}): Tensor {
+    this.kernels();
+    const held = this.held;
+    const options = readOptions<RecurrentMemoryForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'recurrentMemoryAttention.forward');
     const arena = this.arena;
     const { batch: B, heads: H, headDim: dh, valueDim: dv, memoryLength: M } = this;
     const q = viewTensor(qIn, 'q', F32, arena);
@@ -334,6 +342,12 @@ export class RecurrentMemoryAttention {
     const hasPos = this.wr !== 0 && n > 0;
     checkElementCount(B * H * klen * Math.max(dh, dv), 'keys and values');
     if (hasPos) checkElementCount(n * width, 'relative-position table');
+    // The caller's getters have run: this memory, its runtime and every resident tensor must still be alive and unchanged.
+    const kernels = this.kernels();
+    assertLive(kernels, { q: qIn, k: kIn, v: vIn, 'options.out': options.out });
+    if (this.held !== held) {
+      throw new AttentionError('INVALID_ARGUMENT', 'recurrentMemoryAttention.forward: the memory was changed (forward or reset) by the caller\'s code during the call');
+    }
 
     const scope = new Scope(arena);
     try {
@@ -382,7 +396,7 @@ export class RecurrentMemoryAttention {
               k: { ptr: kb + 4 * x * klen * dh, batchStride: 0, headStride: 0, rowStride: dh },
               v: { ptr: vb + 4 * x * klen * dv, batchStride: 0, headStride: 0, rowStride: dv },
               o: { ptr: op + 4 * x * n * dv, batchStride: 0, headStride: 0, rowStride: dv },
-              scale: this.scale, softcap: 0, offsets: [m], keyLens: [klen],
+              scale: this.scale, softcap: 0, mask: undefined, weights: undefined, offsets: [m], keyLens: [klen],
               left: this.sameLength ? M - 1 : -1, right: 0,
               relBias: hasPos ? { ptr: table, batchStride: 0, headStride: 0, rowStride: width, maxDistance: P - 1 } : undefined,
             });

@@ -24,6 +24,7 @@
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels';
+import { assertLive, optionKeys, readOptions } from '../attention/options';
 
 /** Projection weights of a multi-head layer; see the layouts in src/layers/weights.ts. */
 export interface MultiHeadAttentionWeights {
@@ -90,12 +91,17 @@ export interface WeightDims {
 }
 
 const F32 = [Float32Array] as const;
+const WEIGHT_TENSORS = ['qkv', 'qkvBias', 'q', 'k', 'v', 'qBias', 'kBias', 'vBias', 'out', 'outBias'] as const;
+const WEIGHT_KEYS = optionKeys<MultiHeadAttentionWeights>({
+  format: true, qkv: true, qkvBias: true, q: true, k: true, v: true, qBias: true, kBias: true, vBias: true, out: true, outBias: true,
+});
 
 /** Validates every weight, then copies them into Wasm memory (nothing is allocated on error). */
-export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dims: WeightDims): StoredWeights {
-  if (typeof w !== 'object' || w === null) {
-    throw new AttentionError('INVALID_ARGUMENT', `config.weights must be an object { qkv | q, k, v, out, … }, got ${String(w)}`);
+export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeights | undefined, dims: WeightDims): StoredWeights {
+  if (typeof optionsIn !== 'object' || optionsIn === null) {
+    throw new AttentionError('INVALID_ARGUMENT', `config.weights must be an object { qkv | q, k, v, out, … }, got ${String(optionsIn)}`);
   }
+  const w = readOptions<MultiHeadAttentionWeights>(optionsIn, WEIGHT_KEYS, 'config.weights', 'rt.multiHeadAttention', WEIGHT_TENSORS);
   const arena = kernels.arena;
   const format = w.format ?? 'torch';
   if (format !== 'torch' && format !== 'onnx') {
@@ -165,7 +171,8 @@ export function storeWeights(kernels: Kernels, w: MultiHeadAttentionWeights, dim
   }
   const outBias = expectBias('outBias', w.outBias, dModel);
 
-  // Copy in (validation is complete).
+  // Copy in (validation is complete; the caller's getters have run, so check nothing was disposed meanwhile).
+  assertLive(kernels, Object.fromEntries(WEIGHT_TENSORS.map((key) => [`config.weights.${key}`, w[key]])));
   const blocks: number[] = [];
   const alloc = (floats: number): number => {
     const p = arena.alloc(Math.max(1, floats) * 4);

@@ -9,6 +9,7 @@ import {
   writeOut,
 } from '../tensor';
 import { PackedMatrix } from './packed';
+import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
 
 /** Options of `rt.matmul`. */
 export interface MatmulOptions {
@@ -25,12 +26,11 @@ export interface MatmulOptions {
 }
 
 const F32 = [Float32Array] as const;
+const MATMUL_KEYS = optionKeys<MatmulOptions>({ transposeB: true, bias: true, out: true });
 
-export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, options: MatmulOptions = {}): Tensor {
+export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, optionsIn: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+  const options = readOptions<MatmulOptions>(optionsIn, MATMUL_KEYS, 'options', 'rt.matmul', ['bias']);
   const a = viewTensor(aIn, 'a', F32, arena);
   const packed = bIn instanceof PackedMatrix ? bIn : undefined;
   if (packed) {
@@ -43,8 +43,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
   const b: TensorView = packed
     ? { shape: [packed.k, packed.n] }
     : viewTensor(bIn as TensorLike, 'b', F32, arena);
-  const transB = packed ? false : options.transposeB ?? false;
-  if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);
+  const transB = packed ? false : booleanOption(options.transposeB, 'options.transposeB', false);
   if (a.shape.length !== 2 && a.shape.length !== 3) {
     throw new AttentionError('SHAPE_MISMATCH', `a must be [M, K] or [batch, M, K], got ${formatShape(a.shape)}`);
   }
@@ -72,6 +71,9 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena, 'the result shape');
   const scope = new Scope(arena);
   try {
+    // The caller's code (getters) has run: the runtime and every resident input must still be alive.
+    assertLive(kernels, { a: aIn, b: bIn, 'options.bias': options.bias, 'options.out': options.out });
+    packed?.assertLive('b');
     kernels.reserveGemm(n, k);
     const ap = scope.place(a);
     const bp = packed ? packed.ptr : scope.place(b);

@@ -4,6 +4,7 @@
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import { Scope, type TensorLike, viewTensor } from '../tensor';
+import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
 
 /**
  * B of a product A·B (or A·Bᵀ), resident in Wasm memory in the kernel's panel layout. Made by
@@ -52,17 +53,17 @@ export interface PackMatrixOptions {
   transposeB?: boolean;
 }
 
+const PACK_KEYS = optionKeys<PackMatrixOptions>({ transposeB: true });
+
 export function packMatrix(kernels: Kernels, bIn: TensorLike, options: PackMatrixOptions = {}): PackedMatrix {
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+  const transposeB = readOptions<PackMatrixOptions>(options, PACK_KEYS, 'options', 'rt.packMatrix').transposeB;
   const b = viewTensor(bIn, 'b', [Float32Array], kernels.arena);
-  const transB = options.transposeB ?? false;
-  if (typeof transB !== 'boolean') throw new AttentionError('INVALID_OPTION', `options.transposeB must be a boolean, got ${String(transB)}`);
+  const transB = booleanOption(transposeB, 'options.transposeB', false);
   if (b.shape.length !== 2) throw new AttentionError('SHAPE_MISMATCH', `b must be 2-D (${transB ? '[N, K]' : '[K, N]'}), got ${formatShape(b.shape)}`);
   const [r, c] = b.shape;
   const k = transB ? c : r;
   const n = transB ? r : c;
+  assertLive(kernels, { b: bIn });
   const scope = new Scope(kernels.arena);
   let dst = 0;
   try {

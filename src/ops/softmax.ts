@@ -3,6 +3,7 @@
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import { Scope, type Tensor, type TensorLike, viewData, viewTensor } from '../tensor';
+import { assertLive } from '../attention/options';
 
 export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   const x = viewTensor(xIn, 'x', [Float32Array], kernels.arena);
@@ -10,6 +11,7 @@ export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   const cols = x.shape[x.shape.length - 1];
   const size = x.shape.reduce((p, d) => p * d, 1);
   const rows = cols === 0 ? 0 : size / cols;
+  assertLive(kernels, { x: xIn });
   const scope = new Scope(kernels.arena);
   try {
     const ptr = scope.alloc(size, 'x');

@@ -16,6 +16,7 @@
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Scope, type TensorLike, viewData, viewTensor } from '../tensor';
+import { assertLive, optionKeys, readOptions } from '../attention/options';
 import { alibiSlopes, fillAlibiTable } from './alibi';
 import { checkRopeParameters, type RopeParameters, type RopeSpec } from './rope';
 import { checkT5Parameters, fillT5Table } from './t5';
@@ -84,6 +85,24 @@ export interface QueryRows {
 
 const F32 = [Float32Array] as const;
 
+/** The keys of each position type (the union is read once, then only the type's keys are allowed). */
+const POSITION_KEYS: Record<PositionConfig['type'], readonly string[]> = {
+  rope: optionKeys<RopePosition>({ type: true, rotaryDim: true, base: true, interleaved: true }),
+  alibi: optionKeys<AlibiPosition>({ type: true, slopes: true, symmetric: true }),
+  t5: optionKeys<T5Position>({ type: true, weights: true, bidirectional: true, numBuckets: true, maxDistance: true, unscaled: true }),
+  shaw: optionKeys<ShawPosition>({ type: true, embeddings: true, maxRelative: true }),
+};
+
+/** A layer's position config read once (own properties, the keys of its type only; tensors snapshot). */
+function readPositionConfig(optionsIn: object, name: string): PositionConfig {
+  const all = readOptions<Record<string, unknown>>(optionsIn, [...new Set(Object.values(POSITION_KEYS).flat())], name, 'rt.multiHeadAttention', ['weights', 'embeddings']);
+  const type = all.type;
+  if (typeof type !== 'string' || !Object.hasOwn(POSITION_KEYS, type)) {
+    throw new AttentionError('INVALID_OPTION', `${name}.type must be 'rope', 'alibi', 't5' or 'shaw', got ${formatValue(type)}`);
+  }
+  return readOptions<Record<string, unknown>>(all, POSITION_KEYS[type as PositionConfig['type']], name, `rt.multiHeadAttention (a '${type}' position)`) as unknown as PositionConfig;
+}
+
 /** A layer's position encoding, with its tables in Wasm memory. */
 export class PositionEncoding {
   readonly type: PositionConfig['type'];
@@ -104,13 +123,14 @@ export class PositionEncoding {
   private table = 0;
   private tableR = -1;
 
-  constructor(kernels: Kernels, config: PositionConfig, heads: number, headDim: number, name: string) {
+  constructor(kernels: Kernels, optionsIn: PositionConfig, heads: number, headDim: number, name: string) {
     this.kernels = kernels;
     this.heads = heads;
     this.headDim = headDim;
-    if (typeof config !== 'object' || config === null) {
-      throw new AttentionError('INVALID_OPTION', `${name} must be { type: 'rope' | 'alibi' | 't5' | 'shaw', … }, got ${String(config)}`);
+    if (typeof optionsIn !== 'object' || optionsIn === null) {
+      throw new AttentionError('INVALID_OPTION', `${name} must be { type: 'rope' | 'alibi' | 't5' | 'shaw', … }, got ${String(optionsIn)}`);
     }
+    const config = readPositionConfig(optionsIn, name);
     this.type = config.type;
     const arena = kernels.arena;
     switch (config.type) {
@@ -161,6 +181,7 @@ export class PositionEncoding {
         this.shawK = k;
         this.shawPerHead = perHead;
         const size = e.shape.reduce((a, d) => a * d, 1);
+        assertLive(kernels, { [`${name}.embeddings`]: e.resident });
         this.table = arena.alloc(size * 4);
         arena.f32(this.table, size).set(viewData(e));
         break;

@@ -21,6 +21,7 @@ import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
+import { assertLive, optionKeys, readOptions } from '../attention/options';
 
 /** RoPE parameters shared by the layer config and rt.rope. */
 export interface RopeParameters {
@@ -253,11 +254,13 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
 }
 
 /** rt.rope: RoPE on [B, H, S, D] or [B, S, H·D] (ONNX RotaryEmbedding semantics). */
-export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {}): Tensor {
+const ROPE_KEYS = optionKeys<RopeOptions>({
+  rotaryDim: true, base: true, interleaved: true, numHeads: true, positions: true, cos: true, sin: true, out: true,
+});
+
+export function rope(kernels: Kernels, xIn: TensorLike, optionsIn: RopeOptions = {}): Tensor {
   const arena = kernels.arena;
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+  const options = readOptions<RopeOptions>(optionsIn, ROPE_KEYS, 'options', 'rt.rope', ['positions', 'cos', 'sin']);
   const x = viewTensor(xIn, 'x', F32, arena);
   let batch: number, heads: number, seq: number, headDim: number, layout: { rowStride: number; headStride: number; batchStride: number; rowsContiguous: boolean };
   if (x.shape.length === 4) {
@@ -311,6 +314,8 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
   const scope = new Scope(arena);
   const tables = explicit ? undefined : new RopeTables(kernels, spec);
   try {
+    // The caller's getters have run: the runtime and every resident tensor must still be alive.
+    assertLive(kernels, { x: xIn, 'options.cos': options.cos, 'options.sin': options.sin, 'options.out': options.out });
     let cos: number, sin: number, posPtr: number;
     if (tables) ({ cos, sin, positions: posPtr } = tables.forPositions(scope, positions));
     else {

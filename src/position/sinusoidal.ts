@@ -12,6 +12,7 @@
 
 import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor } from '../tensor';
+import { optionKeys, readOptions } from '../attention/options';
 
 /** Options of `sinusoidalPositions`. */
 export interface SinusoidalOptions {
@@ -25,14 +26,14 @@ export interface SinusoidalOptions {
   positions?: ArrayLike<number>;
 }
 
+const SINUSOIDAL_KEYS = optionKeys<SinusoidalOptions>({ layout: true, base: true, offset: true, positions: true });
+
 /**
  * Sinusoidal position encodings, shape [length, dim] (dim even). Add them to the embeddings:
  * `x[s, :] += pe[s, :]`.
  */
-export function sinusoidalPositions(length: number, dim: number, options: SinusoidalOptions = {}): Tensor {
-  if (typeof options !== 'object' || options === null) {
-    throw new AttentionError('INVALID_OPTION', `options must be an object, got ${String(options)}`);
-  }
+export function sinusoidalPositions(length: number, dim: number, optionsIn: SinusoidalOptions = {}): Tensor {
+  const options = readOptions<SinusoidalOptions>(optionsIn, SINUSOIDAL_KEYS, 'options', 'sinusoidalPositions');
   if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0) {
     throw new AttentionError('INVALID_ARGUMENT', `dim must be a positive even integer (sin/cos pairs), got ${String(dim)}`);
   }
@@ -46,10 +47,10 @@ export function sinusoidalPositions(length: number, dim: number, options: Sinuso
   }
   let positions: ArrayLike<number>;
   if (options.positions !== undefined) {
-    const p = options.positions;
-    if (!(Array.isArray(p) || ArrayBuffer.isView(p))) {
-      throw new AttentionError('INVALID_OPTION', `options.positions must be an array of numbers, got ${String(p)}`);
+    if (!(Array.isArray(options.positions) || ArrayBuffer.isView(options.positions))) {
+      throw new AttentionError('INVALID_OPTION', `options.positions must be an array of numbers, got ${String(options.positions)}`);
     }
+    const p = Array.from(options.positions as ArrayLike<unknown>); // read once
     if (length !== undefined && length !== p.length) {
       throw new AttentionError('SHAPE_MISMATCH', `options.positions has ${p.length} entries but length is ${length}`);
     }

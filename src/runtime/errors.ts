@@ -44,7 +44,10 @@ export function formatValue(value: unknown): string {
   }
   let text: string;
   try {
-    const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    // (bigints and the numbers JSON cannot hold — NaN, ±Infinity — shown as they are written in code)
+    const json = typeof value === 'number'
+      ? String(value)
+      : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
     text = json !== undefined ? json : String(value);
   } catch {
     // a cycle, or a value String() refuses

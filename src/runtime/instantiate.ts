@@ -217,13 +217,54 @@ function asExports(instance: WebAssembly.Instance): KernelExports {
   return instance.exports as unknown as KernelExports;
 }
 
+/** The kernel functions a runtime calls: a module lacking one is not this library's kernel build. */
+const KERNEL_FUNCTIONS = [
+  'heap_base', 'isa', 'f32_gemm', 'f32_gemm_workspace_bytes', 'f32_gemm_pack_b', 'f32_gemm_packed_b_bytes',
+  'f32_attn_online', 'f32_attn_weights', 'f32_attn_workspace_bytes', 'f32_attn_merge', 'f32_rope', 'f32_randn',
+  'i32_lsh_buckets', 'i32_counting_sort', 'f32_gather_rows', 'f32_row_norms', 'f32_length_normalize',
+  'f32_lsh_chunk_mask', 'f32_mean_rows', 'f32_transpose', 'f32_softmax_rows', 'f32_exp', 'f32_l2_normalize_rows',
+  'f32_rows_axpy', 'f32_rows_scatter_add', 'f32_rows_bias_scale',
+];
+
+/** `options.module`, which must be a WebAssembly.Module. */
+function moduleOption(module: unknown): WebAssembly.Module {
+  if (!(module instanceof WebAssembly.Module)) {
+    throw new AttentionError('INVALID_OPTION', `options.module must be a WebAssembly.Module (e.g. dist/wasm/relaxed.wasm, precompiled), got ${formatValue(module)}`);
+  }
+  return module;
+}
+
+/** The error for an options.module that is not a kernel module of this library. */
+function notKernels(why: string): AttentionError {
+  return new AttentionError(
+    'INVALID_ARGUMENT',
+    `options.module is not a wasm-attention kernel module: it ${why}; pass this version's dist/wasm/relaxed.wasm or dist/wasm/simd128.wasm`,
+  );
+}
+
+/** The exports of an instance of the caller's module, once every kernel export is there. */
+function checkedExports(instance: WebAssembly.Instance): KernelExports {
+  const exports = instance.exports as Record<string, unknown>;
+  const missing = KERNEL_FUNCTIONS.filter((name) => typeof exports[name] !== 'function');
+  if (!(exports.memory instanceof WebAssembly.Memory)) missing.unshift('memory');
+  if (missing.length > 0) {
+    const shown = missing.length > 6 ? `${missing.slice(0, 6).join(', ')} and ${missing.length - 6} more` : missing.join(', ');
+    throw notKernels(`lacks the export${missing.length > 1 ? 's' : ''} ${shown}`);
+  }
+  return asExports(instance);
+}
+
 /** Instantiates the kernels asynchronously (every environment). */
 export async function instantiateKernels(options: InstantiateOptions = {}): Promise<KernelExports> {
   if (options.module !== undefined) {
-    if (!(options.module instanceof WebAssembly.Module)) {
-      throw new AttentionError('INVALID_OPTION', 'options.module must be a WebAssembly.Module');
+    const module = moduleOption(options.module);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, {});
+    } catch (error) {
+      throw notKernels(`could not be instantiated (${String(error)})`);
     }
-    return asExports(await WebAssembly.instantiate(options.module, {}));
+    return checkedExports(instance);
   }
   const isa = checkForcedIsa(options.isa);
   const module = await compileKernels(isa);
@@ -233,10 +274,14 @@ export async function instantiateKernels(options: InstantiateOptions = {}): Prom
 /** Instantiates the kernels synchronously (Node, Deno, Bun; browsers limit sync compiles). */
 export function instantiateKernelsSync(options: InstantiateOptions = {}): KernelExports {
   if (options.module !== undefined) {
-    if (!(options.module instanceof WebAssembly.Module)) {
-      throw new AttentionError('INVALID_OPTION', 'options.module must be a WebAssembly.Module');
+    const module = moduleOption(options.module);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(module, {});
+    } catch (error) {
+      throw notKernels(`could not be instantiated (${String(error)})`);
     }
-    return asExports(new WebAssembly.Instance(options.module, {}));
+    return checkedExports(instance);
   }
   const isa = checkForcedIsa(options.isa);
   return asExports(new WebAssembly.Instance(compileKernelsSync(isa), {}));

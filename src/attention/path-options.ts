@@ -1,0 +1,51 @@
+// path-options.ts — reading the `paths` of rt.routedAttention once. Each path is the options of
+// one variant plus its `type`; routedAttention runs the variants after it has placed its inputs,
+// so a path must hold nothing the caller's code can still change: each one is snapshot here (its
+// type's keys only, own properties, unknown keys rejected) and its nested values copied plain
+// (plainOptionData), before routedAttention checks that its inputs are alive and writes anything.
+
+import { AttentionError, formatValue } from '../runtime/index';
+import { GLOBAL_LOCAL_KEYS } from './global-local';
+import { LINFORMER_KEYS } from './linformer';
+import { LSH_KEYS } from './lsh';
+import { plainOptionData, readOptions } from './options';
+import { SEGMENTED_KEYS } from './segmented';
+import { SLIDING_WINDOW_KEYS } from './sliding-window';
+
+/** The variant of every path type. */
+export const PATH_TYPES = ['full', 'window', 'global-local', 'segmented', 'lsh', 'linformer', 'routing'] as const;
+
+/** A path read once: its type and plain copies of its options. */
+export type PathSnapshot = { type: (typeof PATH_TYPES)[number] } & Record<string, unknown>;
+
+/** A variant's keys without those routedAttention sets for every path (scale, out, …), plus `type`. */
+function pathKeys(keys: readonly string[], dropped: readonly string[] = []): string[] {
+  return ['type', ...keys.filter((k) => k !== 'scale' && k !== 'out' && !dropped.includes(k))];
+}
+
+/**
+ * Reads `paths[i]` of rt.routedAttention (the keys of its type, nested values copied plain).
+ * `routingKeys`: the keys of RoutingOptions (routing.ts passes them: it imports this file).
+ */
+export function readPath(path: unknown, i: number, routingKeys: readonly string[]): PathSnapshot {
+  const label = `options.paths[${i}]`;
+  const byType: Record<string, string[]> = {
+    full: ['type', 'causal', 'window'],
+    window: pathKeys(SLIDING_WINDOW_KEYS),
+    'global-local': pathKeys(GLOBAL_LOCAL_KEYS),
+    segmented: pathKeys(SEGMENTED_KEYS),
+    lsh: pathKeys(LSH_KEYS),
+    linformer: pathKeys(LINFORMER_KEYS),
+    routing: pathKeys(routingKeys, ['returnCentroids']),
+  };
+  // Every key of every type, each read once; then only the keys of this path's type are allowed.
+  const all = readOptions<Record<string, unknown>>(path, [...new Set(Object.values(byType).flat())], label, 'rt.routedAttention');
+  const type = all.type;
+  const keys = typeof type === 'string' && Object.hasOwn(byType, type) ? byType[type] : undefined;
+  if (keys === undefined) {
+    throw new AttentionError('INVALID_OPTION', `${label} must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got type ${formatValue(type)}`);
+  }
+  const snapshot = readOptions<Record<string, unknown>>(all, keys, label, `a '${type}' path of rt.routedAttention`);
+  for (const key of Object.keys(snapshot)) snapshot[key] = plainOptionData(snapshot[key]);
+  return snapshot as PathSnapshot;
+}
