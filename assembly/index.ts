@@ -38,3 +38,13 @@ export function heap_base(): usize {
 export function isa(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 2 : 1;
 }
+
+// ── low-precision kernels: int8 (W8A8), GGUF q8_0 / q4_0, ONNX MatMulNBits, f16 ──
+export {
+  QGEMM_A, QGEMM_LDA, QGEMM_B, QGEMM_C, QGEMM_LDC, QGEMM_BIAS, QGEMM_M, QGEMM_N, QGEMM_K,
+  QGEMM_WORKSPACE, QGEMM_A_QUANTIZED, QGEMM_ACCUMULATE, QGEMM_PARAMS_BYTES,
+  QPACK_B, QPACK_LDB, QPACK_TRANS_B, QPACK_UNSIGNED, QPACK_N, QPACK_K, QPACK_SCALE, QPACK_SCALE_STRIDE,
+  QPACK_ZERO_POINT, QPACK_ZERO_POINT_STRIDE, QPACK_DST, QPACK_PARAMS_BYTES,
+  qc8w_gemm_pack_b, qc8w_gemm_packed_b_bytes, qd8_f32_qc8w_gemm, qd8_f32_qc8w_gemm_workspace_bytes,
+  f32_qd8_convert,
+} from './qgemm';
