@@ -48,3 +48,5 @@ export {
   qc8w_gemm_pack_b, qc8w_gemm_packed_b_bytes, qd8_f32_qc8w_gemm, qd8_f32_qc8w_gemm_workspace_bytes,
   f32_qd8_convert,
 } from './qgemm';
+export { f16_f32_convert, f32_f16_convert } from './f16';
+export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
