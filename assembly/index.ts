@@ -48,5 +48,10 @@ export {
   qc8w_gemm_pack_b, qc8w_gemm_packed_b_bytes, qd8_f32_qc8w_gemm, qd8_f32_qc8w_gemm_workspace_bytes,
   f32_qd8_convert,
 } from './qgemm';
+export {
+  QB_A, QB_LDA, QB_W, QB_SCALES, QB_ZERO_POINTS, QB_C, QB_LDC, QB_BIAS, QB_M, QB_N, QB_K, QB_WORKSPACE,
+  QB_A_QUANTIZED, QB_ACCUMULATE, QB_PARAMS_BYTES,
+  qd8_f32_q8_0_gemm, qd8_f32_q4_0_gemm, qd8_f32_qb4w_gemm, qd8_f32_qb_gemm_workspace_bytes, f32_qd8b32_convert,
+} from './qblocks';
 export { f16_f32_convert, f32_f16_convert } from './f16';
 export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
