@@ -39,3 +39,21 @@ export function heap_base(): usize {
 export function isa(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 2 : 1;
 }
+
+// ── low-precision kernels: int8 (W8A8), GGUF q8_0 / q4_0, ONNX MatMulNBits, f16 ──
+export {
+  QGEMM_A, QGEMM_LDA, QGEMM_B, QGEMM_C, QGEMM_LDC, QGEMM_BIAS, QGEMM_M, QGEMM_N, QGEMM_K,
+  QGEMM_WORKSPACE, QGEMM_A_QUANTIZED, QGEMM_ACCUMULATE, QGEMM_PARAMS_BYTES,
+  QPACK_B, QPACK_LDB, QPACK_TRANS_B, QPACK_UNSIGNED, QPACK_N, QPACK_K, QPACK_SCALE, QPACK_SCALE_STRIDE,
+  QPACK_ZERO_POINT, QPACK_ZERO_POINT_STRIDE, QPACK_DST, QPACK_PARAMS_BYTES,
+  qc8w_gemm_pack_b, qc8w_gemm_packed_b_bytes, qd8_f32_qc8w_gemm, qd8_f32_qc8w_gemm_workspace_bytes,
+  f32_qd8_convert,
+} from './qgemm';
+export {
+  QB_A, QB_LDA, QB_W, QB_SCALES, QB_ZERO_POINTS, QB_C, QB_LDC, QB_BIAS, QB_M, QB_N, QB_K, QB_WORKSPACE,
+  QB_A_QUANTIZED, QB_ACCUMULATE, QB_PARAMS_BYTES,
+  qd8_f32_q8_0_gemm, qd8_f32_q4_0_gemm, qd8_f32_qb4w_gemm, qd8_f32_qb_gemm_workspace_bytes, f32_qd8b32_convert,
+} from './qblocks';
+export { f16_f32_convert, f32_f16_convert } from './f16';
+export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
+export { qs8_peak_dot_i16x8, qs8_peak_relaxed_dot_add, qs8_peak_relaxed_dot } from './peak';
