@@ -2,8 +2,9 @@
 // validating the 22 KB kernel binaries: each probe must validate exactly when its binary does.
 // This process runs with --experimental-wasm-relaxed-simd (vitest.config.ts), where both do;
 // test/package.test.ts checks the built package without the flag, where relaxed must not.
-// The relaxed probe holds only f32x4.relaxed_madd, so the relaxed binary must use no other
-// relaxed-SIMD instruction (Binaryen's disassembly, through assemblyscript, checks that).
+// The relaxed probe holds f32x4.relaxed_madd and the two relaxed int8 dot products, so the relaxed
+// binary must use no other relaxed-SIMD instruction (Binaryen's disassembly, through
+// assemblyscript, checks that).
 // Also: the fast base64 decoder gives the same bytes as the portable one, and every runtime of a
 // process instantiates one compiled module per binary (V8's optimized code is then shared too).
 
@@ -18,7 +19,7 @@ import { RELAXED_WASM_BASE64, SIMD128_WASM_BASE64 } from '../src/runtime/wasm-by
 describe('ISA probes', () => {
   it('are a few dozen bytes, and valid modules that compile where their feature exists', () => {
     expect(SIMD128_PROBE.length).toBeLessThan(64);
-    expect(RELAXED_PROBE.length).toBeLessThan(64);
+    expect(RELAXED_PROBE.length).toBeLessThan(80);
     expect(WebAssembly.validate(SIMD128_PROBE)).toBe(true);
     expect(WebAssembly.validate(RELAXED_PROBE)).toBe(true);
     expect(() => new WebAssembly.Module(RELAXED_PROBE)).not.toThrow();
@@ -28,16 +29,24 @@ describe('ISA probes', () => {
     expect(isaSupported(isa)).toBe(WebAssembly.validate(kernelBytes(isa) as BufferSource));
   });
 
-  it('the relaxed binary uses no relaxed-SIMD instruction but the probe\'s f32x4.relaxed_madd', () => {
+  it('the relaxed binary uses no relaxed-SIMD instruction but the probe\'s three', () => {
     const ops = (isa: 'relaxed' | 'simd128') => {
       const module = binaryen.readBinary(kernelBytes(isa));
       module.setFeatures(binaryen.Features.All);
       const text = module.emitText();
       module.dispose();
-      return new Set([...text.matchAll(/\((\w+\.relaxed_\w+)/g)].map((m) => m[1]));
+      return new Set([...text.matchAll(/\((\w+\.(?:relaxed_\w+|dot_i8x16_i7x16\w*))/g)].map((m) => m[1]));
     };
-    // Binaryen names relaxed_madd "relaxed_fma" (the proposal's earlier name)
-    expect([...ops('relaxed')].map((op) => op.replace('relaxed_fma', 'relaxed_madd'))).toEqual(['f32x4.relaxed_madd']);
+    // Binaryen uses the proposal's earlier names: relaxed_fma for relaxed_madd, and the int8 dot
+    // products without "relaxed_".
+    const names: Record<string, string> = {
+      'f32x4.relaxed_fma': 'f32x4.relaxed_madd',
+      'i16x8.dot_i8x16_i7x16_s': 'i16x8.relaxed_dot_i8x16_i7x16_s',
+      'i32x4.dot_i8x16_i7x16_add_s': 'i32x4.relaxed_dot_i8x16_i7x16_add_s',
+    };
+    expect([...ops('relaxed')].map((op) => names[op] ?? op).sort()).toEqual([
+      'f32x4.relaxed_madd', 'i16x8.relaxed_dot_i8x16_i7x16_s', 'i32x4.relaxed_dot_i8x16_i7x16_add_s',
+    ]);
     expect([...ops('simd128')]).toEqual([]);
   });
 

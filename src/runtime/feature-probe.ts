@@ -3,13 +3,16 @@
 // base64 decode, no full validation at start-up; wasm-feature-detect does the same).
 //
 // Beyond the MVP, both binaries use SIMD128 and bulk memory (memory.fill / memory.copy); the
-// relaxed one adds f32x4.relaxed_madd (assembly/simd.ts's `madd`), its only relaxed-SIMD
-// instruction (a disassembly of dist/wasm/relaxed.wasm lists no other). Each probe is one
-// function () → v128:
+// relaxed one adds three relaxed-SIMD instructions: f32x4.relaxed_madd (assembly/simd.ts's
+// `madd`), i16x8.relaxed_dot_i8x16_i7x16_s (the int8 kernels) and
+// i32x4.relaxed_dot_i8x16_i7x16_add_s (the int8 peak loop); a disassembly of
+// dist/wasm/relaxed.wasm lists no other (test/feature-probe.test.ts). Each probe is one function
+// () → v128:
 //
 //   simd128:  i32.const 0, i32.const 0, i32.const 0, memory.fill 0   (bulk memory)
 //             i32.const 1, i32x4.splat, i32.const 2, i32x4.splat, f32x4.mul   (SIMD128)
-//   relaxed:  the same memory.fill, then three i32x4.splat and f32x4.relaxed_madd
+//   relaxed:  the same memory.fill, then three i32x4.splat and f32x4.relaxed_madd; one more splat
+//             and i16x8.relaxed_dot_i8x16_i7x16_s; two more and i32x4.relaxed_dot_i8x16_i7x16_add_s
 //
 // test/feature-probe.test.ts checks that each probe validates exactly when its binary does.
 
@@ -31,5 +34,10 @@ const SPLAT = (n: number) => [0x41, n, 0xfd, 0x11]; //                       i32
 /** Validates when the engine has SIMD128 and bulk memory (what the simd128 binary needs). */
 export const SIMD128_PROBE = probeModule([...MEMORY_FILL, ...SPLAT(1), ...SPLAT(2), 0xfd, 0xe6, 0x01]); // f32x4.mul
 
-/** Validates when the engine also has relaxed SIMD's f32x4.relaxed_madd (what the relaxed binary needs). */
-export const RELAXED_PROBE = probeModule([...MEMORY_FILL, ...SPLAT(1), ...SPLAT(2), ...SPLAT(3), 0xfd, 0x85, 0x02]); // f32x4.relaxed_madd
+/** Validates when the engine also has the relaxed-SIMD instructions the relaxed binary uses. */
+export const RELAXED_PROBE = probeModule([
+  ...MEMORY_FILL,
+  ...SPLAT(1), ...SPLAT(2), ...SPLAT(3), 0xfd, 0x85, 0x02, //  f32x4.relaxed_madd
+  ...SPLAT(4), 0xfd, 0x92, 0x02, //                           i16x8.relaxed_dot_i8x16_i7x16_s
+  ...SPLAT(5), ...SPLAT(6), 0xfd, 0x93, 0x02, //              i32x4.relaxed_dot_i8x16_i7x16_add_s
+]);
