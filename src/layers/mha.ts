@@ -122,6 +122,11 @@ const FORWARD_KEYS = optionKeys<MultiHeadAttentionForwardOptions>({
   context: true, mask: true, keyPaddingMask: true, keyLengths: true, causal: true, cache: true, positions: true,
   needWeights: true, averageWeights: true, out: true,
 });
+const PAIR_KEYS = optionKeys<{ key: TensorLike; value: TensorLike }>({ key: true, value: true });
+
+/** A `{ key, value }` context (read once already: a copy holds only own fields). */
+const isKeyValuePair = (context: unknown): boolean =>
+  typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context);
 
 /** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
 function linear(
@@ -288,6 +293,7 @@ export class MultiHeadAttention {
     type Ctx = { kind: 'self' } | { kind: 'cross'; key: TensorView; value: TensorView; same: boolean; seq: number } | { kind: 'memory'; cache: KVCache };
     let ctx: Ctx = { kind: 'self' };
     const context = options.context; // (a plain copy: a { key, value } pair or a tensor snapshot, or the KVCache)
+    if (isKeyValuePair(context)) readOptions(context, PAIR_KEYS, 'options.context', 'layer.forward'); // (unknown keys)
     if (context !== undefined) {
       if (context instanceof KVCache) {
         ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
@@ -496,6 +502,7 @@ export class MultiHeadAttention {
     const arena = this.arena;
     // Read once: a { key, value } pair or a tensor, as a plain copy (see plainOptionData).
     const context = plainOptionData(contextIn) as TensorLike | { key: TensorLike; value: TensorLike };
+    if (isKeyValuePair(context)) readOptions(context, PAIR_KEYS, 'context', 'layer.projectContext'); // (unknown keys)
     let keyIn: TensorLike;
     let valueIn: TensorLike;
     let same: boolean;
