@@ -60,7 +60,7 @@ export function readOptions<T>(value: unknown, keys: ReadonlyArray<keyof T & str
       if (property.enumerable) throw unknownOption(label, key, known, where);
       continue;
     }
-    const read: unknown = 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
+    const read = valueOf(value, property);
     out[key] = key === 'out' ? read : plainOptionData(read);
   }
   return out as Partial<T>;
@@ -117,39 +117,34 @@ function editDistance(a: string, b: string): number {
   return rows[a.length][b.length];
 }
 
-/** Whether `value` has the field `key` as an own property or one its class defines (not Object.prototype's); runs no getter. */
-function definesField(value: object, key: string): boolean {
-  for (let o: object | null = value; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
-    if (Reflect.getOwnPropertyDescriptor(o, key) !== undefined) return true;
-  }
-  return false;
-}
-
 /**
- * A field of a tensor-like object read once: an own property or one its class defines (an
- * onnxruntime Tensor's `data` is a getter of its class), never one inherited from
- * Object.prototype.
+ * The property `key` of a tensor-like `value`: its own, or one its class defines (an onnxruntime
+ * Tensor's `data` is a getter of its class), never one inherited from Object.prototype. Runs no getter.
  */
-function tensorField(value: object, key: string): unknown {
+function fieldOf(value: object, key: string): PropertyDescriptor | undefined {
   for (let o: object | null = value; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
     const property = Reflect.getOwnPropertyDescriptor(o, key);
-    if (property === undefined) continue;
-    return 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
+    if (property !== undefined) return property;
   }
   return undefined;
 }
 
+/** The value of `property` of `owner`: its value, or its getter's result (run once). */
+const valueOf = (owner: object, property: PropertyDescriptor): unknown =>
+  'value' in property ? property.value : property.get ? Reflect.apply(property.get, owner, []) : undefined;
+
 /**
  * A tensor-valued option (mask, bias, centroids, …) read once: a WasmTensor (or anything that is
  * not a plain object, left for the tensor check to reject) as is; else a plain `{ data, shape,
- * dims }` holding the fields the object has (see tensorField), shape arrays copied. Later reads of
+ * dims }` holding the fields the object has (see fieldOf), shape arrays copied. Later reads of
  * the snapshot run no caller code and see no inherited field.
  */
 function readTensorOption(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || value instanceof WasmTensor || Array.isArray(value) || ArrayBuffer.isView(value)) return value;
   const out = plainObject();
   for (const key of ['data', 'shape', 'dims']) {
-    const field = tensorField(value, key);
+    const property = fieldOf(value, key);
+    const field = property && valueOf(value, property);
     if (field === undefined) continue;
     out[key] = key !== 'data' && (Array.isArray(field) || ArrayBuffer.isView(field)) ? Array.from(field as ArrayLike<unknown>) : field;
   }
@@ -165,15 +160,14 @@ function readTensorOption(value: unknown): unknown {
 export function plainOptionData(value: unknown, depth = 0): unknown {
   if (typeof value !== 'object' || value === null || value instanceof WasmTensor || ArrayBuffer.isView(value) || depth > 8) return value;
   if (Array.isArray(value)) return Array.from(value as unknown[], (x) => plainOptionData(x, depth + 1));
-  if (definesField(value, 'data')) return readTensorOption(value);
+  if (fieldOf(value, 'data')) return readTensorOption(value);
   const proto = Reflect.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out = plainObject();
   for (const key of Object.keys(value)) {
     const property = Reflect.getOwnPropertyDescriptor(value, key);
     if (property === undefined) continue;
-    const read: unknown = 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
-    out[key] = plainOptionData(read, depth + 1);
+    out[key] = plainOptionData(valueOf(value, property), depth + 1);
   }
   return out;
 }
