@@ -242,6 +242,25 @@ describe('options are read once, and junk is rejected', () => {
     for (const [key, n] of reads) expect(n, key).toBe(1);
   });
 
+  it('array options are read once too: each element of keyLengths, of hierarchical levels and of a path list', () => {
+    let reads = 0;
+    const counted = <X>(values: X[]): X[] => {
+      const out: X[] = [];
+      values.forEach((x, i) => Object.defineProperty(out, i, { enumerable: true, get: () => (reads++, x) }));
+      return out;
+    };
+    const got = rt.attention(q, k, v, { keyLengths: counted([4]) }) as Tensor;
+    expect(mismatch(got.data, referenceAttention(q, k, v, { keyLengths: [4] }).output, 2e-6, 1e-5)).toBeUndefined();
+    expect(reads).toBe(1);
+    const s = T([1, 2, 8, 4], 6);
+    reads = 0;
+    rt.hierarchicalAttention(s, s, s, { levels: counted([counted([0, 3, 8])]) });
+    expect(reads).toBe(4);
+    reads = 0;
+    rt.routedAttention(s, s, s, { paths: counted([{ type: 'full' as const }, { type: 'window' as const, window: 1 }]), routes: { data: new Float32Array(16).fill(1), shape: [1, 1, 8, 2] } });
+    expect(reads).toBe(2);
+  });
+
   it('junk booleans are rejected, not coerced', () => {
     expectError(() => rt.attention(q, k, v, { returnWeights: 'yes' } as never), 'INVALID_OPTION', ['options.returnWeights', '"yes"']);
     expectError(() => rt.attention(q, k, v, { returnWeights: 1 } as never), 'INVALID_OPTION', ['options.returnWeights']);

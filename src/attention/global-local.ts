@@ -182,7 +182,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
   if (typeof spec !== 'object' || spec === null) {
     throw new AttentionError('INVALID_OPTION', `options.global must be an index array, { indices }, { count, scores } or { count, by }, got ${String(spec)}`);
   }
-  const s = readOptions<GlobalSpec>(spec, GLOBAL_KEYS, 'options.global', 'rt.globalLocalAttention', ['scores']);
+  const s = readOptions<GlobalSpec>(spec, GLOBAL_KEYS, 'options.global', 'rt.globalLocalAttention');
   if (s.indices !== undefined) {
     if (!Array.isArray(s.indices) || s.indices.length !== batch) {
       throw new AttentionError('INVALID_OPTION', `options.global.indices must hold one index list per batch entry (${batch}), got ${Array.isArray(s.indices) ? `${s.indices.length} lists` : String(s.indices)}`);

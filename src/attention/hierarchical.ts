@@ -159,7 +159,7 @@ function aggregateSpec(kernels: Kernels, spec: unknown, name: string, heads: num
   if (spec === 'mean') return { kind: 'mean' };
   if (spec === 'max') return { kind: 'max' };
   if (typeof spec === 'object' && spec !== null && !Array.isArray(spec)) {
-    const s = readOptions<{ query: unknown; scale?: unknown }>(spec, POOL_KEYS, name, 'rt.hierarchicalAttention', ['query']);
+    const s = readOptions<{ query: unknown; scale?: unknown }>(spec, POOL_KEYS, name, 'rt.hierarchicalAttention');
     const view = viewTensor(s.query, `${name}.query`, [Float32Array] as const, kernels.arena);
     const shape = view.shape;
     const shared = shape.length === 1 && shape[0] === dv;

@@ -109,7 +109,7 @@ export function linformerAttention(
   optionsIn: LinformerOptions,
 ): Tensor {
   if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'linformerAttention needs options with k (or e and f), got undefined');
-  const options = readOptions<LinformerOptions>(optionsIn, LINFORMER_KEYS, 'options', 'rt.linformerAttention', ['e', 'f']);
+  const options = readOptions<LinformerOptions>(optionsIn, LINFORMER_KEYS, 'options', 'rt.linformerAttention');
   if (options.causal !== undefined && options.causal !== false) {
     throw new AttentionError(
       'INVALID_OPTION',

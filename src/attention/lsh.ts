@@ -265,7 +265,7 @@ function placeHalves(kernels: Kernels, scope: Scope, plan: HashPlan): number {
 /** rt.lshHash: bucket ids of every token, [batch, heads, rounds, n] (−1 past keyLengths). */
 export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOptions): LshBuckets {
   if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'lshHash needs options with buckets, got undefined');
-  const options = readOptions<LshHashOptions>(optionsIn, HASH_KEYS, 'options', 'rt.lshHash', ['rotations']);
+  const options = readOptions<LshHashOptions>(optionsIn, HASH_KEYS, 'options', 'rt.lshHash');
   const xv = viewTensor(xIn, 'x', [Float32Array] as const, kernels.arena);
   if (xv.shape.length !== 4) throw new AttentionError('SHAPE_MISMATCH', `x must be 4-D [batch, heads, n, headDim], got ${formatShape(xv.shape)}`);
   const [batch, heads, n, dh] = xv.shape;
@@ -308,7 +308,7 @@ export function lshAttention(
   vIn: TensorLike,
   options: LshOptions = {},
 ): Tensor {
-  const o = readOptions<LshOptions>(options, LSH_KEYS, 'options', 'rt.lshAttention', ['rotations']);
+  const o = readOptions<LshOptions>(options, LSH_KEYS, 'options', 'rt.lshAttention');
   const shared = booleanOption(o.sharedQK, 'options.sharedQK', false);
   if (shared && kIn !== null && kIn !== undefined) {
     throw new AttentionError('INVALID_ARGUMENT', 'k must be null when options.sharedQK is true (the keys are the length-normalized queries), got a tensor');

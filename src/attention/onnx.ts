@@ -121,7 +121,7 @@ export function onnxAttention(
     throw new AttentionError('INVALID_ARGUMENT', `inputs must be an object { Q, K, V, … }, got ${String(inputs)}`);
   }
   // From here on inputs, attributes and options are snapshots: each key read once, own properties only.
-  inputs = readOptions<OnnxAttentionInputs>(inputs, INPUT_KEYS, 'inputs', 'rt.onnxAttention', ['attn_mask', 'nonpad_kv_seqlen']) as OnnxAttentionInputs;
+  inputs = readOptions<OnnxAttentionInputs>(inputs, INPUT_KEYS, 'inputs', 'rt.onnxAttention') as OnnxAttentionInputs;
   attributes = readOptions<OnnxAttentionAttributes>(attributes, ATTRIBUTE_KEYS, 'attributes', 'rt.onnxAttention');
   options = readOptions<OnnxAttentionOptions>(options, OPTION_KEYS, 'options', 'rt.onnxAttention');
   booleanOption(options.qkMatmulOutput, 'options.qkMatmulOutput', false);

@@ -4,9 +4,10 @@
 //             declared key exactly once (an accessor's getter runs once), own properties only —
 //             an inherited `Object.prototype.causal` is never an option — and rejecting an unknown
 //             key with the closest declared name (`options.casual is not an option of
-//             rt.attention — did you mean 'causal'?`). Nested option objects (`window`, `random`,
-//             a router, a path…) are read the same way by the method that parses them;
-//             readTensorOption does the same for the fields of a tensor-valued option.
+//             rt.attention — did you mean 'causal'?`). Values are copied plain on the way
+//             (nested objects and arrays element by element, tensor-likes by data/shape/dims),
+//             so parsing them later runs none of the caller's code; nested option objects
+//             (`window`, `random`, a router, a path…) get the same key check from the method.
 //   validate  the checks below turn snapshot values into plain numbers and flags (junk is
 //             rejected, never coerced), still before any Wasm memory is touched.
 //   run       assertLive runs after the last caller value was read (so after every getter the
@@ -18,6 +19,15 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatValue } from '../runtime/index';
 import { asNumber, WasmTensor } from '../tensor';
 
+/**
+ * The prototype of every snapshot: nothing but a toString (so String() and template literals in
+ * messages work), and not Object.prototype, so a polluted Object.prototype never shows through.
+ */
+const SNAPSHOT_PROTOTYPE: object = Object.freeze(Object.create(null, { toString: { value: () => '[object Object]' } }));
+
+/** An empty snapshot object (see SNAPSHOT_PROTOTYPE). */
+const plainObject = (): Record<string, unknown> => Object.create(SNAPSHOT_PROTOTYPE) as Record<string, unknown>;
+
 /** The declared keys of an options type: one entry per key, checked complete by the compiler. */
 export type KeySet<T> = { readonly [K in keyof Required<T>]: true };
 
@@ -27,17 +37,16 @@ export function optionKeys<T>(set: KeySet<T>): ReadonlyArray<keyof T & string> {
 }
 
 /**
- * The caller's options `value` as a plain, null-prototype snapshot holding the keys of `keys`
- * that `value` has as own properties, each read exactly once. `undefined` gives an empty
- * snapshot; anything but a plain object (null, a number, an array, a typed array) and any
- * enumerable own key not in `keys` throw INVALID_OPTION. `label` names the object in messages
- * ('options', 'options.window'), `where` the method ('rt.attention'). The values of `tensors`
- * (tensor-valued keys) are read through readTensorOption.
+ * The caller's options `value` as a plain, snapshot (no Object.prototype in its chain) holding the keys of `keys`
+ * that `value` has as own properties, each read exactly once, and their values copied plain
+ * (plainOptionData: nested objects, arrays and tensor-likes read once) — except `out`, which is
+ * written and so kept as given. `undefined` gives an empty snapshot; anything but a plain object
+ * (null, a number, an array, a typed array) and any enumerable own key not in `keys` throw
+ * INVALID_OPTION. `label` names the object in messages ('options', 'options.window'), `where`
+ * the method ('rt.attention').
  */
-export function readOptions<T>(
-  value: unknown, keys: ReadonlyArray<keyof T & string>, label: string, where: string, tensors: ReadonlyArray<keyof T & string> = [],
-): Partial<T> {
-  const out = Object.create(null) as Record<string, unknown>;
+export function readOptions<T>(value: unknown, keys: ReadonlyArray<keyof T & string>, label: string, where: string): Partial<T> {
+  const out = plainObject();
   if (value === undefined) return out as Partial<T>;
   if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) {
     throw new AttentionError('INVALID_OPTION', `${label} must be an object (${where} takes ${keys.join(', ')}), got ${formatValue(value)}`);
@@ -51,8 +60,8 @@ export function readOptions<T>(
       if (property.enumerable) throw unknownOption(label, key, known, where);
       continue;
     }
-    const read: unknown = 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
-    out[key] = (tensors as ReadonlyArray<string>).includes(key) ? readTensorOption(read) : read;
+    const read = valueOf(value, property);
+    out[key] = key === 'out' ? read : plainOptionData(read);
   }
   return out as Partial<T>;
 }
@@ -108,39 +117,34 @@ function editDistance(a: string, b: string): number {
   return rows[a.length][b.length];
 }
 
-/** Whether `value` has the field `key` as an own property or one its class defines (not Object.prototype's); runs no getter. */
-export function definesField(value: object, key: string): boolean {
-  for (let o: object | null = value; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
-    if (Reflect.getOwnPropertyDescriptor(o, key) !== undefined) return true;
-  }
-  return false;
-}
-
 /**
- * A field of a tensor-like object read once: an own property or one its class defines (an
- * onnxruntime Tensor's `data` is a getter of its class), never one inherited from
- * Object.prototype.
+ * The property `key` of a tensor-like `value`: its own, or one its class defines (an onnxruntime
+ * Tensor's `data` is a getter of its class), never one inherited from Object.prototype. Runs no getter.
  */
-function tensorField(value: object, key: string): unknown {
+function fieldOf(value: object, key: string): PropertyDescriptor | undefined {
   for (let o: object | null = value; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
     const property = Reflect.getOwnPropertyDescriptor(o, key);
-    if (property === undefined) continue;
-    return 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
+    if (property !== undefined) return property;
   }
   return undefined;
 }
 
+/** The value of `property` of `owner`: its value, or its getter's result (run once). */
+const valueOf = (owner: object, property: PropertyDescriptor): unknown =>
+  'value' in property ? property.value : property.get ? Reflect.apply(property.get, owner, []) : undefined;
+
 /**
  * A tensor-valued option (mask, bias, centroids, …) read once: a WasmTensor (or anything that is
  * not a plain object, left for the tensor check to reject) as is; else a plain `{ data, shape,
- * dims }` holding the fields the object has (see tensorField), shape arrays copied. Later reads of
+ * dims }` holding the fields the object has (see fieldOf), shape arrays copied. Later reads of
  * the snapshot run no caller code and see no inherited field.
  */
-export function readTensorOption(value: unknown): unknown {
+function readTensorOption(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || value instanceof WasmTensor || Array.isArray(value) || ArrayBuffer.isView(value)) return value;
-  const out = Object.create(null) as Record<string, unknown>;
+  const out = plainObject();
   for (const key of ['data', 'shape', 'dims']) {
-    const field = tensorField(value, key);
+    const property = fieldOf(value, key);
+    const field = property && valueOf(value, property);
     if (field === undefined) continue;
     out[key] = key !== 'data' && (Array.isArray(field) || ArrayBuffer.isView(field)) ? Array.from(field as ArrayLike<unknown>) : field;
   }
@@ -148,23 +152,22 @@ export function readTensorOption(value: unknown): unknown {
 }
 
 /**
- * A deep plain copy of nested option data, read once, for options that are parsed again later in
- * the call (the paths of rt.routedAttention): plain objects by their own enumerable keys,
- * arrays element by element, tensor-likes (objects with a `data` field) through
- * readTensorOption; WasmTensors, typed arrays, class instances and primitives as they are.
+ * A deep plain copy of an option's value, read once: plain objects (copies of their own enumerable
+ * keys, without Object.prototype) and arrays element by element, tensor-likes (objects with a `data`
+ * field) through readTensorOption; WasmTensors, typed arrays, class instances (a KVCache) and
+ * primitives as they are. Parsing the copy runs none of the caller's code.
  */
 export function plainOptionData(value: unknown, depth = 0): unknown {
   if (typeof value !== 'object' || value === null || value instanceof WasmTensor || ArrayBuffer.isView(value) || depth > 8) return value;
   if (Array.isArray(value)) return Array.from(value as unknown[], (x) => plainOptionData(x, depth + 1));
-  if (definesField(value, 'data')) return readTensorOption(value);
+  if (fieldOf(value, 'data')) return readTensorOption(value);
   const proto = Reflect.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = {};
+  const out = plainObject();
   for (const key of Object.keys(value)) {
     const property = Reflect.getOwnPropertyDescriptor(value, key);
     if (property === undefined) continue;
-    const read: unknown = 'value' in property ? property.value : property.get ? Reflect.apply(property.get, value, []) : undefined;
-    out[key] = plainOptionData(read, depth + 1);
+    out[key] = plainOptionData(valueOf(value, property), depth + 1);
   }
   return out;
 }

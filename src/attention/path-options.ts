@@ -1,14 +1,14 @@
-// path-options.ts — reading the `paths` of rt.routedAttention once. Each path is the options of
-// one variant plus its `type`; routedAttention runs the variants after it has placed its inputs,
-// so a path must hold nothing the caller's code can still change: each one is snapshot here (its
-// type's keys only, own properties, unknown keys rejected) and its nested values copied plain
-// (plainOptionData), before routedAttention checks that its inputs are alive and writes anything.
+// path-options.ts — reading the `paths` of rt.routedAttention. Each path is the options of one
+// variant plus its `type`; routedAttention runs the variants after it has placed its inputs, so a
+// path must hold nothing the caller's code can still change: readOptions has copied it plain
+// (nested values too), and here it is checked against its type's keys (unknown keys rejected)
+// before routedAttention checks that its inputs are alive and writes anything.
 
 import { AttentionError, formatValue } from '../runtime/index';
 import { GLOBAL_LOCAL_KEYS } from './global-local';
 import { LINFORMER_KEYS } from './linformer';
 import { LSH_KEYS } from './lsh';
-import { plainOptionData, readOptions } from './options';
+import { readOptions } from './options';
 import { SEGMENTED_KEYS } from './segmented';
 import { SLIDING_WINDOW_KEYS } from './sliding-window';
 
@@ -24,7 +24,7 @@ function pathKeys(keys: readonly string[], dropped: readonly string[] = []): str
 }
 
 /**
- * Reads `paths[i]` of rt.routedAttention (the keys of its type, nested values copied plain).
+ * Reads `paths[i]` of rt.routedAttention (the keys of its type; values are plain copies).
  * `routingKeys`: the keys of RoutingOptions (routing.ts passes them: it imports this file).
  */
 export function readPath(path: unknown, i: number, routingKeys: readonly string[]): PathSnapshot {
@@ -45,7 +45,5 @@ export function readPath(path: unknown, i: number, routingKeys: readonly string[
   if (keys === undefined) {
     throw new AttentionError('INVALID_OPTION', `${label} must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got type ${formatValue(type)}`);
   }
-  const snapshot = readOptions<Record<string, unknown>>(all, keys, label, `a '${type}' path of rt.routedAttention`);
-  for (const key of Object.keys(snapshot)) snapshot[key] = plainOptionData(snapshot[key]);
-  return snapshot as PathSnapshot;
+  return readOptions<Record<string, unknown>>(all, keys, label, `a '${type}' path of rt.routedAttention`) as PathSnapshot;
 }

@@ -406,7 +406,7 @@ export function routingAttention(
   optionsIn: RoutingOptions,
 ): Tensor | RoutingResult {
   if (optionsIn === undefined) throw new AttentionError('INVALID_OPTION', 'routingAttention needs options with clusters, got undefined');
-  const options = readOptions<RoutingOptions>(optionsIn, ROUTING_KEYS, 'options', 'rt.routingAttention', ['centroids']);
+  const options = readOptions<RoutingOptions>(optionsIn, ROUTING_KEYS, 'options', 'rt.routingAttention');
   const p = prepare(kernels, qIn, kIn, vIn, options, 'routingAttention');
   const { qHeads, nq, nk, dh, dv } = p.dims;
   if (nq === 0 || nk === 0) {
@@ -623,7 +623,7 @@ export function routedAttention(
   raw: RoutedOptions,
 ): Tensor | RoutedResult {
   if (raw === undefined) throw new AttentionError('INVALID_OPTION', 'routedAttention needs options with paths and a router, got undefined');
-  const options = readOptions<RoutedOptions>(raw, ROUTED_KEYS, 'options', 'rt.routedAttention', ['routes']);
+  const options = readOptions<RoutedOptions>(raw, ROUTED_KEYS, 'options', 'rt.routedAttention');
   const arena = kernels.arena;
   const over = options.over ?? 'paths';
   if (over !== 'paths' && over !== 'heads') throw new AttentionError('INVALID_OPTION', `options.over must be 'paths' or 'heads', got ${formatValue(over)}`);
@@ -671,7 +671,7 @@ export function routedAttention(
     if (typeof options.router !== 'object' || options.router === null || Array.isArray(options.router)) {
       throw new AttentionError('INVALID_OPTION', `options.router must be { weights, bias?, input? } (or give options.routes), got ${String(options.router)}`);
     }
-    const r = readOptions<Router>(options.router, ROUTER_KEYS, 'options.router', 'rt.routedAttention', ['weights', 'bias', 'input']);
+    const r = readOptions<Router>(options.router, ROUTER_KEYS, 'options.router', 'rt.routedAttention');
     wView = viewTensor(r.weights, 'options.router.weights', F32, arena);
     const ws = wView.shape;
     if (r.input !== undefined) {

@@ -76,7 +76,7 @@ export function attention(
   optionsIn: AttentionOptions = {},
 ): Tensor | AttentionWithWeights {
   const arena = kernels.arena;
-  const options = readOptions<AttentionOptions>(optionsIn, ATTENTION_KEYS, 'options', 'rt.attention', ['mask']);
+  const options = readOptions<AttentionOptions>(optionsIn, ATTENTION_KEYS, 'options', 'rt.attention');
   booleanOption(options.returnWeights, 'options.returnWeights', false);
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = viewTensor(kIn, 'k', F32, arena);

@@ -415,7 +415,7 @@ export class KVCache {
   ): Tensor | { output: Tensor; weights: Tensor } {
     const kernels = this.kernels();
     const position = this.count;
-    const options = readOptions<KVCacheAttentionOptions>(optionsIn, ATTEND_KEYS, 'options', name, ['mask', 'keyPaddingMask']);
+    const options = readOptions<KVCacheAttentionOptions>(optionsIn, ATTEND_KEYS, 'options', name);
     const q = viewTensor(qIn, 'q', F32, this.arena);
     const { qHeads, nq } = this.checkQuery(q, 'q');
     let kView: TensorView | undefined;

@@ -27,7 +27,7 @@ import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
-import { assertLive, definesField, optionKeys, readOptions, readTensorOption } from '../attention/options';
+import { assertLive, optionKeys, plainOptionData, readOptions } from '../attention/options';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
 import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
@@ -131,17 +131,9 @@ const FORWARD_KEYS = optionKeys<MultiHeadAttentionForwardOptions>({
 });
 const PAIR_KEYS = optionKeys<{ key: TensorLike; value: TensorLike }>({ key: true, value: true });
 
-/** A `{ key, value }` context: own `key` and `value`, no tensor `data`. */
-function isKeyValuePair(context: unknown): context is { key: TensorLike; value: TensorLike } {
-  return typeof context === 'object' && context !== null && Object.hasOwn(context, 'key') && Object.hasOwn(context, 'value') && !definesField(context, 'data');
-}
-
-/** A context argument read once: a KVCache as is, `{ key, value }` and tensors as plain snapshots. */
-function readContext(context: unknown, label: string, where: string): unknown {
-  if (context instanceof KVCache) return context;
-  if (isKeyValuePair(context)) return readOptions(context, PAIR_KEYS, label, where, ['key', 'value']);
-  return readTensorOption(context);
-}
+/** A `{ key, value }` context (read once already: a copy holds only own fields). */
+const isKeyValuePair = (context: unknown): boolean =>
+  typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context);
 
 /** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
 function linear(
@@ -292,7 +284,7 @@ export class MultiHeadAttention {
   forward(xIn: TensorLike, optionsIn: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
     const kernels = this.kernels();
     const arena = this.arena;
-    const options = readOptions<MultiHeadAttentionForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'layer.forward', ['mask', 'keyPaddingMask', 'positions']);
+    const options = readOptions<MultiHeadAttentionForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'layer.forward');
     const xView = viewTensor(xIn, 'x', F32, arena);
     const unbatched = xView.shape.length === 2;
     const { view: x, batch: B, seq: S } = this.checkInput(xView, 'x', this.dModel, 'dModel', unbatched);
@@ -306,7 +298,8 @@ export class MultiHeadAttention {
     // What kind of call.
     type Ctx = { kind: 'self' } | { kind: 'cross'; key: TensorView; value: TensorView; same: boolean; seq: number } | { kind: 'memory'; cache: KVCache };
     let ctx: Ctx = { kind: 'self' };
-    const context = readContext(options.context, 'options.context', 'layer.forward') as MultiHeadAttentionForwardOptions['context'];
+    const context = options.context; // (a plain copy: a { key, value } pair or a tensor snapshot, or the KVCache)
+    if (isKeyValuePair(context)) readOptions(context, PAIR_KEYS, 'options.context', 'layer.forward'); // (unknown keys)
     if (context !== undefined) {
       if (context instanceof KVCache) {
         ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
@@ -499,7 +492,9 @@ export class MultiHeadAttention {
   projectContext(contextIn: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
     const kernels = this.kernels();
     const arena = this.arena;
-    const context = readContext(contextIn, 'context', 'layer.projectContext') as TensorLike | { key: TensorLike; value: TensorLike };
+    // Read once: a { key, value } pair or a tensor, as a plain copy (see plainOptionData).
+    const context = plainOptionData(contextIn) as TensorLike | { key: TensorLike; value: TensorLike };
+    if (isKeyValuePair(context)) readOptions(context, PAIR_KEYS, 'context', 'layer.projectContext'); // (unknown keys)
     let keyIn: TensorLike;
     let valueIn: TensorLike;
     let same: boolean;

@@ -163,7 +163,7 @@ export class RecurrentMemoryAttention {
     if (typeof optionsIn !== 'object' || optionsIn === null || Array.isArray(optionsIn)) {
       throw new AttentionError('INVALID_OPTION', `recurrentMemoryAttention options must be { heads, headDim, memoryLength, … }, got ${String(optionsIn)}`);
     }
-    const options = readOptions<RecurrentMemoryOptions>(optionsIn, MEMORY_KEYS, 'options', 'rt.recurrentMemoryAttention', ['positionWeights', 'rWBias', 'rRBias']);
+    const options = readOptions<RecurrentMemoryOptions>(optionsIn, MEMORY_KEYS, 'options', 'rt.recurrentMemoryAttention');
     this.heads = positiveInt(options.heads, 'options.heads');
     this.headDim = positiveInt(options.headDim, 'options.headDim');
     this.valueDim = options.valueDim === undefined ? this.headDim : positiveInt(options.valueDim, 'options.valueDim');

@@ -101,7 +101,7 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
   if (typeof optionsIn !== 'object' || optionsIn === null) {
     throw new AttentionError('INVALID_ARGUMENT', `config.weights must be an object { qkv | q, k, v, out, … }, got ${String(optionsIn)}`);
   }
-  const w = readOptions<MultiHeadAttentionWeights>(optionsIn, WEIGHT_KEYS, 'config.weights', 'rt.multiHeadAttention', WEIGHT_TENSORS);
+  const w = readOptions<MultiHeadAttentionWeights>(optionsIn, WEIGHT_KEYS, 'config.weights', 'rt.multiHeadAttention');
   const arena = kernels.arena;
   const format = w.format ?? 'torch';
   if (format !== 'torch' && format !== 'onnx') {

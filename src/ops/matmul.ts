@@ -30,7 +30,7 @@ const MATMUL_KEYS = optionKeys<MatmulOptions>({ transposeB: true, bias: true, ou
 
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, optionsIn: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
-  const options = readOptions<MatmulOptions>(optionsIn, MATMUL_KEYS, 'options', 'rt.matmul', ['bias']);
+  const options = readOptions<MatmulOptions>(optionsIn, MATMUL_KEYS, 'options', 'rt.matmul');
   const a = viewTensor(aIn, 'a', F32, arena);
   const packed = bIn instanceof PackedMatrix ? bIn : undefined;
   if (packed) {

@@ -95,7 +95,7 @@ const POSITION_KEYS: Record<PositionConfig['type'], readonly string[]> = {
 
 /** A layer's position config read once (own properties, the keys of its type only; tensors snapshot). */
 function readPositionConfig(optionsIn: object, name: string): PositionConfig {
-  const all = readOptions<Record<string, unknown>>(optionsIn, [...new Set(Object.values(POSITION_KEYS).flat())], name, 'rt.multiHeadAttention', ['weights', 'embeddings']);
+  const all = readOptions<Record<string, unknown>>(optionsIn, [...new Set(Object.values(POSITION_KEYS).flat())], name, 'rt.multiHeadAttention');
   const type = all.type;
   if (typeof type !== 'string' || !Object.hasOwn(POSITION_KEYS, type)) {
     throw new AttentionError('INVALID_OPTION', `${name}.type must be 'rope', 'alibi', 't5' or 'shaw', got ${formatValue(type)}`);

@@ -260,7 +260,7 @@ const ROPE_KEYS = optionKeys<RopeOptions>({
 
 export function rope(kernels: Kernels, xIn: TensorLike, optionsIn: RopeOptions = {}): Tensor {
   const arena = kernels.arena;
-  const options = readOptions<RopeOptions>(optionsIn, ROPE_KEYS, 'options', 'rt.rope', ['positions', 'cos', 'sin']);
+  const options = readOptions<RopeOptions>(optionsIn, ROPE_KEYS, 'options', 'rt.rope');
   const x = viewTensor(xIn, 'x', F32, arena);
   let batch: number, heads: number, seq: number, headDim: number, layout: { rowStride: number; headStride: number; batchStride: number; rowsContiguous: boolean };
   if (x.shape.length === 4) {
