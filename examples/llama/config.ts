@@ -52,11 +52,15 @@ export type RopeStyle = 'interleaved' | 'halves';
 
 /** A model's configuration from GGUF metadata. */
 export interface GgufModelConfig {
+  /** general.architecture */
   architecture: GgufArchitecture;
   /** embedding_length */
   dim: number;
+  /** block_count */
   nLayers: number;
+  /** attention.head_count: query heads */
   nHeads: number;
+  /** attention.head_count_kv: key/value heads */
   nKvHeads: number;
   /** Values per head (key_length, or dim / nHeads). */
   headSize: number;
@@ -64,40 +68,63 @@ export interface GgufModelConfig {
   kvDim: number;
   /** feed_forward_length */
   hiddenDim: number;
+  /** context_length: positions the model was trained on */
   contextLength: number;
+  /** rope.freq_base */
   ropeBase: number;
   /** Rotated values per head (≤ headSize). */
   ropeDim: number;
+  /** Which values RoPE rotates together (see the header). */
   ropeStyle: RopeStyle;
+  /** attention.layer_norm_rms_epsilon */
   rmsEps: number;
+  /** Tokens in the vocabulary (rows of token_embd). */
   vocabSize: number;
   /** No output.weight: the classifier is the token embedding. */
   tiedEmbedding: boolean;
+  /** tokenizer.ggml.bos_token_id, if present */
   bosTokenId?: number;
+  /** tokenizer.ggml.eos_token_id, if present */
   eosTokenId?: number;
 }
 
-/** One block's tensors. */
+/** One block's tensors (GGUF names blk.N.*). */
 export interface GgufLayerTensors<T> {
+  /** attn_norm.weight [dim] */
   attnNorm: T;
+  /** attn_q.weight [dim, heads·head] */
   q: T;
+  /** attn_k.weight [dim, kvHeads·head] */
   k: T;
+  /** attn_v.weight [dim, kvHeads·head] */
   v: T;
+  /** attn_q.bias (qwen2) */
   qBias?: T;
+  /** attn_k.bias (qwen2) */
   kBias?: T;
+  /** attn_v.bias (qwen2) */
   vBias?: T;
+  /** attn_output.weight [heads·head, dim] */
   o: T;
+  /** ffn_norm.weight [dim] */
   ffnNorm: T;
+  /** ffn_gate.weight [dim, hidden] (W1, under SiLU) */
   gate: T;
+  /** ffn_up.weight [dim, hidden] (W3) */
   up: T;
+  /** ffn_down.weight [hidden, dim] (W2) */
   down: T;
 }
 
 /** A model's tensors (`output` is `tokenEmbedding` itself when tied). */
 export interface GgufModelTensors<T> {
+  /** token_embd.weight [dim, vocab] */
   tokenEmbedding: T;
+  /** output_norm.weight [dim] */
   outputNorm: T;
+  /** output.weight [dim, vocab], or token_embd.weight when tied */
   output: T;
+  /** blk.0 … blk.(nLayers − 1) */
   layers: Array<GgufLayerTensors<T>>;
 }
 

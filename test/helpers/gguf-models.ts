@@ -27,14 +27,23 @@ export type ModelType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 
 /** A Llama's shape, for the metadata and tensor list. */
 export interface LlamaShape {
+  /** embedding_length */
   dim: number;
+  /** feed_forward_length */
   hiddenDim: number;
+  /** block_count */
   nLayers: number;
+  /** query heads */
   nHeads: number;
+  /** key/value heads */
   nKvHeads: number;
+  /** tokens (the ASCII vocabulary's size) */
   vocabSize: number;
+  /** context_length */
   contextLength: number;
+  /** rope.freq_base (default 10000) */
   ropeBase?: number;
+  /** RMSNorm epsilon (default 1e-5) */
   rmsEps?: number;
   /** No output.weight: the classifier is token_embd (default true). */
   tied?: boolean;
