@@ -39,58 +39,21 @@
 //                            the type's block, a count beyond 2^53, a bad general.alignment, a
 //                            misaligned or overlapping tensor offset
 // config.ts adds MISSING_KEY, INVALID_KEY, UNSUPPORTED_ARCHITECTURE, MISSING_TENSOR, INVALID_TENSOR.
+// A GgufError rather than the library's AttentionError: this is file-format code that needs no
+// runtime (like examples/tiny-llama/loader.ts and its CheckpointError); catch by `code`.
+//
+// Why not @huggingface/gguf (0.4.6): it reads by URL through fetch with HTTP range requests (local
+// files only in Node, behind allowLocalFile), not from bytes already in memory; it pulls in
+// @huggingface/tasks; and it throws plain Errors. What is needed here is a few hundred lines.
 
 import { describeGgmlType, ggmlByteLength, ggmlTypeInfo, type GgmlTypeInfo, SUPPORTED_GGML_TYPE_NAMES } from './ggml-types';
+import {
+  Cursor, fmt, type GgufArrayItems, GgufError, type GgufValue, type GgufValueType, ITEM_BYTES, NeedMoreBytes,
+  VALUE_TYPES,
+} from './gguf-cursor';
 
-/** Why a GGUF file (or the model in it) was rejected. */
-export type GgufErrorCode =
-  | 'NOT_GGUF'
-  | 'UNSUPPORTED_VERSION'
-  | 'TRUNCATED'
-  | 'UNSUPPORTED_VALUE_TYPE'
-  | 'UNSUPPORTED_TENSOR_TYPE'
-  | 'CORRUPT'
-  | 'MISSING_KEY'
-  | 'INVALID_KEY'
-  | 'UNSUPPORTED_ARCHITECTURE'
-  | 'MISSING_TENSOR'
-  | 'INVALID_TENSOR';
-
-/** A GGUF file (or model) that cannot be read; `code` says why, the message says where. */
-export class GgufError extends Error {
-  /** Machine-readable category. */
-  readonly code: GgufErrorCode;
-  /** An error with a stable `code`. */
-  constructor(code: GgufErrorCode, message: string) {
-    super(message);
-    this.name = 'GgufError';
-    this.code = code;
-  }
-}
-
-/** GGUF metadata value types, by their id in the file (9 is the array). */
-const VALUE_TYPES = [
-  'uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'bool', 'string', 'array', 'uint64', 'int64', 'float64',
-] as const;
-
-/** A metadata value type's name. */
-export type GgufValueType = (typeof VALUE_TYPES)[number];
-/** The metadata value types that hold a JavaScript number. */
-export type GgufNumberType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
-/** The element type of an array: anything but an array. */
-export type GgufItemType = Exclude<GgufValueType, 'array'>;
-/** An array's items: a typed array for numbers, else a plain array. */
-export type GgufArrayItems =
-  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array
-  | BigUint64Array | BigInt64Array | boolean[] | string[];
-
-/** A metadata value with its GGUF type (64-bit integers are bigints). */
-export type GgufValue =
-  | { type: GgufNumberType; value: number }
-  | { type: 'uint64' | 'int64'; value: bigint }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
-  | { type: 'array'; itemType: GgufItemType; value: GgufArrayItems };
+export { GgufError } from './gguf-cursor';
+export type { GgufArrayItems, GgufErrorCode, GgufItemType, GgufNumberType, GgufValue, GgufValueType } from './gguf-cursor';
 
 /** Where a tensor is and what it holds. */
 export interface GgufTensorInfo {
@@ -159,117 +122,6 @@ const MAX_DIMS = 4;
 const MIN_KV_BYTES = 14;
 /** Fewest bytes one tensor info takes: name length (8) + 1, n_dims (4), type (4), offset (8). */
 const MIN_TENSOR_INFO_BYTES = 25;
-const ITEM_BYTES: Record<GgufItemType, number> = {
-  uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, bool: 1, string: 8, uint64: 8, int64: 8, float64: 8,
-};
-
-const fmt = (n: number | bigint): string => n.toLocaleString('en-US');
-
-/** Thrown inside the parser when a Blob prefix ends before the file does: read more and retry. */
-class NeedMoreBytes {
-  constructor(readonly atLeast: number) {}
-}
-
-/** A read position over a prefix of a file of `fileSize` bytes. */
-class Cursor {
-  pos = 0;
-  private readonly view: DataView;
-  private readonly decoder = new TextDecoder('utf-8');
-  constructor(private readonly bytes: Uint8Array, private readonly fileSize: number, private readonly name: string) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  /** Bytes of the file after the position. */
-  get remaining(): number {
-    return this.fileSize - this.pos;
-  }
-
-  /** Ensures `n` more bytes exist (in the file: TRUNCATED otherwise; in the prefix: read more). */
-  need(n: number, what: string): void {
-    if (n > this.remaining) {
-      throw new GgufError(
-        'TRUNCATED',
-        `${this.name} is truncated: ${what} at byte ${fmt(this.pos)} needs ${fmt(n)} bytes but the file has ${fmt(this.remaining)} left ` +
-          `(it ends at byte ${fmt(this.fileSize)})`,
-      );
-    }
-    if (this.pos + n > this.bytes.length) throw new NeedMoreBytes(this.pos + n);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-
-  u64(what: string): bigint {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
-  /** A u64 that must fit a JavaScript number exactly (a count, a length, a dim, an offset). */
-  safeU64(what: string): number {
-    const at = this.pos;
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new GgufError('CORRUPT', `${this.name} is corrupt: ${what} at byte ${fmt(at)} is ${fmt(v)}, beyond any file (more than 2^53)`);
-    }
-    return Number(v);
-  }
-
-  /** A u64 count of items of at least `minBytes` each: more than the rest of the file can hold is TRUNCATED. */
-  count(what: string, minBytes: number): number {
-    const at = this.pos;
-    const n = this.safeU64(what);
-    if (n * minBytes > this.remaining) {
-      throw new GgufError(
-        'TRUNCATED',
-        `${this.name} is truncated or corrupt: ${what} at byte ${fmt(at)} is ${fmt(n)}, needing at least ${fmt(n * minBytes)} ` +
-          `more bytes, but the file has ${fmt(this.remaining)} left (it ends at byte ${fmt(this.fileSize)})`,
-      );
-    }
-    return n;
-  }
-
-  string(what: string): string {
-    const length = this.count(`the length of ${what}`, 1);
-    this.need(length, what);
-    const s = this.decoder.decode(this.bytes.subarray(this.pos, this.pos + length));
-    this.pos += length;
-    return s;
-  }
-
-  /** A value of metadata type `type` (arrays excluded). */
-  scalar(type: GgufItemType, what: string): number | bigint | boolean | string {
-    if (type === 'string') return this.string(what);
-    const size = ITEM_BYTES[type];
-    this.need(size, what);
-    const v = this.view;
-    const p = this.pos;
-    this.pos += size;
-    switch (type) {
-      case 'uint8': return v.getUint8(p);
-      case 'int8': return v.getInt8(p);
-      case 'uint16': return v.getUint16(p, true);
-      case 'int16': return v.getInt16(p, true);
-      case 'uint32': return v.getUint32(p, true);
-      case 'int32': return v.getInt32(p, true);
-      case 'float32': return v.getFloat32(p, true);
-      case 'bool': return v.getUint8(p) !== 0;
-      case 'uint64': return v.getBigUint64(p, true);
-      case 'int64': return v.getBigInt64(p, true);
-      case 'float64': return v.getFloat64(p, true);
-    }
-  }
-}
 
 /** A value type id read from the file, or UNSUPPORTED_VALUE_TYPE. */
 function valueType(c: Cursor, name: string, what: string): GgufValueType {
