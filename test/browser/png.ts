@@ -1,5 +1,6 @@
 // Decodes a PNG screenshot in the page itself (createImageBitmap; no fetch, so it works under any
-// Content-Security-Policy) and describes it: size, non-black pixels, distinct colours, the centre.
+// Content-Security-Policy) and describes it: size, dark and non-black pixels, distinct colours,
+// the centre.
 
 import type { BrowserPage } from './driver';
 
@@ -9,6 +10,8 @@ export interface PngStats {
   height: number;
   /** pixels whose r + g + b > 30 */
   nonBlack: number;
+  /** pixels whose r + g + b < 384 (the darker half) */
+  dark: number;
   /** distinct RGB colours */
   colours: number;
   /** [r, g, b] of the centre pixel */
@@ -27,12 +30,15 @@ export function pngStats(page: BrowserPage, png: Buffer): Promise<PngStats> {
     ctx.drawImage(bitmap, 0, 0);
     const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
     let nonBlack = 0;
+    let dark = 0;
     const colours = new Set<number>();
     for (let i = 0; i < data.length; i += 4) {
-      if (data[i] + data[i + 1] + data[i + 2] > 30) nonBlack++;
+      const sum = data[i] + data[i + 1] + data[i + 2];
+      if (sum > 30) nonBlack++;
+      if (sum < 384) dark++;
       colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
     }
     const c = 4 * ((bitmap.height >> 1) * bitmap.width + (bitmap.width >> 1));
-    return { width: bitmap.width, height: bitmap.height, nonBlack, colours: colours.size, centre: [data[c], data[c + 1], data[c + 2]] };
+    return { width: bitmap.width, height: bitmap.height, nonBlack, dark, colours: colours.size, centre: [data[c], data[c + 1], data[c + 2]] };
   }, png.toString('base64'));
 }

@@ -119,17 +119,20 @@ async function cropPng({ png, x, y, width, height }: { png: string; x: number; y
   return canvas.toDataURL('image/png').slice('data:image/png;base64,'.length);
 }
 
-/** Runs `fn(arg)` in the page through executeAsyncScript, awaiting a returned promise. */
+/**
+ * Runs `fn(arg)` in the page through executeAsyncScript, awaiting a returned promise. The result
+ * travels as JSON text (WebDriver's own serialization turns undefined properties into null).
+ */
 async function evaluateIn<R, A>(driver: WebDriver, fn: (arg: A) => R | Promise<R>, arg?: A): Promise<Awaited<R>> {
   const script = `const done = arguments[arguments.length - 1];
 const arg = arguments.length > 1 ? arguments[0] : undefined;
 Promise.resolve().then(() => (${fn.toString()})(arg)).then(
-  (value) => done({ ok: true, value: value === undefined ? null : value }),
+  (value) => done({ ok: true, json: value === undefined ? undefined : JSON.stringify(value) }),
   (error) => done({ ok: false, error: String((error && error.stack) || error) }));`;
   const result = (arg === undefined ? await driver.executeAsyncScript(script) : await driver.executeAsyncScript(script, arg)) as
-    { ok: boolean; value?: Awaited<R>; error?: string };
+    { ok: boolean; json?: string | null; error?: string };
   if (!result.ok) throw new Error(`evaluate(${describeFunction(fn as never)}) threw in the page: ${result.error}`);
-  return result.value as Awaited<R>;
+  return (typeof result.json === 'string' ? JSON.parse(result.json) : undefined) as Awaited<R>;
 }
 
 /** WebKitGTK's MiniBrowser as a BrowserDriver. */
