@@ -18,7 +18,7 @@ import { startServer } from '../../scripts/serve.mjs';
 import { CASE_SHAPE, type CaseReport, expectedCase, type Install, installPackedPackage, maxAbsError } from '../env/helpers';
 import type { BrowserDriver } from './driver';
 import { ENGINE_FACTS, selectedEngines } from './engines';
-import { useBrowser } from './launch';
+import { useBrowser } from './use-browser';
 import { readReport } from './report';
 
 type Server = Awaited<ReturnType<typeof startServer>>;

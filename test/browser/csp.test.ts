@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceAttention } from '../reference/attention';
 import type { BrowserDriver } from './driver';
 import { ENGINE_FACTS, selectedEngines } from './engines';
-import { useBrowser } from './launch';
+import { useBrowser } from './use-browser';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PAGES = join(import.meta.dirname, 'pages');

@@ -15,7 +15,7 @@ import { Runtime } from '../../src/index';
 import { root } from '../env/helpers';
 import type { BrowserPage } from './driver';
 import { ENGINE_FACTS, selectedEngines } from './engines';
-import { useBrowser } from './launch';
+import { useBrowser } from './use-browser';
 import { pngStats } from './png';
 
 type Server = Awaited<ReturnType<typeof startServer>>;

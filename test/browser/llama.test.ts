@@ -13,7 +13,7 @@ import { startServer } from '../../scripts/serve.mjs';
 import { root } from '../env/helpers';
 import type { BrowserDriver, BrowserPage } from './driver';
 import { ENGINE_FACTS, selectedEngines } from './engines';
-import { useBrowser } from './launch';
+import { useBrowser } from './use-browser';
 
 interface LlamaReport { isa: string; prompt: number[]; tokens: number[]; prefillTokensPerSecond: number; decodeTokensPerSecond: number; matches?: number }
 interface Outcome { state?: string; status?: string | null; report?: LlamaReport; ids?: string | null; stats?: string | null; wrong: number }
