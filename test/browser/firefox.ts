@@ -86,6 +86,8 @@ export async function firefoxDriver(): Promise<BrowserDriver> {
   }
   const browser = await puppeteer.launch({
     browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: 60_000,
+    // evaluate() may run a benchmark for minutes (bench/browser.mjs); puppeteer's default is 180 s.
+    protocolTimeout: 900_000,
   });
   return {
     engine: 'firefox',

@@ -179,7 +179,7 @@ export async function webkitDriver({ sharedArrayBuffer = false }: LaunchOptions 
   let current: { closed: boolean } | undefined;
   return {
     engine: 'webkit',
-    version: `${caps.get('browserName')} ${caps.get('browserVersion')}`,
+    version: `WebKitGTK ${caps.get('browserVersion')} (${caps.get('browserName')})`,
     async newPage({ width = 1280, height = 720 } = {}) {
       if (current) current.closed = true;
       const state = { closed: false };
