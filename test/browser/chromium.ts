@@ -1,7 +1,9 @@
 // Starts the system Chromium (Debian's `chromium` package at /usr/bin/chromium, or
 // $CHROMIUM_PATH) through playwright-core; never a downloaded browser. playwright's launch()
-// gives every browser a fresh temporary profile (its own --user-data-dir). The flags keep
-// Chromium off the network (this machine's network is closed) and work as root.
+// gives every browser a fresh temporary profile (its own --user-data-dir). The flags work as root
+// and keep Chromium off the network: even with the --disable-* flags, Chromium contacted
+// update.googleapis.com and accounts.google.com in the background (seen through a logging proxy),
+// so every request that is not to loopback (always direct) goes to a proxy on a closed port.
 // launchChromium() returns playwright's Browser (for tests that need playwright itself);
 // chromiumDriver() wraps it in the suite's BrowserDriver (driver.ts).
 
@@ -21,6 +23,7 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
   '--no-first-run',
+  '--proxy-server=http://127.0.0.1:9',
 ];
 
 /** Launches the system Chromium headless through playwright-core. */

@@ -3,7 +3,10 @@
 // has none; the npm package downloads one at install time) and never a downloaded browser.
 // puppeteer gives every launch a fresh temporary profile with its testing preferences (no
 // updates, no safebrowsing, no data reporting...); FIREFOX_PREFS adds what keeps the remaining
-// background services off the network.
+// background services off the network. Release builds ignore a changed Remote Settings server
+// (it kept calling firefox.settings.services.mozilla.com, seen through a logging proxy) unless
+// MOZ_DISABLE_NONLOCAL_CONNECTIONS=1, which also makes Firefox refuse every connection that is
+// not to loopback, as Mozilla's own test harnesses run it.
 
 import { existsSync } from 'node:fs';
 import puppeteer, { type Page } from 'puppeteer-core';
@@ -37,7 +40,8 @@ export const FIREFOX_PREFS: Record<string, string | number | boolean> = {
   'browser.safebrowsing.update.enabled': false,
   'browser.safebrowsing.provider.google4.updateURL': '',
   'browser.safebrowsing.provider.mozilla.updateURL': '',
-  'services.settings.server': NOWHERE,
+  // With MOZ_DISABLE_NONLOCAL_CONNECTIONS, this dummy server makes Remote Settings skip all activity.
+  'services.settings.server': 'data:,#remote-settings-dummy/v1',
   'extensions.blocklist.enabled': false,
   'browser.region.network.url': '',
   'browser.region.update.enabled': false,
@@ -86,6 +90,7 @@ export async function firefoxDriver(): Promise<BrowserDriver> {
   }
   const browser = await puppeteer.launch({
     browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: 60_000,
+    env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
     // evaluate() may run a benchmark for minutes (bench/browser.mjs); puppeteer's default is 180 s.
     protocolTimeout: 900_000,
   });

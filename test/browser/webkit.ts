@@ -3,8 +3,8 @@
 // this starts an X server of its own (Xvfb, on the first free display, `-displayfd`), then
 // WebKitWebDriver on a free loopback port with that DISPLAY, and drives it with
 // selenium-webdriver (classic WebDriver: WebKitWebDriver has no BiDi). WebKit makes no network
-// requests of its own by default. Every process started here is stopped by close() (and when
-// the test process exits).
+// requests of its own by default (checked through a logging proxy). Every process started here
+// is stopped by close() (and when the test process exits).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
