@@ -3,13 +3,14 @@
 // gives every browser a fresh temporary profile (its own --user-data-dir). The flags work as root
 // and keep Chromium off the network: even with the --disable-* flags, Chromium contacted
 // update.googleapis.com and accounts.google.com in the background (seen through a logging proxy),
-// so every request that is not to loopback (always direct) goes to a proxy on a closed port.
+// so every request that is not to loopback (always direct) goes to a proxy on a closed port
+// (driver.ts: CLOSED_PROXY).
 // launchChromium() returns playwright's Browser (for tests that need playwright itself);
 // chromiumDriver() wraps it in the suite's BrowserDriver (driver.ts).
 
 import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { type BrowserDriver, type BrowserPage, DEFAULT_WAIT_MS } from './driver';
+import { type BrowserDriver, type BrowserPage, CLOSED_PROXY, DEFAULT_WAIT_MS, type LaunchOptions } from './driver';
 
 /** Where the Chromium binary is. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -23,15 +24,14 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
   '--no-first-run',
-  '--proxy-server=http://127.0.0.1:9',
 ];
 
 /** Launches the system Chromium headless through playwright-core. */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium({ trafficProxy = CLOSED_PROXY }: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`no Chromium at ${CHROMIUM_PATH}: install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`);
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS, `--proxy-server=${trafficProxy}`], timeout: 60_000 });
 }
 
 function chromiumPage(page: Page): BrowserPage {
@@ -59,8 +59,8 @@ function chromiumPage(page: Page): BrowserPage {
 }
 
 /** The system Chromium as a BrowserDriver. */
-export async function chromiumDriver(): Promise<BrowserDriver> {
-  const browser = await launchChromium();
+export async function chromiumDriver(options: LaunchOptions = {}): Promise<BrowserDriver> {
+  const browser = await launchChromium(options);
   return {
     engine: 'chromium',
     version: browser.version(),

@@ -1,12 +1,16 @@
 // The driver interface (driver.ts) behaves the same in every engine: evaluate() passes its argument
 // and awaits a returned promise, a page exception becomes a rejected evaluate(), waitFor() polls
 // and times out, screenshots are PNGs of what is shown, and errors the page raises after load are
-// reported. The other browser tests rely on exactly these.
+// reported. The other browser tests rely on exactly these. And the browsers stay off the network:
+// with their traffic proxy pointed at a logging proxy, a page's request to another host arrives
+// there, and Firefox and WebKit send nothing of their own; Chromium does (update and sign-in
+// checks), which is why its proxy is a closed port by default.
 
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../scripts/serve.mjs';
-import type { BrowserDriver, BrowserPage } from './driver';
+import { type BrowserDriver, type BrowserPage, pollUntil } from './driver';
 import { ENGINE_FACTS, selectedEngines } from './engines';
 import { launchBrowser } from './launch';
 import { pngStats } from './png';
@@ -19,6 +23,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
+
+/** How long a browser is watched for requests of its own. */
+const QUIET_MS = 15_000;
+
+/** A loopback proxy that answers nothing and records each request's first line. */
+async function loggingProxy(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((socket) => {
+    socket.once('data', (d) => {
+      requests.push(d.toString('latin1').split('\r\n')[0]);
+      socket.destroy();
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 describe.each(selectedEngines())('%s: the driver', (engine) => {
   let browser: BrowserDriver;
@@ -65,5 +87,23 @@ describe.each(selectedEngines())('%s: the driver', (engine) => {
     expect(errors).toMatch(/driver self-test: uncaught/);
     expect(errors).toMatch(/driver self-test: rejection/);
     expect((await page.consoleErrors()).join('\n')).toMatch(/driver self-test: console.error/);
+  });
+
+  it(`sends what is not for loopback to its traffic proxy${engine === 'chromium' ? '' : ', and nothing of its own'}`, async () => {
+    const proxy = await loggingProxy();
+    const watched = await launchBrowser(engine, { trafficProxy: proxy.url });
+    try {
+      const p = await watched.newPage();
+      await p.goto(`${server.url}/driver.html`);
+      await p.evaluate(() => fetch('http://example.invalid/from-the-page').then(() => 'answered', () => 'refused'));
+      await pollUntil(async () => proxy.requests.some((r) => r.includes('example.invalid')), 'the page\'s request at the proxy', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+      const own = proxy.requests.filter((r) => !r.includes('example.invalid'));
+      if (engine === 'chromium') console.log(`Chromium's own requests in ${QUIET_MS / 1000} s (to the closed port by default): ${JSON.stringify(own)}`);
+      else expect(own).toEqual([]);
+    } finally {
+      await watched.close();
+      await proxy.close();
+    }
   });
 });

@@ -56,7 +56,16 @@ export interface LaunchOptions {
    * expose SharedArrayBuffer on crossOriginIsolated pages (it does not by default).
    */
   sharedArrayBuffer?: boolean;
+  /**
+   * Where the browser sends every request that is not to loopback (loopback is always direct).
+   * Default: CLOSED_PROXY, so nothing leaves the machine; driver.test.ts points it at a logging
+   * proxy to see which requests a browser makes of its own.
+   */
+  trafficProxy?: string;
 }
+
+/** A proxy on a closed loopback port (discard, 9): requests sent there fail at once. */
+export const CLOSED_PROXY = 'http://127.0.0.1:9';
 
 /** The default time waitFor() waits. */
 export const DEFAULT_WAIT_MS = 30_000;

@@ -10,7 +10,7 @@
 
 import { existsSync } from 'node:fs';
 import puppeteer, { type Page } from 'puppeteer-core';
-import { type BrowserDriver, type BrowserPage, DEFAULT_WAIT_MS } from './driver';
+import { type BrowserDriver, type BrowserPage, CLOSED_PROXY, DEFAULT_WAIT_MS, type LaunchOptions } from './driver';
 
 /** Where the Firefox binary is. */
 export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
@@ -83,13 +83,26 @@ function firefoxPage(page: Page): BrowserPage {
   };
 }
 
+/** Preferences that send every request not to loopback through the proxy at `url`. */
+function proxyPrefs(url: string): Record<string, string | number> {
+  const { hostname, port } = new URL(url);
+  return {
+    'network.proxy.type': 1,
+    'network.proxy.http': hostname,
+    'network.proxy.http_port': Number(port),
+    'network.proxy.ssl': hostname,
+    'network.proxy.ssl_port': Number(port),
+    'network.proxy.no_proxies_on': '',
+  };
+}
+
 /** Debian's Firefox ESR as a BrowserDriver. */
-export async function firefoxDriver(): Promise<BrowserDriver> {
+export async function firefoxDriver({ trafficProxy = CLOSED_PROXY }: LaunchOptions = {}): Promise<BrowserDriver> {
   if (!existsSync(FIREFOX_PATH)) {
     throw new Error(`no Firefox at ${FIREFOX_PATH}: install it with \`apt-get update && apt-get install -y firefox-esr\` (.ci/run does), or set FIREFOX_PATH`);
   }
   const browser = await puppeteer.launch({
-    browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: 60_000,
+    browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: { ...FIREFOX_PREFS, ...proxyPrefs(trafficProxy) }, timeout: 60_000,
     env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
     // evaluate() may run a benchmark for minutes (bench/browser.mjs); puppeteer's default is 180 s.
     protocolTimeout: 900_000,

@@ -12,9 +12,9 @@ import { webkitDriver } from './webkit';
 export function launchBrowser(engine: Engine, options: LaunchOptions = {}): Promise<BrowserDriver> {
   switch (engine) {
     case 'chromium':
-      return chromiumDriver();
+      return chromiumDriver(options);
     case 'firefox':
-      return firefoxDriver();
+      return firefoxDriver(options);
     case 'webkit':
       return webkitDriver(options);
   }

@@ -3,15 +3,16 @@
 // this starts an X server of its own (Xvfb, on the first free display, `-displayfd`), then
 // WebKitWebDriver on a free loopback port with that DISPLAY, and drives it with
 // selenium-webdriver (classic WebDriver: WebKitWebDriver has no BiDi). WebKit makes no network
-// requests of its own by default (checked through a logging proxy). Every process started here
-// is stopped by close() (and when the test process exits).
+// requests of its own by default (checked through a logging proxy); requests not to loopback go to
+// the proxy of LaunchOptions.trafficProxy all the same. Every process started here is stopped by
+// close() (and when the test process exits).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Builder, By, type WebDriver } from 'selenium-webdriver';
 import { freePort } from '../env/helpers';
-import { type BrowserDriver, type BrowserPage, describeFunction, type LaunchOptions, pollUntil } from './driver';
+import { type BrowserDriver, type BrowserPage, CLOSED_PROXY, describeFunction, type LaunchOptions, pollUntil } from './driver';
 
 /** WebKitGTK's MiniBrowser: $WEBKIT_MINIBROWSER, else /usr/lib/<arch>/webkit2gtk-4.1/MiniBrowser. */
 export function miniBrowserPath(): string | undefined {
@@ -136,7 +137,7 @@ Promise.resolve().then(() => (${fn.toString()})(arg)).then(
 }
 
 /** WebKitGTK's MiniBrowser as a BrowserDriver. */
-export async function webkitDriver({ sharedArrayBuffer = false }: LaunchOptions = {}): Promise<BrowserDriver> {
+export async function webkitDriver({ sharedArrayBuffer = false, trafficProxy = CLOSED_PROXY }: LaunchOptions = {}): Promise<BrowserDriver> {
   const binary = miniBrowserPath();
   if (!binary) throw new Error(`no WebKitGTK MiniBrowser (webkit2gtk-4.1): ${INSTALL_HINT}, or set WEBKIT_MINIBROWSER`);
   let xvfb: Started | undefined;
@@ -151,7 +152,12 @@ export async function webkitDriver({ sharedArrayBuffer = false }: LaunchOptions 
     const x = await startXvfb();
     xvfb = x.xvfb;
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: x.display };
+    // WebKitGTK (through GLib) takes its proxy from these variables; loopback stays direct.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, DISPLAY: x.display,
+      http_proxy: trafficProxy, https_proxy: trafficProxy, HTTP_PROXY: trafficProxy, HTTPS_PROXY: trafficProxy,
+      no_proxy: '127.0.0.1,localhost', NO_PROXY: '127.0.0.1,localhost',
+    };
     if (sharedArrayBuffer) env.JSC_useSharedArrayBuffer = '1';
     webdriver = start('WebKitWebDriver', [`--port=${port}`], env);
     const started = webdriver;
