@@ -1,84 +1,73 @@
-// Chromium: the browser demo (examples/browser, built by scripts/build-demo.mjs with esbuild and
-// served with COOP/COEP headers as `npm run demo:web` does). For every variant the page lists
-// (the list follows what the runtime offers), the test selects it, waits for the run, takes a
-// screenshot of the first heatmap canvas and checks that it is drawn (decoded in the browser:
-// many coloured, non-black pixels), and checks the sparsity the page reports where it is known
-// exactly (full, causal, sliding window). Full-page screenshots go to test-results/browser/.
+// Chromium, Firefox and WebKit: the browser demo (examples/browser, built by scripts/build-demo.mjs
+// with esbuild and served with COOP/COEP headers as `npm run demo:web` does). For every variant the
+// page lists (the list follows what the runtime offers), the test selects it, waits for the run,
+// takes a screenshot of the first heatmap canvas and checks that it is drawn (decoded in the
+// browser: many coloured, non-black pixels), and checks the sparsity the page reports where it is
+// known exactly (full, causal, sliding window) and that the sparsity pattern drawn matches it.
+// Page screenshots go to test-results/browser/.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../scripts/serve.mjs';
 import { Runtime } from '../../src/index';
 import { root } from '../env/helpers';
-import { launchChromium } from './chromium';
+import type { BrowserPage } from './driver';
+import { ENGINE_FACTS, selectedEngines } from './engines';
+import { useBrowser } from './use-browser';
+import { pngStats } from './png';
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 interface DemoReport { variant: string; n: number; heads: number; density: number; ms: number; isa: string; threads: number }
 
 const shots = join(root, 'test-results', 'browser');
 let server: Server;
-let browser: Browser;
-let page: Page;
-const errors: string[] = [];
 
 beforeAll(async () => {
   execFileSync(process.execPath, ['scripts/build-demo.mjs'], { cwd: root, stdio: 'pipe', timeout: 60_000 });
   mkdirSync(shots, { recursive: true });
   server = await startServer({ root: join(root, 'examples', 'browser'), isolated: true });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}/`);
-  await waitForRun();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await server?.close();
 });
 
-async function waitForRun(): Promise<DemoReport> {
-  await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error', null, { timeout: 30_000 });
-  const state = await page.evaluate(() => document.body.dataset.state);
-  const status = await page.locator('#status').textContent();
+async function waitForRun(page: BrowserPage): Promise<DemoReport> {
+  await page.waitFor(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error', undefined, 60_000);
+  const { state, status } = await page.evaluate(() => ({ state: document.body.dataset.state, status: document.getElementById('status')?.textContent }));
   expect(state, status ?? '').toBe('done');
   return page.evaluate(() => (window as unknown as { demo: DemoReport }).demo);
 }
 
-/** Sets a control and waits for the run it starts. */
-async function choose(id: string, value: string): Promise<DemoReport> {
-  await page.evaluate(() => {
+/** Sets a control as a user would (its value, then `input` and `change`) and waits for the run it starts. */
+async function choose(page: BrowserPage, id: string, value: string): Promise<DemoReport> {
+  await page.evaluate(({ id, value }) => {
     document.body.dataset.state = 'waiting';
+    const select = document.getElementById(id) as HTMLSelectElement;
+    select.value = value;
+    select.dispatchEvent(new Event('input', { bubbles: true }));
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+  }, { id, value });
+  return waitForRun(page);
+}
+
+const variantIds = (page: BrowserPage) => page.evaluate(() => Array.from(document.querySelectorAll<HTMLOptionElement>('#variant option'), (o) => o.value));
+
+describe.each(selectedEngines())('%s: browser demo (examples/browser)', (engine) => {
+  const facts = ENGINE_FACTS[engine];
+  const browser = useBrowser(engine);
+  let page: BrowserPage;
+
+  beforeAll(async () => {
+    page = await browser().newPage({ width: 1300, height: 1000 });
+    await page.goto(`${server.url}/`);
+    await waitForRun(page);
   });
-  await page.selectOption(`#${id}`, value);
-  return waitForRun();
-}
 
-/** Decodes a PNG screenshot in the page: pixel count, non-black pixels, distinct colours. */
-async function inspectPng(png: Buffer): Promise<{ pixels: number; nonBlack: number; colours: number }> {
-  return page.evaluate(async (b64) => {
-    const blob = await (await fetch(`data:image/png;base64,${b64}`)).blob();
-    const bitmap = await createImageBitmap(blob);
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-    let nonBlack = 0;
-    const colours = new Set<number>();
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i] + data[i + 1] + data[i + 2] > 30) nonBlack++;
-      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-    }
-    return { pixels: data.length / 4, nonBlack, colours: colours.size };
-  }, png.toString('base64'));
-}
-
-describe('browser demo (examples/browser)', () => {
   it('lists the variants the runtime offers, full/causal/window first', async () => {
-    const ids = await page.locator('#variant option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    const ids = await variantIds(page);
     expect(ids.slice(0, 4)).toEqual(['full', 'causal', 'window', 'window-causal']);
     // A variant appears exactly when this build's Runtime has its method.
     const proto = Runtime.prototype as unknown as Record<string, unknown>;
@@ -90,21 +79,25 @@ describe('browser demo (examples/browser)', () => {
   });
 
   it('draws a heatmap per head and the sparsity pattern for every listed variant', async () => {
-    const ids = await page.locator('#variant option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    const ids = await variantIds(page);
     const n = 128;
     const w = 8; // the page's default window
     for (const id of ids) {
-      const r = await choose('variant', id);
+      const r = await choose(page, 'variant', id);
       expect(r.variant).toBe(id);
       expect(r.n).toBe(n);
-      expect(await page.locator('canvas.heatmap').count()).toBe(r.heads);
-      const png = await page.locator('canvas.heatmap').first().screenshot();
-      const img = await inspectPng(png);
-      expect(img.nonBlack / img.pixels, `${id}: heatmap mostly black`).toBeGreaterThan(0.05);
+      expect(r.isa).toBe(facts.defaultIsa);
+      expect(await page.evaluate(() => document.querySelectorAll('canvas.heatmap').length)).toBe(r.heads);
+      const img = await pngStats(page, await page.screenshot({ selector: 'canvas.heatmap' }));
+      expect(img.nonBlack / (img.width * img.height), `${id}: heatmap mostly black`).toBeGreaterThan(0.05);
       expect(img.colours, `${id}: heatmap has too few colours`).toBeGreaterThan(20);
-      const sparsity = await inspectPng(await page.locator('#sparsity').screenshot());
-      expect(sparsity.colours, `${id}: sparsity pattern blank`).toBeGreaterThan(1);
-      await page.screenshot({ path: join(shots, `demo-${id}.png`), fullPage: true });
+      // The sparsity pattern draws head 0's computed pairs dark on a light ground.
+      const sparsity = await pngStats(page, await page.screenshot({ selector: '#sparsity' }));
+      const computed = sparsity.dark / (sparsity.width * sparsity.height);
+      expect(computed, `${id}: sparsity pattern blank`).toBeGreaterThan(0);
+      // Where every head has the same pattern, the dark share is the density (up to the scaling).
+      if (['full', 'causal', 'window'].includes(id)) expect(Math.abs(computed - r.density), `${id}: sparsity pattern`).toBeLessThan(0.03);
+      writeFileSync(join(shots, `demo-${engine}-${id}.png`), await page.screenshot({ fullPage: true }));
       if (id === 'full') expect(r.density).toBe(1);
       if (id === 'causal') expect(r.density).toBeCloseTo((n + 1) / (2 * n), 10);
       if (id === 'window') expect(r.density).toBeCloseTo((n * (2 * w + 1) - w * (w + 1)) / (n * n), 10);
@@ -112,14 +105,15 @@ describe('browser demo (examples/browser)', () => {
       // reaches every token) have dense effective weights.
       if (!['full', 'linformer', 'hierarchical'].includes(id)) expect(r.density, id).toBeLessThan(1);
     }
-    expect(errors).toEqual([]);
+    expect(await page.pageErrors()).toEqual([]);
   });
 
-  it('runs on two threads (the page is crossOriginIsolated)', async () => {
-    await choose('variant', 'full');
-    const r = await choose('threads', '2');
-    expect(r.threads).toBe(2);
-    expect(r.isa).toBe('relaxed');
-    await choose('threads', '1');
+  const threads = facts.threadsOnIsolatedPage ? 2 : 1;
+  it(`runs on ${threads === 2 ? 'two threads (the page is crossOriginIsolated)' : 'one thread when asked for two (no SharedArrayBuffer)'}`, async () => {
+    await choose(page, 'variant', 'full');
+    const r = await choose(page, 'threads', '2');
+    expect(r.threads).toBe(threads);
+    expect(r.isa).toBe(facts.defaultIsa);
+    await choose(page, 'threads', '1');
   });
 });
