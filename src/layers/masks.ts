@@ -28,7 +28,8 @@ export interface CheckedMasks {
 /** Reads the masks once and validates their types and shapes without touching Wasm memory. */
 export function checkMasks(inputs: MaskInputs, dims: { batch: number; heads: number; q: number; k: number }, arena: Arena): CheckedMasks {
   const mask = inputs.mask === undefined ? undefined : checkMask(inputs.mask, 'options.mask', dims, 'exact', arena);
-  if (inputs.keyPaddingMask === undefined) return { mask, dims };
+  // Every field own and present: an absent one would be read through a polluted Object.prototype.
+  if (inputs.keyPaddingMask === undefined) return { mask, keyPaddingMask: undefined, dims };
   const kpm = viewTensor<MaskData>(inputs.keyPaddingMask, 'options.keyPaddingMask', [Uint8Array, Float32Array], arena);
   if (kpm.shape.length !== 2 || kpm.shape[0] !== dims.batch || kpm.shape[1] !== dims.k) {
     throw new AttentionError('SHAPE_MISMATCH', `options.keyPaddingMask must be [batch = ${dims.batch}, keys = ${dims.k}] (true = ignore the key), got ${formatShape(kpm.shape)}`);
