@@ -83,6 +83,15 @@ export class CoreRuntime {
     return this.kernels;
   }
 
+  /**
+   * @internal runs one operation on the kernels (Kernels.operation): workspaces it grew are kept
+   * only if it succeeds, so a rejected call leaves the runtime's memory as it was.
+   */
+  protected operation<T>(body: (kernels: Kernels) => T): T {
+    const kernels = this.k();
+    return kernels.operation(() => body(kernels));
+  }
+
   /** The kernel binary in use: 'relaxed' (fused multiply-add) or 'simd128'. */
   get isa(): Isa {
     return this.k().isa;
@@ -111,7 +120,8 @@ export class CoreRuntime {
     if (values !== undefined && values.length !== size) {
       throw new AttentionError('SHAPE_MISMATCH', `values has ${values.length} elements but shape [${shape.join(', ')}] needs ${size}`);
     }
-    const ptr = kernels.arena.alloc(size * 4);
+    // An operation: memory taken back from idle workspaces for it is restored if it still fails.
+    const ptr = kernels.operation(() => kernels.arena.alloc(size * 4));
     const t = new WasmTensor(kernels.arena, shape, ptr, (disposed) => this.live.delete(disposed));
     if (values) t.data.set(values);
     else t.data.fill(0);
@@ -123,17 +133,17 @@ export class CoreRuntime {
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options: AttentionOptions & { returnWeights: true }): AttentionWithWeights;
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor;
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor | AttentionWithWeights {
-    return attention(this.k(), q, k, v, options);
+    return this.operation((kernels) => attention(kernels, q, k, v, options));
   }
 
   /** The ONNX `Attention` operator (opsets 23–25), with ONNX input, attribute and output names. */
   onnxAttention(inputs: OnnxAttentionInputs, attributes?: OnnxAttentionAttributes, options?: OnnxAttentionOptions): OnnxAttentionOutputs {
-    return onnxAttention(this.k(), inputs, attributes, options);
+    return this.operation((kernels) => onnxAttention(kernels, inputs, attributes, options));
   }
 
   /** Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. `b` may be a PackedMatrix. */
   matmul(a: TensorLike, b: TensorLike | PackedMatrix, options?: MatmulOptions): Tensor {
-    return matmul(this.k(), a, b, options);
+    return this.operation((kernels) => matmul(kernels, a, b, options));
   }
 
   /**
@@ -141,12 +151,12 @@ export class CoreRuntime {
    * in many products (layer weights): `rt.matmul(x, packed)` then skips packing. Dispose it when done.
    */
   packMatrix(b: TensorLike, options?: PackMatrixOptions): PackedMatrix {
-    return packMatrix(this.k(), b, options);
+    return this.operation((kernels) => packMatrix(kernels, b, options));
   }
 
   /** Softmax over the last axis. */
   softmax(x: TensorLike): Tensor {
-    return softmax(this.k(), x);
+    return this.operation((kernels) => softmax(kernels, x));
   }
 
   /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */

@@ -108,6 +108,12 @@ export class Kernels {
   private readonly params: number;
   private workspace = 0;
   private workspaceBytes = 0;
+  /** 1 while a public operation runs (nested ones run as part of the outermost). */
+  private depth = 0;
+  /** The largest workspace (this thread's, each pool worker's) the operation in progress asked for. */
+  private workspaceNeed = 0;
+  private poolNeed = 0;
+  private trimming = false;
 
   /** Worker pool sharing this memory, when the runtime was created with threads. */
   pool: WorkerPool | undefined;
@@ -123,26 +129,129 @@ export class Kernels {
     this.gemmLayout = readLayout(exports, 'GEMM', GEMM_FIELDS);
     this.attnLayout = readLayout(exports, 'ATTN', ATTN_FIELDS);
     this.params = this.arena.alloc(Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES));
+    this.arena.setReclaimer(() => this.releaseIdleWorkspace());
   }
 
-  /** A scratch region of at least `bytes`, reused across calls (grows, never shrinks). */
+  /**
+   * Runs one public operation of the runtime. Workspaces are reused across calls, but what an
+   * operation grew is kept only if it returns: when it throws, this thread's and the pool's
+   * workspaces go back to their sizes before it, so a rejected call leaves the arena as it found
+   * it (an oversized call cannot leave a capped runtime full). Nested operations run as part of
+   * the outermost one.
+   */
+  operation<T>(run: () => T): T {
+    if (this.depth > 0) return run();
+    const mainBefore = this.workspaceBytes;
+    const poolBefore = this.pool?.workspaceSize ?? 0;
+    this.depth = 1;
+    try {
+      return run();
+    } catch (error) {
+      this.restoreWorkspaces(mainBefore, poolBefore);
+      throw error;
+    } finally {
+      this.depth = 0;
+      this.workspaceNeed = 0;
+      this.poolNeed = 0;
+    }
+  }
+
+  /** Puts the workspaces back to these sizes (best effort: a size that no longer fits is dropped). */
+  private restoreWorkspaces(main: number, pool: number): void {
+    this.trimming = true; // no reclaiming while restoring
+    try {
+      this.resizeWorkspaces(main, pool);
+    } finally {
+      this.trimming = false;
+    }
+  }
+
+  private resizeWorkspaces(main: number, pool: number): void {
+    if (this.workspaceBytes !== main) {
+      this.setWorkspace(0);
+      try {
+        this.setWorkspace(main);
+      } catch {
+        // its space was given away meanwhile: the next call reserves again
+      }
+    }
+    const p = this.pool;
+    if (p && p.workspaceSize !== pool) {
+      try {
+        if (p.workspaceSize > pool) p.trimWorkspace(pool);
+        else p.reserveWorkspace(pool);
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  /**
+   * The arena's reclaimer (memory cannot grow further): shrinks the workspaces kept from earlier
+   * calls to what the operation in progress has asked for (to nothing between operations).
+   * True if it freed something.
+   */
+  private releaseIdleWorkspace(): boolean {
+    if (this.trimming) return false;
+    this.trimming = true;
+    try {
+      let freed = false;
+      const pool = this.pool;
+      if (pool && pool.workspaceSize > this.poolNeed) {
+        pool.trimWorkspace(this.poolNeed);
+        freed = true;
+      }
+      if (this.workspaceBytes > this.workspaceNeed) {
+        const need = this.workspaceNeed;
+        this.setWorkspace(0);
+        try {
+          this.setWorkspace(need); // fits where the larger block was
+        } catch {
+          // dropped: the next scratch() reserves it again
+        }
+        freed = true;
+      }
+      return freed;
+    } finally {
+      this.trimming = false;
+    }
+  }
+
+  /** Replaces this thread's workspace by a block of `bytes` (0: none). */
+  private setWorkspace(bytes: number): void {
+    if (this.workspace) this.arena.release(this.workspace);
+    this.workspace = 0;
+    this.workspaceBytes = 0;
+    if (bytes === 0) return;
+    this.workspace = this.arena.alloc(bytes);
+    this.workspaceBytes = bytes;
+  }
+
+  /**
+   * A scratch region of at least `bytes`, reused across calls. Take its address right before the
+   * kernel call that uses it: an allocation in between may move it (releaseIdleWorkspace).
+   */
   private scratch(bytes: number): number {
+    this.workspaceNeed = Math.max(this.workspaceNeed, bytes);
     if (bytes > this.workspaceBytes) {
       // Release first so the old block's space can serve the larger one (tight maxMemoryBytes).
       const oldBytes = this.workspaceBytes;
-      if (this.workspace) this.arena.release(this.workspace);
       try {
-        this.workspace = this.arena.alloc(bytes);
-        this.workspaceBytes = bytes;
+        this.setWorkspace(bytes);
       } catch (error) {
         // Put the old reservation back (its space was just freed, so it fits): a failed call
         // leaves the arena exactly as it found it.
-        this.workspace = oldBytes ? this.arena.alloc(oldBytes) : 0;
-        this.workspaceBytes = oldBytes;
+        this.setWorkspace(oldBytes);
         throw error;
       }
     }
     return this.workspace;
+  }
+
+  /** Makes sure every pool worker has a workspace of at least `bytes`. */
+  private poolScratch(pool: WorkerPool, bytes: number): void {
+    this.poolNeed = Math.max(this.poolNeed, bytes);
+    pool.reserveWorkspace(bytes);
   }
 
   /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow (see kernelBytes). */
@@ -275,10 +384,10 @@ export class Kernels {
       return;
     }
     const stride = this.attnLayout.PARAMS_BYTES;
-    const mainWs = this.scratch(wsBytes);
-    pool.reserveWorkspace(wsBytes);
+    this.poolScratch(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
+      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
       calls.forEach((c, i) => this.writeAttn(c, tasks + i * stride, 0, 0, 0));
       pool.run(JOB_ATTENTION, tasks, calls.length, stride, this.attnLayout.WORKSPACE, this.params, mainWs);
       this.arena.verifyGuards();
@@ -301,10 +410,10 @@ export class Kernels {
       return;
     }
     const stride = this.gemmLayout.PARAMS_BYTES;
-    const mainWs = this.scratch(wsBytes);
-    pool.reserveWorkspace(wsBytes);
+    this.poolScratch(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
+      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
       calls.forEach((c, i) => this.writeGemm(c, tasks + i * stride, 0));
       pool.run(JOB_GEMM, tasks, calls.length, stride, this.gemmLayout.WORKSPACE, this.params, mainWs);
       this.arena.verifyGuards();

@@ -362,7 +362,7 @@ export class KVCache {
     weights: Tensor };
   step(q: TensorLike, k: TensorLike, v: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
-    return this.attention('kvCache.step', q, { k, v }, options, true);
+    return this.kernels().operation(() => this.attention('kvCache.step', q, { k, v }, options, true));
   }
 
   /** Attention of q ([batch, qHeads, nq, headDim]) over the cached keys, without appending (e.g. cross-attention memory). */
@@ -373,7 +373,7 @@ export class KVCache {
     weights: Tensor };
   attend(q: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   attend(q: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
-    return this.attention('kvCache.attend', q, undefined, options, false);
+    return this.kernels().operation(() => this.attention('kvCache.attend', q, undefined, options, false));
   }
 
   private attention(

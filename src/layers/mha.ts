@@ -259,7 +259,11 @@ export class MultiHeadAttention {
    */
   forward(x: TensorLike, options: MultiHeadAttentionForwardOptions & { needWeights: true }): MultiHeadAttentionOutput;
   forward(x: TensorLike, options?: MultiHeadAttentionForwardOptions): Tensor;
-  forward(xIn: TensorLike, options: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+  forward(x: TensorLike, options: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+    return this.kernels().operation(() => this.forwardOnce(x, options));
+  }
+
+  private forwardOnce(xIn: TensorLike, options: MultiHeadAttentionForwardOptions): Tensor | MultiHeadAttentionOutput {
     const kernels = this.kernels();
     const arena = this.arena;
     if (typeof options !== 'object' || options === null) {
@@ -471,6 +475,10 @@ export class MultiHeadAttention {
    * caller disposes) to pass as `options.context` on every step.
    */
   projectContext(context: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
+    return this.kernels().operation(() => this.projectContextOnce(context, cache));
+  }
+
+  private projectContextOnce(context: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
     const kernels = this.kernels();
     const arena = this.arena;
     let keyIn: TensorLike;
