@@ -30,7 +30,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewTensor, type WasmTensor } from '../tensor';
 import {
-  checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
+  checkOptionsObject, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare,
+  Scope, seedOption,
 } from './long-common';
 import { integerOption } from './options';
 import { runWindowHead, windowSpec } from './sliding-window';
@@ -151,7 +152,7 @@ export function topK(scores: ArrayLike<number>, n: number, count: number): Int32
 
 type GlobalSource =
   | { kind: 'none' }
-  | { kind: 'fixed'; lists: Int32Array[] } // per batch entry
+  | { kind: 'fixed'; lists: Int32Array[] } // per batch entry, or one list shared by every entry
   | { kind: 'scores'; count: number; data: Float32Array; perHead: boolean }
   | { kind: 'norm'; count: number; by: 'query-norm' | 'key-norm' };
 
@@ -159,7 +160,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
   if (spec === undefined) return { kind: 'none' };
   if (Array.isArray(spec) || ArrayBuffer.isView(spec)) {
     const list = indexList(spec, 'options.global', n);
-    return { kind: 'fixed', lists: new Array<Int32Array>(batch).fill(list) };
+    return { kind: 'fixed', lists: [list] };
   }
   if (typeof spec !== 'object' || spec === null) {
     throw new AttentionError('INVALID_OPTION', `options.global must be an index array, { indices }, { count, scores } or { count, by }, got ${String(spec)}`);
@@ -228,10 +229,11 @@ export function globalLocalAttention(
     if (blocks === 0) random = undefined;
   }
   const maxGlobal = source.kind === 'none' ? 0
-    : source.kind === 'fixed' ? Math.max(0, ...source.lists.map((l) => l.length))
+    : source.kind === 'fixed' ? source.lists.reduce((m, l) => Math.max(m, l.length), 0)
       : source.count;
   const d = spec.dilation;
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(n, dh, dv);
@@ -239,7 +241,6 @@ export function globalLocalAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     const lseA = scope.alloc(n, 'lse');
     const lseB = scope.alloc(n, 'lse');
     const tmp = scope.alloc(n * dv, 'partial output');
@@ -269,7 +270,7 @@ export function globalLocalAttention(
         // Global tokens of this (b, h).
         let G: Int32Array;
         if (source.kind === 'none') G = new Int32Array(0);
-        else if (source.kind === 'fixed') G = source.lists[b];
+        else if (source.kind === 'fixed') G = source.lists[Math.min(b, source.lists.length - 1)];
         else if (source.kind === 'scores') {
           const at = source.perHead ? (b * qHeads + h) * n : b * n;
           G = topK(source.data.subarray(at, at + n), n, source.count);

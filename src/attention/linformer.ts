@@ -19,8 +19,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
-  Scope, seedOption,
+  booleanOption, checkOptionsObject, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed, outputIsEmpty, outputPtr,
+  plainCall, prepare, Scope, seedOption,
 } from './long-common';
 import { integerOption } from './options';
 
@@ -127,12 +127,14 @@ export function linformerAttention(
   }
   if (kd < 1 || kd > n) throw new AttentionError('INVALID_OPTION', `options.k must be in [1, n] = [1, ${n}] (the projected length cannot exceed the sequence length), got ${kd}`);
   const seed = seedOption(options.seed, 'options.seed');
-  const keyLens = options.keyLengths === undefined
-    ? new Array<number>(batch).fill(n)
+  const keyLengths = options.keyLengths === undefined
+    ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   const perHead = eView !== undefined && eView.shape.length === 3;
   const eRows = eView ? eView.shape[eView.shape.length - 2] : n;
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(kd, dh, dv);
@@ -141,7 +143,6 @@ export function linformerAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (nq === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Eᵀ and Fᵀ as (kd, n) panels per projection head.
     const projHeads = perHead ? kvHeads : 1;
     const et = scope.alloc(projHeads * kd * n, 'Eᵀ');

@@ -111,6 +111,21 @@ export function outputPtr(p: Prepared, scope: Scope): number {
   return p.outResident ? p.outResident.ptr : scope.alloc(batch * qHeads * nq * dv, 'output');
 }
 
+/**
+ * True when a prepared call's output is empty (no batch entry, head, query or value column):
+ * nothing is computed then, whatever the other dimensions claim.
+ */
+export function outputIsEmpty(p: Prepared): boolean {
+  const { batch, qHeads, nq, dv } = p.dims;
+  return batch * qHeads * nq * dv === 0;
+}
+
+/** The result of a call whose output is empty: the caller's `out`, or a zero-length tensor. Allocates nothing. */
+export function emptyOutput(p: Prepared): Tensor {
+  const { batch, qHeads, nq, dv } = p.dims;
+  return p.outResident ?? p.outTensor ?? { data: new Float32Array(0), shape: [batch, qHeads, nq, dv] };
+}
+
 /** Copies the output out (or returns the resident tensor), as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;

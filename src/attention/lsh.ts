@@ -35,8 +35,8 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, prepare, Scope,
-  seedOption,
+  booleanOption, checkOptionsObject, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed,
+  outputIsEmpty, outputPtr, prepare, Scope, seedOption,
 } from './long-common';
 import { integerOption } from './options';
 
@@ -259,9 +259,21 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, options: LshHashOptio
     throw new AttentionError('INVALID_OPTION', 'options.buckets is required (1 or an even number), got undefined');
   }
   const plan = hashPlan(kernels, options, dh, heads, 2);
-  const keyLens = options.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
+  const keyLengths = options.keyLengths === undefined ? undefined : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   checkElementCount(batch * heads * plan.rounds * n, 'bucket ids');
   const out = new Int32Array(batch * heads * plan.rounds * n).fill(-1);
+  if (out.length === 0) return { data: out, shape: [batch, heads, plan.rounds, n] };
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
+  if (dh === 0) {
+    // No coordinates: every rotation is 0 and argmax takes the first maximum, bucket 0 (the
+    // tensors are empty while the ids are not: no kernel call per head).
+    const rows = heads * plan.rounds; // rows of n ids per batch entry
+    for (let b = 0; b < batch; b++) {
+      if (keyLens[b] === n) out.fill(0, b * rows * n, (b + 1) * rows * n);
+      else for (let row = b * rows; row < (b + 1) * rows; row++) out.fill(0, row * n, row * n + keyLens[b]);
+    }
+    return { data: out, shape: [batch, heads, plan.rounds, n] };
+  }
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveGemm(Math.max(1, plan.rounds * plan.width), dh);
@@ -314,11 +326,13 @@ export function lshAttention(
   const L = integerOption(o.chunkLength, 'options.chunkLength', 64, 1);
   const causal = booleanOption(o.causal, 'options.causal', false);
   const plan = hashPlan(kernels, o, dh, qHeads, defaultBuckets(n, L));
-  const keyLens = o.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(o.keyLengths, 'options.keyLengths', batch, n);
+  const keyLengths = o.keyLengths === undefined ? undefined : lengthsOption(o.keyLengths, 'options.keyLengths', batch, n);
   const W = plan.rounds * plan.width;
   const nb = plan.buckets;
   const needMask = causal || shared;
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(2 * L, dh, dv);
@@ -327,7 +341,6 @@ export function lshAttention(
     const kp = shared ? 0 : scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     // Padding rows (past keyLengths[b]) are zeros.
     for (let b = 0; b < batch; b++) {
       if (keyLens[b] === n) continue;

@@ -52,8 +52,8 @@ import { type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor }
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare,
-  type Prepared, requiredInteger, Scope, seedOption,
+  booleanOption, checkOptionsObject, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty,
+  outputPtr, plainCall, prepare, type Prepared, requiredInteger, Scope, seedOption,
 } from './long-common';
 import { lshAttention, type LshOptions } from './lsh';
 import { finiteOption, integerOption } from './options';
@@ -399,6 +399,11 @@ export function routingAttention(
     throw new AttentionError('SHAPE_MISMATCH', `routingAttention needs at least one query and one key, got nq = ${nq} and nk = ${nk}`);
   }
   const spec = routingSpec(kernels, options, qHeads, nq, nk, dh);
+  if (outputIsEmpty(p) && (!spec.returnCentroids || qHeads * spec.C * dh === 0)) {
+    // Nothing to compute (no output, and no centroids or empty ones): no per-head k-means.
+    const output = emptyOutput(p);
+    return spec.returnCentroids ? { output, centroids: { data: new Float32Array(0), shape: [qHeads, spec.C, dh] } } : output;
+  }
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(spec.kw, dh, dv);
@@ -442,6 +447,7 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   }
   const Ns = B * (nq + nk);
   if (Ns === 0) throw new AttentionError('SHAPE_MISMATCH', 'routingCentroids needs at least one query or key row, got none');
+  if (H * C * dh === 0) return { data: new Float32Array(0), shape: [H, C, dh] };
   const group = H / kvHeads;
   const scope = new Scope(arena);
   try {
@@ -703,6 +709,12 @@ export function routedAttention(
     }
   }
 
+  const routesEmpty = !returnRoutes || B * routeHeads * nq * P === 0;
+  if (B * outHeads * nq * dv === 0 && routesEmpty) {
+    // Nothing to compute: no path runs and no router product is taken per (batch, head).
+    const output = outResident ?? outTensor ?? { data: new Float32Array(0), shape: outShape };
+    return returnRoutes ? { output, routes: { data: new Float32Array(0), shape: [B, routeHeads, nq, P] } } : output;
+  }
   const scope = new Scope(arena);
   try {
     const qp = scope.place(p.q);

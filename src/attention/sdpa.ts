@@ -6,7 +6,7 @@ import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor,
 } from '../tensor';
-import { bhsdLayout, runAttention } from './core';
+import { bhsdLayout, runAttention, writesNothing } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
 import { finiteOption, integerOption, lengthsOption, nonNegativeOption } from './options';
 
@@ -103,11 +103,10 @@ export function attention(
     right = integerOption(options.window.right, 'options.window.right', -1, 0);
   }
   if (causal) right = right < 0 ? 0 : Math.min(right, 0);
-  const keyLens = options.keyLengths === undefined
-    ? new Array<number>(batch).fill(nk)
+  const keyLengths = options.keyLengths === undefined
+    ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
   const topLeft = causal === 'top-left';
-  const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
   const outShape = [batch, qHeads, nq, dv];
   checkElementCount(batch * qHeads * nq * dv, 'output');
   let outResident: WasmTensor | undefined;
@@ -128,6 +127,12 @@ export function attention(
   if (wantWeights) checkElementCount(batch * qHeads * nq * nk, 'weights');
   if (options.mask !== undefined) checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact');
 
+  if (writesNothing(batch * qHeads * nq, dv, wantWeights ? nk : 0)) {
+    const output = outResident ?? outTensor ?? { data: new Float32Array(0), shape: outShape };
+    return wantWeights ? { output, weights: { data: new Float32Array(0), shape: [batch, qHeads, nq, nk] } } : output;
+  }
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
+  const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
   const scope = new Scope(arena);
   try {
     kernels.reserveAttention(nk, dh, dv);

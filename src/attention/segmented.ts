@@ -30,7 +30,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  booleanOption, checkOptionsObject, finishOutput, headPtr, outputPtr, plainCall, prepare, requiredInteger, Scope,
+  booleanOption, checkOptionsObject, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare,
+  requiredInteger, Scope,
 } from './long-common';
 import { integerOption } from './options';
 
@@ -86,6 +87,7 @@ export function segmentedAttention(
   const W = start.length;
   const useSummaries = summaries && W > 1;
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(Math.max(Math.min(S, n), useSummaries ? W : 0), dh, dv);
@@ -93,7 +95,6 @@ export function segmentedAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     const lse = scope.alloc(n, 'lse');
     const lseT = scope.alloc(Math.min(S, n), 'lse');
     const tmp = scope.alloc(Math.min(S, n) * dv, 'partial output');

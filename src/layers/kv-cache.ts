@@ -209,6 +209,7 @@ export class KVCache {
 
   /** Copies new rows t ∈ [t0, n) of (kNew, vNew) into their slots. */
   private write(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
+    if (n === 0) return;
     const t0 = this.window === undefined ? 0 : Math.max(0, n - this.capacity);
     const mem = this.arena.f32(0, this.arena.byteLength >> 2);
     const kl = this.headLayoutK();
@@ -416,6 +417,11 @@ export class KVCache {
       }
       if (o.resident) outResident = o.resident;
       else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
+    }
+    if (nq === 0) {
+      // No query rows (qHeads may claim any count): nothing appended, empty results at once.
+      const output = outResident ?? outTensor ?? { data: new Float32Array(0), shape: outShape };
+      return wantWeights ? { output, weights: { data: new Float32Array(0), shape: [B, qHeads, 0, total] } } : output;
     }
     const scope = new Scope(this.arena);
     try {

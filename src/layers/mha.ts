@@ -361,6 +361,7 @@ export class MultiHeadAttention {
       else outTensor = { data: (options.out as { data: Float32Array }).data, shape: outShape };
     }
     if (cache) cache.checkRoom(S, 'layer.forward');
+    if (B * S === 0) return this.emptyForward(outResident ?? outTensor ?? { data: new Float32Array(0), shape: outShape }, needWeights, averageWeights, unbatched, B, S, nk);
 
     const scope = new Scope(arena);
     try {
@@ -467,6 +468,16 @@ export class MultiHeadAttention {
     } finally {
       scope.close();
     }
+  }
+
+  /** The result of a forward call without tokens (batch may claim any count): nothing is computed. */
+  private emptyForward(
+    output: Tensor, needWeights: boolean, averageWeights: boolean, unbatched: boolean, B: number, S: number, nk: number,
+  ): Tensor | MultiHeadAttentionOutput {
+    if (!needWeights) return output;
+    const H = this.numHeads;
+    const shape = averageWeights ? (unbatched ? [S, nk] : [B, S, nk]) : (unbatched ? [H, S, nk] : [B, H, S, nk]);
+    return { output, weights: { data: new Float32Array(0), shape } };
   }
 
   /**

@@ -2,7 +2,7 @@
 // A is [M, K] or batched [batch, M, K]; B is [K, N] ([N, K] with transposeB), or batched with the
 // same batch, or 2-D and shared by every batch entry, or a PackedMatrix (packed once). bias is [N].
 
-import type { Kernels } from '../kernels';
+import type { GemmCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor } from '../tensor';
 import { PackedMatrix } from './packed';
@@ -18,6 +18,9 @@ export interface MatmulOptions {
 }
 
 const F32 = [Float32Array] as const;
+
+/** Products handed to the kernels at a time (bounds the call objects of a huge batch). */
+const CALLS_PER_BATCH = 1024;
 
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, options: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
@@ -76,30 +79,47 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
       outTensor = given.shape ? (given as Tensor) : { data: given.data, shape: outShape };
     }
   }
+  const size = batch * m * n;
+  if (size === 0) return outResident ?? outTensor ?? { data: new Float32Array(0), shape: outShape };
   const scope = new Scope(arena);
   try {
     kernels.reserveGemm(n, k);
     const ap = scope.place(a);
     const bp = packed ? packed.ptr : scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
-    const cp = outResident ? outResident.ptr : scope.alloc(batch * m * n, 'result');
-    // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
-    const rowsPerCall = kernels.threads > 1
-      ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
-      : m;
-    const calls = [];
-    for (let i = 0; i < batch; i++) {
-      for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
-        calls.push({
-          a: ap + 4 * (i * m * k + r0 * k), lda: k,
-          b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
-          c: cp + 4 * (i * m * n + r0 * n), ldc: n,
-          bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false, bPacked: !!packed,
-        });
+    const cp = outResident ? outResident.ptr : scope.alloc(size, 'result');
+    if (k === 0) {
+      // An empty inner dimension: every row is the bias (or zeros), with no kernel call per batch entry.
+      const c = arena.f32(cp, size);
+      if (!biasPtr) c.fill(0);
+      else {
+        const row = arena.f32(biasPtr, n);
+        for (let r = 0; r < batch * m; r++) c.set(row, r * n);
       }
+    } else {
+      // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
+      // Calls go to the kernels in bounded batches (a call object per entry of a huge batch would
+      // fill the JavaScript heap).
+      const rowsPerCall = kernels.threads > 1
+        ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
+        : m;
+      let calls: GemmCall[] = [];
+      for (let i = 0; i < batch; i++) {
+        for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+          calls.push({
+            a: ap + 4 * (i * m * k + r0 * k), lda: k,
+            b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
+            c: cp + 4 * (i * m * n + r0 * n), ldc: n,
+            bias: biasPtr, m: Math.min(rowsPerCall, m - r0), n, k, transB, accumulate: false, bPacked: !!packed,
+          });
+        }
+        if (calls.length >= CALLS_PER_BATCH) {
+          kernels.gemmMany(calls);
+          calls = [];
+        }
+      }
+      if (calls.length) kernels.gemmMany(calls);
     }
-    kernels.gemmMany(calls);
-    const size = batch * m * n;
     if (outResident) return outResident;
     if (outTensor) {
       outTensor.data.set(arena.f32(cp, size));

@@ -213,6 +213,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
   };
   if (value === undefined || typeof value === 'number') {
     const offset = check(value ?? 0, '');
+    if (out.length === 0) return out; // no rows (batch may claim any count)
     for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) out[b * seq + s] = offset + s;
     return out;
   }
@@ -235,6 +236,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
     if ((!shared && !full) || data.length !== shape.reduce((a, d) => a * d, 1)) {
       throw new AttentionError('SHAPE_MISMATCH', `${name} (position ids) must be [${batch}, ${seq}] or [${seq}], got ${formatShape(shape)} with ${data.length} values`);
     }
+    if (out.length === 0) return out;
     for (let b = 0; b < batch; b++) {
       for (let s = 0; s < seq; s++) {
         const i = shared ? s : b * seq + s;
@@ -311,6 +313,7 @@ export function rope(kernels: Kernels, xIn: TensorLike, options: RopeOptions = {
     if (o.resident) outResident = o.resident;
     else outTensor = { data: (options.out as { data: Float32Array }).data, shape: x.shape };
   }
+  if (size === 0) return outResident ?? outTensor ?? { data: new Float32Array(0), shape: [...x.shape] };
   const scope = new Scope(arena);
   const tables = explicit ? undefined : new RopeTables(kernels, spec);
   try {

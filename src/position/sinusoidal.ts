@@ -11,7 +11,7 @@
 // float32 once.
 
 import { AttentionError, formatValue } from '../runtime/index';
-import type { Tensor } from '../tensor';
+import { checkElementCount, type Tensor } from '../tensor';
 
 /** Options of `sinusoidalPositions`. */
 export interface SinusoidalOptions {
@@ -67,9 +67,12 @@ export function sinusoidalPositions(length: number, dim: number, options: Sinuso
     if (typeof offset !== 'number' || !Number.isFinite(offset)) {
       throw new AttentionError('INVALID_OPTION', `options.offset must be a finite number, got ${String(offset)}`);
     }
+    checkElementCount(length * dim, `sinusoidalPositions of [${length}, ${dim}]`); // before a list of `length` positions
     positions = Array.from({ length }, (_, i) => offset + i);
   }
   const n = positions.length;
+  checkElementCount(n * dim, `sinusoidalPositions of [${n}, ${dim}]`);
+  if (n === 0) return { data: new Float32Array(0), shape: [0, dim] };
   const half = dim / 2;
   const omega = new Float64Array(half);
   for (let i = 0; i < half; i++) omega[i] = Math.pow(base, (-2 * i) / dim);
