@@ -248,7 +248,9 @@ export function globalLocalAttention(
     const maskScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'mask scratch') : 0;
     const lseScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'lse scratch') : 0;
     const norms = source.kind === 'norm' ? scope.alloc(n, 'norms') : 0;
-    const randKeys = random ? random.blocks * random.blockSize : 0;
+    // A query block takes at most every key block and a key block holds at most n keys, whatever
+    // blocks and blockSize ask for: the scratch is bounded by the sequence.
+    const randKeys = random ? Math.min(random.blocks, Math.ceil(n / random.blockSize)) * Math.min(random.blockSize, n) : 0;
     const idx = scope.alloc(Math.max(maxGlobal, randKeys, 1), 'indices');
     const kg = maxGlobal > 0 ? scope.alloc(maxGlobal * dh, 'global keys') : 0;
     const vg = maxGlobal > 0 ? scope.alloc(maxGlobal * dv, 'global values') : 0;
@@ -256,7 +258,7 @@ export function globalLocalAttention(
     const kr = random ? scope.alloc(randKeys * dh, 'random keys') : 0;
     const vr = random ? scope.alloc(randKeys * dv, 'random values') : 0;
     const mr = random && maxGlobal > 0 ? scope.alloc(randKeys, 'random mask') : 0;
-    const lseR = random ? scope.alloc(random.blockSize, 'lse') : 0;
+    const lseR = random ? scope.alloc(Math.min(random.blockSize, n), 'lse') : 0;
     const group = qHeads / kvHeads;
 
     for (let b = 0; b < batch; b++) {

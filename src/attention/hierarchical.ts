@@ -33,7 +33,7 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  checkOptionsObject, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare,
+  checkAtMost, checkOptionsObject, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare,
   type Prepared, Scope,
 } from './long-common';
 import { finiteOption } from './options';
@@ -60,7 +60,8 @@ export type HierarchicalLevel = number | ArrayLike<number> | ReadonlyArray<reado
 export interface HierarchicalOptions {
   /**
    * The structure, bottom up: levels[0] groups the tokens into segments, levels[1] groups the
-   * segments, …; the top level attends over all its units (the document). At least one level.
+   * segments, …; the top level attends over all its units (the document). At least one level,
+   * at most ⌈log2 n⌉ + 1 for n tokens.
    */
   levels: readonly HierarchicalLevel[];
   /** G: one for every step, or one per step (levels.length + 1 entries; the last pools the document). Default 'mean'. */
@@ -210,6 +211,9 @@ export function hierarchicalAttention(
     throw new AttentionError('INVALID_OPTION', `options.levels must be a non-empty array of partitions (levels[0] groups the tokens into segments), got ${Array.isArray(levelsIn) ? '[]' : String(levelsIn)}`);
   }
   const L = levelsIn.length;
+  // Every level is a pass over all units of the level below (and their JavaScript tables):
+  // a useful hierarchy halves the units per level, so more levels than that only repeat work.
+  checkAtMost(L, Math.ceil(Math.log2(n)) + 1, 'options.levels.length', `⌈log2 n⌉ + 1 levels for n = ${n} tokens`);
   const empty = outputIsEmpty(p);
   const bounds: Int32Array[] = [];
   const sizes = [n];

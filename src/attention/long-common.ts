@@ -126,6 +126,15 @@ export function emptyOutput(p: Prepared): Tensor {
   return p.outResident ?? p.outTensor ?? { data: new Float32Array(0), shape: [batch, qHeads, nq, dv] };
 }
 
+/**
+ * Throws INVALID_OPTION unless `value` ≤ `bound`: options that multiply the work of a call are
+ * capped relative to its input, so a tiny input cannot ask for unbounded work. `why` says what
+ * the bound is (e.g. "the 16 queries and keys k-means clusters").
+ */
+export function checkAtMost(value: number, bound: number, name: string, why: string): void {
+  if (value > bound) throw new AttentionError('INVALID_OPTION', `${name} must be ≤ ${bound} (${why}), got ${value}`);
+}
+
 /** Copies the output out (or returns the resident tensor), as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;

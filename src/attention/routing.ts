@@ -52,7 +52,7 @@ import { type Tensor, type TensorLike, type TensorView, viewTensor, WasmTensor }
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
 import {
-  booleanOption, checkOptionsObject, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty,
+  booleanOption, checkAtMost, checkOptionsObject, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty,
   outputPtr, plainCall, prepare, type Prepared, requiredInteger, Scope, seedOption,
 } from './long-common';
 import { lshAttention, type LshOptions } from './lsh';
@@ -67,7 +67,7 @@ const F32 = [Float32Array] as const;
 
 /** Options of `rt.routingAttention`. */
 export interface RoutingOptions {
-  /** C: number of clusters (k-means centroids) per head. Required. */
+  /** C: number of clusters (k-means centroids) per head, at most batch·(nq + nk) unless `centroids` are given. Required. */
   clusters: number;
   /** w: queries each cluster takes (its top-w by centroid score), 1 ≤ w ≤ n. Default ⌈n / clusters⌉. */
   windowSize?: number;
@@ -101,7 +101,7 @@ export interface RoutingResult {
 
 /** Options of `rt.routingCentroids`. */
 export interface RoutingCentroidOptions {
-  /** C: centroids per head. Required. */
+  /** C: centroids per head, at most batch·(nq + nk) (the samples). Required. */
   clusters: number;
   /** Seed of the initial samples. Default 0. */
   seed?: number;
@@ -257,6 +257,15 @@ interface RoutingSpec {
   returnCentroids: boolean;
 }
 
+/**
+ * Caps the clusters by the k-means samples (batch·(nq + nk) query and key rows): more centroids
+ * than samples cannot start distinct, and each cluster costs a routing pass over every token.
+ * The caller's centroids (with headDim > 0) fix the count themselves.
+ */
+function checkClusters(C: number, samples: number, name: string): void {
+  checkAtMost(C, samples, name, `the ${samples} query and key rows (batch·(nq + nk)) that k-means clusters`);
+}
+
 function routingSpec(kernels: Kernels, options: RoutingOptions, qHeads: number, nq: number, nk: number, dh: number, prefix = 'options'): RoutingSpec {
   const C = requiredInteger(options.clusters, `${prefix}.clusters`, 1);
   const w = integerOption(options.windowSize, `${prefix}.windowSize`, Math.ceil(nq / C), 1);
@@ -404,6 +413,7 @@ export function routingAttention(
     const output = emptyOutput(p);
     return spec.returnCentroids ? { output, centroids: { data: new Float32Array(0), shape: [qHeads, spec.C, dh] } } : output;
   }
+  if (!spec.centroids || dh === 0) checkClusters(spec.C, p.dims.batch * (nq + nk), 'options.clusters');
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(spec.kw, dh, dv);
@@ -447,6 +457,7 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   }
   const Ns = B * (nq + nk);
   if (Ns === 0) throw new AttentionError('SHAPE_MISMATCH', 'routingCentroids needs at least one query or key row, got none');
+  checkClusters(C, Ns, 'options.clusters');
   if (H * C * dh === 0) return { data: new Float32Array(0), shape: [H, C, dh] };
   const group = H / kvHeads;
   const scope = new Scope(arena);

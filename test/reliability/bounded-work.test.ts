@@ -8,6 +8,9 @@
 //     layers, RoPE and every long-sequence and structured variant;
 //   • empty inputs with a non-empty output (no keys, an empty inner dimension, headDim 0 hashing)
 //     are written directly, without a kernel call per head;
+//   • options that asked for unbounded work from a tiny input (routing clusters 2^24 on 16 tokens,
+//     100 000 hierarchy levels, LSH rounds and buckets) are rejected with INVALID_OPTION naming
+//     the option, the bound and the value; sizes a call cannot need are not allocated;
 //   • a seeded fuzz: random methods on random empty shapes with huge other dimensions.
 
 import { execFile } from 'node:child_process';
@@ -97,6 +100,12 @@ const ZEROS: Array<[string, number[]]> = [
 
 /** Rejected up front: the code and what the message must name (option, bound, value). */
 const REJECTED: Array<[string, string, string[]]> = [
+  ['routingAttention, clusters 2^24 on 16 tokens', 'INVALID_OPTION', ['options.clusters', '≤ 32', 'got 16777216']],
+  ['routingCentroids, clusters 2^24 on 16 tokens', 'INVALID_OPTION', ['options.clusters', '≤ 16', 'got 16777216']],
+  ['hierarchicalAttention, 100000 levels on 16 tokens', 'INVALID_OPTION', ['options.levels', '≤ 5', 'got 100000']],
+  ['lshAttention, rounds 2^20 on 16 tokens', 'INVALID_OPTION', ['options.rounds', '≤ 64', 'got 1048576']],
+  ['lshAttention, 2^24 buckets on 16 tokens', 'INVALID_OPTION', ['options.buckets', '≤ 128', 'got 16777216']],
+  ['lshHash, 2^24 buckets on 16 tokens', 'INVALID_OPTION', ['options.buckets', '≤ 128', 'got 16777216']],
   ['sinusoidalPositions of 2^40 rows', 'OUT_OF_MEMORY', ['sinusoidalPositions', '1099511627776']],
   ['alibiSlopes for 2^30 heads', 'INVALID_ARGUMENT', ['numHeads', '2^24', 'got 1073741824']],
 ];
@@ -104,6 +113,8 @@ const REJECTED: Array<[string, string, string[]]> = [
 /** Tiny inputs with huge but harmless options: computed as usual, nothing sized by the option. */
 const COMPUTED: Array<[string, number[]]> = [
   ['kvCache of 2^16 heads, one decoding step', [1, 2 ** 16, 1, 1]],
+  ['globalLocalAttention, random blocks of 2^30 keys, 2^30 of them, on 16 tokens', [1, 1, 16, 4]],
+  ['lshAttention, chunkLength 2^31 - 1 on 16 tokens', [1, 1, 16, 4]],
 ];
 
 describe.concurrent('bounded work: each input in a child process with a 192 MB heap', () => {

@@ -1103,7 +1103,7 @@ const lshHashMethod: FuzzMethod = {
 const hierarchicalMethod = qkvMethod('hierarchicalAttention', (ctx) => {
   const { next, rt } = ctx;
   const c = qkv(next, true);
-  const depth = int(next, 1, 2);
+  const depth = Math.min(int(next, 1, 2), Math.ceil(Math.log2(c.nq)) + 1); // at most ⌈log2 n⌉ + 1 levels
   const levels: Array<number | number[]> = [];
   const bounds: number[][] = [];
   let units = c.nq;
@@ -1133,7 +1133,7 @@ const routingMethod = qkvMethod('routingAttention', (ctx) => {
   const { next, rt } = ctx;
   const c = qkv(next, chance(next, 0.5));
   const causal = c.nq === c.nk && chance(next, 0.4);
-  const clusters = int(next, 1, 4);
+  const clusters = int(next, 1, Math.min(4, c.B * (c.nq + c.nk))); // at most the k-means samples
   // Identity: every cluster holds every query and key (w = n, kw = nk), so each is full
   // attention and their average is too, whatever the routing decided.
   const options: Record<string, unknown> = { clusters, windowSize: c.nq, keyWindowSize: c.nk, causal, seed: int(next, 0, 100) };
@@ -1150,7 +1150,7 @@ const routingCentroidsMethod: FuzzMethod = {
   valid(ctx) {
     const { next, rt } = ctx;
     const c = qkv(next, false);
-    const clusters = int(next, 1, 5);
+    const clusters = int(next, 1, Math.min(5, c.B * c.nq)); // at most the samples of the q-only call below
     const seed = int(next, 0, 100);
     const withK = chance(next, 0.5);
     // iterations 0: the seeded picks of normalized samples (no assignment step to near-tie on)
