@@ -1303,7 +1303,7 @@ export const COVERED_INSIDE: Record<string, string> = {
 };
 
 /** Runtime methods that are not operations (lifecycle and internals). */
-const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'dispose']);
+const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'operation', 'dispose']);
 
 /**
  * The Runtime's public methods, read from its prototype chain — Runtime and the CoreRuntime it
