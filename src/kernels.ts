@@ -3,7 +3,7 @@
 // drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
-  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool,
+  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool, Workspaces,
 } from './runtime/index';
 
 /**
@@ -106,14 +106,8 @@ export class Kernels {
   private readonly gemmLayout: Layout;
   private readonly attnLayout: Layout;
   private readonly params: number;
-  private workspace = 0;
-  private workspaceBytes = 0;
-  /** 1 while a public operation runs (nested ones run as part of the outermost). */
-  private depth = 0;
-  /** The largest workspace (this thread's, each pool worker's) the operation in progress asked for. */
-  private workspaceNeed = 0;
-  private poolNeed = 0;
-  private trimming = false;
+  /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */
+  private readonly workspaces: Workspaces;
 
   /** Worker pool sharing this memory, when the runtime was created with threads. */
   pool: WorkerPool | undefined;
@@ -129,129 +123,20 @@ export class Kernels {
     this.gemmLayout = readLayout(exports, 'GEMM', GEMM_FIELDS);
     this.attnLayout = readLayout(exports, 'ATTN', ATTN_FIELDS);
     this.params = this.arena.alloc(Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES));
-    this.arena.setReclaimer(() => this.releaseIdleWorkspace());
+    this.workspaces = new Workspaces(this.arena, () => this.pool);
   }
 
   /**
-   * Runs one public operation of the runtime. Workspaces are reused across calls, but what an
-   * operation grew is kept only if it returns: when it throws, this thread's and the pool's
-   * workspaces go back to their sizes before it, so a rejected call leaves the arena as it found
-   * it (an oversized call cannot leave a capped runtime full). Nested operations run as part of
-   * the outermost one.
+   * Runs one public operation of the runtime: the workspaces it grew are kept only if it
+   * returns, so a rejected call leaves the arena as it found it (Workspaces.operation).
    */
   operation<T>(run: () => T): T {
-    if (this.depth > 0) return run();
-    const mainBefore = this.workspaceBytes;
-    const poolBefore = this.pool?.workspaceSize ?? 0;
-    this.depth = 1;
-    try {
-      return run();
-    } catch (error) {
-      this.restoreWorkspaces(mainBefore, poolBefore);
-      throw error;
-    } finally {
-      this.depth = 0;
-      this.workspaceNeed = 0;
-      this.poolNeed = 0;
-    }
+    return this.workspaces.operation(run);
   }
 
-  /** Puts the workspaces back to these sizes (best effort: a size that no longer fits is dropped). */
-  private restoreWorkspaces(main: number, pool: number): void {
-    this.trimming = true; // no reclaiming while restoring
-    try {
-      this.resizeWorkspaces(main, pool);
-    } finally {
-      this.trimming = false;
-    }
-  }
-
-  private resizeWorkspaces(main: number, pool: number): void {
-    if (this.workspaceBytes !== main) {
-      this.setWorkspace(0);
-      try {
-        this.setWorkspace(main);
-      } catch {
-        // its space was given away meanwhile: the next call reserves again
-      }
-    }
-    const p = this.pool;
-    if (p && p.workspaceSize !== pool) {
-      try {
-        if (p.workspaceSize > pool) p.trimWorkspace(pool);
-        else p.reserveWorkspace(pool);
-      } catch {
-        // as above
-      }
-    }
-  }
-
-  /**
-   * The arena's reclaimer (memory cannot grow further): shrinks the workspaces kept from earlier
-   * calls to what the operation in progress has asked for (to nothing between operations).
-   * True if it freed something.
-   */
-  private releaseIdleWorkspace(): boolean {
-    if (this.trimming) return false;
-    this.trimming = true;
-    try {
-      let freed = false;
-      const pool = this.pool;
-      if (pool && pool.workspaceSize > this.poolNeed) {
-        pool.trimWorkspace(this.poolNeed);
-        freed = true;
-      }
-      if (this.workspaceBytes > this.workspaceNeed) {
-        const need = this.workspaceNeed;
-        this.setWorkspace(0);
-        try {
-          this.setWorkspace(need); // fits where the larger block was
-        } catch {
-          // dropped: the next scratch() reserves it again
-        }
-        freed = true;
-      }
-      return freed;
-    } finally {
-      this.trimming = false;
-    }
-  }
-
-  /** Replaces this thread's workspace by a block of `bytes` (0: none). */
-  private setWorkspace(bytes: number): void {
-    if (this.workspace) this.arena.release(this.workspace);
-    this.workspace = 0;
-    this.workspaceBytes = 0;
-    if (bytes === 0) return;
-    this.workspace = this.arena.alloc(bytes);
-    this.workspaceBytes = bytes;
-  }
-
-  /**
-   * A scratch region of at least `bytes`, reused across calls. Take its address right before the
-   * kernel call that uses it: an allocation in between may move it (releaseIdleWorkspace).
-   */
+  /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   private scratch(bytes: number): number {
-    this.workspaceNeed = Math.max(this.workspaceNeed, bytes);
-    if (bytes > this.workspaceBytes) {
-      // Release first so the old block's space can serve the larger one (tight maxMemoryBytes).
-      const oldBytes = this.workspaceBytes;
-      try {
-        this.setWorkspace(bytes);
-      } catch (error) {
-        // Put the old reservation back (its space was just freed, so it fits): a failed call
-        // leaves the arena exactly as it found it.
-        this.setWorkspace(oldBytes);
-        throw error;
-      }
-    }
-    return this.workspace;
-  }
-
-  /** Makes sure every pool worker has a workspace of at least `bytes`. */
-  private poolScratch(pool: WorkerPool, bytes: number): void {
-    this.poolNeed = Math.max(this.poolNeed, bytes);
-    pool.reserveWorkspace(bytes);
+    return this.workspaces.main(bytes);
   }
 
   /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow (see kernelBytes). */
@@ -384,7 +269,7 @@ export class Kernels {
       return;
     }
     const stride = this.attnLayout.PARAMS_BYTES;
-    this.poolScratch(pool, wsBytes);
+    this.workspaces.reservePool(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
       const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
@@ -410,7 +295,7 @@ export class Kernels {
       return;
     }
     const stride = this.gemmLayout.PARAMS_BYTES;
-    this.poolScratch(pool, wsBytes);
+    this.workspaces.reservePool(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
       const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
