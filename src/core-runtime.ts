@@ -119,6 +119,15 @@ export class CoreRuntime {
     return this.kernels;
   }
 
+  /**
+   * @internal runs one operation on the kernels (Kernels.operation): workspaces it grew are kept
+   * only if it succeeds, so a rejected call leaves the runtime's memory as it was.
+   */
+  protected operation<T>(body: (kernels: Kernels) => T): T {
+    const kernels = this.k();
+    return kernels.operation(() => body(kernels));
+  }
+
   /** The kernel binary in use: 'relaxed' (fused multiply-add) or 'simd128'. */
   get isa(): Isa {
     return this.k().isa;
@@ -135,7 +144,9 @@ export class CoreRuntime {
    * it as an input or `out` of any operation for zero-copy; `dispose()` it when done.
    */
   tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
-    const t = createTensor(this.k().arena, shape, values, (disposed) => this.live.delete(disposed));
+    const kernels = this.k();
+    // An operation: memory taken back from idle workspaces for it is restored if it still fails.
+    const t = kernels.operation(() => createTensor(kernels.arena, shape, values, (disposed) => this.live.delete(disposed)));
     this.live.add(t);
     return t;
   }
@@ -144,17 +155,17 @@ export class CoreRuntime {
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options: AttentionOptions & { returnWeights: true }): AttentionWithWeights;
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor;
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions): Tensor | AttentionWithWeights {
-    return attention(this.k(), q, k, v, options);
+    return this.operation((kernels) => attention(kernels, q, k, v, options));
   }
 
   /** The ONNX `Attention` operator (opsets 23–25), with ONNX input, attribute and output names. */
   onnxAttention(inputs: OnnxAttentionInputs, attributes?: OnnxAttentionAttributes, options?: OnnxAttentionOptions): OnnxAttentionOutputs {
-    return onnxAttention(this.k(), inputs, attributes, options);
+    return this.operation((kernels) => onnxAttention(kernels, inputs, attributes, options));
   }
 
   /** Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. `b` may be a PackedMatrix. */
   matmul(a: TensorLike, b: TensorLike | PackedMatrix, options?: MatmulOptions): Tensor {
-    return matmul(this.k(), a, b, options);
+    return this.operation((kernels) => matmul(kernels, a, b, options));
   }
 
   /**
@@ -162,12 +173,12 @@ export class CoreRuntime {
    * in many products (layer weights): `rt.matmul(x, packed)` then skips packing. Dispose it when done.
    */
   packMatrix(b: TensorLike, options?: PackMatrixOptions): PackedMatrix {
-    return packMatrix(this.k(), b, options);
+    return this.operation((kernels) => packMatrix(kernels, b, options));
   }
 
   /** Softmax over the last axis. */
   softmax(x: TensorLike): Tensor {
-    return softmax(this.k(), x);
+    return this.operation((kernels) => softmax(kernels, x));
   }
 
   /** Frees everything; later calls (and tensors of this runtime) throw DISPOSED. Idempotent. */

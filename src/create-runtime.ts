@@ -40,17 +40,17 @@ export class Runtime extends CoreRuntime {
    * `dispose()` it when done.
    */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
-    return new MultiHeadAttention(() => this.k(), config);
+    return this.operation(() => new MultiHeadAttention(() => this.k(), config));
   }
 
   /** A key/value cache in Wasm memory (one per layer), linear or a ring buffer with `window`. `dispose()` it when done. */
   kvCache(options: KVCacheOptions): KVCache {
-    return new KVCache(() => this.k(), options);
+    return this.operation(() => new KVCache(() => this.k(), options));
   }
 
   /** Rotary position embedding on [batch, heads, seq, headDim] or [batch, seq, heads·headDim] (ONNX RotaryEmbedding). */
   rope(x: TensorLike, options?: RopeOptions): Tensor {
-    return rope(this.k(), x, options);
+    return this.operation((kernels) => rope(kernels, x, options));
   }
 
 
@@ -61,7 +61,7 @@ export class Runtime extends CoreRuntime {
    * before and `right` after its position, every `dilation`-th key; O(n·w) time, O(n) memory.
    */
   slidingWindowAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SlidingWindowOptions): Tensor {
-    return slidingWindowAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => slidingWindowAttention(kernels, q, k, v, options));
   }
 
   /**
@@ -70,7 +70,7 @@ export class Runtime extends CoreRuntime {
    * optional seeded random key blocks; partial results merged exactly by log-sum-exp.
    */
   globalLocalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: GlobalLocalOptions): Tensor {
-    return globalLocalAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => globalLocalAttention(kernels, q, k, v, options));
   }
 
   /**
@@ -79,7 +79,7 @@ export class Runtime extends CoreRuntime {
    * with `summaries`, a mean-pooled summary token of every other segment.
    */
   segmentedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SegmentedOptions): Tensor {
-    return segmentedAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => segmentedAttention(kernels, q, k, v, options));
   }
 
   /**
@@ -88,7 +88,7 @@ export class Runtime extends CoreRuntime {
    * O(n·k·d). Not causal (throws).
    */
   linformerAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: LinformerOptions): Tensor {
-    return linformerAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => linformerAttention(kernels, q, k, v, options));
   }
 
   /** The seeded projections E, F ([length, k], N(0, 1/k)) that rt.linformerAttention uses for `seed`. */
@@ -97,7 +97,7 @@ export class Runtime extends CoreRuntime {
     e: Tensor;
     /** F, projecting the values: [length, k] (E itself when `shared`). */
     f: Tensor } {
-    return linformerProjections(this.k(), options);
+    return this.operation((kernels) => linformerProjections(kernels, options));
   }
 
   /**
@@ -106,17 +106,17 @@ export class Runtime extends CoreRuntime {
    * hashing rounds merged by log-sum-exp. Pass k = null with `sharedQK: true`.
    */
   lshAttention(q: TensorLike, k: TensorLike | null, v: TensorLike, options?: LshOptions): Tensor {
-    return lshAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => lshAttention(kernels, q, k, v, options));
   }
 
   /** The seeded LSH rotations rt.lshAttention uses, [heads, headDim, rounds, buckets/2] (identical in every engine). */
   lshRotations(options: LshRotationOptions): Tensor {
-    return lshRotations(this.k(), options);
+    return this.operation((kernels) => lshRotations(kernels, options));
   }
 
   /** LSH bucket ids of x [batch, heads, n, headDim]: [batch, heads, rounds, n], −1 past keyLengths. */
   lshHash(x: TensorLike, options: LshHashOptions): LshBuckets {
-    return lshHash(this.k(), x, options);
+    return this.operation((kernels) => lshHash(kernels, x, options));
   }
 
   // ── structured variants (issue 6): add methods below this line ──
@@ -127,7 +127,7 @@ export class Runtime extends CoreRuntime {
    * Returns every level's outputs, the document vector and the token-level combination.
    */
   hierarchicalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: HierarchicalOptions): HierarchicalResult {
-    return hierarchicalAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => hierarchicalAttention(kernels, q, k, v, options));
   }
 
   /**
@@ -136,7 +136,7 @@ export class Runtime extends CoreRuntime {
    * `dispose()` it when done.
    */
   recurrentMemoryAttention(config: RecurrentMemoryOptions): RecurrentMemoryAttention {
-    return new RecurrentMemoryAttention(() => this.k(), config);
+    return this.operation(() => new RecurrentMemoryAttention(() => this.k(), config));
   }
 
   /**
@@ -146,12 +146,12 @@ export class Runtime extends CoreRuntime {
   routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions & { returnCentroids: true }): RoutingResult;
   routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor;
   routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor | RoutingResult {
-    return routingAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => routingAttention(kernels, q, k, v, options));
   }
 
   /** The seeded k-means centroids rt.routingAttention starts from: [heads, clusters, headDim]. */
   routingCentroids(q: TensorLike, k: TensorLike | null, options: RoutingCentroidOptions): Tensor {
-    return routingCentroids(this.k(), q, k, options);
+    return this.operation((kernels) => routingCentroids(kernels, q, k, options));
   }
 
   /**
@@ -161,7 +161,7 @@ export class Runtime extends CoreRuntime {
   routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions & { returnRoutes: true }): RoutedResult;
   routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor;
   routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor | RoutedResult {
-    return routedAttention(this.k(), q, k, v, options);
+    return this.operation((kernels) => routedAttention(kernels, q, k, v, options));
   }
 }
 

@@ -3,7 +3,7 @@
 // drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
-  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool,
+  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool, Workspaces,
 } from './runtime/index';
 
 /**
@@ -106,8 +106,8 @@ export class Kernels {
   private readonly gemmLayout: Layout;
   private readonly attnLayout: Layout;
   private readonly params: number;
-  private workspace = 0;
-  private workspaceBytes = 0;
+  /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */
+  private readonly workspaces: Workspaces;
 
   /** Worker pool sharing this memory, when the runtime was created with threads. */
   pool: WorkerPool | undefined;
@@ -123,26 +123,20 @@ export class Kernels {
     this.gemmLayout = readLayout(exports, 'GEMM', GEMM_FIELDS);
     this.attnLayout = readLayout(exports, 'ATTN', ATTN_FIELDS);
     this.params = this.arena.alloc(Math.max(this.gemmLayout.PARAMS_BYTES, this.attnLayout.PARAMS_BYTES));
+    this.workspaces = new Workspaces(this.arena, () => this.pool);
   }
 
-  /** A scratch region of at least `bytes`, reused across calls (grows, never shrinks). */
+  /**
+   * Runs one public operation of the runtime: the workspaces it grew are kept only if it
+   * returns, so a rejected call leaves the arena as it found it (Workspaces.operation).
+   */
+  operation<T>(run: () => T): T {
+    return this.workspaces.operation(run);
+  }
+
+  /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   private scratch(bytes: number): number {
-    if (bytes > this.workspaceBytes) {
-      // Release first so the old block's space can serve the larger one (tight maxMemoryBytes).
-      const oldBytes = this.workspaceBytes;
-      if (this.workspace) this.arena.release(this.workspace);
-      try {
-        this.workspace = this.arena.alloc(bytes);
-        this.workspaceBytes = bytes;
-      } catch (error) {
-        // Put the old reservation back (its space was just freed, so it fits): a failed call
-        // leaves the arena exactly as it found it.
-        this.workspace = oldBytes ? this.arena.alloc(oldBytes) : 0;
-        this.workspaceBytes = oldBytes;
-        throw error;
-      }
-    }
-    return this.workspace;
+    return this.workspaces.main(bytes);
   }
 
   /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow (see kernelBytes). */
@@ -287,10 +281,10 @@ export class Kernels {
       return;
     }
     const stride = this.attnLayout.PARAMS_BYTES;
-    const mainWs = this.scratch(wsBytes);
-    pool.reserveWorkspace(wsBytes);
+    this.workspaces.reservePool(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
+      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
       calls.forEach((c, i) => this.writeAttn(c, tasks + i * stride, 0, 0, 0));
       pool.run(JOB_ATTENTION, tasks, calls.length, stride, this.attnLayout.WORKSPACE, this.params, mainWs);
       this.arena.verifyGuards();
@@ -313,10 +307,10 @@ export class Kernels {
       return;
     }
     const stride = this.gemmLayout.PARAMS_BYTES;
-    const mainWs = this.scratch(wsBytes);
-    pool.reserveWorkspace(wsBytes);
+    this.workspaces.reservePool(pool, wsBytes);
     const tasks = this.arena.alloc(stride * calls.length);
     try {
+      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
       calls.forEach((c, i) => this.writeGemm(c, tasks + i * stride, 0));
       pool.run(JOB_GEMM, tasks, calls.length, stride, this.gemmLayout.WORKSPACE, this.params, mainWs);
       this.arena.verifyGuards();

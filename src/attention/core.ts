@@ -77,42 +77,91 @@ function rowChunk(call: AttnCall, r0: number, rows: number): AttnCall {
 /** Query rows per task when splitting for threads: whole 4-row tiles, at least 64 rows. */
 const MIN_CHUNK_ROWS = 64;
 
+/**
+ * (batch, head) pairs turned into kernel calls at a time. A call object per pair for all of a
+ * call's heads at once made millions of objects for a tensor with millions of tiny heads (the
+ * JavaScript heap ran out long before any kernel ran); batches of this many keep it bounded.
+ */
+const PAIRS_PER_BATCH = 1024;
+
+/**
+ * True when an attention writes nothing: no query rows (batch·heads·nq = 0), or no output columns
+ * (dv = 0) and no weights (`weightCols`: nk when weights are wanted, else 0). Batch and heads
+ * may then claim any count (an empty tensor's other dimensions cost no memory), so callers
+ * return their empty results before building anything per batch entry or head.
+ */
+export function writesNothing(rows: number, dv: number, weightCols: number): boolean {
+  return rows === 0 || (dv === 0 && weightCols === 0);
+}
+
 export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
-  if (plan.nq === 0) return;
+  if (writesNothing(plan.batch * plan.qHeads * plan.nq, plan.dv, plan.weights ? plan.nk : 0)) return;
+  if (plan.nk === 0) {
+    zeroRows(kernels, plan);
+    return;
+  }
+  const pairs = plan.batch * plan.qHeads;
+  for (let first = 0; first < pairs; first += PAIRS_PER_BATCH) {
+    runPairs(kernels, plan, first, Math.min(first + PAIRS_PER_BATCH, pairs));
+  }
+}
+
+/**
+ * Without keys every row sees nothing: output rows 0 and log-sum-exp −∞, written directly (the
+ * inputs may be empty while the output is not; no kernel call per head).
+ */
+function zeroRows(kernels: Kernels, plan: AttentionPlan): void {
+  const { batch, qHeads, nq, dv, o } = plan;
+  const mem = kernels.arena.f32(0, kernels.arena.byteLength >> 2);
+  if (o.rowStride === dv && o.headStride === nq * dv && o.batchStride === qHeads * nq * dv) {
+    mem.fill(0, o.ptr >> 2, (o.ptr >> 2) + batch * qHeads * nq * dv);
+  } else if (dv > 0) {
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < qHeads; h++) {
+        const first = (at(o, b, h) >> 2);
+        for (let i = 0; i < nq; i++) mem.fill(0, first + i * o.rowStride, first + i * o.rowStride + dv);
+      }
+    }
+  }
+  if (plan.lse) mem.fill(-Infinity, plan.lse >> 2, (plan.lse >> 2) + batch * qHeads * nq);
+}
+
+/** Runs the (batch, head) pairs [first, end) of a plan, pair p = b·qHeads + h. */
+function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: number): void {
   const group = plan.qHeads / plan.kvHeads;
   const calls: AttnCall[] = [];
-  for (let b = 0; b < plan.batch; b++) {
-    for (let h = 0; h < plan.qHeads; h++) {
-      const kvh = Math.floor(h / group);
-      const mask = plan.mask;
-      const rel = plan.relBias;
-      calls.push({
-        q: at(plan.q, b, h),
-        qStride: plan.q.rowStride,
-        k: at(plan.k, b, kvh),
-        kStride: plan.k.rowStride,
-        v: at(plan.v, b, kvh),
-        vStride: plan.v.rowStride,
-        o: at(plan.o, b, h),
-        oStride: plan.o.rowStride,
-        nq: plan.nq,
-        nk: plan.nk,
-        dh: plan.dh,
-        dv: plan.dv,
-        scale: plan.scale,
-        softcap: plan.softcap,
-        mask: mask ? mask.ptr + 4 * (b * mask.batchStride + h * mask.headStride) : 0,
-        maskStride: mask ? mask.rowStride : 0,
-        offset: plan.offsets[b],
-        left: plan.left,
-        right: plan.right,
-        keyLen: plan.keyLens[b],
-        rel: rel ? rel.ptr + 4 * (b * rel.batchStride + h * rel.headStride) : 0,
-        relStride: rel ? rel.rowStride : 0,
-        relMax: rel ? rel.maxDistance : 0,
-        lse: plan.lse ? plan.lse + 4 * ((b * plan.qHeads + h) * plan.nq) : 0,
-      });
-    }
+  for (let pair = first; pair < end; pair++) {
+    const b = Math.floor(pair / plan.qHeads);
+    const h = pair - b * plan.qHeads;
+    const kvh = Math.floor(h / group);
+    const mask = plan.mask;
+    const rel = plan.relBias;
+    calls.push({
+      q: at(plan.q, b, h),
+      qStride: plan.q.rowStride,
+      k: at(plan.k, b, kvh),
+      kStride: plan.k.rowStride,
+      v: at(plan.v, b, kvh),
+      vStride: plan.v.rowStride,
+      o: at(plan.o, b, h),
+      oStride: plan.o.rowStride,
+      nq: plan.nq,
+      nk: plan.nk,
+      dh: plan.dh,
+      dv: plan.dv,
+      scale: plan.scale,
+      softcap: plan.softcap,
+      mask: mask ? mask.ptr + 4 * (b * mask.batchStride + h * mask.headStride) : 0,
+      maskStride: mask ? mask.rowStride : 0,
+      offset: plan.offsets[b],
+      left: plan.left,
+      right: plan.right,
+      keyLen: plan.keyLens[b],
+      rel: rel ? rel.ptr + 4 * (b * rel.batchStride + h * rel.headStride) : 0,
+      relStride: rel ? rel.rowStride : 0,
+      relMax: rel ? rel.maxDistance : 0,
+      lse: plan.lse ? plan.lse + 4 * ((b * plan.qHeads + h) * plan.nq) : 0,
+    });
   }
   // With threads, make enough tasks to balance them (about 4 per thread) by splitting rows.
   let tasks = calls;
@@ -133,9 +182,10 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
   }
   if (plan.dv > 0) kernels.attnOnlineMany(tasks);
   if (plan.weights) {
+    const weights = plan.weights;
     calls.forEach((call, index) => {
-      const w = plan.weights!.ptr + 4 * (index * plan.nq * plan.nk);
-      kernels.attnWeights(call, w, plan.weights!.mode);
+      const w = weights.ptr + 4 * ((first + index) * plan.nq * plan.nk);
+      kernels.attnWeights(call, w, weights.mode);
     });
   }
 }

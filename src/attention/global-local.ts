@@ -30,7 +30,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare, Scope, seedOption,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall,
+  prepare, Scope, seedOption,
 } from './long-common';
 import { integerOption, optionKeys, readOptions } from './options';
 import { runWindowHead, windowSpec } from './sliding-window';
@@ -155,7 +156,7 @@ export function topK(scores: ArrayLike<number>, n: number, count: number): Int32
 
 type GlobalSource =
   | { kind: 'none' }
-  | { kind: 'fixed'; lists: Int32Array[] } // per batch entry
+  | { kind: 'fixed'; lists: Int32Array[] } // per batch entry, or one list shared by every entry
   | { kind: 'scores'; count: number; data: Float32Array; perHead: boolean }
   | { kind: 'norm'; count: number; by: 'query-norm' | 'key-norm' };
 
@@ -177,7 +178,7 @@ function globalSource(spec: unknown, batch: number, heads: number, n: number, ke
   if (spec === undefined) return { kind: 'none' };
   if (Array.isArray(spec) || ArrayBuffer.isView(spec)) {
     const list = indexList(spec, 'options.global', n);
-    return { kind: 'fixed', lists: new Array<Int32Array>(batch).fill(list) };
+    return { kind: 'fixed', lists: [list] };
   }
   if (typeof spec !== 'object' || spec === null) {
     throw new AttentionError('INVALID_OPTION', `options.global must be an index array, { indices }, { count, scores } or { count, by }, got ${String(spec)}`);
@@ -243,11 +244,12 @@ export function globalLocalAttention(
     if (blocks === 0) random = undefined;
   }
   const maxGlobal = source.kind === 'none' ? 0
-    : source.kind === 'fixed' ? Math.max(0, ...source.lists.map((l) => l.length))
+    : source.kind === 'fixed' ? source.lists.reduce((m, l) => Math.max(m, l.length), 0)
       : source.count;
   const d = spec.dilation;
   assertPreparedLive(kernels, p, options.out);
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(n, dh, dv);
@@ -255,7 +257,6 @@ export function globalLocalAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     const lseA = scope.alloc(n, 'lse');
     const lseB = scope.alloc(n, 'lse');
     const tmp = scope.alloc(n * dv, 'partial output');
@@ -263,7 +264,9 @@ export function globalLocalAttention(
     const maskScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'mask scratch') : 0;
     const lseScratch = d > 1 ? scope.alloc(Math.ceil(n / d), 'lse scratch') : 0;
     const norms = source.kind === 'norm' ? scope.alloc(n, 'norms') : 0;
-    const randKeys = random ? random.blocks * random.blockSize : 0;
+    // A query block takes at most every key block and a key block holds at most n keys, whatever
+    // blocks and blockSize ask for: the scratch is bounded by the sequence.
+    const randKeys = random ? Math.min(random.blocks, Math.ceil(n / random.blockSize)) * Math.min(random.blockSize, n) : 0;
     const idx = scope.alloc(Math.max(maxGlobal, randKeys, 1), 'indices');
     const kg = maxGlobal > 0 ? scope.alloc(maxGlobal * dh, 'global keys') : 0;
     const vg = maxGlobal > 0 ? scope.alloc(maxGlobal * dv, 'global values') : 0;
@@ -271,7 +274,7 @@ export function globalLocalAttention(
     const kr = random ? scope.alloc(randKeys * dh, 'random keys') : 0;
     const vr = random ? scope.alloc(randKeys * dv, 'random values') : 0;
     const mr = random && maxGlobal > 0 ? scope.alloc(randKeys, 'random mask') : 0;
-    const lseR = random ? scope.alloc(random.blockSize, 'lse') : 0;
+    const lseR = random ? scope.alloc(Math.min(random.blockSize, n), 'lse') : 0;
     const group = qHeads / kvHeads;
 
     for (let b = 0; b < batch; b++) {
@@ -285,7 +288,7 @@ export function globalLocalAttention(
         // Global tokens of this (b, h).
         let G: Int32Array;
         if (source.kind === 'none') G = new Int32Array(0);
-        else if (source.kind === 'fixed') G = source.lists[b];
+        else if (source.kind === 'fixed') G = source.lists[Math.min(b, source.lists.length - 1)];
         else if (source.kind === 'scores') {
           const at = source.perHead ? (b * qHeads + h) * n : b * n;
           G = topK(source.data.subarray(at, at + n), n, source.count);

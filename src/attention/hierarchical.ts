@@ -33,7 +33,8 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, finishOutput, headPtr, outputPtr, plainCall, prepare, Scope,
+  assertPreparedLive, checkAtMost, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare,
+  type Prepared, Scope,
 } from './long-common';
 import { finiteOption, optionKeys, readOptions } from './options';
 
@@ -59,7 +60,8 @@ export type HierarchicalLevel = number | ArrayLike<number> | ReadonlyArray<reado
 export interface HierarchicalOptions {
   /**
    * The structure, bottom up: levels[0] groups the tokens into segments, levels[1] groups the
-   * segments, …; the top level attends over all its units (the document). At least one level.
+   * segments, …; the top level attends over all its units (the document). At least one level,
+   * at most ⌈log2 n⌉ + 1 for n tokens.
    */
   levels: readonly HierarchicalLevel[];
   /** G: one for every step, or one per step (levels.length + 1 entries; the last pools the document). Default 'mean'. */
@@ -88,13 +90,18 @@ export interface HierarchicalResult {
   document: Tensor;
 }
 
+/** Groups of a partition into groups of `size` units (validated), without building its boundaries. */
+function groupCount(size: number, units: number, name: string): number {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be a group size ≥ 1, boundaries or [start, end) pairs, got ${String(size)}`);
+  }
+  return Math.ceil(units / size);
+}
+
 /** Group boundaries (n_groups + 1 entries, 0 … units) of one partition, validated. */
 export function levelBounds(spec: unknown, units: number, name: string): Int32Array {
   if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < 1) {
-      throw new AttentionError('INVALID_OPTION', `${name} must be a group size ≥ 1, boundaries or [start, end) pairs, got ${String(spec)}`);
-    }
-    const groups = Math.ceil(units / spec);
+    const groups = groupCount(spec, units, name);
     return Int32Array.from({ length: groups + 1 }, (_, g) => Math.min(g * spec, units));
   }
   const isList = Array.isArray(spec) || (ArrayBuffer.isView(spec) && !(spec instanceof DataView));
@@ -187,6 +194,13 @@ function maxRows(kernels: Kernels, src: number, rows: number, dv: number, dst: n
   }
 }
 
+/** The result of a call without batch entries, heads or value columns: every level empty. */
+function emptyHierarchy(p: Prepared, sizes: number[]): HierarchicalResult {
+  const { batch, qHeads, dv } = p.dims;
+  const empty = (units: number): Tensor => ({ data: new Float32Array(0), shape: [batch, qHeads, units, dv] });
+  return { output: emptyOutput(p), levels: sizes.map(empty), document: empty(1) };
+}
+
 export function hierarchicalAttention(
   kernels: Kernels,
   qIn: TensorLike,
@@ -208,10 +222,20 @@ export function hierarchicalAttention(
     throw new AttentionError('INVALID_OPTION', `options.levels must be a non-empty array of partitions (levels[0] groups the tokens into segments), got ${Array.isArray(levelsIn) ? '[]' : String(levelsIn)}`);
   }
   const L = levelsIn.length;
+  // Every level is a pass over all units of the level below (and their JavaScript tables):
+  // a useful hierarchy halves the units per level, so more levels than that only repeat work.
+  checkAtMost(L, Math.ceil(Math.log2(n)) + 1, 'options.levels.length', `⌈log2 n⌉ + 1 levels for n = ${n} tokens`);
+  const empty = outputIsEmpty(p);
   const bounds: Int32Array[] = [];
   const sizes = [n];
   for (let l = 0; l < L; l++) {
-    const b = levelBounds(levelsIn[l], sizes[l], `options.levels[${l}]`);
+    const spec = levelsIn[l];
+    if (empty && typeof spec === 'number') {
+      // Nothing is computed: count the groups (the boundary table of n units could be huge).
+      sizes.push(groupCount(spec, sizes[l], `options.levels[${l}]`));
+      continue;
+    }
+    const b = levelBounds(spec, sizes[l], `options.levels[${l}]`);
     bounds.push(b);
     sizes.push(b.length - 1);
   }
@@ -239,6 +263,7 @@ export function hierarchicalAttention(
     throw new AttentionError('INVALID_OPTION', `options.combine must be 'mean', 'sum' or ${L + 1} finite weights (one per level), got ${formatValue(c)}`);
   }
   const levelScale = finiteOption(options.levelScale, 'options.levelScale', dv > 0 ? 1 / Math.sqrt(dv) : 1);
+  if (empty) return emptyHierarchy(p, sizes);
 
   // Ancestors: anc[ℓ][t] = the level-ℓ unit containing token t.
   const anc: Int32Array[] = [Int32Array.from({ length: n }, (_, t) => t)];

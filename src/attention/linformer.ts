@@ -19,8 +19,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, plainCall, prepare,
-  Scope, seedOption,
+  assertPreparedLive, booleanOption, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed, outputIsEmpty,
+  outputPtr, plainCall, prepare, Scope, seedOption,
 } from './long-common';
 import { assertLive, integerOption, optionKeys, readOptions } from './options';
 
@@ -143,13 +143,15 @@ export function linformerAttention(
   }
   if (kd < 1 || kd > n) throw new AttentionError('INVALID_OPTION', `options.k must be in [1, n] = [1, ${n}] (the projected length cannot exceed the sequence length), got ${kd}`);
   const seed = seedOption(options.seed, 'options.seed');
-  const keyLens = options.keyLengths === undefined
-    ? new Array<number>(batch).fill(n)
+  const keyLengths = options.keyLengths === undefined
+    ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   const perHead = eView !== undefined && eView.shape.length === 3;
   const eRows = eView ? eView.shape[eView.shape.length - 2] : n;
   assertPreparedLive(kernels, p, options.out, { 'options.e': eView?.resident, 'options.f': fView?.resident });
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(kd, dh, dv);

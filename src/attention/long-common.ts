@@ -99,6 +99,30 @@ export function outputPtr(p: Prepared, scope: Scope, others: ReadonlyArray<Tenso
   return outputBlock(scope, p.out, batch * qHeads * nq * dv, 'output', [p.q, p.k, p.v, ...others]);
 }
 
+/**
+ * True when a prepared call's output is empty (no batch entry, head, query or value column):
+ * nothing is computed then, whatever the other dimensions claim.
+ */
+export function outputIsEmpty(p: Prepared): boolean {
+  const { batch, qHeads, nq, dv } = p.dims;
+  return batch * qHeads * nq * dv === 0;
+}
+
+/** The result of a call whose output is empty: the caller's `out`, or a zero-length tensor. Allocates nothing. */
+export function emptyOutput(p: Prepared): Tensor {
+  const { batch, qHeads, nq, dv } = p.dims;
+  return p.out?.result ?? { data: new Float32Array(0), shape: [batch, qHeads, nq, dv] };
+}
+
+/**
+ * Throws INVALID_OPTION unless `value` ≤ `bound`: options that multiply the work of a call are
+ * capped relative to its input, so a tiny input cannot ask for unbounded work. `why` says what
+ * the bound is (e.g. "the 16 queries and keys k-means clusters").
+ */
+export function checkAtMost(value: number, bound: number, name: string, why: string): void {
+  if (value > bound) throw new AttentionError('INVALID_OPTION', `${name} must be ≤ ${bound} (${why}), got ${value}`);
+}
+
 /** Copies the output into `out` (unless written there) and returns it, or a fresh Tensor, as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;

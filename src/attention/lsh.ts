@@ -35,8 +35,8 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, finishOutput, headPtr, lengthsOption, mixSeed, outputPtr, prepare, Scope,
-  seedOption,
+  assertPreparedLive, booleanOption, checkAtMost, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed,
+  outputIsEmpty, outputPtr, prepare, Scope, seedOption,
 } from './long-common';
 import { assertLive, integerOption, optionKeys, readOptions } from './options';
 
@@ -45,10 +45,11 @@ export interface LshOptions {
   /**
    * Hash buckets: 1 (every token in one bucket), an even number, or a factorization [b1, b2, …]
    * of even numbers (trax: Σ bᵢ/2 rotation columns instead of Π bᵢ/2, bucket = Σ idᵢ·Π_{j<i} bⱼ).
-   * Default as trax: 2·max(1, ⌊n / chunkLength⌋), factorized in two when above 128.
+   * Default as trax: 2·max(1, ⌊n / chunkLength⌋), factorized in two when above 128. At most
+   * max(2·n, 128) buckets in all.
    */
   buckets?: number | readonly number[];
-  /** Hashing rounds, merged by log-sum-exp. Default 1. */
+  /** Hashing rounds, merged by log-sum-exp (at most 64). Default 1. */
   rounds?: number;
   /** Tokens per chunk of the sorted order. Default 64. */
   chunkLength?: number;
@@ -88,9 +89,9 @@ export interface LshRotationOptions {
 
 /** Options of `rt.lshHash`. */
 export interface LshHashOptions {
-  /** 1, an even number or a factorization; required unless `rotations` fixes it. */
+  /** 1, an even number or a factorization (at most max(2·n, 128) buckets); required unless `rotations` fixes it. */
   buckets?: number | readonly number[];
-  /** Hashing rounds. Default 1. */
+  /** Hashing rounds (at most 64). Default 1. */
   rounds?: number;
   /** Seed of the random rotations (as rt.lshAttention's `seed`). Default 0. */
   seed?: number;
@@ -142,6 +143,19 @@ function bucketsOption(value: unknown, name: string): BucketSpec {
   }
   if (product > MAX_BUCKETS) throw new AttentionError('INVALID_OPTION', `${name} must give at most 2^24 buckets in all, got ${product}`);
   return { buckets: product, halves };
+}
+
+/** Hashing rounds a call may ask for: each repeats the whole hash, sort and attention pass. */
+const MAX_ROUNDS = 64;
+
+/**
+ * Caps what the hashing options may cost relative to the n tokens hashed: at most MAX_ROUNDS
+ * rounds, and at most max(2n, 128) buckets (each round sorts over every bucket and rotates into
+ * half as many columns; the default is 2·⌊n / chunkLength⌋ ≤ 2n).
+ */
+function checkHashWork(plan: HashPlan, n: number): void {
+  checkAtMost(plan.rounds, MAX_ROUNDS, 'options.rounds', 'each round repeats the whole hashing pass');
+  checkAtMost(plan.buckets, Math.max(2 * n, 128), 'options.buckets', `max(2·n, 128) buckets for n = ${n} tokens`);
 }
 
 /** trax's default for n tokens and chunk length L: 2·max(1, ⌊n/L⌋), factorized in two above 128. */
@@ -273,10 +287,23 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOpt
     throw new AttentionError('INVALID_OPTION', 'options.buckets is required (1 or an even number), got undefined');
   }
   const plan = hashPlan(kernels, options, dh, heads, 2);
-  const keyLens = options.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
+  checkHashWork(plan, n);
+  const keyLengths = options.keyLengths === undefined ? undefined : lengthsOption(options.keyLengths, 'options.keyLengths', batch, n);
   checkElementCount(batch * heads * plan.rounds * n, 'bucket ids');
   assertLive(kernels, { x: xIn, 'options.rotations': plan.view?.resident });
   const out = new Int32Array(batch * heads * plan.rounds * n).fill(-1);
+  if (out.length === 0) return { data: out, shape: [batch, heads, plan.rounds, n] };
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
+  if (dh === 0) {
+    // No coordinates: every rotation is 0 and argmax takes the first maximum, bucket 0 (the
+    // tensors are empty while the ids are not: no kernel call per head).
+    const rows = heads * plan.rounds; // rows of n ids per batch entry
+    for (let b = 0; b < batch; b++) {
+      if (keyLens[b] === n) out.fill(0, b * rows * n, (b + 1) * rows * n);
+      else for (let row = b * rows; row < (b + 1) * rows; row++) out.fill(0, row * n, row * n + keyLens[b]);
+    }
+    return { data: out, shape: [batch, heads, plan.rounds, n] };
+  }
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveGemm(Math.max(1, plan.rounds * plan.width), dh);
@@ -328,15 +355,18 @@ export function lshAttention(
   const L = integerOption(o.chunkLength, 'options.chunkLength', 64, 1);
   const causal = booleanOption(o.causal, 'options.causal', false);
   const plan = hashPlan(kernels, o, dh, qHeads, defaultBuckets(n, L));
-  const keyLens = o.keyLengths === undefined ? new Array<number>(batch).fill(n) : lengthsOption(o.keyLengths, 'options.keyLengths', batch, n);
+  checkHashWork(plan, n);
+  const keyLengths = o.keyLengths === undefined ? undefined : lengthsOption(o.keyLengths, 'options.keyLengths', batch, n);
   const W = plan.rounds * plan.width;
   const nb = plan.buckets;
   const needMask = causal || shared;
   assertPreparedLive(kernels, p, o.out, { 'options.rotations': plan.view?.resident });
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(2 * L, dh, dv);
+    kernels.reserveAttention(2 * Math.min(L, n), dh, dv); // a chunk and the one before it: never more than 2n keys
     kernels.reserveGemm(Math.max(W, 1), dh);
     const qp = scope.place(p.q);
     const kp = shared ? 0 : scope.place(p.k!);

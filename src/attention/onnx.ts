@@ -214,8 +214,6 @@ export function onnxAttention(
     nonpad = lengthsOption(np.data, 'inputs.nonpad_kv_seqlen', batch, nk);
   }
   const scale = finiteOption(attributes.scale, 'attributes.scale', 1 / Math.sqrt(dh));
-  const keyLens = nonpad ?? new Array<number>(batch).fill(nk);
-  const offsets = keyLens.map((len) => (hasPastK ? pastLen : nonpad ? len - nq : 0));
   const right = isCausal ? (rightWindow < 0 ? 0 : Math.min(rightWindow, 0)) : rightWindow;
   const wantQk = options.qkMatmulOutput ?? attributes.qk_matmul_output_mode !== undefined;
 
@@ -232,6 +230,19 @@ export function onnxAttention(
     ? undefined
     : checkMask(attnMask, 'inputs.attn_mask', { batch, heads: qHeads, q: nq, k: nk }, 'pad', arena);
 
+  const yShape = rank === 3 ? [batch, nq, qHeads * dv] : [batch, qHeads, nq, dv];
+  if (ySize + pkSize + pvSize + (wantQk ? qkSize : 0) === 0) {
+    // Nothing to write (batch and heads may claim any count): the empty outputs at once.
+    const empty = (shape: number[]): Tensor => ({ data: new Float32Array(0), shape });
+    const result: OnnxAttentionOutputs = {
+      Y: empty(yShape), present_key: empty([batch, kvHeads, nk, dh]), present_value: empty([batch, kvHeads, nk, dv]),
+    };
+    if (wantQk) result.qk_matmul_output = empty([batch, qHeads, nq, nk]);
+    return result;
+  }
+  // Some output is non-empty, so batch is at most its element count.
+  const keyLens = nonpad ?? new Array<number>(batch).fill(nk);
+  const offsets = keyLens.map((len) => (hasPastK ? pastLen : nonpad ? len - nq : 0));
   const scope = new Scope(arena);
   try {
     // The caller's code (getters) has run: the runtime and every resident input must still be alive.
@@ -246,6 +257,7 @@ export function onnxAttention(
     // present = concat(past, new) in [B, Hkv, nk, D]; without a past, 4-D inputs are used in place.
     const present = (view: TensorView, past: TensorView | undefined, dim: number, name: string): number => {
       if (!past && rank === 4) return scope.place(view);
+      if (batch * kvHeads * nk * dim === 0) return scope.alloc(0, name); // nothing to copy per head
       const newPtr = scope.place(view);
       const pastPtr = past ? scope.place(past) : 0;
       const dst = scope.alloc(batch * kvHeads * nk * dim, name);
@@ -282,7 +294,6 @@ export function onnxAttention(
       right,
       weights: wantQk ? { ptr: wp, mode: mode as 0 | 1 | 2 | 3 } : undefined,
     });
-    const yShape = rank === 3 ? [batch, nq, qHeads * dv] : [batch, qHeads, nq, dv];
     const result: OnnxAttentionOutputs = {
       Y: { data: arena.f32(yp, ySize).slice(), shape: yShape },
       present_key: { data: arena.f32(kp, pkSize).slice(), shape: [batch, kvHeads, nk, dh] },

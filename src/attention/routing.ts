@@ -54,8 +54,8 @@ import {
 import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
 import { linformerAttention, type LinformerOptions } from './linformer';
 import {
-  assertPreparedLive, booleanOption, finishOutput, headPtr, mixSeed, mulberry32, outputPtr, plainCall, prepare,
-  type Prepared, requiredInteger, Scope, seedOption,
+  assertPreparedLive, booleanOption, checkAtMost, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32,
+  outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, requiredInteger, Scope, seedOption,
 } from './long-common';
 import { lshAttention, type LshOptions } from './lsh';
 import { assertLive, finiteOption, integerOption, optionKeys, readOptions } from './options';
@@ -70,7 +70,7 @@ const F32 = [Float32Array] as const;
 
 /** Options of `rt.routingAttention`. */
 export interface RoutingOptions {
-  /** C: number of clusters (k-means centroids) per head. Required. */
+  /** C: number of clusters (k-means centroids) per head, at most batch·(nq + nk) unless `centroids` are given. Required. */
   clusters: number;
   /** w: queries each cluster takes (its top-w by centroid score), 1 ≤ w ≤ n. Default ⌈n / clusters⌉. */
   windowSize?: number;
@@ -108,7 +108,7 @@ export interface RoutingResult {
 
 /** Options of `rt.routingCentroids`. */
 export interface RoutingCentroidOptions {
-  /** C: centroids per head. Required. */
+  /** C: centroids per head, at most batch·(nq + nk) (the samples). Required. */
   clusters: number;
   /** Seed of the initial samples. Default 0. */
   seed?: number;
@@ -271,6 +271,15 @@ interface RoutingSpec {
   returnCentroids: boolean;
 }
 
+/**
+ * Caps the clusters by the k-means samples (batch·(nq + nk) query and key rows): more centroids
+ * than samples cannot start distinct, and each cluster costs a routing pass over every token.
+ * The caller's centroids (with headDim > 0) fix the count themselves.
+ */
+function checkClusters(C: number, samples: number, name: string): void {
+  checkAtMost(C, samples, name, `the ${samples} query and key rows (batch·(nq + nk)) that k-means clusters`);
+}
+
 function routingSpec(kernels: Kernels, options: Partial<RoutingOptions>, qHeads: number, nq: number, nk: number, dh: number, prefix = 'options'): RoutingSpec {
   const C = requiredInteger(options.clusters, `${prefix}.clusters`, 1);
   const w = integerOption(options.windowSize, `${prefix}.windowSize`, Math.ceil(nq / C), 1);
@@ -414,6 +423,12 @@ export function routingAttention(
   }
   const spec = routingSpec(kernels, options, qHeads, nq, nk, dh);
   assertPreparedLive(kernels, p, options.out, { 'options.centroids': spec.centroids?.resident });
+  if (outputIsEmpty(p) && (!spec.returnCentroids || qHeads * spec.C * dh === 0)) {
+    // Nothing to compute (no output, and no centroids or empty ones): no per-head k-means.
+    const output = emptyOutput(p);
+    return spec.returnCentroids ? { output, centroids: { data: new Float32Array(0), shape: [qHeads, spec.C, dh] } } : output;
+  }
+  if (!spec.centroids || dh === 0) checkClusters(spec.C, p.dims.batch * (nq + nk), 'options.clusters');
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(spec.kw, dh, dv);
@@ -457,6 +472,8 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   }
   const Ns = B * (nq + nk);
   if (Ns === 0) throw new AttentionError('SHAPE_MISMATCH', 'routingCentroids needs at least one query or key row, got none');
+  checkClusters(C, Ns, 'options.clusters');
+  if (H * C * dh === 0) return { data: new Float32Array(0), shape: [H, C, dh] };
   const group = H / kvHeads;
   assertLive(kernels, { q: qIn, k: kIn });
   const scope = new Scope(arena);
@@ -727,6 +744,12 @@ export function routedAttention(
     'options.routes': routesView?.resident, 'options.router.weights': wView?.resident, 'options.router.bias': bView?.resident,
     'options.router.input': xView?.resident, ...pathTensors(paths),
   });
+  const routesEmpty = !returnRoutes || B * routeHeads * nq * P === 0;
+  if (B * outHeads * nq * dv === 0 && routesEmpty) {
+    // Nothing to compute: no path runs and no router product is taken per (batch, head).
+    const output = out?.result ?? { data: new Float32Array(0), shape: outShape };
+    return returnRoutes ? { output, routes: { data: new Float32Array(0), shape: [B, routeHeads, nq, P] } } : output;
+  }
   const scope = new Scope(arena);
   try {
     const qp = scope.place(p.q);

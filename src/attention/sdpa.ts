@@ -7,7 +7,7 @@ import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
-import { bhsdLayout, runAttention } from './core';
+import { bhsdLayout, runAttention, writesNothing } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
 import {
   assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,
@@ -111,11 +111,10 @@ export function attention(
     right = integerOption(window.right, 'options.window.right', -1, 0);
   }
   if (causal) right = right < 0 ? 0 : Math.min(right, 0);
-  const keyLens = options.keyLengths === undefined
-    ? new Array<number>(batch).fill(nk)
+  const keyLengths = options.keyLengths === undefined
+    ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
   const topLeft = causal === 'top-left';
-  const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
   const outShape = [batch, qHeads, nq, dv];
   checkElementCount(batch * qHeads * nq * dv, 'output');
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
@@ -124,6 +123,12 @@ export function attention(
   const maskIn = options.mask === undefined ? undefined : checkMask(options.mask, 'options.mask', { batch, heads: qHeads, q: nq, k: nk }, 'exact', arena);
 
   assertLive(kernels, { q: qIn, k: kIn, v: vIn, 'options.mask': options.mask, 'options.out': options.out });
+  if (writesNothing(batch * qHeads * nq, dv, wantWeights ? nk : 0)) {
+    const output = out?.result ?? { data: new Float32Array(0), shape: outShape };
+    return wantWeights ? { output, weights: { data: new Float32Array(0), shape: [batch, qHeads, nq, nk] } } : output;
+  }
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
+  const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
   const scope = new Scope(arena);
   try {
     kernels.reserveAttention(nk, dh, dv);

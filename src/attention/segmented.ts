@@ -30,7 +30,8 @@ import type { Kernels } from '../kernels';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, finishOutput, headPtr, outputPtr, plainCall, prepare, requiredInteger, Scope,
+  assertPreparedLive, booleanOption, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall,
+  prepare, requiredInteger, Scope,
 } from './long-common';
 import { integerOption, optionKeys, readOptions } from './options';
 
@@ -96,6 +97,7 @@ export function segmentedAttention(
   const useSummaries = summaries && W > 1;
   assertPreparedLive(kernels, p, options.out);
 
+  if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(Math.max(Math.min(S, n), useSummaries ? W : 0), dh, dv);
@@ -103,7 +105,6 @@ export function segmentedAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
-    if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
     const lse = scope.alloc(n, 'lse');
     const lseT = scope.alloc(Math.min(S, n), 'lse');
     const tmp = scope.alloc(Math.min(S, n) * dv, 'partial output');

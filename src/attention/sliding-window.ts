@@ -17,7 +17,7 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, finishOutput, headPtr, lengthsOption, outputPtr, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, lengthsOption, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
 import { integerOption, optionKeys, readOptions } from './options';
 
@@ -257,10 +257,12 @@ export function slidingWindowAttention(
   const p = prepare(kernels, qIn, kIn, vIn, options, 'slidingWindowAttention');
   const { batch, qHeads, kvHeads, nq, nk, dh, dv } = p.dims;
   const spec = windowSpec(options.window, options.dilation, options.causal, nq, nk, 'options', 'rt.slidingWindowAttention');
-  const keyLens = options.keyLengths === undefined
-    ? new Array<number>(batch).fill(nk)
+  const keyLengths = options.keyLengths === undefined
+    ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
   assertPreparedLive(kernels, p, options.out);
+  if (outputIsEmpty(p)) return emptyOutput(p);
+  const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
   const scope = new Scope(kernels.arena);
   try {
     kernels.reserveAttention(Math.ceil(nk / spec.dilation), dh, dv);
@@ -268,6 +270,11 @@ export function slidingWindowAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope);
+    if (nk === 0) {
+      // No keys: every row is 0 (the output may be non-empty while q, k and v are all empty).
+      kernels.arena.f32(op, batch * qHeads * nq * dv).fill(0);
+      return finishOutput(kernels, p, op);
+    }
     const group = qHeads / kvHeads;
     const calls: AttnCall[] = [];
     for (let b = 0; b < batch; b++) {

@@ -238,6 +238,7 @@ export class KVCache {
 
   /** Copies new rows t ∈ [t0, n) of (kNew, vNew) into their slots. */
   private write(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
+    if (n === 0) return;
     const t0 = this.window === undefined ? 0 : Math.max(0, n - this.capacity);
     const mem = this.arena.f32(0, this.arena.byteLength >> 2);
     const kl = this.headLayoutK();
@@ -396,7 +397,7 @@ export class KVCache {
     weights: Tensor };
   step(q: TensorLike, k: TensorLike, v: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   step(q: TensorLike, k: TensorLike, v: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
-    return this.attention('kvCache.step', q, { k, v }, options, true);
+    return this.kernels().operation(() => this.attention('kvCache.step', q, { k, v }, options, true));
   }
 
   /** Attention of q ([batch, qHeads, nq, headDim]) over the cached keys, without appending (e.g. cross-attention memory). */
@@ -407,7 +408,7 @@ export class KVCache {
     weights: Tensor };
   attend(q: TensorLike, options?: KVCacheAttentionOptions): Tensor;
   attend(q: TensorLike, options: KVCacheAttentionOptions = {}): Tensor | { output: Tensor; weights: Tensor } {
-    return this.attention('kvCache.attend', q, undefined, options, false);
+    return this.kernels().operation(() => this.attention('kvCache.attend', q, undefined, options, false));
   }
 
   private attention(
@@ -441,6 +442,11 @@ export class KVCache {
     const masks = checkMasks({ mask: options.mask, keyPaddingMask: options.keyPaddingMask }, { batch: B, heads: qHeads, q: nq, k: total }, this.arena);
     const outShape = [B, qHeads, nq, this.valueDim];
     const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, this.arena);
+    if (nq === 0) {
+      // No query rows (qHeads may claim any count): nothing appended, empty results at once.
+      const output = out?.result ?? { data: new Float32Array(0), shape: outShape };
+      return wantWeights ? { output, weights: { data: new Float32Array(0), shape: [B, qHeads, 0, total] } } : output;
+    }
     const scope = new Scope(this.arena);
     try {
       // The caller's getters have run: the cache, its runtime and every resident tensor must still be alive.

@@ -281,7 +281,11 @@ export class MultiHeadAttention {
    */
   forward(x: TensorLike, options: MultiHeadAttentionForwardOptions & { needWeights: true }): MultiHeadAttentionOutput;
   forward(x: TensorLike, options?: MultiHeadAttentionForwardOptions): Tensor;
-  forward(xIn: TensorLike, optionsIn: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+  forward(x: TensorLike, options: MultiHeadAttentionForwardOptions = {}): Tensor | MultiHeadAttentionOutput {
+    return this.kernels().operation(() => this.forwardOnce(x, options));
+  }
+
+  private forwardOnce(xIn: TensorLike, optionsIn: MultiHeadAttentionForwardOptions): Tensor | MultiHeadAttentionOutput {
     const kernels = this.kernels();
     const arena = this.arena;
     const options = readOptions<MultiHeadAttentionForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'layer.forward');
@@ -381,6 +385,7 @@ export class MultiHeadAttention {
     });
     cache?.checkUnchanged(cachePosition!, 'layer.forward');
     memory?.checkUnchanged(memoryPosition!, 'layer.forward');
+    if (B * S === 0) return this.emptyForward(out?.result ?? { data: new Float32Array(0), shape: outShape }, needWeights, averageWeights, unbatched, B, S, nk);
 
     const scope = new Scope(arena);
     try {
@@ -484,12 +489,26 @@ export class MultiHeadAttention {
     }
   }
 
+  /** The result of a forward call without tokens (batch may claim any count): nothing is computed. */
+  private emptyForward(
+    output: Tensor, needWeights: boolean, averageWeights: boolean, unbatched: boolean, B: number, S: number, nk: number,
+  ): Tensor | MultiHeadAttentionOutput {
+    if (!needWeights) return output;
+    const H = this.numHeads;
+    const shape = averageWeights ? (unbatched ? [S, nk] : [B, S, nk]) : (unbatched ? [H, S, nk] : [B, H, S, nk]);
+    return { output, weights: { data: new Float32Array(0), shape } };
+  }
+
   /**
    * Projects an encoder output (or { key, value }) into keys and values once, for cross-attention
    * in a decoding loop: returns a KVCache (the given one, reset and refilled, or a new one the
    * caller disposes) to pass as `options.context` on every step.
    */
-  projectContext(contextIn: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
+  projectContext(context: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
+    return this.kernels().operation(() => this.projectContextOnce(context, cache));
+  }
+
+  private projectContextOnce(contextIn: TensorLike | { key: TensorLike; value: TensorLike }, cache?: KVCache): KVCache {
     const kernels = this.kernels();
     const arena = this.arena;
     // Read once: a { key, value } pair or a tensor, as a plain copy (see plainOptionData).

@@ -306,7 +306,11 @@ export class RecurrentMemoryAttention {
    * memory update. q, k: [batch, heads, n, headDim]; v: [batch, heads, n, valueDim]. Returns
    * [batch, heads, n, valueDim].
    */
-  forward(qIn: TensorLike, kIn: TensorLike, vIn: TensorLike, optionsIn: RecurrentMemoryForwardOptions = {}): Tensor {
+  forward(q: TensorLike, k: TensorLike, v: TensorLike, options: RecurrentMemoryForwardOptions = {}): Tensor {
+    return this.kernels().operation(() => this.forwardOnce(q, k, v, options));
+  }
+
+  private forwardOnce(qIn: TensorLike, kIn: TensorLike, vIn: TensorLike, optionsIn: RecurrentMemoryForwardOptions): Tensor {
     this.kernels();
     const held = this.held;
     const options = readOptions<RecurrentMemoryForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'recurrentMemoryAttention.forward');
@@ -353,7 +357,6 @@ export class RecurrentMemoryAttention {
     try {
       kernels.reserveAttention(klen, dh, dv);
       if (hasPos) kernels.reserveGemm(P, dh);
-      const r = hasPos ? this.relative(kernels, P) : 0;
       const qp = scope.place(q);
       const kp = scope.place(k);
       const vp = scope.place(v);
@@ -381,6 +384,9 @@ export class RecurrentMemoryAttention {
         const table = hasPos ? scope.alloc(n * width, 'relative-position table') : 0;
         const qv = hasPos ? scope.alloc(n * dh, 'scale·(q + v)') : 0;
         if (hasPos) arena.f32(table, n * width).fill(0); // the d > 0 half stays 0 (causal: never visible)
+        // The relative encodings are kept across calls: grown only after every block of this call
+        // is reserved, so a call that runs out of memory leaves them as they were.
+        const r = hasPos ? this.relative(kernels, P) : 0;
         const hd = H * dh;
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {

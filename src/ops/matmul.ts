@@ -2,7 +2,7 @@
 // A is [M, K] or batched [batch, M, K]; B is [K, N] ([N, K] with transposeB), or batched with the
 // same batch, or 2-D and shared by every batch entry, or a PackedMatrix (packed once). bias is [N].
 
-import type { Kernels } from '../kernels';
+import type { GemmCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, type WasmTensor,
@@ -27,6 +27,9 @@ export interface MatmulOptions {
 
 const F32 = [Float32Array] as const;
 const MATMUL_KEYS = optionKeys<MatmulOptions>({ transposeB: true, bias: true, out: true });
+
+/** Products handed to the kernels at a time (bounds the call objects of a huge batch). */
+const CALLS_PER_BATCH = 1024;
 
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, optionsIn: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
@@ -69,6 +72,8 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
     throw new AttentionError('SHAPE_MISMATCH', `options.bias must be [${n}], got ${formatShape(bias.shape)}`);
   }
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena, 'the result shape');
+  const size = batch * m * n;
+  if (size === 0) return out?.result ?? { data: new Float32Array(0), shape: outShape };
   const scope = new Scope(arena);
   try {
     // The caller's code (getters) has run: the runtime and every resident input must still be alive.
@@ -79,26 +84,42 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
     const bp = packed ? packed.ptr : scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
     const cp = outputBlock(scope, out, batch * m * n, 'result', [a, b, bias]);
-    // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
-    const rowsPerCall = kernels.threads > 1
-      ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
-      : m;
-    const calls = [];
-    for (let i = 0; i < batch; i++) {
-      for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
-        // A tail of fewer than 4 rows joins this block: a block under 4 rows would take the
-        // matrix-vector path and round differently from the single-thread result.
-        const rows = m - r0 - rowsPerCall < 4 ? m - r0 : rowsPerCall;
-        calls.push({
-          a: ap + 4 * (i * m * k + r0 * k), lda: k,
-          b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
-          c: cp + 4 * (i * m * n + r0 * n), ldc: n,
-          bias: biasPtr, m: rows, n, k, transB, accumulate: false, bPacked: !!packed,
-        });
-        if (rows !== rowsPerCall) break;
+    if (k === 0) {
+      // An empty inner dimension: every row is the bias (or zeros), with no kernel call per batch entry.
+      const c = arena.f32(cp, size);
+      if (!biasPtr) c.fill(0);
+      else {
+        const row = arena.f32(biasPtr, n);
+        for (let r = 0; r < batch * m; r++) c.set(row, r * n);
       }
+    } else {
+      // One call per batch entry; with threads, row blocks of ≥ 64 rows so every thread gets work.
+      // Calls go to the kernels in bounded batches (a call object per entry of a huge batch would
+      // fill the JavaScript heap).
+      const rowsPerCall = kernels.threads > 1
+        ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
+        : m;
+      let calls: GemmCall[] = [];
+      for (let i = 0; i < batch; i++) {
+        for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+          // A tail of fewer than 4 rows joins this block: a block under 4 rows would take the
+          // matrix-vector path and round differently from the single-thread result.
+          const rows = m - r0 - rowsPerCall < 4 ? m - r0 : rowsPerCall;
+          calls.push({
+            a: ap + 4 * (i * m * k + r0 * k), lda: k,
+            b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
+            c: cp + 4 * (i * m * n + r0 * n), ldc: n,
+            bias: biasPtr, m: rows, n, k, transB, accumulate: false, bPacked: !!packed,
+          });
+          if (rows !== rowsPerCall) break;
+        }
+        if (calls.length >= CALLS_PER_BATCH) {
+          kernels.gemmMany(calls);
+          calls = [];
+        }
+      }
+      if (calls.length) kernels.gemmMany(calls);
     }
-    kernels.gemmMany(calls);
     return writeOut(arena, out, cp, outShape);
   } finally {
     scope.close();

@@ -69,7 +69,7 @@ export function packMatrix(kernels: Kernels, bIn: TensorLike, options: PackMatri
   try {
     dst = kernels.arena.alloc(kernels.packedBBytes(n, k));
     const bp = scope.place(b);
-    kernels.packB(bp, c, transB, n, k, dst);
+    if (n * k > 0) kernels.packB(bp, c, transB, n, k, dst); // empty: no panel to walk
   } catch (error) {
     if (dst) kernels.arena.release(dst);
     throw error;

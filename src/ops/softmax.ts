@@ -12,6 +12,7 @@ export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   const size = x.shape.reduce((p, d) => p * d, 1);
   const rows = cols === 0 ? 0 : size / cols;
   assertLive(kernels, { x: xIn });
+  if (size === 0) return { data: new Float32Array(0), shape: x.shape };
   const scope = new Scope(kernels.arena);
   try {
     const ptr = scope.alloc(size, 'x');

@@ -15,8 +15,8 @@ import { AttentionError } from '../runtime/index';
 
 /** The ALiBi slopes for `numHeads` heads, in float64, exactly as the reference `get_slopes`. */
 export function alibiSlopes(numHeads: number): number[] {
-  if (!Number.isInteger(numHeads) || numHeads <= 0) {
-    throw new AttentionError('INVALID_ARGUMENT', `numHeads must be a positive integer, got ${String(numHeads)}`);
+  if (!Number.isInteger(numHeads) || numHeads <= 0 || numHeads > 2 ** 24) {
+    throw new AttentionError('INVALID_ARGUMENT', `numHeads must be a positive integer ≤ 2^24 (one slope per head), got ${String(numHeads)}`);
   }
   const powerOfTwo = (n: number): number[] => {
     const start = 2 ** -(2 ** -(Math.log2(n) - 3));

@@ -220,6 +220,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
   };
   if (value === undefined || typeof value === 'number') {
     const offset = check(value ?? 0, '');
+    if (out.length === 0) return out; // no rows (batch may claim any count)
     for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) out[b * seq + s] = offset + s;
     return out;
   }
@@ -242,6 +243,7 @@ export function resolvePositions(value: RopeOptions['positions'], batch: number,
     if ((!shared && !full) || data.length !== shape.reduce((a, d) => a * d, 1)) {
       throw new AttentionError('SHAPE_MISMATCH', `${name} (position ids) must be [${batch}, ${seq}] or [${seq}], got ${formatShape(shape)} with ${data.length} values`);
     }
+    if (out.length === 0) return out;
     for (let b = 0; b < batch; b++) {
       for (let s = 0; s < seq; s++) {
         const i = shared ? s : b * seq + s;
@@ -311,6 +313,7 @@ export function rope(kernels: Kernels, xIn: TensorLike, optionsIn: RopeOptions =
   const size = x.shape.reduce((a, d) => a * d, 1);
   checkElementCount(size, 'x');
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', x.shape, arena, "x's shape");
+  if (size === 0) return out?.result ?? { data: new Float32Array(0), shape: [...x.shape] };
   const scope = new Scope(arena);
   const tables = explicit ? undefined : new RopeTables(kernels, spec);
   try {

@@ -11,7 +11,7 @@
 // float32 once.
 
 import { AttentionError, formatValue } from '../runtime/index';
-import type { Tensor } from '../tensor';
+import { checkElementCount, type Tensor } from '../tensor';
 import { optionKeys, readOptions } from '../attention/options';
 
 /** Options of `sinusoidalPositions`. */
@@ -68,9 +68,12 @@ export function sinusoidalPositions(length: number, dim: number, optionsIn: Sinu
     if (typeof offset !== 'number' || !Number.isFinite(offset)) {
       throw new AttentionError('INVALID_OPTION', `options.offset must be a finite number, got ${String(offset)}`);
     }
+    checkElementCount(length * dim, `sinusoidalPositions of [${length}, ${dim}]`); // before a list of `length` positions
     positions = Array.from({ length }, (_, i) => offset + i);
   }
   const n = positions.length;
+  checkElementCount(n * dim, `sinusoidalPositions of [${n}, ${dim}]`);
+  if (n === 0) return { data: new Float32Array(0), shape: [0, dim] };
   const half = dim / 2;
   const omega = new Float64Array(half);
   for (let i = 0; i < half; i++) omega[i] = Math.pow(base, (-2 * i) / dim);

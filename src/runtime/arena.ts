@@ -6,6 +6,10 @@
 // a view to keep: `f32(ptr, n)` builds a fresh one from the current buffer each time.
 // Free blocks are kept sorted by address and coalesced, first-fit.
 //
+// When growing would pass maxBytes, the owner's reclaimer (setReclaimer) may first give back
+// blocks it keeps only for speed (the kernels' reusable workspaces); the allocation is retried
+// once after it released something.
+//
 // Guard mode (a debugging aid, `guardAllocations`): every block is surrounded by 16 guard bytes
 // before it and at least 16 after it (the tail pad itself), filled with a pattern; verifyGuards()
 // proves that nothing wrote outside any live block (reading the tail pad stays allowed).
@@ -38,6 +42,8 @@ export class Arena {
   private readonly guarded: boolean;
   /** user bytes asked for each live block, in guard mode */
   private readonly asked = new Map<number, number>();
+  /** gives back idle reservations when memory cannot grow; true when it released something */
+  private reclaim: (() => boolean) | undefined;
 
   constructor(memory: WebAssembly.Memory, heapBase: number, maxBytes: number, guarded = false) {
     this.memory = memory;
@@ -72,8 +78,18 @@ export class Arena {
   }
 
   /**
+   * Sets the function called when an allocation would pass maxBytes: it may release blocks kept
+   * only for reuse and returns true if it did (the allocation is then tried once more). It must
+   * not release a block anyone holds the address of.
+   */
+  setReclaimer(reclaim: (() => boolean) | undefined): void {
+    this.reclaim = reclaim;
+  }
+
+  /**
    * Reserves `bytes` bytes (16-byte aligned, with a 16-byte tail pad) and returns the address.
-   * Throws OUT_OF_MEMORY when memory cannot grow enough; nothing changes in that case.
+   * Throws OUT_OF_MEMORY when memory cannot grow enough, even after the reclaimer released what
+   * it could; nothing else changes in that case.
    */
   alloc(bytes: number): number {
     if (!Number.isFinite(bytes) || bytes < 0) {
@@ -81,11 +97,7 @@ export class Arena {
     }
     const size = alignUp(Math.max(bytes, 1), ALIGN) + TAIL_PAD + (this.guarded ? GUARD : 0);
     let index = this.findFit(size);
-    if (index < 0) {
-      this.grow(size);
-      index = this.findFit(size);
-      if (index < 0) throw new AttentionError('OUT_OF_MEMORY', `could not reserve ${bytes} bytes after growing memory`);
-    }
+    if (index < 0) index = this.makeRoom(size, bytes);
     const block = this.free[index];
     const ptr = block.start;
     if (block.size === size) this.free.splice(index, 1);
@@ -168,6 +180,22 @@ export class Arena {
   /** A fresh byte view. Do not keep it across allocations. */
   u8(ptr: number, length: number): Uint8Array {
     return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Index of a free block of `size` bytes after growing memory (or reclaiming, at the limit). */
+  private makeRoom(size: number, bytes: number): number {
+    try {
+      this.grow(size);
+    } catch (error) {
+      const atLimit = error instanceof AttentionError && error.code === 'OUT_OF_MEMORY';
+      if (!atLimit || !this.reclaim?.()) throw error;
+      const index = this.findFit(size);
+      if (index >= 0) return index;
+      this.grow(size);
+    }
+    const index = this.findFit(size);
+    if (index < 0) throw new AttentionError('OUT_OF_MEMORY', `could not reserve ${bytes} bytes after growing memory`);
+    return index;
   }
 
   private findFit(size: number): number {

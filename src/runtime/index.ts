@@ -8,3 +8,4 @@ export {
 } from './instantiate';
 export { threadsAvailable, WorkerPool } from './pool';
 export { JOB_ATTENTION, JOB_GEMM } from './tasks';
+export { Workspaces } from './workspaces';

@@ -102,22 +102,59 @@ export class WorkerPool {
     return new WorkerPool(threads, workers, arena, memory, control, exports);
   }
 
-  /** Makes sure every worker has a workspace of at least `bytes` (grows, never shrinks). */
+  /** Bytes of each worker's workspace (0 before the first threaded job). */
+  get workspaceSize(): number {
+    return this.workspaceBytes;
+  }
+
+  /**
+   * Makes sure every worker has a workspace of at least `bytes`. On OUT_OF_MEMORY the workspaces
+   * are left as they were.
+   */
   reserveWorkspace(bytes: number): void {
-    if (bytes <= this.workspaceBytes) return;
-    const c = this.control >> 2;
-    const fresh: number[] = [];
+    if (bytes > this.workspaceBytes) this.resizeWorkspaces(bytes);
+  }
+
+  /**
+   * Shrinks every worker's workspace to `bytes` (0 frees them), giving memory back when a call
+   * failed or a capped runtime needs it. Only between jobs (no worker reads them then).
+   */
+  trimWorkspace(bytes: number): void {
+    if (bytes < this.workspaceBytes) this.resizeWorkspaces(bytes);
+  }
+
+  /**
+   * Replaces the workspaces by blocks of `bytes`: the old ones are released first, so under a
+   * tight maxMemoryBytes their space can serve the new ones. If an allocation fails, blocks of
+   * the old size are put back (their space was just freed) and the error is rethrown.
+   */
+  private resizeWorkspaces(bytes: number): void {
+    const old = this.workspaceBytes;
+    this.releaseWorkspaces();
     try {
-      for (let w = 0; w < this.workers.length; w++) fresh.push(this.arena.alloc(bytes));
+      this.allocateWorkspaces(bytes);
     } catch (error) {
-      for (const p of fresh) this.arena.release(p);
+      this.releaseWorkspaces();
+      this.allocateWorkspaces(old);
       throw error;
     }
-    const i32 = new Int32Array(this.memory.buffer);
+  }
+
+  private releaseWorkspaces(): void {
+    const slots = new Int32Array(this.memory.buffer, this.control, controlBytes(this.workers.length) >> 2);
     for (let w = 0; w < this.workers.length; w++) {
-      const old = i32[c + CONTROL.SLOTS + 2 * w + 1];
-      if (old) this.arena.release(old);
-      i32[c + CONTROL.SLOTS + 2 * w + 1] = fresh[w];
+      const at = CONTROL.SLOTS + 2 * w + 1;
+      if (slots[at]) this.arena.release(slots[at]);
+      slots[at] = 0;
+    }
+    this.workspaceBytes = 0;
+  }
+
+  private allocateWorkspaces(bytes: number): void {
+    if (bytes === 0) return;
+    for (let w = 0; w < this.workers.length; w++) {
+      const ptr = this.arena.alloc(bytes); // may grow memory: take the view afterwards
+      new Int32Array(this.memory.buffer, this.control, controlBytes(this.workers.length) >> 2)[CONTROL.SLOTS + 2 * w + 1] = ptr;
     }
     this.workspaceBytes = bytes;
   }

@@ -63,7 +63,8 @@ describe.each(ISAS)('hierarchicalAttention (%s)', (isa) => {
           const bounds: number[][] = [];
           const levels: Array<number | number[] | Array<[number, number]>> = [];
           let units = c.n;
-          for (let l = 0; l < c.depth; l++) {
+          const depth = Math.min(c.depth, Math.ceil(Math.log2(c.n)) + 1); // the library's cap on levels
+          for (let l = 0; l < depth; l++) {
             if (c.form === 'size') {
               const g = 1 + Math.floor(next() * Math.min(units, 9));
               levels.push(g);
@@ -83,8 +84,8 @@ describe.each(ISAS)('hierarchicalAttention (%s)', (isa) => {
             const w = kind === 'pool' ? tensor([c.dv], next) : tensor([hq, c.dv], next);
             return { lib: { query: w, scale: 0.7 }, ref: { query: w, scale: 0.7 } };
           };
-          const specs = c.perStep ? c.aggs.slice(0, c.depth + 1).map(mk) : [mk(c.aggs[0])];
-          const weights = Array.from({ length: c.depth + 1 }, () => next() * 2 - 1);
+          const specs = c.perStep ? c.aggs.slice(0, depth + 1).map(mk) : [mk(c.aggs[0])];
+          const weights = Array.from({ length: depth + 1 }, () => next() * 2 - 1);
           const combine = c.combine === 'weights' ? weights : (c.combine as 'mean' | 'sum');
           const got = rt.hierarchicalAttention(q, k, v, {
             levels, aggregate: c.perStep ? specs.map((s) => s.lib) : specs[0].lib, combine, levelScale: 0.5,

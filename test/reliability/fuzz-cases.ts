@@ -1112,7 +1112,7 @@ const lshHashMethod: FuzzMethod = {
 const hierarchicalMethod = qkvMethod('hierarchicalAttention', (ctx) => {
   const { next, rt } = ctx;
   const c = qkv(next, true);
-  const depth = int(next, 1, 2);
+  const depth = Math.min(int(next, 1, 2), Math.ceil(Math.log2(c.nq)) + 1); // at most ⌈log2 n⌉ + 1 levels
   const levels: Array<number | number[]> = [];
   const bounds: number[][] = [];
   let units = c.nq;
@@ -1142,7 +1142,7 @@ const routingMethod = qkvMethod('routingAttention', (ctx) => {
   const { next, rt } = ctx;
   const c = qkv(next, chance(next, 0.5));
   const causal = c.nq === c.nk && chance(next, 0.4);
-  const clusters = int(next, 1, 4);
+  const clusters = int(next, 1, Math.min(4, c.B * (c.nq + c.nk))); // at most the k-means samples
   // Identity: every cluster holds every query and key (w = n, kw = nk), so each is full
   // attention and their average is too, whatever the routing decided.
   const options: Record<string, unknown> = { clusters, windowSize: c.nq, keyWindowSize: c.nk, causal, seed: int(next, 0, 100) };
@@ -1159,7 +1159,7 @@ const routingCentroidsMethod: FuzzMethod = {
   valid(ctx) {
     const { next, rt } = ctx;
     const c = qkv(next, false);
-    const clusters = int(next, 1, 5);
+    const clusters = int(next, 1, Math.min(5, c.B * c.nq)); // at most the samples of the q-only call below
     const seed = int(next, 0, 100);
     const withK = chance(next, 0.5);
     // iterations 0: the seeded picks of normalized samples (no assignment step to near-tie on)
@@ -1312,7 +1312,7 @@ export const COVERED_INSIDE: Record<string, string> = {
 };
 
 /** Runtime methods that are not operations (lifecycle and internals). */
-const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'dispose']);
+const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'operation', 'dispose']);
 
 /**
  * The Runtime's public methods, read from its prototype chain — Runtime and the CoreRuntime it
