@@ -115,10 +115,10 @@ describe('LlamaModel on stories260K as GGUF', () => {
     }
   });
 
-  it('the checkpoint (.bin) through weightsFromCheckpoint gives the same ids; files are told apart by their magic', () => {
+  it('the checkpoint (.bin) through weightsFromCheckpoint, with packed weights, gives the same ids; files are told apart by their magic', () => {
     expect(modelFileFormat(writeGguf(checkpointToGguf(checkpoint(), 'F32')))).toBe('gguf');
     expect(modelFileFormat(checkpointBytes())).toBe('llama2c');
-    const model = new LlamaModel(rt, weightsFromCheckpoint(checkpoint()), { packWeights: false });
+    const model = new LlamaModel(rt, weightsFromCheckpoint(checkpoint()), { packWeights: true });
     try {
       expect(model.generate([BOS], 64).tokens).toEqual(greedyTokens().slice(0, 64));
     } finally {
