@@ -46,6 +46,13 @@ export interface LlamaModelOptions {
    * bytes against 1.04×).
    */
   packWeights?: boolean;
+  /**
+   * Classifier rows (vocabulary entries) per product. Default 4096. rt.matmul reserves a packing
+   * workspace of 256 × N floats for any product with N outputs, a matrix-vector one included, so one
+   * product over a vocabulary of 32000–49152 would hold 32–50 MB of Wasm memory for nothing; slices
+   * of 4096 rows hold 4 MB.
+   */
+  classifierSliceRows?: number;
 }
 
 /** A weight matrix [out, in] in Wasm memory, as the products read it. */
@@ -83,6 +90,16 @@ const BUFFER_TENSORS = ['h', 'attn', 'ff', 'g', 'y'] as const;
 /** Rows from which products use the packed weights (below: matrix-vector, weights read in place). */
 const PACKED_FROM_ROWS = 4;
 
+
+/** Rows [first, first + rows) of the classifier, with its one-row output. */
+interface ClassifierSlice {
+  first: number;
+  rows: number;
+  matrix: Matrix;
+  /** (1, rows): a decode step's logits of these rows */
+  out: WasmTensor;
+}
+
 /** A Llama-family model on wasm-attention. `dispose()` frees its Wasm memory. */
 export class LlamaModel {
   /** The configuration the model was built from. */
@@ -95,11 +112,10 @@ export class LlamaModel {
   private readonly blocks: Block[] = [];
   private readonly owned: Array<{ dispose(): void }> = [];
   private readonly packWeights: boolean;
-  private classifier!: Matrix; // (vocab, dim)
+  private readonly classifier: ClassifierSlice[] = []; // (vocab, dim) in row slices
   private decodeBuffers: Buffers | undefined;
   private prefillBuffers: Buffers | undefined;
   private readonly last: WasmTensor; // (1, dim): the final-normalized last row
-  private readonly logits: WasmTensor; // (1, vocab)
   private disposed = false;
 
   constructor(rt: Runtime, weights: LlamaWeights, options: LlamaModelOptions = {}) {
@@ -116,9 +132,17 @@ export class LlamaModel {
     this.outputNorm = widen(t.outputNorm);
     try {
       for (const w of t.layers) this.blocks.push(this.loadBlock(w));
-      this.classifier = this.loadMatrix([t.output], c.vocabSize, c.dim);
+      const sliceRows = options.classifierSliceRows ?? 4096;
+      if (!Number.isInteger(sliceRows) || sliceRows < 1) {
+        throw new RangeError(`options.classifierSliceRows must be a positive integer, got ${String(options.classifierSliceRows)}`);
+      }
+      for (let first = 0; first < c.vocabSize; first += sliceRows) {
+        const rows = Math.min(sliceRows, c.vocabSize - first);
+        this.classifier.push({
+          first, rows, matrix: this.loadMatrix([rowsOf(t.output, first, rows)], rows, c.dim), out: this.own(rt.tensor([1, rows])),
+        });
+      }
       this.last = this.own(rt.tensor([1, c.dim]));
-      this.logits = this.own(rt.tensor([1, c.vocabSize]));
     } catch (e) {
       this.dispose();
       throw e;
@@ -297,17 +321,27 @@ export class LlamaModel {
 
     if (options.allLogits) {
       this.rmsnorm(b.h.data, 0, x, 0, rows, this.outputNorm);
-      const out = this.rt.tensor([rows, c.vocabSize]);
-      try {
-        this.multiply(b.h, this.classifier, out, rows);
-        return out.data.slice();
-      } finally {
-        out.dispose();
-      }
+      return this.classify(b.h, rows);
     }
     this.rmsnorm(this.last.data, 0, x, rows - 1, rows, this.outputNorm);
-    this.multiply(this.last, this.classifier, this.logits, 1);
-    return this.logits.data.slice();
+    return this.classify(this.last, 1);
+  }
+
+  /** The logits (rows × vocab) of `rows` final-normalized rows of `h`, slice by slice. */
+  private classify(h: WasmTensor, rows: number): Float32Array {
+    const vocab = this.config.vocabSize;
+    const logits = new Float32Array(rows * vocab);
+    for (const slice of this.classifier) {
+      const out = rows === 1 ? slice.out : this.rt.tensor([rows, slice.rows]);
+      try {
+        this.multiply(h, slice.matrix, out, rows);
+        const data = out.data;
+        for (let r = 0; r < rows; r++) logits.set(data.subarray(r * slice.rows, (r + 1) * slice.rows), r * vocab + slice.first);
+      } finally {
+        if (out !== slice.out) out.dispose();
+      }
+    }
+    return logits;
   }
 
   /**
@@ -334,6 +368,15 @@ export class LlamaModel {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Rows [first, first + count) of a matrix tensor (a view of its bytes; rows are whole blocks). */
+function rowsOf(t: WeightTensor, first: number, count: number): WeightTensor {
+  const rowBytes = (t.dims[0] / t.type.blockSize) * t.type.typeSize;
+  return {
+    name: `${t.name}[${first}:${first + count}]`, type: t.type, dims: [t.dims[0], count], elements: t.dims[0] * count,
+    bytes: t.bytes.subarray(first * rowBytes, (first + count) * rowBytes),
+  };
 }
 
 /** A (small) tensor widened to float32: norms and biases. */

@@ -41,6 +41,8 @@ const HELP = `usage: npm run example:llama -- [options]
   --threads N       threads (default 1): prefill products of 4 or more rows are split across them
   --repeat N        run the generation N times and report each (default 3: the first run includes
                     the JavaScript engine's warm-up)
+  --max-memory MIB  bound the runtime's Wasm memory (maxMemoryBytes): memory grows by doubling,
+                    so without a bound a model may leave up to half of it unused
   --pack            also keep f32 weights packed for the GEMM (a second copy; see model.ts)
   --no-stop         keep going after the stop token (llama2.c's run.c stops at BOS = 1; a GGUF
                     file's is its EOS)
@@ -63,6 +65,7 @@ function parse() {
       threads: { type: 'string', default: '1' },
       repeat: { type: 'string', default: '3' },
       pack: { type: 'boolean', default: false },
+      'max-memory': { type: 'string' },
       'no-stop': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -109,7 +112,13 @@ const maxSteps = c.contextLength - prompt.length + 1;
 if (steps > maxSteps) fail(`--steps ${steps} does not fit: ${prompt.length} prompt tokens + ${steps} generated exceed the context length ${c.contextLength} (at most ${maxSteps})`);
 const stopToken = format === 'gguf' ? c.eosTokenId : BOS;
 
-const rt = await createRuntime({ ...(args.isa ? { isa: args.isa as Isa } : {}), threads });
+const maxMemoryMiB = args['max-memory'] === undefined ? undefined : Number(args['max-memory']);
+if (maxMemoryMiB !== undefined && !(Number.isInteger(maxMemoryMiB) && maxMemoryMiB >= 1 && maxMemoryMiB <= 4096)) {
+  fail(`--max-memory must be a whole number of MiB from 1 to 4096, got "${args['max-memory']}"`);
+}
+const rt = await createRuntime({
+  ...(args.isa ? { isa: args.isa as Isa } : {}), threads, ...(maxMemoryMiB && { maxMemoryBytes: maxMemoryMiB * 2 ** 20 }),
+});
 const memoryBefore = rt.memoryBytes;
 const maxLength = Math.max(1, prompt.length + steps - 1);
 const llama = new LlamaModel(rt, weights, { maxLength, packWeights: args.pack });
@@ -133,7 +142,13 @@ const stopTokens = args['no-stop'] || stopToken === undefined ? [] : [stopToken]
 const runs = [];
 for (let i = 0; i < repeat; i++) {
   llama.reset();
-  runs.push(llama.generate(prompt, steps, { stopTokens, onToken: i === 0 ? (id) => process.stdout.write(`${id} `) : undefined }));
+  try {
+    runs.push(llama.generate(prompt, steps, { stopTokens, onToken: i === 0 ? (id) => process.stdout.write(`${id} `) : undefined }));
+  } catch (e) {
+    // The library's errors (e.g. OUT_OF_MEMORY under --max-memory) by their code, not a stack trace.
+    if (e instanceof Error && 'code' in e) fail(`\n${String(e.code)}: ${e.message}`);
+    throw e;
+  }
   if (i === 0) process.stdout.write('\n');
   else if (runs[i].tokens.join() !== runs[0].tokens.join()) fail(`run ${i + 1} generated other ids than run 1`);
 }
