@@ -1,6 +1,7 @@
 // `npm run bench:llm`: bundles bench/llm/main.ts (TypeScript: it shares the GGUF writer and the
 // page driver with the tests) into node_modules/.cache/wasm-attention/ with esbuild and runs it.
-// Arguments are passed through (see main.ts). Needs the system Chromium (`apt-get install chromium`).
+// Arguments are passed through (see main.ts). Needs the system Chromium (`apt-get install chromium`)
+// and the built package (the page bundles dist/browser.js; `npm run bench:llm` builds first).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

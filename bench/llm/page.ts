@@ -20,7 +20,10 @@ export type { LlmJob, LlmResult } from '../../test/browser/pages/wllama-page';
 /** The repository, from this file's place (pass it explicitly when running from a bundle). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Bundles the page into `dir` (llm-page.js, wllama.html, wllama.wasm); `root` is the repository. */
+/**
+ * Bundles the page into `dir` (llm-page.js, wllama.html, wllama.wasm, and this library's worker.js:
+ * the page bundles dist/browser.js, so `npm run build` must have run); `root` is the repository.
+ */
 export async function buildLlmPage(dir: string, root = ROOT): Promise<void> {
   const pages = join(root, 'test', 'browser', 'pages');
   mkdirSync(join(dir, 'models'), { recursive: true });
@@ -33,8 +36,12 @@ export async function buildLlmPage(dir: string, root = ROOT): Promise<void> {
     target: 'es2022',
     logLevel: 'warning',
     nodePaths: [join(root, 'node_modules')],
+    // This library as its browser bundle (npm run build), exactly as a user's bundler resolves it.
+    alias: { 'wasm-attention': join(root, 'dist', 'browser.js') },
   });
   copyFileSync(join(pages, 'wllama.html'), join(dir, 'wllama.html'));
+  // The runtime's worker pool loads worker.js from beside the bundle.
+  copyFileSync(join(root, 'dist', 'worker.js'), join(dir, 'worker.js'));
   const require = createRequire(join(root, 'package.json'));
   const wllamaEsm = dirname(require.resolve('@wllama/wllama'));
   copyFileSync(join(wllamaEsm, 'wasm', 'wllama.wasm'), join(dir, 'wllama.wasm'));

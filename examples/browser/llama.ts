@@ -1,27 +1,38 @@
-// Browser page: llama2.c's stories260K checkpoint generating token ids greedily on wasm-attention
-// (examples/tiny-llama/model.ts, the same model code as the Node example and the tests).
+// Browser page: a Llama-family model generating token ids greedily on wasm-attention
+// (examples/llama/model.ts, the same model code as the Node example and the tests): llama2.c's
+// stories260K checkpoint by default, or a file the user chooses (a GGUF `llama` / `qwen2` file or a
+// llama2.c checkpoint, told apart by its first bytes), read from the file input in the page.
 //
 // Built by scripts/build-demo.mjs (esbuild; `import 'wasm-attention'` resolves to the package's
 // browser entry) into dist/llama.js, which also copies the checkpoint and llama2.c's greedy ids
 // into dist/; `npm run demo:web` serves the folder. URL parameters preset the form:
-// ?prompt=1,461&steps=64&isa=simd128. After every run the page sets body[data-state] to 'done'
-// (or 'error') and window.llama to the result (the Chromium test reads it).
+// ?prompt=1,461&steps=64&isa=simd128, and ?model=URL fetches a model file instead of the default.
+// After every run the page sets body[data-state] to 'done' (or 'error') and window.llama to the
+// result (the browser tests read it).
 
 import { createRuntime, type Isa, type Runtime } from 'wasm-attention';
-import { parseLlama2cCheckpoint, type LlamaCheckpoint } from '../tiny-llama/loader';
-import { TinyLlama } from '../tiny-llama/model';
+import { parseGguf } from '../llama/gguf';
+import { LlamaModel } from '../llama/model';
+import { type LlamaWeights, modelFileFormat, weightsFromCheckpoint, weightsFromGguf } from '../llama/weights';
+import { parseLlama2cCheckpoint } from '../tiny-llama/loader';
 
 const BOS = 1;
 
 /** What the page reports after a run. */
 interface LlamaReport {
+  /** The model file's name. */
+  model: string;
+  /** 'gguf' or 'llama2c'. */
+  format: string;
   isa: string;
   prompt: number[];
   tokens: number[];
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
-  /** ids equal to llama2.c's, from BOS (undefined for other prompts) */
+  /** ids equal to llama2.c's, from BOS on the default checkpoint (undefined otherwise) */
   matches?: number;
+  /** Wasm memory after loading the model. */
+  memoryBytes: number;
 }
 
 declare global {
@@ -34,7 +45,9 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const status = $<HTMLParagraphElement>('status');
 const form = $<HTMLFormElement>('controls');
 
-let checkpoint: LlamaCheckpoint | undefined;
+const DEFAULT_MODEL = 'stories260K.bin';
+/** The model file: the default checkpoint until the user chooses one (or ?model= names one). */
+let modelFile: { name: string; bytes: ArrayBuffer } | undefined;
 let greedy: number[] = [];
 const runtimes = new Map<string, Runtime>();
 
@@ -53,12 +66,19 @@ async function runtimeFor(isa: string): Promise<Runtime> {
   return rt;
 }
 
-function parsePrompt(text: string): number[] {
+function parsePrompt(text: string, vocabSize: number): number[] {
   const ids = text.split(/[\s,]+/).filter(Boolean).map(Number);
-  if (!ids.length || ids.some((t) => !Number.isInteger(t) || t < 0 || t >= 512)) {
-    throw new Error(`prompt: token ids from 0 to 511, comma- or space-separated (got "${text}")`);
+  if (!ids.length || ids.some((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize)) {
+    throw new Error(`prompt: token ids from 0 to ${vocabSize - 1}, comma- or space-separated (got "${text}")`);
   }
   return ids;
+}
+
+/** The model in a file's bytes, by its format (throws GgufError / CheckpointError with a code). */
+function readWeights(name: string, bytes: ArrayBuffer): LlamaWeights {
+  return modelFileFormat(new Uint8Array(bytes, 0, Math.min(4, bytes.byteLength))) === 'gguf'
+    ? weightsFromGguf(parseGguf(bytes, { name }), name)
+    : weightsFromCheckpoint(parseLlama2cCheckpoint(bytes, { name }), name);
 }
 
 const perSecond = (n: number, ms: number) => (ms > 0 ? n / (ms / 1000) : 0);
@@ -68,25 +88,28 @@ async function run(): Promise<void> {
   status.textContent = 'Generating…';
   const idsBox = $<HTMLDivElement>('ids');
   try {
-    checkpoint ??= parseLlama2cCheckpoint(await fetchBytes('./dist/stories260K.bin'), { name: 'stories260K.bin' });
+    modelFile ??= { name: DEFAULT_MODEL, bytes: await fetchBytes(`./dist/${DEFAULT_MODEL}`) };
     if (!greedy.length) greedy = new TextDecoder().decode(await fetchBytes('./dist/greedy-tokens.txt')).trim().split(/\s+/).map(Number);
+    const weights = readWeights(modelFile.name, modelFile.bytes);
+    const c = weights.config;
     const data = new FormData(form);
-    const prompt = parsePrompt(String(data.get('prompt')));
+    const prompt = parsePrompt(String(data.get('prompt')), c.vocabSize);
     const steps = Number(data.get('steps'));
-    const c = checkpoint.config;
-    if (!Number.isInteger(steps) || steps < 1 || prompt.length + steps - 1 > c.seqLen) {
-      throw new Error(`new tokens: 1 to ${c.seqLen - prompt.length + 1} for a prompt of ${prompt.length}`);
+    if (!Number.isInteger(steps) || steps < 1 || prompt.length + steps - 1 > c.contextLength) {
+      throw new Error(`new tokens: 1 to ${c.contextLength - prompt.length + 1} for a prompt of ${prompt.length}`);
     }
     const rt = await runtimeFor(String(data.get('isa') ?? ''));
     $('env').textContent = `Kernels: ${rt.isa}.`;
-    const model = new TinyLlama(rt, checkpoint);
+    status.textContent = `Loading ${modelFile.name}…`;
+    const model = new LlamaModel(rt, weights, { maxLength: prompt.length + steps - 1 });
     try {
       // A warm-up sequence first (the JavaScript engine compiles the hot paths), then the timed one.
       model.generate(prompt, Math.min(steps, 32));
       model.reset();
       const r = model.generate(prompt, steps);
-      const fromBos = prompt.length === 1 && prompt[0] === BOS;
+      const fromBos = prompt.length === 1 && prompt[0] === BOS && modelFile.name === DEFAULT_MODEL;
       const report: LlamaReport = {
+        model: modelFile.name, format: modelFileFormat(new Uint8Array(modelFile.bytes, 0, 4)), memoryBytes: rt.memoryBytes,
         isa: rt.isa, prompt, tokens: r.tokens,
         prefillTokensPerSecond: perSecond(r.promptTokens, r.prefillMs),
         decodeTokensPerSecond: perSecond(r.decodeSteps, r.decodeMs),
@@ -106,7 +129,8 @@ async function run(): Promise<void> {
       $('stats').textContent =
         `${r.tokens.length} tokens: prefill ${r.promptTokens} token${r.promptTokens > 1 ? 's' : ''} in ${r.prefillMs.toFixed(2)} ms ` +
         `(${report.prefillTokensPerSecond.toFixed(0)} tokens/s), decode ${r.decodeSteps} steps in ${r.decodeMs.toFixed(1)} ms ` +
-        `(${report.decodeTokensPerSecond.toFixed(0)} tokens/s)`;
+        `(${report.decodeTokensPerSecond.toFixed(0)} tokens/s); ${modelFile.name}: ${c.architecture}, dim ${c.dim}, ${c.nLayers} layers; ` +
+        `Wasm memory ${(report.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
       status.textContent = report.matches === undefined
         ? 'Done.'
         : `Done: ${report.matches} of ${Math.min(r.tokens.length, greedy.length)} ids equal llama2.c’s.`;
@@ -116,7 +140,8 @@ async function run(): Promise<void> {
       model.dispose();
     }
   } catch (error) {
-    status.textContent = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown }).code;
+    status.textContent = error instanceof Error ? `${typeof code === 'string' ? `${code}: ` : ''}${error.message}` : String(error);
     document.body.dataset.state = 'error';
   }
 }
@@ -131,4 +156,22 @@ form.addEventListener('submit', (event) => {
   event.preventDefault();
   void run();
 });
-void run();
+// A file chosen by the user replaces the model, and runs it.
+$<HTMLInputElement>('model').addEventListener('change', async (event) => {
+  const file = (event.target as HTMLInputElement).files?.[0];
+  if (!file) return;
+  modelFile = { name: file.name, bytes: await file.arrayBuffer() };
+  void run();
+});
+const modelUrl = params.get('model');
+if (modelUrl !== null) {
+  fetchBytes(modelUrl).then((bytes) => {
+    modelFile = { name: modelUrl.split('/').pop() ?? modelUrl, bytes };
+    void run();
+  }, (error: Error) => {
+    status.textContent = error.message;
+    document.body.dataset.state = 'error';
+  });
+} else {
+  void run();
+}

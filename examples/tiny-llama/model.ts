@@ -23,7 +23,10 @@
 // (`.data` is a getter) because calls may grow the memory.
 
 import type { KVCache, MultiHeadAttention, PackedMatrix, Runtime, WasmTensor } from 'wasm-attention';
+import { generateGreedy, type GenerateOptions, type Generation } from './generate';
 import type { LlamaCheckpoint, LlamaConfig } from './loader';
+
+export { argmax, type GenerateOptions, type Generation } from './generate';
 
 /** Options of `new TinyLlama`. */
 export interface TinyLlamaOptions {
@@ -31,41 +34,6 @@ export interface TinyLlamaOptions {
   maxLength?: number;
   /** RMSNorm epsilon. Default 1e-5 (llama2.c). */
   eps?: number;
-}
-
-/** Options of `model.generate`. */
-export interface GenerateOptions {
-  /** Stop after generating one of these ids (it is included in the output). Default: none. */
-  stopTokens?: readonly number[];
-  /** Called with every generated id as soon as it is chosen. */
-  onToken?: (id: number, index: number) => void;
-}
-
-/** What `generate` returns. */
-export interface Generation {
-  /** The generated ids (the prompt not included). */
-  tokens: number[];
-  /** Prompt tokens, run in one forward call (the prefill). */
-  promptTokens: number;
-  /** Time of the prefill call, which also yields the first generated token. */
-  prefillMs: number;
-  /** Time of the decode steps (one forward call per token after the first; onToken not included). */
-  decodeMs: number;
-  /** Decode steps run (tokens.length − 1, or 0). */
-  decodeSteps: number;
-}
-
-/** Index of the largest value; the first one on ties (run.c's argmax). */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  let max = values[0];
-  for (let i = 1; i < values.length; i++) {
-    if (values[i] > max) {
-      max = values[i];
-      best = i;
-    }
-  }
-  return best;
 }
 
 interface Layer {
@@ -311,32 +279,7 @@ export class TinyLlama {
    */
   generate(prompt: ArrayLike<number>, maxNewTokens: number, options: GenerateOptions = {}): Generation {
     this.check();
-    if (prompt.length < 1) throw new RangeError('the prompt needs at least one token (e.g. BOS = 1)');
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}`);
-    // The last generated token is not run, so prompt + maxNewTokens − 1 positions are needed.
-    if (this.position + prompt.length + Math.max(0, maxNewTokens - 1) > this.maxLength) {
-      throw new RangeError(
-        `a prompt of ${prompt.length} and ${maxNewTokens} new tokens do not fit in maxLength ${this.maxLength} (position ${this.position})`,
-      );
-    }
-    const stop = new Set(options.stopTokens ?? []);
-    const tokens: number[] = [];
-    const result: Generation = { tokens, promptTokens: prompt.length, prefillMs: 0, decodeMs: 0, decodeSteps: 0 };
-    if (maxNewTokens === 0) return result;
-    // Timed: the forward calls and the argmax (not onToken, which may print).
-    let t = performance.now();
-    let next = argmax(this.forward(prompt));
-    result.prefillMs = performance.now() - t;
-    for (;;) {
-      tokens.push(next);
-      options.onToken?.(next, tokens.length - 1);
-      if (tokens.length >= maxNewTokens || stop.has(next)) break;
-      t = performance.now();
-      next = argmax(this.forward([next]));
-      result.decodeMs += performance.now() - t;
-      result.decodeSteps++;
-    }
-    return result;
+    return generateGreedy(this, prompt, maxNewTokens, options);
   }
 
   /** Frees the layers, caches, weights and buffers. Idempotent. */

@@ -1,25 +1,29 @@
-// Node example: greedy text generation with a trained Llama (llama2.c's stories260K) on
-// wasm-attention. From the repository root:
+// Node example: greedy generation with a Llama-family model on wasm-attention: a GGUF file
+// (`llama` or `qwen2`, tensors F32 / F16 / Q8_0 / Q4_0) or a llama2.c checkpoint (the bundled
+// stories260K by default), told apart by their first bytes ("GGUF"). From the repository root:
 //
-//   npm run example:llama                                   # 256 tokens from BOS
+//   npm run example:llama                                   # 256 tokens from BOS, stories260K.bin
+//   npm run example:llama -- --model model.gguf --threads 2
 //   npm run example:llama -- --prompt 1,461,461 --steps 64  # from given ids
 //
 // (builds the package and this script, then runs it; `--help` lists the options). Prints the
 // generated ids as they come, then tokens per second of the prefill (the prompt in one call) and
 // of the decode steps, for each of --repeat runs of the same generation (the first includes the
-// JavaScript engine's warm-up); from BOS on the bundled checkpoint it also compares the ids with
-// the ones llama2.c's run.c generates (test/fixtures/stories260K/greedy-tokens.txt).
-// The checkpoint has no tokenizer here (its tok512 vocabulary is not included), so ids are
-// printed, not text. Built by examples/tiny-llama/build.mjs to dist/run.mjs; it imports
-// 'wasm-attention' like any user of the package.
+// JavaScript engine's warm-up), and the Wasm memory after loading against the file's tensor bytes
+// plus the KV caches; from BOS on the bundled checkpoint it also compares the ids with the ones
+// llama2.c's run.c generates (test/fixtures/stories260K/greedy-tokens.txt).
+// Ids in, ids out (no tokenizer). Built by examples/tiny-llama/build.mjs to dist/run.mjs; it
+// imports 'wasm-attention' like any user of the package. The model is examples/llama/model.ts.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRuntime, type Isa } from 'wasm-attention';
+import { GgufError, parseGguf } from '../llama/gguf';
+import { LlamaModel } from '../llama/model';
+import { type LlamaWeights, modelFileFormat, tensorBytes, weightsFromCheckpoint, weightsFromGguf } from '../llama/weights';
 import { CheckpointError, parseLlama2cCheckpoint } from './loader';
-import { TinyLlama } from './model';
 
 const BOS = 1;
 // Relative to the bundle, examples/tiny-llama/dist/run.mjs.
@@ -29,14 +33,19 @@ const GREEDY = fixture('greedy-tokens.txt');
 
 const HELP = `usage: npm run example:llama -- [options]
 
-  --model PATH      llama2.c checkpoint (default: test/fixtures/stories260K/stories260K.bin)
+  --model PATH      a GGUF file or a llama2.c checkpoint, told apart by content
+                    (default: test/fixtures/stories260K/stories260K.bin)
   --prompt IDS      prompt token ids, comma- or space-separated (default: 1 = BOS)
-  --steps N         tokens to generate (default 256; at most the checkpoint's seq_len minus the prompt)
+  --steps N         tokens to generate (default 256; at most the context length minus the prompt)
   --isa NAME        kernel binary: relaxed or simd128 (default: relaxed when the engine has it)
-  --threads N       worker threads (default 1; this model's products are too small to split)
+  --threads N       threads (default 1): prefill products of 4 or more rows are split across them
   --repeat N        run the generation N times and report each (default 3: the first run includes
                     the JavaScript engine's warm-up)
-  --no-stop         keep going after BOS (llama2.c's run.c stops when the model emits BOS = 1)
+  --max-memory MIB  bound the runtime's Wasm memory (maxMemoryBytes): memory grows by doubling,
+                    so without a bound a model may leave up to half of it unused
+  --pack            also keep f32 weights packed for the GEMM (a second copy; see model.ts)
+  --no-stop         keep going after the stop token (llama2.c's run.c stops at BOS = 1; a GGUF
+                    file's is its EOS)
   --json            also print the result as one JSON line
   -h, --help        this text`;
 
@@ -55,6 +64,8 @@ function parse() {
       isa: { type: 'string' },
       threads: { type: 'string', default: '1' },
       repeat: { type: 'string', default: '3' },
+      pack: { type: 'boolean', default: false },
+      'max-memory': { type: 'string' },
       'no-stop': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -81,33 +92,63 @@ if (!Number.isInteger(steps) || steps < 0) fail(`--steps must be a non-negative 
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got "${args.threads}"`);
 if (!Number.isInteger(repeat) || repeat < 1) fail(`--repeat must be a positive integer, got "${args.repeat}"`);
 if (args.isa !== undefined && args.isa !== 'relaxed' && args.isa !== 'simd128') fail(`--isa must be relaxed or simd128, got "${args.isa}"`);
-if (!existsSync(modelPath)) fail(`no checkpoint at ${modelPath}`);
+if (!existsSync(modelPath)) fail(`no model file at ${modelPath}`);
 
-let checkpoint;
+const fileName = basename(modelPath);
+const bytes = readFileSync(modelPath);
+const format = modelFileFormat(bytes);
+let weights: LlamaWeights;
 try {
-  checkpoint = parseLlama2cCheckpoint(readFileSync(modelPath), { name: basename(modelPath) });
+  weights = format === 'gguf'
+    ? weightsFromGguf(parseGguf(bytes, { name: fileName }), fileName)
+    : weightsFromCheckpoint(parseLlama2cCheckpoint(bytes, { name: fileName }), fileName);
 } catch (e) {
-  if (e instanceof CheckpointError) fail(`${e.code}: ${e.message}`);
+  if (e instanceof CheckpointError || e instanceof GgufError) fail(`${e.code}: ${e.message}`);
   throw e;
 }
-const c = checkpoint.config;
+const c = weights.config;
 if (prompt.some((t) => t >= c.vocabSize)) fail(`--prompt ids must be below the vocabulary size ${c.vocabSize}`);
-const maxSteps = c.seqLen - prompt.length + 1;
-if (steps > maxSteps) fail(`--steps ${steps} does not fit: ${prompt.length} prompt tokens + ${steps} generated exceed seq_len ${c.seqLen} (at most ${maxSteps})`);
+const maxSteps = c.contextLength - prompt.length + 1;
+if (steps > maxSteps) fail(`--steps ${steps} does not fit: ${prompt.length} prompt tokens + ${steps} generated exceed the context length ${c.contextLength} (at most ${maxSteps})`);
+const stopToken = format === 'gguf' ? c.eosTokenId : BOS;
 
-const rt = await createRuntime({ ...(args.isa ? { isa: args.isa as Isa } : {}), threads });
-const llama = new TinyLlama(rt, checkpoint);
+const maxMemoryMiB = args['max-memory'] === undefined ? undefined : Number(args['max-memory']);
+if (maxMemoryMiB !== undefined && !(Number.isInteger(maxMemoryMiB) && maxMemoryMiB >= 1 && maxMemoryMiB <= 4096)) {
+  fail(`--max-memory must be a whole number of MiB from 1 to 4096, got "${args['max-memory']}"`);
+}
+const rt = await createRuntime({
+  ...(args.isa ? { isa: args.isa as Isa } : {}), threads, ...(maxMemoryMiB && { maxMemoryBytes: maxMemoryMiB * 2 ** 20 }),
+});
+const memoryBefore = rt.memoryBytes;
+const maxLength = Math.max(1, prompt.length + steps - 1);
+const llama = new LlamaModel(rt, weights, { maxLength, packWeights: args.pack });
+const memoryAfterLoad = rt.memoryBytes;
+const tensorMiB = tensorBytes(weights) / 2 ** 20;
+const cacheMiB = (2 * 4 * c.nLayers * c.kvDim * maxLength) / 2 ** 20;
+const types = [...new Set([weights.tensors.tokenEmbedding, ...weights.tensors.layers.flatMap((l) => [l.q, l.gate, l.down])].map((t) => t.type.name))];
 console.log(
-  `${basename(modelPath)}: dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} query / ${c.nKvHeads} key-value heads, ` +
-    `vocab ${c.vocabSize}, seq_len ${c.seqLen} — wasm-attention ${rt.isa} binary, ${rt.threads} thread${rt.threads > 1 ? 's' : ''}`,
+  `${fileName} (${format === 'gguf' ? `GGUF ${c.architecture}, ${types.join('/')}` : 'llama2.c checkpoint'}): dim ${c.dim}, ${c.nLayers} layers, ` +
+    `${c.nHeads} query / ${c.nKvHeads} key-value heads, vocab ${c.vocabSize}, context ${c.contextLength} — ` +
+    `wasm-attention ${rt.isa} binary, ${rt.threads} thread${rt.threads > 1 ? 's' : ''}`,
+);
+const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+console.log(
+  `Wasm memory after load: ${mib(memoryAfterLoad)} MiB (${mib(memoryBefore)} MiB before) for ${tensorMiB.toFixed(1)} MiB of tensors + ` +
+    `${cacheMiB.toFixed(1)} MiB of KV cache (${maxLength} positions): ${(memoryAfterLoad / 2 ** 20 / (tensorMiB + cacheMiB)).toFixed(2)}×`,
 );
 console.log(`prompt (${prompt.length} token${prompt.length > 1 ? 's' : ''}): ${prompt.join(' ')}`);
 process.stdout.write('generated: ');
-const stopTokens = args['no-stop'] ? [] : [BOS];
+const stopTokens = args['no-stop'] || stopToken === undefined ? [] : [stopToken];
 const runs = [];
 for (let i = 0; i < repeat; i++) {
   llama.reset();
-  runs.push(llama.generate(prompt, steps, { stopTokens, onToken: i === 0 ? (id) => process.stdout.write(`${id} `) : undefined }));
+  try {
+    runs.push(llama.generate(prompt, steps, { stopTokens, onToken: i === 0 ? (id) => process.stdout.write(`${id} `) : undefined }));
+  } catch (e) {
+    // The library's errors (e.g. OUT_OF_MEMORY under --max-memory) by their code, not a stack trace.
+    if (e instanceof Error && 'code' in e) fail(`\n${String(e.code)}: ${e.message}`);
+    throw e;
+  }
   if (i === 0) process.stdout.write('\n');
   else if (runs[i].tokens.join() !== runs[0].tokens.join()) fail(`run ${i + 1} generated other ids than run 1`);
 }
@@ -132,7 +173,8 @@ if (modelPath === DEFAULT_MODEL && prompt.length === 1 && prompt[0] === BOS && e
 }
 if (args.json) {
   console.log(JSON.stringify({
-    isa: rt.isa, threads: rt.threads, prompt, tokens: result.tokens, matches,
+    isa: rt.isa, threads: rt.threads, format, prompt, tokens: result.tokens, matches,
+    memory: { afterLoad: memoryAfterLoad, tensorBytes: tensorBytes(weights), kvCacheBytes: 2 * 4 * c.nLayers * c.kvDim * maxLength },
     runs: runs.map((r) => ({
       prefillMs: r.prefillMs, prefillTokensPerSecond: rate(r.promptTokens, r.prefillMs),
       decodeMs: r.decodeMs, decodeSteps: r.decodeSteps, decodeTokensPerSecond: rate(r.decodeSteps, r.decodeMs),

@@ -55,8 +55,8 @@ export function createWllamaEngine(): LlmEngine {
       const r = await complete({ prompt: '', max_tokens: tokens, n_probs: top });
       const content = r.choices[0]?.logprobs?.content;
       if (!content) throw new Error(`wllama returned no logprobs.content: ${JSON.stringify(r).slice(0, 300)}`);
-      const firstStep = (content[0]?.top_logprobs ?? []).map(({ id, logprob }) => ({ id, logprob }));
-      return { ids: content.map((c) => c.id), firstStep };
+      const steps = content.map((c) => (c.top_logprobs ?? []).map(({ id, logprob }) => ({ id, logprob })));
+      return { ids: content.map((c) => c.id), firstStep: steps[0] ?? [], steps };
     },
 
     async time(prompt: LlmPrompt, decodeTokens: number) {

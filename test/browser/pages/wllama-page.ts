@@ -1,13 +1,15 @@
 // wllama-page.ts — the script of wllama.html: runs LLM jobs in the page for the Node side
 // (bench/llm/page.ts drives it through playwright). A job names an engine, a GGUF model URL and
 // what to do: greedy ids from BOS (the oracle check) and/or timed prefill + decode (the bench).
-// Engines sit in one registry, each behind the LlmEngine interface, so a second engine (this
-// library's GGUF model) is one more entry: it gets the same model bytes, threads and prompt.
+// Engines sit in one registry, each behind the LlmEngine interface: wllama (wllama-engine.ts) and
+// this library's GGUF model (wllama-peer-wasm-attention.ts) get the same model bytes, threads and
+// prompt.
 //
 // window.llm.run(job) → LlmResult; document.body.dataset.state is 'ready' once the page can take
 // jobs, and #status shows the last job's summary.
 
 import { createWllamaEngine } from './wllama-engine';
+import { createWasmAttentionEngine } from './wllama-peer-wasm-attention';
 
 /** Load options every engine receives. */
 export interface LlmLoadOptions {
@@ -41,13 +43,14 @@ export interface LlmMeasure {
 
 /** One engine, as the page drives it. */
 export interface LlmEngine {
-  /** Loads a GGUF model; resolves to the thread count actually used. */
-  load(model: Blob, options: LlmLoadOptions): Promise<{ threads: number }>;
+  /** Loads a GGUF model; resolves to the thread count actually used (and the Wasm memory, if known). */
+  load(model: Blob, options: LlmLoadOptions): Promise<{ threads: number; memoryBytes?: number }>;
   /**
-   * `tokens` ids generated greedily from BOS alone, and the `top` most likely first tokens with
-   * their log-probabilities (log-softmax of the first step's logits).
+   * `tokens` ids generated greedily from BOS alone, and the `top` most likely tokens with their
+   * log-probabilities (log-softmax of the logits) of the first step and of every step; `ranges`,
+   * where the engine has the logits, is each step's max − min logit.
    */
-  greedy(tokens: number, top: number): Promise<{ ids: number[]; firstStep: LlmTokenLogprob[] }>;
+  greedy(tokens: number, top: number): Promise<{ ids: number[]; firstStep: LlmTokenLogprob[]; steps: LlmTokenLogprob[][]; ranges?: number[] }>;
   /** Runs `prompt` (the prefill), then `decodeTokens` greedy steps (EOS ignored), timing both. */
   time(prompt: LlmPrompt, decodeTokens: number): Promise<{ prefill: LlmMeasure; decode: LlmMeasure }>;
   /** Frees the model and its workers. */
@@ -61,6 +64,8 @@ export interface LlmJob extends LlmLoadOptions {
   model: string;
   /** Generate this many ids greedily from BOS. */
   greedy?: number;
+  /** With `greedy`: the most likely tokens kept per step (default 5). */
+  top?: number;
   /** Time prefill and decode `repeats` times after one untimed warm-up. */
   timing?: { prompt: LlmPrompt; decodeTokens: number; repeats: number };
 }
@@ -71,15 +76,22 @@ export interface LlmResult {
   threads: number;
   modelBytes: number;
   loadMs: number;
+  /** Wasm memory after load, where the engine reports it. */
+  memoryBytes?: number;
   greedy?: number[];
   /** The 5 most likely first tokens after BOS (with `greedy`). */
   firstStep?: LlmTokenLogprob[];
+  /** The `top` most likely tokens of every greedy step. */
+  steps?: LlmTokenLogprob[][];
+  /** Each greedy step's logit range (max − min), where the engine has the logits. */
+  ranges?: number[];
   prefill?: LlmMeasure[];
   decode?: LlmMeasure[];
 }
 
 const ENGINES: Record<string, () => LlmEngine> = {
   wllama: createWllamaEngine,
+  'wasm-attention': createWasmAttentionEngine,
 };
 
 async function run(job: LlmJob): Promise<LlmResult> {
@@ -91,12 +103,14 @@ async function run(job: LlmJob): Promise<LlmResult> {
   const engine = create();
   try {
     const t0 = performance.now();
-    const { threads } = await engine.load(model, job);
-    const result: LlmResult = { engine: job.engine, threads, modelBytes: model.size, loadMs: performance.now() - t0 };
+    const { threads, memoryBytes } = await engine.load(model, job);
+    const result: LlmResult = { engine: job.engine, threads, modelBytes: model.size, loadMs: performance.now() - t0, memoryBytes };
     if (job.greedy) {
-      const { ids, firstStep } = await engine.greedy(job.greedy, 5);
+      const { ids, firstStep, steps, ranges } = await engine.greedy(job.greedy, job.top ?? 5);
       result.greedy = ids;
       result.firstStep = firstStep;
+      result.steps = steps;
+      result.ranges = ranges;
     }
     if (job.timing) {
       const { prompt, decodeTokens, repeats } = job.timing;
