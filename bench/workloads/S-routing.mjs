@@ -159,7 +159,10 @@ const routed = {
           const alone = paths(t).map((p) => {
             const o = rt.tensor([1, H, N, D]);
             if (p.type === 'window') rt.slidingWindowAttention(t.q, t.k, t.v, { window: p.window, out: o });
-            else if (p.type === 'lsh') rt.lshAttention(t.q, t.k, t.v, { ...p, type: undefined, out: o });
+            else if (p.type === 'lsh') {
+              const { type: _path, ...lsh } = p; // the path's own options, without its `type` tag (unknown keys are rejected)
+              rt.lshAttention(t.q, t.k, t.v, { ...lsh, out: o });
+            }
             else rt.routingAttention(t.q, t.k, t.v, { ...clusterOptions(t), out: o });
             const data = o.toArray();
             o.dispose();
