@@ -16,17 +16,17 @@ export {
 } from './attention';
 export { f32_softmax_rows, f32_exp } from './softmax';
 export { f32_peak_madd } from './peak';
-// ── kernels for positions (issue 4) ──
+// ── kernels for positions ──
 export {
   ROPE_X, ROPE_ROWS, ROPE_ROW_STRIDE, ROPE_HEADS, ROPE_HEAD_STRIDE, ROPE_DIM, ROPE_INTERLEAVED,
   ROPE_COS, ROPE_SIN, ROPE_TABLE_STRIDE, ROPE_POSITIONS, ROPE_PARAMS_BYTES, f32_rope,
 } from './rope';
-// ── kernels for long-sequence variants (issue 5) ──
+// ── kernels for long-sequence variants ──
 export {
   f32_randn, i32_lsh_buckets, i32_counting_sort, f32_gather_rows, f32_row_norms, f32_length_normalize,
   f32_lsh_chunk_mask, f32_mean_rows, f32_transpose,
 } from './lsh';
-// ── kernels for structured variants (issue 6) ──
+// ── kernels for structured variants ──
 export { f32_l2_normalize_rows, f32_rows_axpy, f32_rows_scatter_add, f32_rows_bias_scale } from './structured';
 export { pool_task_load } from './pool';
 

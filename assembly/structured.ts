@@ -1,4 +1,4 @@
-// structured.ts — row kernels of the structured variants (issue 6: hierarchical attention,
+// structured.ts — row kernels of the structured variants (hierarchical attention,
 // Transformer-XL memory, routing): the O(n·d) passes around the fused attention kernel.
 //
 // What:    f32_l2_normalize_rows  dst_i = x_i / max(‖x_i‖₂, 1e-12)   (PyTorch F.normalize; routing)

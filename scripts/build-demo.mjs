@@ -22,7 +22,7 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync('dist/worker.js', 'examples/browser/dist/worker.js');
-// The tiny-llama page (llama.html, issue 9): llama.ts with the model of examples/tiny-llama, and the
+// The tiny-llama page (llama.html): llama.ts with the model of examples/tiny-llama, and the
 // checkpoint and llama2.c's greedy ids it fetches from dist/.
 await build({
   entryPoints: ['examples/browser/llama.ts'],

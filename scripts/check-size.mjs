@@ -4,14 +4,16 @@
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
 //               core.workerd.js) ≤ 53 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
-//               the pool's worker.js ≤ 52 KB minified and gzipped
+//               the pool's worker.js ≤ 56 KB minified and gzipped
 //
 // Both JS limits were 50 KB. The reliability guarantees (options read once from own properties
 // with unknown keys rejected, tensors read once through the intrinsic typed-array getters, and
 // workspaces rolled back after a failed call) added about 14 KB minified to the core bundles
 // (38 → 52 KB) and 7 KB gzipped to the full ones (44 → 51 KB). The limits moved to 53 and 52 KB to
 // admit that code and nothing more; winning that back (shared message builders, fewer
-// duplicated checks) is open work.
+// duplicated checks) is open work. The low-precision API (rt.quantizeMatrix, rt.quantizedMatrix,
+// rt.matmul with a QuantizedMatrix) then added about 4 KB gzipped to the full entry (51 → 55 KB):
+// its limit moved to 56 KB. The core entry does not carry that API (Kernels.family keeps it out).
 //
 // Sizes are of the bundle minified again by esbuild (the build already minifies; this keeps the
 // figure independent of the build's settings). The bundles that compile bytes embed the kernel
@@ -26,7 +28,7 @@ import { gzipSync } from 'node:zlib';
 import { transform } from 'esbuild';
 
 const KB = 1024;
-const BUDGET = { wasm: 100 * KB, jsMin: 53 * KB, jsGzip: 52 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 53 * KB, jsGzip: 56 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],

@@ -5,11 +5,17 @@
 import { CoreRuntime, type RuntimeOptions } from './core-runtime';
 import { createRuntimeOf, createRuntimeSyncOf } from './runtime-factory';
 import type { Tensor, TensorLike } from './tensor';
-// ── imports for layers and positions (issue 4) ──
+import type { MatmulOptions } from './ops/matmul';
+import type { PackedMatrix } from './ops/packed';
+import {
+  QuantizedMatrix, type QuantizedMatrixData, quantizedMatrix, quantizeMatrix, type QuantizeMatrixOptions,
+} from './ops/quantized-matrix';
+import { quantizedMatmul, type QuantizedMatmulOptions } from './ops/quantized-matmul';
+// ── imports for layers and positions ──
 import { KVCache, type KVCacheOptions } from './layers/kv-cache';
 import { MultiHeadAttention, type MultiHeadAttentionConfig } from './layers/mha';
 import { rope, type RopeOptions } from './position/rope';
-// ── imports for long-sequence variants (issue 5) ──
+// ── imports for long-sequence variants ──
 import { slidingWindowAttention, type SlidingWindowOptions } from './attention/sliding-window';
 import { globalLocalAttention, type GlobalLocalOptions } from './attention/global-local';
 import { segmentedAttention, type SegmentedOptions } from './attention/segmented';
@@ -17,7 +23,7 @@ import { linformerAttention, type LinformerOptions, linformerProjections } from 
 import {
   lshAttention, lshHash, type LshBuckets, type LshHashOptions, type LshOptions, lshRotations, type LshRotationOptions,
 } from './attention/lsh';
-// ── imports for structured variants (issue 6) ──
+// ── imports for structured variants ──
 import { hierarchicalAttention, type HierarchicalOptions, type HierarchicalResult } from './attention/hierarchical';
 import {
   routedAttention, type RoutedOptions, type RoutedResult, routingAttention, routingCentroids, type RoutingCentroidOptions,
@@ -33,7 +39,35 @@ export type { RuntimeOptions } from './core-runtime';
  * Create with `await createRuntime()`; free with `dispose()`. Not shared between threads.
  */
 export class Runtime extends CoreRuntime {
-  // ── layers and positions (issue 4): add methods below this line ──
+  // ── low precision ──
+
+  /**
+   * Matrix product A·B or A·Bᵀ (+ bias); see MatmulOptions. `b` may be a PackedMatrix, or a
+   * QuantizedMatrix (rt.quantizeMatrix / rt.quantizedMatrix), read in place in its format.
+   */
+  override matmul(a: TensorLike, b: TensorLike | PackedMatrix | QuantizedMatrix, options?: MatmulOptions | QuantizedMatmulOptions): Tensor {
+    if (b instanceof QuantizedMatrix) return this.operation((kernels) => quantizedMatmul(kernels, a, b, options));
+    return super.matmul(a, b, options as MatmulOptions | undefined);
+  }
+
+  /**
+   * Quantizes float32 weights `b` ([K, N], or [N, K] with transposeB) once into Wasm memory as
+   * `int8` (one scale per output column), GGUF `q8_0` / `q4_0` blocks, or `f16`, for
+   * `rt.matmul(x, qb)`. Dispose it when done. Accuracy: README "Low precision".
+   */
+  quantizeMatrix(b: TensorLike, options: QuantizeMatrixOptions): QuantizedMatrix {
+    return this.operation((kernels) => quantizeMatrix(kernels, b, options));
+  }
+
+  /**
+   * Places weights already quantized in a model file (GGUF q8_0 / q4_0 blocks, ONNX MatMulNBits or
+   * int8 with scales and zero points, f16 bits) in Wasm memory, byte for byte, for `rt.matmul`.
+   */
+  quantizedMatrix(data: QuantizedMatrixData): QuantizedMatrix {
+    return this.operation((kernels) => quantizedMatrix(kernels, data));
+  }
+
+  // ── layers and positions ──
   /**
    * A multi-head attention layer (Q/K/V/O projections, weights copied into Wasm memory once):
    * self- and cross-attention, masks, GQA/MQA, KV caches, RoPE/ALiBi/T5/Shaw positions.
@@ -54,7 +88,7 @@ export class Runtime extends CoreRuntime {
   }
 
 
-  // ── long-sequence variants (issue 5): add methods below this line ──
+  // ── long-sequence variants ──
 
   /**
    * Sliding-window (local) attention on [batch, heads, seq, headDim]: each query sees `left` keys
@@ -119,7 +153,7 @@ export class Runtime extends CoreRuntime {
     return this.operation((kernels) => lshHash(kernels, x, options));
   }
 
-  // ── structured variants (issue 6): add methods below this line ──
+  // ── structured variants ──
 
   /**
    * Hierarchical attention (tokens → segments → … → document): attention within each level's

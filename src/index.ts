@@ -16,8 +16,12 @@ export type {
 export type { MaskData } from './attention/mask';
 export type { MatmulOptions } from './ops/matmul';
 export { PackedMatrix, type PackMatrixOptions } from './ops/packed';
+export {
+  QuantizedMatrix, type QuantizedMatrixData, type QuantizedType, type QuantizeMatrixOptions, type QuantizeType,
+} from './ops/quantized-matrix';
+export type { QuantizedMatmulOptions } from './ops/quantized-matmul';
 export { WasmTensor, type Tensor, type TensorLike, type TensorData } from './tensor';
-// ── exports for layers and positions (issue 4) ──
+// ── exports for layers and positions ──
 export {
   MultiHeadAttention, type MultiHeadAttentionConfig, type MultiHeadAttentionForwardOptions, type MultiHeadAttentionOutput,
 } from './layers/mha';
@@ -28,13 +32,13 @@ export type { RopeOptions, RopeParameters } from './position/rope';
 export { alibiSlopes } from './position/alibi';
 export { t5RelativeBucket } from './position/t5';
 export { sinusoidalPositions, type SinusoidalOptions } from './position/sinusoidal';
-// ── exports for long-sequence variants (issue 5) ──
+// ── exports for long-sequence variants ──
 export type { SlidingWindowOptions } from './attention/sliding-window';
 export type { GlobalLocalOptions, GlobalTokens } from './attention/global-local';
 export type { SegmentedOptions } from './attention/segmented';
 export type { LinformerOptions } from './attention/linformer';
 export type { LshBuckets, LshHashOptions, LshOptions, LshRotationOptions } from './attention/lsh';
-// ── exports for structured variants (issue 6) ──
+// ── exports for structured variants ──
 export type {
   HierarchicalAggregate, HierarchicalLevel, HierarchicalOptions, HierarchicalResult,
 } from './attention/hierarchical';

@@ -66,6 +66,14 @@ export interface AttnCall {
   lse: number; // (nq) log-sum-exp per row (−∞ when nothing is visible), 0 = not wanted
 }
 
+/** What a kernel family (Kernels.family) gets: the exports (guard-checked in guard mode), the arena, the workspace. */
+export interface KernelAccess {
+  exports: KernelExports;
+  arena: Arena;
+  /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
+  scratch(bytes: number): number;
+}
+
 /** The same exports, each function followed by a check of every guard word in the arena. */
 function withGuardChecks(exports: KernelExports, arena: Arena): KernelExports {
   const checked: Record<string, unknown> = {};
@@ -132,6 +140,22 @@ export class Kernels {
    */
   operation<T>(run: () => T): T {
     return this.workspaces.operation(run);
+  }
+
+  private readonly families = new Map<(access: KernelAccess) => unknown, unknown>();
+
+  /**
+   * The kernel family `make` builds on these kernels (made once, then cached): how families outside
+   * the core entry (the low-precision kernels, kernels-quantized.ts) reach the exports, the arena
+   * and this thread's workspace without growing this class.
+   */
+  family<T>(make: (access: KernelAccess) => T): T {
+    let f = this.families.get(make);
+    if (f === undefined) {
+      f = make({ exports: this.exports, arena: this.arena, scratch: (bytes) => this.scratch(bytes) });
+      this.families.set(make, f);
+    }
+    return f as T;
   }
 
   /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
@@ -338,7 +362,7 @@ export class Kernels {
     return this.exports.f32_peak_madd(iters, seed);
   }
 
-  // ── wrappers for positions (issue 4) ──
+  // ── wrappers for positions ──
   private ropeLayout: Layout | undefined;
   private ropeParams = 0;
 
@@ -373,7 +397,7 @@ export class Kernels {
     this.exports.f32_rope(this.ropeParams);
   }
 
-  // ── wrappers for long-sequence variants (issue 5) ──
+  // ── wrappers for long-sequence variants ──
 
   /** n normal numbers of standard deviation `scale` from `seed` (bit-identical in every engine). */
   randn(seed: number, n: number, scale: number, out: number): void {
@@ -433,7 +457,7 @@ export class Kernels {
     this.exports.f32_exp(x, y, n);
   }
 
-  // ── wrappers for structured variants (issue 6) ──
+  // ── wrappers for structured variants ──
 
   /** dst_i = x_i / max(‖x_i‖₂, 1e-12) for n rows of d floats (in place when dst = src). */
   l2NormalizeRows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void {

@@ -1,4 +1,4 @@
-// L — long-sequence attention variants (issue 5): sliding window, global + local (Longformer /
+// L — long-sequence attention variants: sliding window, global + local (Longformer /
 // BigBird), segmented, LSH (Reformer) and low-rank (Linformer), each at N = 4k, 16k and 64k with
 // 12 heads of size 64, batch 1 — time (median ms) and peak Wasm memory (rt.memoryBytes of a
 // runtime created for the workload) — plus full attention at 4k, and two self-measured ratios:

@@ -1,4 +1,4 @@
-// S-HIER — hierarchical attention (issue 6) at N = 4096, 12 heads of 64, batch 1: tokens →
+// S-HIER — hierarchical attention at N = 4096, 12 heads of 64, batch 1: tokens →
 // segments of 64 tokens → sections of 8 segments → document; G = mean (tokens → segments) and
 // attention pooling with a learned query per head (segments → sections, sections → document);
 // token output = mean of the three levels. Time (median ms) and peak Wasm memory.

@@ -1,4 +1,4 @@
-// S-TXL — Transformer-XL attention with recurrent memory (issue 6): a 4096-token sequence fed
+// S-TXL — Transformer-XL attention with recurrent memory: a 4096-token sequence fed
 // in 8 segments of 512 with memoryLength 512 (each segment attends to 1024 keys: its memory and
 // itself, causal), 12 heads of 64, relative positions with u, v and W_r (dModel 768, sinusoidal
 // [sin | cos] encodings), batch 1. One timed run = reset + the 8 segments (out: resident).

@@ -1,4 +1,4 @@
-// S-ROUTE / S-PATHS — routing attention (issue 6) at N = 4096, 12 heads of 64, batch 1:
+// S-ROUTE / S-PATHS — routing attention at N = 4096, 12 heads of 64, batch 1:
 //   S-ROUTE-4k  Routing Transformer clustering: 16 k-means centroids per head (from
 //               rt.routingCentroids on the inputs, seed 1, 10 rounds, computed once at setup and
 //               passed resident, as a trained model would), each cluster takes its top 256 queries

@@ -1,4 +1,4 @@
-// LM — a trained Llama end to end (issue 9): llama2.c's stories260K checkpoint (dim 64, 5 layers,
+// LM — a trained Llama end to end: llama2.c's stories260K checkpoint (dim 64, 5 layers,
 // 8 query / 4 key-value heads, vocab 512; test/fixtures/stories260K) through
 // examples/tiny-llama/model.ts — rt.multiHeadAttention with RoPE and GQA over rt.kvCache, RMSNorm
 // and SwiGLU around rt.matmul.

@@ -28,9 +28,9 @@ export interface KernelExports {
   f32_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
   f32_attn_merge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void;
   f32_peak_madd(iters: number, seed: number): number;
-  // ── exports for positions (issue 4) ──
+  // ── exports for positions ──
   f32_rope(params: number): void;
-  // ── exports for long-sequence variants (issue 5) ──
+  // ── exports for long-sequence variants ──
   f32_randn(seed: number, n: number, scale: number, out: number): void;
   i32_lsh_buckets(y: number, ldy: number, n: number, rounds: number, halves: number, nf: number, out: number): void;
   i32_counting_sort(keys: number, n: number, nb: number, counts: number, perm: number, inv: number): void;
@@ -42,7 +42,7 @@ export interface KernelExports {
   f32_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
   f32_softmax_rows(x: number, rows: number, cols: number, stride: number): void;
   f32_exp(x: number, y: number, n: number): void;
-  // ── exports for structured variants (issue 6) ──
+  // ── exports for structured variants ──
   f32_l2_normalize_rows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
   f32_rows_axpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void;
   f32_rows_scatter_add(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void;

@@ -1,4 +1,4 @@
-// Lifecycle and concurrency (issue 8, item 6).
+// Lifecycle and concurrency.
 //   • After dispose(), EVERY public Runtime method (enumerated from the prototype, so a new one
 //     is covered automatically) and getter throws AttentionError DISPOSED, and so do the objects
 //     the runtime made (tensors, packed matrices, KV caches, layers, recurrent memories), whose

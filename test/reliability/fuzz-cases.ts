@@ -1,7 +1,7 @@
 // fuzz-cases.ts — the calls test/reliability/fuzz.test.ts draws from (not a test file itself).
 //
 // One entry per public Runtime method (and, through it, the methods of the objects it returns:
-// WasmTensor, PackedMatrix, KVCache, MultiHeadAttention, RecurrentMemoryAttention). Each entry can
+// WasmTensor, PackedMatrix, QuantizedMatrix (fuzz-quant.ts), KVCache, MultiHeadAttention, RecurrentMemoryAttention). Each entry can
 //   • valid(ctx)    — make one random, small, valid call (or a short sequence on a returned object)
 //                     and check it: against the float64 oracle of test/reference/ where one exists,
 //                     else against an identity (e.g. routing with every token in every cluster is
@@ -35,6 +35,7 @@ import { ReferenceTxl } from '../reference/recurrent-memory';
 import { referenceRoutingCentroids } from '../reference/routing';
 import { referenceSegmented } from '../reference/segmented';
 import { referenceSlidingWindow } from '../reference/sliding-window';
+import { quantizedMatrixMethod, quantizeMatrixMethod } from './fuzz-quant';
 
 export type Next = () => number;
 
@@ -1300,7 +1301,8 @@ const recurrentMethod: FuzzMethod = {
  * and `linformerProjections` are exercised inside lshHash and linformerAttention.
  */
 export const METHODS: FuzzMethod[] = [
-  attentionMethod, onnxMethod, matmulMethod, packMatrixMethod, softmaxMethod, tensorMethod, mhaMethod, kvCacheMethod,
+  attentionMethod, onnxMethod, matmulMethod, packMatrixMethod, quantizeMatrixMethod, quantizedMatrixMethod, softmaxMethod,
+  tensorMethod, mhaMethod, kvCacheMethod,
   ropeMethod, slidingMethod, globalLocalMethod, segmentedMethod, linformerMethod, lshMethod, lshHashMethod,
   hierarchicalMethod, routingMethod, routingCentroidsMethod, routedMethod, recurrentMethod,
 ];

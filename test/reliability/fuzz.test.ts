@@ -1,4 +1,4 @@
-// Fuzzing every public method (issue 8, item 2): at least FUZZ_CALLS (default 30,000) random calls
+// Fuzzing every public method: at least FUZZ_CALLS (default 30,000) random calls
 // per run, drawn by fast-check from test/reliability/fuzz-cases.ts, across every method of the
 // Runtime and of the objects it returns, on four runtimes:
 //   relaxed and simd128 release builds (maxMemoryBytes 256 MiB), the simd128 release build with

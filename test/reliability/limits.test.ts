@@ -1,4 +1,4 @@
-// Memory limits and sizes (issue 8, items 1 and 4).
+// Memory limits and sizes.
 //   • maxMemoryBytes: a request beyond it throws OUT_OF_MEMORY from every operation family
 //     (attention, ONNX, matmul, packMatrix, softmax, RoPE, tensors, KV caches, layers, and each
 //     long-sequence / structured variant); Wasm memory never exceeds the limit; nothing leaks;

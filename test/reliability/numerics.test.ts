@@ -1,4 +1,4 @@
-// Numerical edge cases (issue 8, item 5), each explicitly, on every kernel binary, against the
+// Numerical edge cases, each explicitly, on every kernel binary, against the
 // float64 oracle (test/reference/attention.ts): logits of ±1e4, −∞ masks, NaN and ±∞ in masked-out
 // keys and values (ONNX's "poison" case) through every path that masks (boolean and float masks,
 // key lengths, causal, windows, ONNX attn_mask and nonpad_kv_seqlen, a KV cache's padding mask,

@@ -1,4 +1,4 @@
-// Security (issue 8, item 7), Node side; test/browser/csp.test.ts runs the package in Chromium under
+// Security, Node side; test/browser/csp.test.ts runs the package in Chromium under
 // a strict Content-Security-Policy.
 //   • Static: neither src/ nor any shipped bundle (dist/*.js) contains eval, new Function /
 //     Function(), string timers, fetch, XMLHttpRequest, WebSocket, EventSource, sendBeacon,

@@ -1,4 +1,4 @@
-// Soak (issue 8, item 3): SOAK_CALLS (default 100,000) mixed small calls — every kind of public
+// Soak: SOAK_CALLS (default 100,000) mixed small calls — every kind of public
 // call: attention with options, masks, weights and WasmTensor inputs/outputs, ONNX attention with a
 // past, matmul (plain and on a packed matrix), softmax, RoPE, tensors made and disposed, KV-cache
 // decode steps, a layer forward, and the long-sequence and structured variants — in a random
