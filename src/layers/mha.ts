@@ -30,6 +30,8 @@ import {
 import { assertLive, optionKeys, plainOptionData, readOptions } from '../attention/options';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
+import type { QuantizeType } from '../ops/quantized-matrix';
+import { quantizedProduct } from '../ops/quantized-matmul';
 import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
 
 /** Configuration of `rt.multiHeadAttention`. */
@@ -62,6 +64,13 @@ export interface MultiHeadAttentionConfig {
    * second copy of the weights in Wasm memory. Default true.
    */
   packWeights?: boolean;
+  /**
+   * Storage of the projection weights: `'f32'` (default, as given), or quantized once at
+   * construction — `'f16'`, `'int8'` (one scale per output column; activations quantized per row
+   * on the fly), `'q8_0'` or `'q4_0'` (GGUF blocks of 32; input sizes must be multiples of 32).
+   * The float32 copy is then freed (packWeights does not apply). Accuracy: README "Low precision".
+   */
+  weightType?: 'f32' | QuantizeType;
 }
 
 /** Options of `layer.forward`. */
@@ -123,8 +132,9 @@ function posInt(value: unknown, name: string): number {
 
 const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
   dModel: true, numHeads: true, numKvHeads: true, headDim: true, kdim: true, vdim: true, bias: true, scale: true,
-  softcap: true, position: true, weights: true, packWeights: true,
+  softcap: true, position: true, weights: true, packWeights: true, weightType: true,
 });
+const WEIGHT_TYPES = ['f32', 'f16', 'int8', 'q8_0', 'q4_0'] as const;
 const FORWARD_KEYS = optionKeys<MultiHeadAttentionForwardOptions>({
   context: true, mask: true, keyPaddingMask: true, keyLengths: true, causal: true, cache: true, positions: true,
   needWeights: true, averageWeights: true, out: true,
@@ -140,6 +150,14 @@ function linear(
   kernels: Kernels, a: number, lda: number, m: number, k: number, w: StoredMatrix, n: number, bias: number, c: number, ldc: number,
 ): void {
   if (m === 0 || n === 0) return;
+  if (w.quantized) {
+    // Low precision: the projections of the block in turn, each into its columns of c.
+    for (let col = 0, i = 0; col < n; col += w.quantized[i++].n) {
+      const q = w.quantized[i];
+      quantizedProduct(kernels, q, { a, lda, w: q.parts.w, c: c + 4 * col, ldc, bias: bias ? bias + 4 * col : 0, m, n: q.n, k });
+    }
+    return;
+  }
   const rowsPerCall = kernels.threads > 1 ? Math.max(64, Math.ceil(m / (4 * kernels.threads) / 4) * 4) : m;
   // Pre-packed panels when they cover exactly these columns; decode-sized products (m < 4) take
   // the kernel's matrix-vector path, which reads the plain layout in place.
@@ -208,6 +226,17 @@ export class MultiHeadAttention {
       throw new AttentionError('INVALID_OPTION', `config.packWeights must be a boolean, got ${formatValue(config.packWeights)}`);
     }
     this.bias = bias;
+    const weightType = config.weightType ?? 'f32';
+    if (!(WEIGHT_TYPES as readonly unknown[]).includes(weightType)) {
+      throw new AttentionError('INVALID_OPTION', `config.weightType must be one of ${WEIGHT_TYPES.map((t) => `'${t}'`).join(', ')}, got ${formatValue(weightType)}`);
+    }
+    if (weightType === 'q8_0' || weightType === 'q4_0') {
+      const inputs = { dModel: this.dModel, kdim: this.kdim, vdim: this.vdim, 'numHeads·headDim': this.numHeads * this.headDim };
+      const bad = Object.entries(inputs).find(([, size]) => size % 32 !== 0);
+      if (bad) {
+        throw new AttentionError('INVALID_OPTION', `config.weightType '${weightType}' stores blocks of 32 inputs: every projection's input size must be a multiple of 32, got ${bad[0]} = ${bad[1]}`);
+      }
+    }
     const softcap = config.softcap ?? 0;
     if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) {
       throw new AttentionError('INVALID_OPTION', `config.softcap must be a number ≥ 0, got ${String(config.softcap)}`);
@@ -229,7 +258,7 @@ export class MultiHeadAttention {
       this.weights = storeWeights(kernels, config.weights, {
         dModel: this.dModel, kdim: this.kdim, vdim: this.vdim,
         qOut: this.numHeads * this.headDim, kOut: this.numKvHeads * this.headDim, vOut: this.numKvHeads * this.headDim, bias,
-        pack: packWeights,
+        pack: packWeights, weightType,
       });
     } catch (e) {
       position?.dispose();

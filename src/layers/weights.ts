@@ -20,10 +20,15 @@
 // Storage: when kdim = vdim = dModel, W_in is one block [dModel, (H + 2·Hkv)·Dh] (so self-attention
 // projects Q, K and V with one GEMM and a cross-attention projects K and V with one); otherwise
 // three blocks. The biases are one block [(H + 2·Hkv)·Dh].
+// Low precision (`weightType` other than 'f32'): each projection (Q, K, V, output) is then quantized
+// once from that layout by rt.quantizeMatrix's rules into a QuantizedMatrix, and the float32 blocks
+// are freed; each StoredMatrix lists the quantized projections from its own to the end of its
+// block (wq: Q, K, V when fused), so a product over adjacent projections runs them in turn.
 
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels';
+import { type QuantizedMatrix, quantizeMatrix, type QuantizeType } from '../ops/quantized-matrix';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
 
 /** Projection weights of a multi-head layer; see the layouts in src/layers/weights.ts. */
@@ -61,6 +66,11 @@ export interface StoredMatrix {
    * or absent: products of at least 4 rows with exactly packedN columns read it and skip packing.
    */
   packed?: { ptr: number; n: number };
+  /**
+   * Low precision: this projection and the ones after it in the same block, quantized (ptr is then
+   * 0: the float32 copy was freed). A product over n columns runs them in turn until n are covered.
+   */
+  quantized?: QuantizedMatrix[];
 }
 
 /** The layer's weights in Wasm memory. */
@@ -86,8 +96,10 @@ export interface WeightDims {
   kOut: number;
   vOut: number;
   bias: boolean;
-  /** Also keep pre-packed GEMM panels of the weights (about twice the weight memory). */
+  /** Also keep pre-packed GEMM panels of the weights (about twice the weight memory; f32 only). */
   pack: boolean;
+  /** The weights' storage format ('f32': as given). */
+  weightType: 'f32' | QuantizeType;
 }
 
 const F32 = [Float32Array] as const;
@@ -237,6 +249,10 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
       arena.f32(bo, dModel).set(source(outBias!));
     }
     const wo: StoredMatrix = { ptr: woBlock, ld: dModel };
+    if (dims.weightType !== 'f32') {
+      quantizeStored(kernels, dims.weightType, { wq, wk, wv, wo }, { dModel, kdim, vdim, qOut, kOut, vOut }, blocks);
+      return { fused, wq, wk, wv, bias, wo, bo, blocks };
+    }
     if (dims.pack) {
       // Pre-pack the products every forward runs (ONNX runtimes prepack constant weights too):
       // the fused Q|K|V block (or Q, K, V each) and the output projection.
@@ -258,4 +274,47 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
     for (const p of blocks) arena.release(p);
     throw e;
   }
+}
+
+/** [in, out] float32 copy of columns [col, col + out) of a stored block with row length ld. */
+function readColumns(kernels: Kernels, w: StoredMatrix, inDim: number, col: number, out: number): Float32Array {
+  const mem = kernels.arena.f32(w.ptr, inDim * w.ld);
+  const m = new Float32Array(inDim * out);
+  for (let i = 0; i < inDim; i++) m.set(mem.subarray(i * w.ld + col, i * w.ld + col + out), i * out);
+  return m;
+}
+
+/**
+ * Quantizes the projections of stored float32 weights into `type`, frees the float32 blocks (the
+ * biases stay) and records the quantized matrices' blocks in `blocks` (freed with the layer).
+ */
+function quantizeStored(
+  kernels: Kernels,
+  type: QuantizeType,
+  w: { wq: StoredMatrix; wk: StoredMatrix; wv: StoredMatrix; wo: StoredMatrix },
+  d: { dModel: number; kdim: number; vdim: number; qOut: number; kOut: number; vOut: number },
+  blocks: number[],
+): void {
+  const fused = w.wk.ptr === w.wq.ptr + 4 * d.qOut;
+  const made: QuantizedMatrix[] = [];
+  const quantize = (m: StoredMatrix, inDim: number, col: number, out: number): QuantizedMatrix => {
+    const q = quantizeMatrix(kernels, { data: readColumns(kernels, m, inDim, col, out), shape: [inDim, out] }, { type });
+    made.push(q);
+    blocks.push(q.ptr);
+    return q;
+  };
+  const q = quantize(w.wq, d.dModel, 0, d.qOut);
+  const k = fused ? quantize(w.wq, d.dModel, d.qOut, d.kOut) : quantize(w.wk, d.kdim, 0, d.kOut);
+  const v = fused ? quantize(w.wq, d.dModel, d.qOut + d.kOut, d.vOut) : quantize(w.wv, d.vdim, 0, d.vOut);
+  const o = quantize(w.wo, d.qOut, 0, d.dModel);
+  // The float32 copies are no longer read: free them (every block but the biases').
+  const f32Blocks = new Set([w.wq.ptr, w.wk.ptr, w.wv.ptr, w.wo.ptr].filter((p) => blocks.includes(p)));
+  for (const p of f32Blocks) {
+    kernels.arena.release(p);
+    blocks.splice(blocks.indexOf(p), 1);
+  }
+  Object.assign(w.wq, { ptr: 0, quantized: fused ? [q, k, v] : [q] });
+  Object.assign(w.wk, { ptr: 0, quantized: fused ? [k, v] : [k] });
+  Object.assign(w.wv, { ptr: 0, quantized: [v] });
+  Object.assign(w.wo, { ptr: 0, quantized: [o] });
 }

@@ -63,13 +63,22 @@ export function quantizedMatmul(kernels: Kernels, aIn: TensorLike, qb: Quantized
     const ap = scope.place(a);
     const biasPtr = bias ? scope.place(bias) : 0;
     const cp = outputBlock(scope, out, rows * n, 'result', [a, bias]);
-    for (let r0 = 0; r0 < rows; r0 += ROWS_PER_CALL) {
-      const r = Math.min(ROWS_PER_CALL, rows - r0);
-      product(kernels, qb, { a: ap + 4 * r0 * k, lda: k, w: qb.parts.w, c: cp + 4 * r0 * n, ldc: n, bias: biasPtr, m: r, n, k });
-    }
+    quantizedProduct(kernels, qb, { a: ap, lda: k, w: qb.parts.w, c: cp, ldc: n, bias: biasPtr, m: rows, n, k });
     return writeOut(arena, out, cp, outShape);
   } finally {
     scope.close();
+  }
+}
+
+/**
+ * C = A·B (+ bias) for A at call.a (call.m rows, stride call.lda) and a live QuantizedMatrix of
+ * this runtime, in row chunks (the multi-head layer's low-precision projections use it too).
+ */
+export function quantizedProduct(kernels: Kernels, qb: QuantizedMatrix, call: QuantizedProductCall): void {
+  for (let r0 = 0; r0 < call.m; r0 += ROWS_PER_CALL) {
+    product(kernels, qb, {
+      ...call, a: call.a + 4 * r0 * call.lda, c: call.c + 4 * r0 * call.ldc, m: Math.min(ROWS_PER_CALL, call.m - r0),
+    });
   }
 }
 
