@@ -1,4 +1,4 @@
-// kernels.ts — the ONLY module that calls raw Wasm exports. Typed wrappers that write a kernel's
+// kernels.ts — typed wrappers of the f32 kernels (with kernels-quantized.ts and runtime/tasks.ts, the only code that calls raw Wasm exports). Each writes a kernel's
 // parameter block (offsets read from the module's own exported constants, so the two sides cannot
 // drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
 
