@@ -273,6 +273,12 @@ export class MultiHeadAttention {
     return this.kernelsOf();
   }
 
+  /** Pre-quantized weights are the caller's: each must still be alive (DISPOSED names it otherwise). */
+  private assertWeightsLive(kernels: Kernels): void {
+    const names = ['q', 'k', 'v', 'out'];
+    this.weights?.borrowed?.forEach((q, i) => q.assertUsable(`config.weights.${names[i]}`, kernels));
+  }
+
   private get qOut(): number {
     return this.numHeads * this.headDim;
   }
@@ -412,6 +418,7 @@ export class MultiHeadAttention {
       x: xIn, 'options.context': ctx.kind === 'cross' ? ctx.key.resident : undefined, 'options.context.value': ctx.kind === 'cross' ? ctx.value.resident : undefined,
       'options.mask': options.mask, 'options.keyPaddingMask': options.keyPaddingMask, 'options.out': options.out,
     });
+    this.assertWeightsLive(kernels);
     cache?.checkUnchanged(cachePosition!, 'layer.forward');
     memory?.checkUnchanged(memoryPosition!, 'layer.forward');
     if (B * S === 0) return this.emptyForward(out?.result ?? { data: new Float32Array(0), shape: outShape }, needWeights, averageWeights, unbatched, B, S, nk);
@@ -576,6 +583,7 @@ export class MultiHeadAttention {
     this.kernels();
     cache?.kernels();
     assertLive(kernels, { context: kc.view.resident, 'context.value': vc.view.resident });
+    this.assertWeightsLive(kernels);
     const target = cache ?? new KVCache(this.kernelsOf, { heads: this.numKvHeads, headDim: this.headDim, maxLength: Math.max(1, Sk), batch: B });
     const W = this.weights!;
     const kvOut = this.kvOut;

@@ -22,13 +22,14 @@
 // three blocks. The biases are one block [(H + 2·Hkv)·Dh].
 // Low precision (`weightType` other than 'f32'): each projection (Q, K, V, output) is then quantized
 // once from that layout by rt.quantizeMatrix's rules into a QuantizedMatrix, and the float32 blocks
-// are freed; each StoredMatrix lists the quantized projections from its own to the end of its
-// block (wq: Q, K, V when fused), so a product over adjacent projections runs them in turn.
+// are freed; each StoredMatrix lists the quantized projections from its own on (wq: Q, K, V), so a
+// product over adjacent output columns (self-attention's Q|K|V) runs them in turn. Pre-quantized
+// QuantizedMatrix weights (all four) are used the same way, not copied, and not owned.
 
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels';
-import { type QuantizedMatrix, quantizeMatrix, type QuantizeType } from '../ops/quantized-matrix';
+import { QuantizedMatrix, quantizeMatrix, type QuantizeType } from '../ops/quantized-matrix';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
 
 /** Projection weights of a multi-head layer; see the layouts in src/layers/weights.ts. */
@@ -39,20 +40,24 @@ export interface MultiHeadAttentionWeights {
   qkv?: TensorLike;
   /** Fused Q/K/V bias [(H + 2·Hkv)·Dh] (PyTorch in_proj_bias, or ORT Attention `bias`). */
   qkvBias?: TensorLike;
-  /** Query projection ([H·Dh, dModel] for 'torch', [dModel, H·Dh] for 'onnx'). */
-  q?: TensorLike;
-  /** Key projection ([Hkv·Dh, kdim] for 'torch', [kdim, Hkv·Dh] for 'onnx'). */
-  k?: TensorLike;
-  /** Value projection ([Hkv·Dh, vdim] for 'torch', [vdim, Hkv·Dh] for 'onnx'). */
-  v?: TensorLike;
+  /**
+   * Query projection ([H·Dh, dModel] for 'torch', [dModel, H·Dh] for 'onnx'), or a QuantizedMatrix
+   * [K = dModel, N = H·Dh] of this runtime (then k, v and out must be QuantizedMatrix too; the
+   * layer reads them in place and does not dispose them — keep them alive while the layer is used).
+   */
+  q?: TensorLike | QuantizedMatrix;
+  /** Key projection ([Hkv·Dh, kdim] for 'torch', [kdim, Hkv·Dh] for 'onnx'), or a QuantizedMatrix [kdim, Hkv·Dh]. */
+  k?: TensorLike | QuantizedMatrix;
+  /** Value projection ([Hkv·Dh, vdim] for 'torch', [vdim, Hkv·Dh] for 'onnx'), or a QuantizedMatrix [vdim, Hkv·Dh]. */
+  v?: TensorLike | QuantizedMatrix;
   /** Query bias [H·Dh]. */
   qBias?: TensorLike;
   /** Key bias [Hkv·Dh]. */
   kBias?: TensorLike;
   /** Value bias [Hkv·Dh]. */
   vBias?: TensorLike;
-  /** Output projection (PyTorch out_proj.weight [dModel, H·Dh], or [H·Dh, dModel] for 'onnx'). */
-  out: TensorLike;
+  /** Output projection (PyTorch out_proj.weight [dModel, H·Dh], or [H·Dh, dModel] for 'onnx'), or a QuantizedMatrix [H·Dh, dModel]. */
+  out: TensorLike | QuantizedMatrix;
   /** Output bias [dModel]. */
   outBias?: TensorLike;
 }
@@ -86,6 +91,8 @@ export interface StoredWeights {
   /** [dModel] or 0 */
   bo: number;
   blocks: number[];
+  /** Pre-quantized projections handed in by the caller (not owned: checked live before each use). */
+  borrowed?: QuantizedMatrix[];
 }
 
 export interface WeightDims {
@@ -122,8 +129,22 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
   const torch = format === 'torch';
   const { dModel, kdim, vdim, qOut, kOut, vOut } = dims;
   const total = qOut + kOut + vOut;
-  const expect = (name: string, value: TensorLike | undefined, inDim: number, outDim: number, what: string): TensorView => {
+  const quantized = (['q', 'k', 'v', 'out'] as const).filter((key) => w[key] instanceof QuantizedMatrix);
+  if (quantized.length > 0 && (quantized.length < 4 || w.qkv !== undefined)) {
+    throw new AttentionError('INVALID_ARGUMENT', `config.weights: q, k, v and out must all be QuantizedMatrix or all tensors (got QuantizedMatrix for ${quantized.join(', ')}${w.qkv !== undefined ? ' beside a fused qkv' : ''})`);
+  }
+  if (quantized.length > 0 && dims.weightType !== 'f32') {
+    throw new AttentionError('INVALID_OPTION', `config.weightType '${dims.weightType}' applies to float32 weights; QuantizedMatrix weights are used as they are`);
+  }
+  const expect = (name: string, value: TensorLike | QuantizedMatrix | undefined, inDim: number, outDim: number, what: string): TensorView => {
     if (value === undefined) throw new AttentionError('INVALID_ARGUMENT', `config.weights.${name} is required (${what})`);
+    if (value instanceof QuantizedMatrix) {
+      value.assertUsable(`config.weights.${name}`, kernels);
+      if (value.k !== inDim || value.n !== outDim) {
+        throw new AttentionError('SHAPE_MISMATCH', `config.weights.${name} must be a QuantizedMatrix [K = ${inDim}, N = ${outDim}] (${what}), got [${value.k}, ${value.n}]`);
+      }
+      return { shape: [] };
+    }
     const v = viewTensor(value, `config.weights.${name}`, F32, arena);
     const want = torch ? [outDim, inDim] : [inDim, outDim];
     if (v.shape.length !== 2 || v.shape[0] !== want[0] || v.shape[1] !== want[1]) {
@@ -207,8 +228,13 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
       }
     };
     let wq: StoredMatrix, wk: StoredMatrix, wv: StoredMatrix;
-    const fused = fusable;
-    if (fused) {
+    const borrowed = quantized.length ? [w.q, w.k, w.v, w.out] as QuantizedMatrix[] : undefined;
+    const fused = fusable && !borrowed;
+    if (borrowed) {
+      wq = { ptr: 0, ld: 0, quantized: [borrowed[0], borrowed[1], borrowed[2]] };
+      wk = { ptr: 0, ld: 0, quantized: [borrowed[1], borrowed[2]] };
+      wv = { ptr: 0, ld: 0, quantized: [borrowed[2]] };
+    } else if (fused) {
       const block = alloc(dModel * total);
       if (qkv) put(block, total, 0, qkv, dModel, total);
       else {
@@ -241,14 +267,15 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
         mem.set(source(vBias!), qOut + kOut);
       }
     }
-    const woBlock = alloc(qOut * dModel);
-    put(woBlock, dModel, 0, out, qOut, dModel);
+    const woBlock = borrowed ? 0 : alloc(qOut * dModel);
+    if (!borrowed) put(woBlock, dModel, 0, out, qOut, dModel);
     let bo = 0;
     if (dims.bias) {
       bo = alloc(dModel);
       arena.f32(bo, dModel).set(source(outBias!));
     }
-    const wo: StoredMatrix = { ptr: woBlock, ld: dModel };
+    const wo: StoredMatrix = borrowed ? { ptr: 0, ld: 0, quantized: [borrowed[3]] } : { ptr: woBlock, ld: dModel };
+    if (borrowed) return { fused, wq, wk, wv, bias, wo, bo, blocks, borrowed };
     if (dims.weightType !== 'f32') {
       quantizeStored(kernels, dims.weightType, { wq, wk, wv, wo }, { dModel, kdim, vdim, qOut, kOut, vOut }, blocks);
       return { fused, wq, wk, wv, bias, wo, bo, blocks };
@@ -313,8 +340,8 @@ function quantizeStored(
     kernels.arena.release(p);
     blocks.splice(blocks.indexOf(p), 1);
   }
-  Object.assign(w.wq, { ptr: 0, quantized: fused ? [q, k, v] : [q] });
-  Object.assign(w.wk, { ptr: 0, quantized: fused ? [k, v] : [k] });
+  Object.assign(w.wq, { ptr: 0, quantized: [q, k, v] });
+  Object.assign(w.wk, { ptr: 0, quantized: [k, v] });
   Object.assign(w.wv, { ptr: 0, quantized: [v] });
   Object.assign(w.wo, { ptr: 0, quantized: [o] });
 }

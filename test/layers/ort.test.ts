@@ -65,7 +65,7 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('layer vs onnxruntime (%s
       inputs: { x: { data: x, shape: [c.B, c.S, c.E] }, mask: { data: maskIndex, shape: [c.B, c.S] } },
       initializers: {
         W: { data: w.qkv!.data as Float32Array, shape: [c.E, 3 * c.E] }, b: { data: w.qkvBias!.data as Float32Array, shape: [3 * c.E] },
-        Wo: { data: w.out.data as Float32Array, shape: [c.E, c.E] }, bo: { data: w.outBias!.data as Float32Array, shape: [c.E] },
+        Wo: { data: (w.out as { data: Float32Array }).data, shape: [c.E, c.E] }, bo: { data: w.outBias!.data as Float32Array, shape: [c.E] },
       },
       outputs: ['y'],
     });
@@ -102,10 +102,10 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('layer vs onnxruntime (%s
       ],
       inputs: { x: { data: x, shape: [c.B, c.S, c.E] }, ctx: { data: ctx, shape: [c.B, c.Sk, c.kdim] }, kpm: { data: keep, shape: [c.B, c.Sk] } },
       initializers: {
-        Wq: { data: w.q!.data as Float32Array, shape: [c.E, c.E] }, Wk: { data: w.k!.data as Float32Array, shape: [c.kdim, c.E] },
-        Wv: { data: w.v!.data as Float32Array, shape: [c.kdim, c.E] },
+        Wq: { data: (w.q as { data: Float32Array }).data, shape: [c.E, c.E] }, Wk: { data: (w.k as { data: Float32Array }).data, shape: [c.kdim, c.E] },
+        Wv: { data: (w.v as { data: Float32Array }).data, shape: [c.kdim, c.E] },
         bias: { data: cat(w.qBias!.data as Float32Array, w.kBias!.data as Float32Array, w.vBias!.data as Float32Array), shape: [3 * c.E] },
-        Wo: { data: w.out.data as Float32Array, shape: [c.E, c.E] }, bo: { data: w.outBias!.data as Float32Array, shape: [c.E] },
+        Wo: { data: (w.out as { data: Float32Array }).data, shape: [c.E, c.E] }, bo: { data: w.outBias!.data as Float32Array, shape: [c.E] },
       },
       outputs: ['y'],
     });
@@ -139,8 +139,8 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('layer vs onnxruntime (%s
       ],
       inputs: { x: { data: x, shape: [B, S, E] } },
       initializers: {
-        Wq: { data: w.q!.data as Float32Array, shape: [E, E] }, Wk: { data: w.k!.data as Float32Array, shape: [E, E] },
-        Wv: { data: w.v!.data as Float32Array, shape: [E, E] }, Wo: { data: w.out.data as Float32Array, shape: [E, E] },
+        Wq: { data: (w.q as { data: Float32Array }).data, shape: [E, E] }, Wk: { data: (w.k as { data: Float32Array }).data, shape: [E, E] },
+        Wv: { data: (w.v as { data: Float32Array }).data, shape: [E, E] }, Wo: { data: (w.out as { data: Float32Array }).data, shape: [E, E] },
         ab: { data: bias, shape: [1, H, S, S] },
       },
       outputs: ['y'],

@@ -105,6 +105,66 @@ describe.each(ISAS)('multi-head attention with quantized weights (%s)', (isa) =>
   });
 });
 
+describe.each(ISAS)('multi-head attention with pre-quantized weights (%s)', (isa) => {
+  const rt = createRuntimeSync({ isa });
+  runtimes.push(rt);
+  const shape = { dModel: 64, numHeads: 4, numKvHeads: 2 };
+  const l = randomLayer(51, shape);
+  const { qOut, kvOut } = { qOut: 64, kvOut: 32 };
+  /** GGUF-style q8_0 blocks of nn.Linear weights [out, in], from the reference quantizer. */
+  const q8 = (w: Float32Array, out: number, inp: number) => rt.quantizedMatrix({ type: 'q8_0', shape: [out, inp], data: quantizeQ8_0(w, out, inp) });
+
+  it('QuantizedMatrix weights give exactly the weightType layer (the same ggml blocks)', () => {
+    const x = randomInput(52, 2 * 5 * 64);
+    const m = { q: q8(l.wq, qOut, 64), k: q8(l.wk, kvOut, 64), v: q8(l.wv, kvOut, 64), out: q8(l.wo, 64, qOut) };
+    const biases = layerWeights(l, 'torch-separate');
+    const pre = rt.multiHeadAttention({ ...shape, weights: { ...biases, ...m } });
+    const own = rt.multiHeadAttention({ ...shape, weights: biases, weightType: 'q8_0' });
+    const input = { data: x, shape: [2, 5, 64] };
+    expect(pre.forward(input, { causal: true }).data).toEqual(own.forward(input, { causal: true }).data);
+    pre.dispose();
+    // the layer does not own them: still usable after the layer is gone
+    expect(m.q.isDisposed).toBe(false);
+    expect(rt.matmul({ data: new Float32Array(64), shape: [1, 64] }, m.q).shape).toEqual([1, qOut]);
+    // a weight disposed under a live layer: DISPOSED naming it, and the layer works again with live ones
+    const again = rt.multiHeadAttention({ ...shape, weights: { ...biases, ...m } });
+    m.k.dispose();
+    let error: unknown;
+    try {
+      again.forward(input);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as AttentionError).code).toBe('DISPOSED');
+    expect((error as AttentionError).message).toMatch(/config\.weights\.k/);
+    for (const q of [m.q, m.v, m.out]) q.dispose();
+    again.dispose();
+    own.dispose();
+  });
+
+  it('mixed, misshaped or weightType-requantized QuantizedMatrix weights are typed errors', () => {
+    const biases = layerWeights(l, 'torch-separate');
+    const m = { q: q8(l.wq, qOut, 64), k: q8(l.wk, kvOut, 64), v: q8(l.wv, kvOut, 64), out: q8(l.wo, 64, qOut) };
+    const code = (weights: object, extra: object = {}) => {
+      try {
+        rt.multiHeadAttention({ ...shape, weights: weights as never, ...extra }).dispose();
+      } catch (e) {
+        return `${(e as AttentionError).code}: ${(e as AttentionError).message}`;
+      }
+      return 'no error';
+    };
+    expect(code({ ...biases, q: m.q })).toMatch(/^INVALID_ARGUMENT: .*must all be QuantizedMatrix or all tensors \(got QuantizedMatrix for q\)/);
+    expect(code({ ...biases, ...m, k: m.v, v: m.k })).toBe('no error'); // k and v have the same shape
+    expect(code({ ...biases, ...m, q: m.k })).toMatch(/^SHAPE_MISMATCH: config\.weights\.q must be a QuantizedMatrix \[K = 64, N = 64\].*got \[64, 32\]/);
+    expect(code({ ...biases, ...m }, { weightType: 'int8' })).toMatch(/^INVALID_OPTION: config\.weightType 'int8' applies to float32 weights/);
+    const other = createRuntimeSync({ isa });
+    runtimes.push(other);
+    const foreign = other.quantizedMatrix({ type: 'q8_0', shape: [qOut, 64], data: quantizeQ8_0(l.wq, qOut, 64) });
+    expect(code({ ...biases, ...m, q: foreign })).toMatch(/^INVALID_ARGUMENT: config\.weights\.q is a QuantizedMatrix of another runtime/);
+    for (const q of Object.values(m)) q.dispose();
+  });
+});
+
 describe('multi-head attention with quantized weights: memory and errors', () => {
   const rt = createRuntimeSync({ isa: 'simd128' });
   runtimes.push(rt);
