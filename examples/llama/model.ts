@@ -20,13 +20,17 @@
 // rows are split across them.
 //
 // Weights: every matrix goes through `loadMatrix`, the one place that decides how a file's tensor
-// lives in Wasm memory. Today: widened to f32 ([out, in], read in place by the matrix-vector path
-// of a decode step; a prefill's GEMM packs it per call) and, with `packWeights`, also packed once
-// for the GEMM (twice the memory; not faster as measured, see LlamaModelOptions).
+// lives in Wasm memory. Q8_0, Q4_0 and F16 tensors stay in their format, byte for byte
+// (rt.quantizedMatrix: the products read the blocks in place, so Wasm memory holds about the
+// file's tensor bytes); F32 tensors stay f32 ([out, in], read in place by the matrix-vector path
+// of a decode step; a prefill's GEMM packs it per call) and, with `packWeights`, are also packed
+// once for the GEMM (twice the memory; not faster as measured, see LlamaModelOptions). The
+// attention projections go to rt.multiHeadAttention the same way (QuantizedMatrix weights when
+// all four are quantized). Norms, biases and the token embedding rows are widened to f32.
 // Activations live in Wasm memory (rt.tensor); views are re-derived after every library call
 // (`.data` is a getter) because calls may grow the memory.
 
-import type { KVCache, MultiHeadAttention, PackedMatrix, Runtime, WasmTensor } from 'wasm-attention';
+import type { KVCache, MultiHeadAttention, PackedMatrix, QuantizedMatrix, Runtime, WasmTensor } from 'wasm-attention';
 import { generateGreedy, type GenerateOptions, type Generation } from '../tiny-llama/generate';
 import { dequantize, dequantizeInto } from './dequantize';
 import type { GgufModelConfig } from './config';
@@ -56,12 +60,21 @@ export interface LlamaModelOptions {
 }
 
 /** A weight matrix [out, in] in Wasm memory, as the products read it. */
-interface Matrix {
-  /** [out, in]: decode steps read it in place (transposeB). */
-  inPlace: WasmTensor;
-  /** The same, packed for the GEMM kernel (prefill), with packWeights. */
-  packed?: PackedMatrix;
-}
+type Matrix =
+  | {
+    /** [out, in]: decode steps read it in place (transposeB). */
+    inPlace: WasmTensor;
+    /** The same, packed for the GEMM kernel (prefill), with packWeights. */
+    packed?: PackedMatrix;
+    quantized?: undefined;
+  }
+  | {
+    /** The file's Q8_0 / Q4_0 / F16 data, read in place by every product. */
+    quantized: QuantizedMatrix;
+  };
+
+/** The library's format of a file tensor type kept as it is (others are widened to f32). */
+const KEPT_TYPES: Record<string, 'q8_0' | 'q4_0' | 'f16'> = { Q8_0: 'q8_0', Q4_0: 'q4_0', F16: 'f16' };
 
 interface Block {
   attention: MultiHeadAttention;
@@ -154,6 +167,21 @@ export class LlamaModel {
     return x;
   }
 
+  /**
+   * The attention projections: QuantizedMatrix [in, out] when all four tensors keep their format
+   * (read in place by the layer, owned here), else f32 nn.Linear weights [out, in].
+   */
+  private projections(w: LlamaWeights['tensors']['layers'][number], qDim: number) {
+    const c = this.config;
+    const shapes = [[w.q, qDim, c.dim], [w.k, c.kvDim, c.dim], [w.v, c.kvDim, c.dim], [w.o, c.dim, qDim]] as const;
+    if (shapes.every(([t]) => KEPT_TYPES[t.type.name])) {
+      const [q, k, v, out] = shapes.map(([t, out, inputs]) => this.quantizedMatrix([t], out, inputs)!);
+      return { q, k, v, out };
+    }
+    const [q, k, v, out] = shapes.map(([t, out, inputs]) => ({ data: widen(t), shape: [out, inputs] }));
+    return { q, k, v, out };
+  }
+
   /** The attention layer (projections, RoPE, biases), its cache and the feed-forward weights of one block. */
   private loadBlock(w: LlamaWeights['tensors']['layers'][number]): Block {
     const c = this.config;
@@ -170,10 +198,7 @@ export class LlamaModel {
       position: { type: 'rope', interleaved: c.ropeStyle === 'interleaved', base: c.ropeBase, rotaryDim: c.ropeDim },
       weights: {
         format: 'torch',
-        q: { data: widen(w.q), shape: [qDim, c.dim] },
-        k: { data: widen(w.k), shape: [c.kvDim, c.dim] },
-        v: { data: widen(w.v), shape: [c.kvDim, c.dim] },
-        out: { data: widen(w.o), shape: [c.dim, qDim] },
+        ...this.projections(w, qDim),
         ...(biased && {
           qBias: { data: bias(w.qBias, qDim), shape: [qDim] },
           kBias: { data: bias(w.kBias, c.kvDim), shape: [c.kvDim] },
@@ -195,6 +220,8 @@ export class LlamaModel {
    * Wasm memory the way the products read it (see the header).
    */
   private loadMatrix(parts: WeightTensor[], out: number, inputs: number): Matrix {
+    const quantized = this.quantizedMatrix(parts, out, inputs);
+    if (quantized) return { quantized };
     const data = new Float32Array(out * inputs);
     let at = 0;
     for (const p of parts) {
@@ -205,9 +232,28 @@ export class LlamaModel {
     return { inPlace, ...(this.packWeights && { packed: this.own(this.rt.packMatrix(inPlace, { transposeB: true })) }) };
   }
 
+  /**
+   * The matrix [out, in] made of `parts` as a QuantizedMatrix in the parts' own format, when they
+   * all have one the library reads (Q8_0, Q4_0, F16); undefined otherwise (then it is widened).
+   */
+  private quantizedMatrix(parts: WeightTensor[], out: number, inputs: number): QuantizedMatrix | undefined {
+    const type = KEPT_TYPES[parts[0].type.name];
+    if (!type || parts.some((p) => p.type !== parts[0].type)) return undefined;
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p.bytes, at);
+      at += p.bytes.byteLength;
+    }
+    return this.own(type === 'f16'
+      ? this.rt.quantizedMatrix({ type, shape: [out, inputs], data: new Uint16Array(bytes.buffer), transposeB: true })
+      : this.rt.quantizedMatrix({ type, shape: [out, inputs], data: bytes }));
+  }
+
   /** out = a · mᵀ for `rows` rows of a. */
   private multiply(a: WasmTensor, m: Matrix, out: WasmTensor, rows: number): void {
-    if (m.packed && rows >= PACKED_FROM_ROWS) this.rt.matmul(a, m.packed, { out });
+    if (m.quantized) this.rt.matmul(a, m.quantized, { out });
+    else if (m.packed && rows >= PACKED_FROM_ROWS) this.rt.matmul(a, m.packed, { out });
     else this.rt.matmul(a, m.inPlace, { transposeB: true, out });
   }
 

@@ -16,7 +16,8 @@ import { checkpointToGguf, type ModelType } from '../helpers/gguf-models';
 import { dequantizeQ4_0, dequantizeQ8_0, f16BitsToF32 } from '../helpers/gguf-quantize';
 import { writeGguf } from '../helpers/gguf-writer';
 import { ReferenceLlama } from '../reference/llama';
-import { type ReferenceConfig, ReferenceLlamaFamily, type ReferenceWeights } from '../reference/llama-family';
+import { type ActivationRounding, type MatrixName, type ReferenceConfig, ReferenceLlamaFamily, type ReferenceWeights } from '../reference/llama-family';
+import { quantizeQd8b32Row } from '../reference/quant';
 import { BOS, checkpoint, checkpointBytes, greedyTokens, runtime } from './fixture';
 import { smallModel } from './small-models';
 
@@ -65,8 +66,8 @@ function referenceOfGguf(file: GgufFile): { config: ReferenceConfig; weights: Re
 }
 
 /** The float64 reference's logits at every position of `tokens`. */
-function referenceLogits(config: ReferenceConfig, weights: ReferenceWeights, tokens: number[]): Float64Array[] {
-  const ref = new ReferenceLlamaFamily(config, weights);
+function referenceLogits(config: ReferenceConfig, weights: ReferenceWeights, tokens: number[], rounding?: ActivationRounding): Float64Array[] {
+  const ref = new ReferenceLlamaFamily(config, weights, rounding);
   return tokens.map((t) => ref.step(t));
 }
 
@@ -126,16 +127,29 @@ describe('LlamaModel on stories260K as GGUF', () => {
     }
   });
 
+  // F16 weights are converted exactly and multiplied in f32. Q8_0 and Q4_0 weights are read in place
+  // by the block kernels, which quantize each product's input to blocks of 32 on the fly (as
+  // llama.cpp's vec_dot_q8_0_q8_0 / q4_0_q8_0 do): the reference rounds those inputs the same way
+  // (test/reference/quant.ts's qd8b32), so only float32-vs-float64 rounding remains — and an input
+  // rounding to the other side of a code boundary, now and then. Without that rounding the
+  // activations' quantization alone moves stories260K's logits by up to ~12% of their range.
+  const QUANTIZED: Record<string, MatrixName[]> = { F16: [], Q8_0: ['q', 'k', 'v', 'o', 'gate', 'up', 'output'], Q4_0: ['q', 'k', 'v', 'o', 'gate', 'up', 'output'] };
   it.each(['F16', 'Q8_0', 'Q4_0'] as ModelType[])('%s: logits agree with the float64 reference on the file\'s weights, widened independently', (type) => {
     const file = storiesGguf(type);
     const { config, weights } = referenceOfGguf(file);
     const tokens = [BOS, ...greedyTokens().slice(0, 15)];
-    const want = referenceLogits(config, weights, tokens);
+    const round = (row: Float32Array) => {
+      const q = quantizeQd8b32Row(row);
+      return Float64Array.from(q.codes, (c, i) => c * q.d[i >> 5]);
+    };
+    // ffn_down (row length 172) stays F32 in the block-format files, as llama.cpp's converter keeps it
+    if (type !== 'F16') expect(file.tensor('blk.0.ffn_down.weight')!.type.name).toBe('F32');
+    const want = referenceLogits(config, weights, tokens, { matrices: new Set(QUANTIZED[type]), round });
     const model = new LlamaModel(rt, weightsFromGguf(file), { maxLength: 64, classifierSliceRows: 200 });
     try {
       const prefill = model.forward(tokens, { allLogits: true });
       const v = config.vocabSize;
-      for (let p = 0; p < tokens.length; p++) expect(relativeError(prefill.subarray(p * v, (p + 1) * v), want[p]), `position ${p}`).toBeLessThan(1e-4);
+      for (let p = 0; p < tokens.length; p++) expect(relativeError(prefill.subarray(p * v, (p + 1) * v), want[p]), `position ${p}`).toBeLessThan(1e-3);
     } finally {
       model.dispose();
     }

@@ -73,15 +73,35 @@ function matvec(w: Float32Array, x: Float64Array, d: number, bias?: Float32Array
   return out;
 }
 
+/** The weight matrices of a model, by the names ReferenceBlock uses ('output' for the classifier). */
+export type MatrixName = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down' | 'output';
+
+/**
+ * How the inputs of some products are rounded before the product, as an engine that reads those
+ * weights in a block format does (llama.cpp's vec_dot_q8_0_q8_0; this library's qd8b32 kernels):
+ * `matrices` names the products, `round` maps the float32 input row to the values the integer
+ * dot product sees.
+ */
+export interface ActivationRounding {
+  matrices: ReadonlySet<MatrixName>;
+  round: (row: Float32Array) => Float64Array;
+}
+
 /** A float64 llama / qwen2 model with its own cache. */
 export class ReferenceLlamaFamily {
   private readonly keys: Float64Array[][];
   private readonly values: Float64Array[][];
   position = 0;
 
-  constructor(private readonly c: ReferenceConfig, private readonly w: ReferenceWeights) {
+  constructor(private readonly c: ReferenceConfig, private readonly w: ReferenceWeights, private readonly rounding?: ActivationRounding) {
     this.keys = w.blocks.map(() => []);
     this.values = w.blocks.map(() => []);
+  }
+
+  /** The input of product `name`: rounded to float32, then by `rounding` when it names the product. */
+  private input(name: MatrixName, x: Float64Array): Float64Array {
+    if (!this.rounding?.matrices.has(name)) return x;
+    return this.rounding.round(Float32Array.from(x));
   }
 
   private rope(vec: Float64Array, heads: number, pos: number): void {
@@ -107,9 +127,9 @@ export class ReferenceLlamaFamily {
     const x = Float64Array.from(this.w.embedding.subarray(token * c.dim, (token + 1) * c.dim));
     this.w.blocks.forEach((b, l) => {
       let h = rmsnorm(x, b.attnNorm, c.rmsEps);
-      const q = matvec(b.q, h, c.nHeads * hs, b.qBias);
-      const k = matvec(b.k, h, kvDim, b.kBias);
-      const v = matvec(b.v, h, kvDim, b.vBias);
+      const q = matvec(b.q, this.input('q', h), c.nHeads * hs, b.qBias);
+      const k = matvec(b.k, this.input('k', h), kvDim, b.kBias);
+      const v = matvec(b.v, this.input('v', h), kvDim, b.vBias);
       this.rope(q, c.nHeads, pos);
       this.rope(k, c.nKvHeads, pos);
       this.keys[l].push(k);
@@ -130,16 +150,16 @@ export class ReferenceLlamaFamily {
           for (let i = 0; i < hs; i++) attn[head * hs + i] += (p[t] / sum) * vt[kvo + i];
         });
       }
-      const o = matvec(b.o, attn, c.dim);
+      const o = matvec(b.o, this.input('o', attn), c.dim);
       for (let i = 0; i < c.dim; i++) x[i] += o[i];
       h = rmsnorm(x, b.ffnNorm, c.rmsEps);
-      const gate = matvec(b.gate, h, c.hiddenDim);
-      const up = matvec(b.up, h, c.hiddenDim);
+      const gate = matvec(b.gate, this.input('gate', h), c.hiddenDim);
+      const up = matvec(b.up, this.input('up', h), c.hiddenDim);
       const g = gate.map((a, i) => (a / (1 + Math.exp(-a))) * up[i]);
-      const y = matvec(b.down, g, c.dim);
+      const y = matvec(b.down, this.input('down', g), c.dim);
       for (let i = 0; i < c.dim; i++) x[i] += y[i];
     });
     this.position++;
-    return matvec(this.w.output, rmsnorm(x, this.w.outputNorm, c.rmsEps), c.vocabSize);
+    return matvec(this.w.output, this.input('output', rmsnorm(x, this.w.outputNorm, c.rmsEps)), c.vocabSize);
   }
 }
