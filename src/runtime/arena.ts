@@ -23,6 +23,8 @@ const GUARD = 16;
 /** The guard pattern, one 32-bit word repeated. */
 const GUARD_WORD = 0xdeadbeef | 0;
 const PAGE = 65536;
+/** Largest growth beyond the bytes needed once memory is past it (4 MiB). */
+const GROWTH_STEP = 4 * 2 ** 20;
 /** Wasm32 linear memory cannot exceed 4 GiB (65536 pages). */
 export const WASM_MAX_BYTES = 65536 * PAGE;
 
@@ -214,7 +216,9 @@ export class Arena {
         `needs ${needed} bytes of Wasm memory, over the limit of ${this.maxBytes} bytes`,
       );
     }
-    const target = Math.min(this.maxBytes, Math.max(needed, current * 2));
+    // Doubling while small (few growths), then steps of at most GROWTH_STEP beyond what is needed,
+    // so a large model's memory stays close to its live bytes (doubling left up to 2×).
+    const target = Math.min(this.maxBytes, Math.max(needed, Math.min(current * 2, current + GROWTH_STEP)));
     const pages = Math.ceil((target - current) / PAGE);
     try {
       this.memory.grow(pages);
