@@ -57,6 +57,13 @@ export interface LlamaModelOptions {
    * of 4096 rows hold 4 MB.
    */
   classifierSliceRows?: number;
+  /**
+   * Store the weight matrices in this format whatever the file holds: `'f32'` widens everything;
+   * `'f16'`, `'int8'`, `'q8_0'`, `'q4_0'` quantize each matrix once with rt.quantizeMatrix (the
+   * block formats only where the row length is a multiple of 32; other matrices stay f32).
+   * Default: the file's own format (Q8_0 / Q4_0 / F16 kept as they are, others widened to f32).
+   */
+  weightType?: 'f32' | 'f16' | 'int8' | 'q8_0' | 'q4_0';
 }
 
 /** A weight matrix [out, in] in Wasm memory, as the products read it. */
@@ -125,6 +132,7 @@ export class LlamaModel {
   private readonly blocks: Block[] = [];
   private readonly owned: Array<{ dispose(): void }> = [];
   private readonly packWeights: boolean;
+  private readonly weightType: LlamaModelOptions['weightType'];
   private readonly classifier: ClassifierSlice[] = []; // (vocab, dim) in row slices
   private decodeBuffers: Buffers | undefined;
   private prefillBuffers: Buffers | undefined;
@@ -141,6 +149,10 @@ export class LlamaModel {
       throw new RangeError(`options.maxLength must be a positive integer, got ${String(options.maxLength)}`);
     }
     this.packWeights = options.packWeights ?? false;
+    if (options.weightType !== undefined && !['f32', 'f16', 'int8', 'q8_0', 'q4_0'].includes(options.weightType)) {
+      throw new RangeError(`options.weightType must be 'f32', 'f16', 'int8', 'q8_0' or 'q4_0', got ${String(options.weightType)}`);
+    }
+    this.weightType = options.weightType;
     this.embedding = t.tokenEmbedding;
     this.outputNorm = widen(t.outputNorm);
     try {
@@ -174,7 +186,8 @@ export class LlamaModel {
   private projections(w: LlamaWeights['tensors']['layers'][number], qDim: number) {
     const c = this.config;
     const shapes = [[w.q, qDim, c.dim], [w.k, c.kvDim, c.dim], [w.v, c.kvDim, c.dim], [w.o, c.dim, qDim]] as const;
-    if (shapes.every(([t]) => KEPT_TYPES[t.type.name])) {
+    const requantized = this.weightType !== undefined && this.weightType !== 'f32' && !((this.weightType === 'q8_0' || this.weightType === 'q4_0') && (c.dim % 32 !== 0 || qDim % 32 !== 0));
+    if (requantized || (this.weightType === undefined && shapes.every(([t]) => KEPT_TYPES[t.type.name]))) {
       const [q, k, v, out] = shapes.map(([t, out, inputs]) => this.quantizedMatrix([t], out, inputs)!);
       return { q, k, v, out };
     }
@@ -237,6 +250,18 @@ export class LlamaModel {
    * all have one the library reads (Q8_0, Q4_0, F16); undefined otherwise (then it is widened).
    */
   private quantizedMatrix(parts: WeightTensor[], out: number, inputs: number): QuantizedMatrix | undefined {
+    const wanted = this.weightType;
+    if (wanted === 'f32') return undefined;
+    if (wanted !== undefined) {
+      if ((wanted === 'q8_0' || wanted === 'q4_0') && inputs % 32 !== 0) return undefined;
+      const data = new Float32Array(out * inputs);
+      let at = 0;
+      for (const p of parts) {
+        dequantizeInto(p.type, p.bytes, 0, p.elements, data, at);
+        at += p.elements;
+      }
+      return this.own(this.rt.quantizeMatrix({ data, shape: [out, inputs] }, { type: wanted, transposeB: true }));
+    }
     const type = KEPT_TYPES[parts[0].type.name];
     if (!type || parts.some((p) => p.type !== parts[0].type)) return undefined;
     const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.byteLength, 0));

@@ -47,6 +47,18 @@ describe('npm run example:llama', () => {
     expect(run('--prompt', '1,999').stderr).toMatch(/below the vocabulary size 512/);
   });
 
+  it('--weights stores the matrices in a low-precision format (and checks its value)', () => {
+    const r = run('--weights', 'f16', '--steps', '16', '--repeat', '1', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/weights stored as f16/);
+    // f16 weights agree with float32 on stories260K's first greedy ids (255 of 256 teacher-forced)
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).tokens).toEqual(greedyTokens().slice(0, 16));
+    const q4 = run('--weights', 'q4_0', '--steps', '8', '--repeat', '1');
+    expect(q4.status, q4.stderr).toBe(0);
+    expect(q4.stdout).toMatch(/weights stored as q4_0/);
+    expect(run('--weights', 'q5_k').stderr).toMatch(/--weights must be one of f32, f16, int8, q8_0, q4_0, got "q5_k"/);
+  });
+
   it('reports a truncated or foreign checkpoint clearly (exit code 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiny-llama-'));
     writeFileSync(join(dir, 'cut.bin'), checkpointBytes().subarray(0, 100_000));
