@@ -4,7 +4,7 @@
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
 //               core.workerd.js) ≤ 53 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
-//               the pool's worker.js ≤ 56 KB minified and gzipped
+//               the pool's worker.js ≤ 58 KB minified and gzipped
 //
 // Both JS limits were 50 KB. The reliability guarantees (options read once from own properties
 // with unknown keys rejected, tensors read once through the intrinsic typed-array getters, and
@@ -14,6 +14,8 @@
 // duplicated checks) is open work. The low-precision API (rt.quantizeMatrix, rt.quantizedMatrix,
 // rt.matmul with a QuantizedMatrix) then added about 4 KB gzipped to the full entry (51 → 55 KB):
 // its limit moved to 56 KB. The core entry does not carry that API (Kernels.family keeps it out).
+// Quantized layer weights (multiHeadAttention's weightType and pre-quantized q/k/v/out) added
+// about 1 KB more (the CommonJS bundle reached 56.2 KB): the limit moved to 58 KB.
 //
 // Sizes are of the bundle minified again by esbuild (the build already minifies; this keeps the
 // figure independent of the build's settings). The bundles that compile bytes embed the kernel
@@ -28,7 +30,7 @@ import { gzipSync } from 'node:zlib';
 import { transform } from 'esbuild';
 
 const KB = 1024;
-const BUDGET = { wasm: 100 * KB, jsMin: 53 * KB, jsGzip: 56 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 53 * KB, jsGzip: 58 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],
