@@ -146,20 +146,6 @@ export const GEMM_PARAMS_BYTES: i32 = 64;
   v128.store(c3, c30); v128.store(c3, c31, 16);
 }
 
-/** Exported copy of ukernel4x8 (for kernel specs and hosts). */
-export function f32_gemm_ukernel_4x8(
-  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
-): void {
-  ukernel4x8(a, lda, b, ldb, kc, c, ldc, accumulate);
-}
-
-/** Exported copy of ukernel4x8ZeroSkip (for kernel specs). */
-export function f32_gemm_ukernel_4x8_zero_skip(
-  a: usize, lda: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, accumulate: i32,
-): void {
-  ukernel4x8ZeroSkip(a, lda, b, ldb, kc, c, ldc, accumulate);
-}
-
 /** Bytes of workspace `f32_gemm` needs for these sizes (16-byte aligned regions). */
 export function f32_gemm_workspace_bytes(n: i32, k: i32): usize {
   const kc = min(k, KC);

@@ -5,7 +5,7 @@
 export {
   GEMM_A, GEMM_LDA, GEMM_B, GEMM_LDB, GEMM_C, GEMM_LDC, GEMM_BIAS, GEMM_M, GEMM_N, GEMM_K,
   GEMM_TRANS_B, GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_B_PACKED, GEMM_PARAMS_BYTES,
-  f32_gemm, f32_gemm_workspace_bytes, f32_gemm_ukernel_4x8, f32_gemm_pack_b, f32_gemm_packed_b_bytes,
+  f32_gemm, f32_gemm_workspace_bytes, f32_gemm_pack_b, f32_gemm_packed_b_bytes,
 } from './gemm';
 export {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
@@ -21,13 +21,13 @@ export {
   ROPE_X, ROPE_ROWS, ROPE_ROW_STRIDE, ROPE_HEADS, ROPE_HEAD_STRIDE, ROPE_DIM, ROPE_INTERLEAVED,
   ROPE_COS, ROPE_SIN, ROPE_TABLE_STRIDE, ROPE_POSITIONS, ROPE_PARAMS_BYTES, f32_rope,
 } from './rope';
-// ── kernels for long-sequence variants ──
+// ── kernels of the long-sequence and structured variants ──
+export { f32_randn } from './random';
+export { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from './lsh';
 export {
-  f32_randn, i32_lsh_buckets, i32_counting_sort, f32_gather_rows, f32_row_norms, f32_length_normalize,
-  f32_lsh_chunk_mask, f32_mean_rows, f32_transpose,
-} from './lsh';
-// ── kernels for structured variants ──
-export { f32_l2_normalize_rows, f32_rows_axpy, f32_rows_scatter_add, f32_rows_bias_scale } from './structured';
+  f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose, f32_rows_l2_normalize, f32_rows_axpy,
+  f32_rows_scatter_add, f32_rows_bias_scale,
+} from './rows';
 export { pool_task_load } from './pool';
 
 /** First byte of linear memory the host may use (after the static constant table). */

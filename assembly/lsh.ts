@@ -1,99 +1,26 @@
-// lsh.ts — kernels for the long-sequence attention variants: seeded normal numbers, LSH bucket
-// ids, counting sort, row gather, row norms / length normalization, chunk masks, mean pooling and
-// transposition. Everything else those variants need runs on the fused attention kernel.
+// lsh.ts — kernels of LSH attention (Reformer): bucket ids, counting sort, length normalization
+// and chunk masks. Random rotations come from random.ts, gathers and norms from rows.ts;
+// everything else runs on the GEMM and fused attention kernels.
 //
-// What:    f32_randn            out[i] ~ N(0, scale²), i < n, from a seed (mulberry32 + polar method)
-//          i32_lsh_buckets      bucket[r][i] = argmax over [y_r, −y_r] of y = x·R (rows of Y = X·R,
+// What:    i32_lsh_buckets      bucket[r][i] = argmax over [y_r, −y_r] of y = x·R (rows of Y = X·R,
 //                               computed beforehand on the GEMM kernel), optionally factorized
 //          i32_counting_sort    stable order of keys in [0, nb): perm (sorted → position), inv
-//          f32_gather_rows      dst[r] = src[idx[r]] (rows of d floats)
-//          f32_row_norms        out[i] = ‖x_i‖₂
-//          f32_length_normalize dst_i = x_i / √(mean(x_i²) + 1e-6)   (trax `length_normalized`)
+//          f32_lsh_normalize    dst_i = x_i / √(mean(x_i²) + 1e-6)   (trax `length_normalized`)
 //          f32_lsh_chunk_mask   additive (nq, nk) mask of one LSH chunk from token positions
-//          f32_mean_rows        dst = mean of n rows
-//          f32_transpose        dst (cols, rows) = srcᵀ
 // Shapes:  row-major with row strides in elements; bucket ids, permutations and positions are i32.
-// Determinism: f32_randn uses only integer arithmetic, f64 +, −, ×, ÷ and √ (correctly rounded
-//          in WebAssembly; no host Math, no SIMD, no fused multiply-add), so both binaries
-//          produce bit-identical numbers for a seed in every engine. Bucket ids depend on
-//          Y = X·R, whose last bits may differ between the relaxed (fused madd) and simd128
-//          builds, so a vector sitting on a near-tie between two rotations may hash differently
-//          across binaries; the argmax itself is exact (first maximum wins, like numpy).
-// Tails:   scalar loops after the vector part; f32_gather_rows copies with memory.copy.
-// Error:   f32_randn: polar method in f64, rounded once to f32. Norms: f32 sum of squares
-//          (relative error ≤ d·2⁻²⁴). f32_mean_rows accumulates in f64 (error ≤ 1 ulp of f32).
+// Determinism: bucket ids depend on Y = X·R, whose last bits may differ between the relaxed (fused
+//          madd) and simd128 builds, so a vector sitting on a near-tie between two rotations may
+//          hash differently across binaries; the argmax itself is exact (first maximum wins, like
+//          numpy).
+// Tails:   scalar loops after the vector part.
+// Error:   f32_lsh_normalize: f32 sum of squares (relative error ≤ d·2⁻²⁴).
 // Reference: N. Kitaev, Ł. Kaiser, A. Levskaya, "Reformer: The Efficient Transformer" (ICLR 2020),
 //          §3 and the trax implementation (trax/layers/research/efficient_attention.py:
 //          hash_vecs, length_normalized, mask_self_attention); A. Andoni et al., "Practical and
-//          optimal LSH for angular distance" (2015) for random-rotation hashing; T. Ettinger,
-//          mulberry32 (public domain); G. Marsaglia, T. Bray, "A convenient method for
-//          generating normal random variables" (1964).
+//          optimal LSH for angular distance" (2015) for random-rotation hashing.
 
-import { hsum, zero4 } from './simd';
-
-/** mulberry32's output function for one state (the caller advances the state by 0x6D2B79F5). */
-// @ts-ignore: decorator
-@inline function mulberry32(state: u32): u32 {
-  let t = state;
-  t = (t ^ (t >>> 15)) * (t | 1);
-  t ^= t + (t ^ (t >>> 7)) * (t | 61);
-  return t ^ (t >>> 14);
-}
-
-/**
- * Natural log of x > 0 (finite, normal) in f64 without lookup tables (so it adds a few hundred
- * bytes, not AssemblyScript's 4 KB log table): x = m·2^e with m ∈ [√½, √2), then
- * ln m = 2·atanh(z), z = (m − 1)/(m + 1), |z| ≤ 0.172, by its odd series to z²¹ (truncation
- * < 1e-18 relative). Deterministic: plain f64 arithmetic only.
- */
-function lnPositive(x: f64): f64 {
-  const bits = reinterpret<u64>(x);
-  let e = <i32>((bits >> 52) & 0x7ff) - 1023;
-  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000); // [1, 2)
-  if (m > 1.4142135623730951) {
-    m *= 0.5;
-    e += 1;
-  }
-  const z = (m - 1.0) / (m + 1.0);
-  const z2 = z * z;
-  let t = 1.0 / 21.0;
-  t = t * z2 + 1.0 / 19.0;
-  t = t * z2 + 1.0 / 17.0;
-  t = t * z2 + 1.0 / 15.0;
-  t = t * z2 + 1.0 / 13.0;
-  t = t * z2 + 1.0 / 11.0;
-  t = t * z2 + 1.0 / 9.0;
-  t = t * z2 + 1.0 / 7.0;
-  t = t * z2 + 1.0 / 5.0;
-  t = t * z2 + 1.0 / 3.0;
-  t = t * z2 + 1.0;
-  return 2.0 * z * t + <f64>e * 0.6931471805599453;
-}
-
-/**
- * n normal numbers with standard deviation `scale`, from `seed`: the mulberry32 stream (state +=
- * 0x6D2B79F5 per draw) feeds Marsaglia's polar method — u, v = (a >>> 8)·2⁻²³ − 1 ∈ [−1, 1),
- * s = u² + v², pairs with s ∉ (0, 1) are drawn again; out[2i] = u·f, out[2i+1] = v·f with
- * f = √(−2 ln s / s)·scale. A prefix of a longer stream equals the shorter stream.
- * out: usize // (n) f32
- */
-export function f32_randn(seed: u32, n: i32, scale: f32, out: usize): void {
-  let state = seed;
-  const sc = <f64>scale;
-  for (let i = 0; i < n; i += 2) {
-    let u: f64 = 0, v: f64 = 0, s: f64 = 0;
-    do {
-      state += 0x6d2b79f5;
-      u = <f64>(mulberry32(state) >>> 8) * 1.1920928955078125e-7 - 1.0; // 2^-23
-      state += 0x6d2b79f5;
-      v = <f64>(mulberry32(state) >>> 8) * 1.1920928955078125e-7 - 1.0;
-      s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const f = Math.sqrt(-2.0 * lnPositive(s) / s) * sc;
-    store<f32>(out + (<usize>i << 2), <f32>(u * f));
-    if (i + 1 < n) store<f32>(out + (<usize>(i + 1) << 2), <f32>(v * f));
-  }
-}
+import { sumSquares } from './rows';
+import { zero4 } from './simd';
 
 /**
  * LSH bucket ids from rotated vectors, possibly factorized (trax hash_vecs with a list of bucket
@@ -167,57 +94,10 @@ export function i32_counting_sort(keys: usize, n: i32, nb: i32, counts: usize, p
 }
 
 /**
- * dst[r, 0..d) = src[idx[r], 0..d) for r < n.
- * src: usize // (·, d), row stride srcStride;  idx: usize // (n) i32;  dst: usize // (n, d), row stride dstStride
- */
-export function f32_gather_rows(src: usize, srcStride: i32, idx: usize, n: i32, d: i32, dst: usize, dstStride: i32): void {
-  const bytes = <usize>d << 2;
-  if (d == 1) {
-    for (let r = 0; r < n; r++) {
-      const j = load<i32>(idx + (<usize>r << 2));
-      store<f32>(dst + ((<usize>r * <usize>dstStride) << 2), load<f32>(src + ((<usize>j * <usize>srcStride) << 2)));
-    }
-    return;
-  }
-  for (let r = 0; r < n; r++) {
-    const j = load<i32>(idx + (<usize>r << 2));
-    memory.copy(dst + ((<usize>r * <usize>dstStride) << 2), src + ((<usize>j * <usize>srcStride) << 2), bytes);
-  }
-}
-
-/** Σ x² over d floats (vector part plus scalar tail). */
-// @ts-ignore: decorator
-@inline function sumSquares(row: usize, d: i32): f32 {
-  const d4 = d & ~3;
-  let acc = zero4();
-  let x = 0;
-  for (; x < d4; x += 4) {
-    const v = v128.load(row + (<usize>x << 2));
-    acc = f32x4.add(acc, f32x4.mul(v, v));
-  }
-  let s = hsum(acc);
-  for (; x < d; x++) {
-    const v = load<f32>(row + (<usize>x << 2));
-    s += v * v;
-  }
-  return s;
-}
-
-/**
- * out[i] = ‖x_i‖₂ for n rows of d floats.
- * x: usize // (n, d), row stride stride;  out: usize // (n)
- */
-export function f32_row_norms(x: usize, stride: i32, n: i32, d: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
-    store<f32>(out + (<usize>i << 2), Mathf.sqrt(sumSquares(x + ((<usize>i * <usize>stride) << 2), d)));
-  }
-}
-
-/**
  * trax's length_normalized: dst_i = x_i / √(Σx_i²/d + 1e-6) (RMS 1; a zero row stays zero).
  * src: usize // (n, d), row stride srcStride;  dst: usize // (n, d), row stride dstStride (may equal src)
  */
-export function f32_length_normalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f32_lsh_normalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
   if (d <= 0) return;
   const invD: f32 = <f32>1 / <f32>d;
   const d4 = d & ~3;
@@ -259,55 +139,6 @@ export function f32_lsh_chunk_mask(qpos: usize, nq: i32, kpos: usize, nk: i32, c
       let m: f32 = k == p ? selfPenalty : 0;
       if (causal && k > p) m = -Infinity;
       store<f32>(row + (<usize>c << 2), m);
-    }
-  }
-}
-
-/**
- * dst[x] = (1/n)·Σ_r src[r, x] for x < d, accumulated in f64; n = 0 gives zeros.
- * src: usize // (n, d), row stride stride;  dst: usize // (d)
- */
-export function f32_mean_rows(src: usize, stride: i32, n: i32, d: i32, dst: usize): void {
-  const inv: f64 = n > 0 ? 1.0 / <f64>n : 0.0;
-  const d2 = d & ~1;
-  let x = 0;
-  for (; x < d2; x += 2) {
-    let acc = f64x2.splat(0);
-    let p = src + (<usize>x << 2);
-    for (let r = 0; r < n; r++) {
-      acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.load64_zero(p)));
-      p += <usize>stride << 2;
-    }
-    store<f32>(dst + (<usize>x << 2), <f32>(f64x2.extract_lane(acc, 0) * inv));
-    store<f32>(dst + (<usize>(x + 1) << 2), <f32>(f64x2.extract_lane(acc, 1) * inv));
-  }
-  for (; x < d; x++) {
-    let acc: f64 = 0;
-    let p = src + (<usize>x << 2);
-    for (let r = 0; r < n; r++) {
-      acc += <f64>load<f32>(p);
-      p += <usize>stride << 2;
-    }
-    store<f32>(dst + (<usize>x << 2), <f32>(acc * inv));
-  }
-}
-
-/**
- * dst = srcᵀ: dst[c, r] = src[r, c], in 16×16 blocks.
- * src: usize // (rows, cols), row stride srcStride;  dst: usize // (cols, rows), row stride dstStride
- */
-export function f32_transpose(src: usize, srcStride: i32, rows: i32, cols: i32, dst: usize, dstStride: i32): void {
-  const B = 16;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = min(r0 + B, rows);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = min(c0 + B, cols);
-      for (let r = r0; r < r1; r++) {
-        const s = src + ((<usize>r * <usize>srcStride) << 2);
-        for (let c = c0; c < c1; c++) {
-          store<f32>(dst + ((<usize>c * <usize>dstStride + <usize>r) << 2), load<f32>(s + (<usize>c << 2)));
-        }
-      }
     }
   }
 }

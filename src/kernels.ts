@@ -419,17 +419,17 @@ export class Kernels {
 
   /** dst[r] = src[idx[r]] for n rows of d floats (row strides in elements). */
   gatherRows(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void {
-    this.exports.f32_gather_rows(src, srcStride, idx, n, d, dst, dstStride);
+    this.exports.f32_rows_gather(src, srcStride, idx, n, d, dst, dstStride);
   }
 
   /** out[i] = ‖x_i‖₂ for n rows of d floats. */
   rowNorms(x: number, stride: number, n: number, d: number, out: number): void {
-    this.exports.f32_row_norms(x, stride, n, d, out);
+    this.exports.f32_rows_norm(x, stride, n, d, out);
   }
 
   /** dst_i = x_i / √(mean(x_i²) + 1e-6) (trax length_normalized). */
   lengthNormalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void {
-    this.exports.f32_length_normalize(src, srcStride, n, d, dst, dstStride);
+    this.exports.f32_lsh_normalize(src, srcStride, n, d, dst, dstStride);
   }
 
   /** Additive (nq, nk) mask of one LSH chunk from i32 token positions (causal −∞, same token selfPenalty). */
@@ -439,12 +439,12 @@ export class Kernels {
 
   /** dst (d) = mean of n rows of d floats. */
   meanRows(src: number, stride: number, n: number, d: number, dst: number): void {
-    this.exports.f32_mean_rows(src, stride, n, d, dst);
+    this.exports.f32_rows_mean(src, stride, n, d, dst);
   }
 
   /** dst (cols, rows) = transpose of src (rows, cols). */
   transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void {
-    this.exports.f32_transpose(src, srcStride, rows, cols, dst, dstStride);
+    this.exports.f32_rows_transpose(src, srcStride, rows, cols, dst, dstStride);
   }
 
   /** In-place row softmax of (rows, cols) floats at `x` with row stride `stride`. */
@@ -461,7 +461,7 @@ export class Kernels {
 
   /** dst_i = x_i / max(‖x_i‖₂, 1e-12) for n rows of d floats (in place when dst = src). */
   l2NormalizeRows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void {
-    this.exports.f32_l2_normalize_rows(src, srcStride, n, d, dst, dstStride);
+    this.exports.f32_rows_l2_normalize(src, srcStride, n, d, dst, dstStride);
   }
 
   /**

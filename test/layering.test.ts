@@ -1,6 +1,7 @@
 // Enforces the layering of ARCHITECTURE.md by scanning import statements:
 //   assembly/index.ts → any assembly file (it is the export list)
-//   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels), and the
+//   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels),
+//                      assembly/rows.ts (the shared row kernels), and the
 //                      low-precision helpers assembly/qd8.ts (activation quantizers), assembly/f16.ts only
 //   src/runtime/*    → src/runtime only, plus node:worker_threads (the pool; loaded lazily)
 //   src/kernels.ts   → src/runtime
@@ -52,7 +53,7 @@ function target(file: string, spec: string): string {
 
 const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   { from: /^assembly\/index\.ts$/, allowed: /^assembly\//, what: 'assembly/index.ts lists kernel exports' },
-  { from: /^assembly\/(?!index\.ts)/, allowed: /^assembly\/(simd|gemm|qd8|f16)$/, what: 'kernels import only the lane helpers, the GEMM micro-kernel, the activation quantizers and f16 conversion' },
+  { from: /^assembly\/(?!index\.ts)/, allowed: /^assembly\/(simd|gemm|rows|qd8|f16)$/, what: 'kernels import only the lane helpers, the GEMM micro-kernel, the shared row kernels, the activation quantizers and f16 conversion' },
   { from: /^src\/runtime\//, allowed: /^(src\/runtime\/|node:worker_threads$)/, what: 'src/runtime imports only src/runtime (and Node worker threads, loaded lazily)' },
   { from: /^src\/kernels\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/kernels.ts imports only src/runtime' },
   { from: /^src\/tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays|wasm-tensor)$/, what: 'src/tensor.ts imports only src/runtime, src/typed-arrays.ts and src/wasm-tensor.ts' },

@@ -8,18 +8,17 @@
 //                     4, 5, 16}, rounds 1–3, strided rows; exact ties go to the lower index;
 //                     factorized (halves [2, 3, 1]): Σ id_f · Π earlier 2·halves.
 // i32_counting_sort:  permutation sorted by (key, position), inv its inverse, nb ∈ {1, 2, 7, 64}.
-// f32_gather_rows:    d ∈ {1, 3, 4, 64} with strides; padding between destination rows untouched.
-// f32_row_norms, f32_length_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6);
+// f32_rows_gather:    d ∈ {1, 3, 4, 64} with strides; padding between destination rows untouched.
+// f32_rows_norm, f32_lsh_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6);
 //                     a zero row stays zero; in-place works.
 // f32_lsh_chunk_mask: every entry 0 / −∞ (causal, later key) / penalty (same token), nk tails.
-// f32_mean_rows:      against float64 (relative 1e-6), n = 0 gives zeros.
-// f32_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
+// f32_rows_mean:      against float64 (relative 1e-6), n = 0 gives zeros.
+// f32_rows_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
-import {
-  f32_randn, i32_lsh_buckets, i32_counting_sort, f32_gather_rows, f32_row_norms, f32_length_normalize,
-  f32_lsh_chunk_mask, f32_mean_rows, f32_transpose,
-} from '../lsh';
+import { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from '../lsh';
+import { f32_randn } from '../random';
+import { f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose } from '../rows';
 import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
 
 function i32buf(n: i32): Guarded {
@@ -199,7 +198,7 @@ describe('i32_counting_sort', () => {
   });
 });
 
-describe('f32_gather_rows', () => {
+describe('f32_rows_gather', () => {
   it('copies the indexed rows, nothing else', () => {
     const rng = new Rng(43);
     const ds: StaticArray<i32> = [1, 3, 4, 64];
@@ -212,7 +211,7 @@ describe('f32_gather_rows', () => {
       const idx = i32buf(n);
       for (let r = 0; r < n; r++) store<i32>(idx.ptr + (<usize>r << 2), rng.below(rows));
       const dst = matrix(n, d, d + 1);
-      f32_gather_rows(src.ptr, d + 2, idx.ptr, n, d, dst.ptr, d + 1);
+      f32_rows_gather(src.ptr, d + 2, idx.ptr, n, d, dst.ptr, d + 1);
       let bad = 0;
       for (let r = 0; r < n; r++) {
         const j = load<i32>(idx.ptr + (<usize>r << 2));
@@ -227,7 +226,7 @@ describe('f32_gather_rows', () => {
   });
 });
 
-describe('f32_row_norms and f32_length_normalize', () => {
+describe('f32_rows_norm and f32_lsh_normalize', () => {
   it('match float64; zero rows stay zero; in place works', () => {
     const rng = new Rng(44);
     const ds: StaticArray<i32> = [1, 3, 4, 5, 64];
@@ -239,9 +238,9 @@ describe('f32_row_norms and f32_length_normalize', () => {
       fillMatrix(X.ptr, n, d, d + 3, rng, -2, 2);
       for (let x = 0; x < d; x++) store<f32>(at(X.ptr, d + 3, 2, x), 0); // a zero row
       const norms = new Guarded(<usize>n << 2);
-      f32_row_norms(X.ptr, d + 3, n, d, norms.ptr);
+      f32_rows_norm(X.ptr, d + 3, n, d, norms.ptr);
       const Y = matrix(n, d, d);
-      f32_length_normalize(X.ptr, d + 3, n, d, Y.ptr, d);
+      f32_lsh_normalize(X.ptr, d + 3, n, d, Y.ptr, d);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 3, i, x)) ** 2;
@@ -258,7 +257,7 @@ describe('f32_row_norms and f32_length_normalize', () => {
       expect(load<f32>(norms.ptr + 8)).toBe(0);
       for (let x = 0; x < d; x++) expect(load<f32>(at(Y.ptr, d, 2, x))).toBe(0);
       // In place gives the same bits.
-      f32_length_normalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
+      f32_lsh_normalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
       let diff = 0;
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) if (load<u32>(at(X.ptr, d + 3, i, x)) != load<u32>(at(Y.ptr, d, i, x))) diff++;
       expect(diff).toBe(0);
@@ -305,7 +304,7 @@ describe('f32_lsh_chunk_mask', () => {
   });
 });
 
-describe('f32_mean_rows and f32_transpose', () => {
+describe('f32_rows_mean and f32_rows_transpose', () => {
   it('mean matches float64; n = 0 gives zeros', () => {
     const rng = new Rng(46);
     const ds: StaticArray<i32> = [1, 2, 3, 64, 65];
@@ -315,14 +314,14 @@ describe('f32_mean_rows and f32_transpose', () => {
       const X = matrix(n, d, d + 1);
       fillMatrix(X.ptr, n, d, d + 1, rng, -2, 2);
       const m = new Guarded(<usize>d << 2);
-      f32_mean_rows(X.ptr, d + 1, n, d, m.ptr);
+      f32_rows_mean(X.ptr, d + 1, n, d, m.ptr);
       for (let x = 0; x < d; x++) {
         let s: f64 = 0;
         for (let r = 0; r < n; r++) s += <f64>load<f32>(at(X.ptr, d + 1, r, x));
         const want = s / n;
         expect(Math.abs(<f64>load<f32>(m.ptr + (<usize>x << 2)) - want)).toBeLessThan(1e-6 * max(Math.abs(want), 1e-3));
       }
-      f32_mean_rows(X.ptr, d + 1, 0, d, m.ptr);
+      f32_rows_mean(X.ptr, d + 1, 0, d, m.ptr);
       for (let x = 0; x < d; x++) expect(load<f32>(m.ptr + (<usize>x << 2))).toBe(0);
       expect(m.guardDamage()).toBe(0);
       X.free();
@@ -339,7 +338,7 @@ describe('f32_mean_rows and f32_transpose', () => {
         const X = matrix(rows, cols, cols + 2);
         fillMatrix(X.ptr, rows, cols, cols + 2, rng, -1, 1);
         const Y = matrix(cols, rows, rows + 1);
-        f32_transpose(X.ptr, cols + 2, rows, cols, Y.ptr, rows + 1);
+        f32_rows_transpose(X.ptr, cols + 2, rows, cols, Y.ptr, rows + 1);
         let bad = 0;
         for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (load<u32>(at(Y.ptr, rows + 1, c, r)) != load<u32>(at(X.ptr, cols + 2, r, c))) bad++;
         expect(bad).toBe(0);

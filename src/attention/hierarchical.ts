@@ -20,7 +20,7 @@
 //   y_t = Σ_{ℓ=0}^{L} c_ℓ · O^ℓ_{a_ℓ(t)}      c = `combine`: 'mean' (default, c_ℓ = 1/(L+1)),
 //                                             'sum' (c_ℓ = 1) or explicit weights.
 // Composition: one fused-kernel call per group (K and V read in place, all groups of a level
-// handed to the worker pool together), f32_mean_rows for means, a one-query kernel call per
+// handed to the worker pool together), f32_rows_mean for means, a one-query kernel call per
 // group for attention pooling; max pooling and the combination are O(n·d) loops. Time
 // O(Σ_ℓ Σ_g |g|²·d), memory O(n·d). Not causal (aggregation mixes a group's future tokens).
 // References: Z. Yang, D. Yang, C. Dyer, X. He, A. Smola, E. Hovy, "Hierarchical Attention Networks

@@ -34,16 +34,16 @@ export interface KernelExports {
   f32_randn(seed: number, n: number, scale: number, out: number): void;
   i32_lsh_buckets(y: number, ldy: number, n: number, rounds: number, halves: number, nf: number, out: number): void;
   i32_counting_sort(keys: number, n: number, nb: number, counts: number, perm: number, inv: number): void;
-  f32_gather_rows(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void;
-  f32_row_norms(x: number, stride: number, n: number, d: number, out: number): void;
-  f32_length_normalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_rows_gather(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_rows_norm(x: number, stride: number, n: number, d: number, out: number): void;
+  f32_lsh_normalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
   f32_lsh_chunk_mask(qpos: number, nq: number, kpos: number, nk: number, causal: number, selfPenalty: number, out: number): void;
-  f32_mean_rows(src: number, stride: number, n: number, d: number, dst: number): void;
-  f32_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
+  f32_rows_mean(src: number, stride: number, n: number, d: number, dst: number): void;
+  f32_rows_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
   f32_softmax_rows(x: number, rows: number, cols: number, stride: number): void;
   f32_exp(x: number, y: number, n: number): void;
   // ── exports for structured variants ──
-  f32_l2_normalize_rows(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
+  f32_rows_l2_normalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
   f32_rows_axpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void;
   f32_rows_scatter_add(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void;
   f32_rows_bias_scale(src: number, srcStride: number, n: number, d: number, bias: number, scale: number, dst: number, dstStride: number): void;
@@ -221,8 +221,8 @@ function asExports(instance: WebAssembly.Instance): KernelExports {
 const KERNEL_FUNCTIONS = [
   'heap_base', 'isa', 'f32_gemm', 'f32_gemm_workspace_bytes', 'f32_gemm_pack_b', 'f32_gemm_packed_b_bytes',
   'f32_attn_online', 'f32_attn_weights', 'f32_attn_workspace_bytes', 'f32_attn_merge', 'f32_rope', 'f32_randn',
-  'i32_lsh_buckets', 'i32_counting_sort', 'f32_gather_rows', 'f32_row_norms', 'f32_length_normalize',
-  'f32_lsh_chunk_mask', 'f32_mean_rows', 'f32_transpose', 'f32_softmax_rows', 'f32_exp', 'f32_l2_normalize_rows',
+  'i32_lsh_buckets', 'i32_counting_sort', 'f32_rows_gather', 'f32_rows_norm', 'f32_lsh_normalize',
+  'f32_lsh_chunk_mask', 'f32_rows_mean', 'f32_rows_transpose', 'f32_softmax_rows', 'f32_exp', 'f32_rows_l2_normalize',
   'f32_rows_axpy', 'f32_rows_scatter_add', 'f32_rows_bias_scale',
 ];
 

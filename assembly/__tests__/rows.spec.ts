@@ -1,6 +1,7 @@
-// structured.spec.ts — the row kernels of assembly/structured.ts, SIMD128 build.
+// rows.spec.ts — the row kernels of assembly/rows.ts (f32_rows_gather, _norm, _mean and _transpose
+// are specified in lsh.spec.ts with the LSH kernels they serve), SIMD128 build.
 //
-// f32_l2_normalize_rows: against float64 for d ∈ {1, 3, 4, 5, 64} with strides (relative 2e-7);
+// f32_rows_l2_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} with strides (relative 2e-7);
 //                        a one-element row becomes exactly ±1; a zero row stays zero; in place works.
 // f32_rows_axpy:         gathered (idx) and identity rows, per-row weights with a stride, constant
 //                        c; d ∈ {1, 3, 4, 7, 64}; against float64 (absolute 1e-5 on O(1) values);
@@ -9,7 +10,7 @@
 // f32_rows_bias_scale:   against float64 (relative 1e-6); in place works.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
-import { f32_l2_normalize_rows, f32_rows_axpy, f32_rows_bias_scale, f32_rows_scatter_add } from '../structured';
+import { f32_rows_l2_normalize, f32_rows_axpy, f32_rows_bias_scale, f32_rows_scatter_add } from '../rows';
 import { Guarded, Rng, at, fillMatrix, matrix, paddingDamage } from './helpers';
 
 const DS: StaticArray<i32> = [1, 3, 4, 5, 7, 64];
@@ -18,7 +19,7 @@ function i32buf(n: i32): Guarded {
   return new Guarded(<usize>max(n, 1) << 2);
 }
 
-describe('f32_l2_normalize_rows', () => {
+describe('f32_rows_l2_normalize', () => {
   it('matches float64; ±1 for one element; zero rows stay zero; in place', () => {
     const rng = new Rng(61);
     let worst: f64 = 0;
@@ -29,7 +30,7 @@ describe('f32_l2_normalize_rows', () => {
       fillMatrix(X.ptr, n, d, d + 2, rng, -3, 3);
       for (let x = 0; x < d; x++) store<f32>(at(X.ptr, d + 2, 1, x), 0);
       const Y = matrix(n, d, d + 1);
-      f32_l2_normalize_rows(X.ptr, d + 2, n, d, Y.ptr, d + 1);
+      f32_rows_l2_normalize(X.ptr, d + 2, n, d, Y.ptr, d + 1);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 2, i, x)) ** 2;
@@ -44,7 +45,7 @@ describe('f32_l2_normalize_rows', () => {
       }
       expect(paddingDamage(Y, n, d, d + 1)).toBe(0);
       // in place
-      f32_l2_normalize_rows(X.ptr, d + 2, n, d, X.ptr, d + 2);
+      f32_rows_l2_normalize(X.ptr, d + 2, n, d, X.ptr, d + 2);
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) expect(load<u32>(at(X.ptr, d + 2, i, x))).toBe(load<u32>(at(Y.ptr, d + 1, i, x)));
       X.free();
       Y.free();

@@ -1,23 +1,128 @@
-// structured.ts — row kernels of the structured variants (hierarchical attention,
-// Transformer-XL memory, routing): the O(n·d) passes around the fused attention kernel.
+// rows.ts — row kernels: the O(n·d) passes around the fused attention kernel that several
+// variants share (LSH, Linformer, hierarchical, Transformer-XL memory, routing).
 //
-// What:    f32_l2_normalize_rows  dst_i = x_i / max(‖x_i‖₂, 1e-12)   (PyTorch F.normalize; routing)
+// What:    f32_rows_gather        dst[r] = src[idx[r]] (rows of d floats)
+//          f32_rows_norm          out[i] = ‖x_i‖₂
+//          f32_rows_mean          dst = mean of n rows (f64 accumulation)
+//          f32_rows_transpose     dst (cols, rows) = srcᵀ, in 16×16 blocks
+//          f32_rows_l2_normalize  dst_i = x_i / max(‖x_i‖₂, 1e-12)   (PyTorch F.normalize; routing)
 //          f32_rows_axpy          dst_r += a_r·src_{s_r},  s_r = idx ? idx[r] : r,
 //                                 a_r = c·(w ? w[r·wStride] : 1); rows with a_r = 0 are skipped
 //                                 (hierarchical level combination, mixture of routed paths)
 //          f32_rows_scatter_add   dst_{idx[r]} += src_r              (routing scatter-mean)
 //          f32_rows_bias_scale    dst_r = scale·(src_r + bias)        (Transformer-XL q + u, scale·(q + v))
 // Shapes:  row-major (rows, d) blocks with row strides in elements; idx: i32; bias: (d).
-//          src and dst of f32_rows_axpy / f32_rows_scatter_add must not overlap; f32_l2_normalize_rows
-//          and f32_rows_bias_scale may run in place (dst = src, same stride).
-// Tiling:  4 lanes per step along d, scalar tails; no over-read past a row's d floats.
-// Error:   one rounding per multiply-add (f32); the norm's sum of squares in f64 and one rounding
-//          of ‖x‖ to f32, so a one-element row normalizes to exactly ±1 (d·2⁻⁵³ relative otherwise). Tested against float64 in __tests__/structured.spec.ts.
+//          src and dst of f32_rows_axpy / f32_rows_scatter_add / f32_rows_gather must not overlap;
+//          f32_rows_l2_normalize and f32_rows_bias_scale may run in place (dst = src, same stride).
+// Tiling:  4 lanes per step along d, scalar tails; no over-read past a row's d floats;
+//          f32_rows_gather copies with memory.copy.
+// Error:   one rounding per multiply-add (f32); f32_rows_norm: f32 sum of squares (relative error
+//          ≤ d·2⁻²⁴); f32_rows_l2_normalize: the sum of squares in f64 and one rounding of ‖x‖ to
+//          f32, so a one-element row normalizes to exactly ±1 (d·2⁻⁵³ relative otherwise);
+//          f32_rows_mean accumulates in f64 (≤ 1 ulp of f32). Tested against float64 in
+//          __tests__/rows.spec.ts and __tests__/lsh.spec.ts.
 // Reference: A. Roy et al., "Efficient Content-Based Sparse Attention with Routing Transformers"
 //          (TACL 2021) §4 (normalized queries/keys, scatter-mean); Z. Dai et al., "Transformer-XL"
 //          (ACL 2019) §3.3 (u, v biases).
 
-import { madd } from './simd';
+import { hsum, madd, zero4 } from './simd';
+
+/** Σ x² over d floats (vector part plus scalar tail). */
+// @ts-ignore: decorator
+@inline export function sumSquares(row: usize, d: i32): f32 {
+  const d4 = d & ~3;
+  let acc = zero4();
+  let x = 0;
+  for (; x < d4; x += 4) {
+    const v = v128.load(row + (<usize>x << 2));
+    acc = f32x4.add(acc, f32x4.mul(v, v));
+  }
+  let s = hsum(acc);
+  for (; x < d; x++) {
+    const v = load<f32>(row + (<usize>x << 2));
+    s += v * v;
+  }
+  return s;
+}
+
+/**
+ * dst[r, 0..d) = src[idx[r], 0..d) for r < n.
+ * src: usize // (·, d), row stride srcStride;  idx: usize // (n) i32;  dst: usize // (n, d), row stride dstStride
+ */
+export function f32_rows_gather(src: usize, srcStride: i32, idx: usize, n: i32, d: i32, dst: usize, dstStride: i32): void {
+  const bytes = <usize>d << 2;
+  if (d == 1) {
+    for (let r = 0; r < n; r++) {
+      const j = load<i32>(idx + (<usize>r << 2));
+      store<f32>(dst + ((<usize>r * <usize>dstStride) << 2), load<f32>(src + ((<usize>j * <usize>srcStride) << 2)));
+    }
+    return;
+  }
+  for (let r = 0; r < n; r++) {
+    const j = load<i32>(idx + (<usize>r << 2));
+    memory.copy(dst + ((<usize>r * <usize>dstStride) << 2), src + ((<usize>j * <usize>srcStride) << 2), bytes);
+  }
+}
+
+/**
+ * out[i] = ‖x_i‖₂ for n rows of d floats.
+ * x: usize // (n, d), row stride stride;  out: usize // (n)
+ */
+export function f32_rows_norm(x: usize, stride: i32, n: i32, d: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), Mathf.sqrt(sumSquares(x + ((<usize>i * <usize>stride) << 2), d)));
+  }
+}
+
+/**
+ * dst[x] = (1/n)·Σ_r src[r, x] for x < d, accumulated in f64; n = 0 gives zeros.
+ * src: usize // (n, d), row stride stride;  dst: usize // (d)
+ */
+export function f32_rows_mean(src: usize, stride: i32, n: i32, d: i32, dst: usize): void {
+  const inv: f64 = n > 0 ? 1.0 / <f64>n : 0.0;
+  const d2 = d & ~1;
+  let x = 0;
+  for (; x < d2; x += 2) {
+    let acc = f64x2.splat(0);
+    let p = src + (<usize>x << 2);
+    for (let r = 0; r < n; r++) {
+      acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.load64_zero(p)));
+      p += <usize>stride << 2;
+    }
+    store<f32>(dst + (<usize>x << 2), <f32>(f64x2.extract_lane(acc, 0) * inv));
+    store<f32>(dst + (<usize>(x + 1) << 2), <f32>(f64x2.extract_lane(acc, 1) * inv));
+  }
+  for (; x < d; x++) {
+    let acc: f64 = 0;
+    let p = src + (<usize>x << 2);
+    for (let r = 0; r < n; r++) {
+      acc += <f64>load<f32>(p);
+      p += <usize>stride << 2;
+    }
+    store<f32>(dst + (<usize>x << 2), <f32>(acc * inv));
+  }
+}
+
+/**
+ * dst = srcᵀ: dst[c, r] = src[r, c], in 16×16 blocks.
+ * src: usize // (rows, cols), row stride srcStride;  dst: usize // (cols, rows), row stride dstStride
+ */
+export function f32_rows_transpose(src: usize, srcStride: i32, rows: i32, cols: i32, dst: usize, dstStride: i32): void {
+  const B = 16;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const s = src + ((<usize>r * <usize>srcStride) << 2);
+        for (let c = c0; c < c1; c++) {
+          store<f32>(dst + ((<usize>c * <usize>dstStride + <usize>r) << 2), load<f32>(s + (<usize>c << 2)));
+        }
+      }
+    }
+  }
+}
+
 
 /** Σ x² over d floats, accumulated in f64 (f32 products are exact there: one rounding at the end). */
 // @ts-ignore: decorator
@@ -46,7 +151,7 @@ import { madd } from './simd';
  * dst_i = x_i / max(‖x_i‖₂, 1e-12) for n rows of d floats (a zero row stays zero).
  * src: usize // (n, d), row stride srcStride;  dst: usize // (n, d), row stride dstStride (may equal src)
  */
-export function f32_l2_normalize_rows(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f32_rows_l2_normalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
   const d4 = d & ~3;
   for (let i = 0; i < n; i++) {
     const s = src + ((<usize>i * <usize>srcStride) << 2);
