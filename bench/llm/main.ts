@@ -136,6 +136,13 @@ interface Agreement {
   /** Over the shared steps (+ the first differing one): steps whose top-1 ids agree. */
   top1: number;
   compared: number;
+  /**
+   * At the first differing id: how far apart the two candidates are in each engine (its top-1
+   * log-probability minus that of the other engine's pick, over the logit range; the larger of the
+   * two engines' gaps). Below `maxRelative` means the ids part at a near-tie the engines' rounding
+   * decides. Undefined when every id agrees or a pick is outside the other's top 5.
+   */
+  gapAtDifference?: number;
 }
 
 /** Compares two greedy results (see the header). */
@@ -157,7 +164,16 @@ function agreement(model: string, type: ModelType, ours: LlmResult, theirs: LlmR
       if (p !== undefined) maxRelative = Math.max(maxRelative, Math.abs(t.logprob - p) / ours.ranges![i]);
     }
   }
-  return { model, type, steps: a.length, sameIds: same, maxRelative, top1, compared };
+  let gapAtDifference: number | undefined;
+  if (same < a.length) {
+    const mine = new Map(ours.steps![same].map((t) => [t.id, t.logprob]));
+    const peer = new Map(theirs.steps![same].map((t) => [t.id, t.logprob]));
+    const ourGap = (mine.get(a[same])! - (mine.get(b[same]) ?? Number.NaN)) / ours.ranges![same];
+    const peerGap = (peer.get(b[same])! - (peer.get(a[same]) ?? Number.NaN)) / ours.ranges![same];
+    const gap = Math.max(ourGap, peerGap);
+    if (Number.isFinite(gap)) gapAtDifference = gap;
+  }
+  return { model, type, steps: a.length, sameIds: same, maxRelative, top1, compared, gapAtDifference };
 }
 
 /** The file's tensor bytes (its header read from disk). */
@@ -231,7 +247,7 @@ async function main(): Promise<void> {
             const theirs = await llm.run(exact('wllama', url, o.agree), 3_600_000);
             const a = agreement(model, type, ours, theirs);
             agreements.push(a);
-            console.error(`${model} ${type}: ${a.sameIds}/${a.steps} same greedy ids, max |Δlogprob|/range ${a.maxRelative.toExponential(2)}, top-1 ${a.top1}/${a.compared}`);
+            console.error(`${model} ${type}: ${a.sameIds}/${a.steps} same greedy ids, max |Δlogprob|/range ${a.maxRelative.toExponential(2)}, top-1 ${a.top1}/${a.compared}, gap where the ids part ${a.gapAtDifference ?? '—'}`);
           }
         }
       }
@@ -262,11 +278,15 @@ async function main(): Promise<void> {
       : '',
     '',
     'Synthetic models: greedy ids from BOS; over the steps before the first differing id, the largest |Δ log-probability| of the tokens both',
-    'engines rank in their top 5, over the step\'s logit range, and the steps whose most likely token agrees (that first differing step included).',
+    'engines rank in their top 5, over the step\'s logit range, and the steps whose most likely token agrees (that first differing step included);',
+    'where the ids part, how far apart the two candidates are (the larger of the engines\' log-probability gaps, over the logit range):',
+    'a gap at the size of the differences above is a near-tie that rounding decides. Quantized rows differ more than F32 ones because',
+    'the engines round activations differently: llama.cpp\'s WebAssembly build truncates the 8-bit codes toward zero and keeps block',
+    'scales in f16 (ggml-cpu/arch/wasm/quants.c), wasm-attention rounds to nearest with f32 scales (as ggml\'s reference quantizer rounds).',
     '',
-    '| model | weights | same greedy ids | max \\|Δ logprob\\| / logit range | top-1 agreement |',
-    '|---|---|---:|---:|---:|',
-    ...agreements.map((a) => `| ${a.model} | ${a.type} | ${a.sameIds}/${a.steps} | ${a.maxRelative.toExponential(2)} | ${a.top1}/${a.compared} |`),
+    '| model | weights | same greedy ids | max \\|Δ logprob\\| / logit range | top-1 agreement | gap where the ids part |',
+    '|---|---|---:|---:|---:|---:|',
+    ...agreements.map((a) => `| ${a.model} | ${a.type} | ${a.sameIds}/${a.steps} | ${a.maxRelative.toExponential(2)} | ${a.top1}/${a.compared} | ${a.gapAtDifference === undefined ? '—' : a.gapAtDifference.toExponential(2)} |`),
     '',
   ];
   const report = [
