@@ -5,7 +5,9 @@
 // it); pointers are byte addresses in the arena, strides are in elements.
 
 import type { KernelAccess, Kernels } from './kernels';
-import { AttentionError, exportedConstant, type KernelExports } from './runtime/index';
+import {
+  AttentionError, exportedConstant, JOB_F16W, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, type KernelExports,
+} from './runtime/index';
 
 /** The block formats read in place by qd8_f32_<format>_gemm. */
 export type BlockFormat = 'q8_0' | 'q4_0' | 'qb4w';
@@ -56,6 +58,18 @@ function readLayout(exports: KernelExports, prefix: string, fields: string[]): L
 
 type Fn = (...args: number[]) => number;
 
+/**
+ * Multiply-adds (m·n·k) from which a product is split over the worker pool: below it the job's
+ * hand-off (about 20–50 µs) outweighs what a second thread saves. One decode step of a 4096×4096
+ * matrix is 16.8 M.
+ */
+const MIN_SPLIT_MACS = 1 << 21;
+/** Column slices per thread: enough to even out a loaded machine's threads. */
+const SLICES_PER_THREAD = 4;
+
+/** The job kind of each block format's product. */
+const BLOCK_JOBS: Record<BlockFormat, number> = { q8_0: JOB_Q8_0, q4_0: JOB_Q4_0, qb4w: JOB_QB4W };
+
 /** Bytes of a kernel-computed size, read unsigned; sizes of 4 GiB and more cannot exist. */
 function unsignedBytes(bytes: number, bound: number, what: string): number {
   if (!(bound < 2 ** 32)) throw new AttentionError('OUT_OF_MEMORY', `${what} needs about ${bound} bytes, more than a 4 GiB Wasm memory holds`);
@@ -93,13 +107,41 @@ export class QuantizedKernels {
     return this.exports[name] as Fn;
   }
 
-  /** Writes `fields` (name → i32) into this family's parameter block, zeroing the rest first. */
-  private write(layout: Layout, fields: Record<string, number>): number {
+  /** Writes `fields` (name → i32) into a parameter block (this family's own by default), zeroing the rest first. */
+  private write(layout: Layout, fields: Record<string, number>, block = this.params): number {
     const p = this.access.arena.wordViews().i32;
-    const b = this.params >> 2;
+    const b = block >> 2;
     p.fill(0, b, b + (layout.PARAMS_BYTES >> 2));
     for (const [name, value] of Object.entries(fields)) p[b + (layout[name] >> 2)] = value;
-    return this.params;
+    return block;
+  }
+
+  /**
+   * One product through kernel `name`: in one call on this thread, or — with a worker pool and at
+   * least MIN_SPLIT_MACS multiply-adds — as a pool job (`kind`) of column slices, each a multiple
+   * of `align` columns wide. `fields(n0, cols)` gives the parameter fields of columns
+   * [n0, n0 + cols) (its weights, output and bias pointers moved to n0); `wsBytes(cols)` the
+   * workspace one slice needs. Every slice quantizes the activations itself (m·k work against its
+   * m·cols·k products). Slices write disjoint output columns and each output is computed exactly
+   * as in one call, so the result does not depend on the thread count.
+   */
+  private columns(
+    kind: number, name: string, layout: Layout, call: QuantizedProductCall, align: number,
+    wsBytes: (cols: number) => number, fields: (n0: number, cols: number) => Record<string, number>,
+  ): void {
+    const threads = this.access.threads();
+    const wanted = threads > 1 && call.m * call.n * call.k >= MIN_SPLIT_MACS ? threads * SLICES_PER_THREAD : 1;
+    const width = Math.ceil(Math.ceil(call.n / wanted) / align) * align;
+    const count = Math.ceil(call.n / width);
+    if (count < 2) {
+      const ws = this.scratch(wsBytes(call.n));
+      this.fn(name)(this.write(layout, { ...fields(0, call.n), WORKSPACE: ws }));
+      return;
+    }
+    this.access.runJob({
+      kind, count, stride: layout.PARAMS_BYTES, wsOffset: layout.WORKSPACE, wsBytes: wsBytes(width), mainParams: this.params,
+      write: (block, i) => this.write(layout, fields(i * width, Math.min(width, call.n - i * width)), block),
+    });
   }
 
   /** Bytes of qc8w_gemm_pack_b's panels for n columns of depth k. */
@@ -122,9 +164,10 @@ export class QuantizedKernels {
 
   /** C = dequant(qd8(A) · packed W) (+ bias): the W8A8 product (w: packInt8's panels). */
   int8Product(call: QuantizedProductCall): void {
-    const ws = this.scratch(this.int8WorkspaceBytes(call.m, call.k));
-    this.fn('qd8_f32_qc8w_gemm')(this.write(this.qgemm, {
-      A: call.a, LDA: call.lda, B: call.w, C: call.c, LDC: call.ldc, BIAS: call.bias, M: call.m, N: call.n, K: call.k, WORKSPACE: ws,
+    const panel = this.int8PackedBytes(8, call.k); // one panel of 8 columns
+    this.columns(JOB_QC8W, 'qd8_f32_qc8w_gemm', this.qgemm, call, 8, () => this.int8WorkspaceBytes(call.m, call.k), (n0, cols) => ({
+      A: call.a, LDA: call.lda, B: call.w + (n0 / 8) * panel, C: call.c + 4 * n0, LDC: call.ldc,
+      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k,
     }));
   }
 
@@ -135,10 +178,15 @@ export class QuantizedKernels {
 
   /** C = A · Wᵀ (+ bias) with W (n × k) in a block format read in place (k a multiple of 32). */
   blockProduct(format: BlockFormat, call: QuantizedProductCall, extra: BlockScales = { scales: 0, zeroPoints: 0 }): void {
-    const ws = this.scratch(this.blockWorkspaceBytes(call.m, call.k));
-    this.fn(`qd8_f32_${format}_gemm`)(this.write(this.qb, {
-      A: call.a, LDA: call.lda, W: call.w, SCALES: extra.scales, ZERO_POINTS: extra.zeroPoints, C: call.c, LDC: call.ldc,
-      BIAS: call.bias, M: call.m, N: call.n, K: call.k, WORKSPACE: ws,
+    const nb = call.k / 32;
+    // Bytes of one weight row (an output column): GGUF blocks of 34 / 18 bytes, or 16 nibble bytes
+    // per MatMulNBits block with its f32 scales and packed 4-bit zero points beside.
+    const wRow = format === 'q8_0' ? nb * 34 : format === 'q4_0' ? nb * 18 : nb * 16;
+    const zpRow = (nb + 1) >> 1;
+    this.columns(BLOCK_JOBS[format], `qd8_f32_${format}_gemm`, this.qb, call, 4, () => this.blockWorkspaceBytes(call.m, call.k), (n0, cols) => ({
+      A: call.a, LDA: call.lda, W: call.w + n0 * wRow, SCALES: extra.scales && extra.scales + 4 * n0 * nb,
+      ZERO_POINTS: extra.zeroPoints && extra.zeroPoints + n0 * zpRow, C: call.c + 4 * n0, LDC: call.ldc,
+      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k,
     }));
   }
 
@@ -149,10 +197,9 @@ export class QuantizedKernels {
 
   /** C = A · f32(W) (+ bias), W f16 bits: (k, n), or (n, k) when transB (row stride ldw). */
   f16Product(call: QuantizedProductCall, ldw: number, transB: boolean): void {
-    const ws = this.scratch(this.f16WorkspaceBytes(call.n, call.k));
-    this.fn('f32_f16w_gemm')(this.write(this.gemm, {
-      A: call.a, LDA: call.lda, B: call.w, LDB: ldw, C: call.c, LDC: call.ldc, BIAS: call.bias, M: call.m, N: call.n, K: call.k,
-      TRANS_B: transB ? 1 : 0, WORKSPACE: ws,
+    this.columns(JOB_F16W, 'f32_f16w_gemm', this.gemm, call, 8, (cols) => this.f16WorkspaceBytes(cols, call.k), (n0, cols) => ({
+      A: call.a, LDA: call.lda, B: call.w + 2 * (transB ? n0 * ldw : n0), LDB: ldw, C: call.c + 4 * n0, LDC: call.ldc,
+      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k, TRANS_B: transB ? 1 : 0,
     }));
   }
 

@@ -72,6 +72,26 @@ export interface KernelAccess {
   arena: Arena;
   /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   scratch(bytes: number): number;
+  /** Threads available to split work over (1 without a pool). */
+  threads(): number;
+  /** Runs a job on the worker pool (see PoolJob); only when threads() > 1. */
+  runJob(job: PoolJob): void;
+}
+
+/**
+ * A job for the worker pool: `count` parameter blocks of `stride` bytes for the kernel of `kind`
+ * (runtime/tasks.ts), each filled by `write(block, i)` with its workspace field (at `wsOffset`)
+ * left for the pool to point at the running thread's workspace of `wsBytes`. The main thread
+ * takes part with `mainParams`, a parameter block of at least `stride` bytes.
+ */
+export interface PoolJob {
+  kind: number;
+  count: number;
+  stride: number;
+  wsOffset: number;
+  wsBytes: number;
+  mainParams: number;
+  write(block: number, i: number): void;
 }
 
 /** The same exports, each function followed by a check of every guard word in the arena. */
@@ -152,7 +172,10 @@ export class Kernels {
   family<T>(make: (access: KernelAccess) => T): T {
     let f = this.families.get(make);
     if (f === undefined) {
-      f = make({ exports: this.exports, arena: this.arena, scratch: (bytes) => this.scratch(bytes) });
+      f = make({
+        exports: this.exports, arena: this.arena, scratch: (bytes) => this.scratch(bytes),
+        threads: () => this.threads, runJob: (job) => this.runJob(job),
+      });
       this.families.set(make, f);
     }
     return f as T;
@@ -299,18 +322,26 @@ export class Kernels {
       flops += c.nq * c.nk * (c.dh + c.dv);
       wsBytes = Math.max(wsBytes, this.attnWorkspaceBytes(c.nk, c.dh, c.dv));
     }
-    const pool = this.pool;
-    if (!pool || calls.length < 2 || flops < minFlops) {
+    if (!this.pool || calls.length < 2 || flops < minFlops) {
       for (const c of calls) this.attnOnline(c);
       return;
     }
-    const stride = this.attnLayout.PARAMS_BYTES;
-    this.workspaces.reservePool(pool, wsBytes);
-    const tasks = this.arena.alloc(stride * calls.length);
+    this.runJob({
+      kind: JOB_ATTENTION, count: calls.length, stride: this.attnLayout.PARAMS_BYTES, wsOffset: this.attnLayout.WORKSPACE,
+      wsBytes, mainParams: this.params, write: (block, i) => this.writeAttn(calls[i], block, 0, 0, 0),
+    });
+  }
+
+  /** Runs `job` on the pool (the main thread takes part); see PoolJob. */
+  private runJob(job: PoolJob): void {
+    const pool = this.pool;
+    if (!pool) throw new AttentionError('UNSUPPORTED', 'this runtime has no worker pool');
+    this.workspaces.reservePool(pool, job.wsBytes);
+    const tasks = this.arena.alloc(job.stride * job.count);
     try {
-      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
-      calls.forEach((c, i) => this.writeAttn(c, tasks + i * stride, 0, 0, 0));
-      pool.run(JOB_ATTENTION, tasks, calls.length, stride, this.attnLayout.WORKSPACE, this.params, mainWs);
+      const mainWs = this.scratch(job.wsBytes); // after the last allocation: its address is final
+      for (let i = 0; i < job.count; i++) job.write(tasks + i * job.stride, i);
+      pool.run(job.kind, tasks, job.count, job.stride, job.wsOffset, job.mainParams, mainWs);
       this.arena.verifyGuards();
     } finally {
       this.arena.release(tasks);
@@ -325,22 +356,14 @@ export class Kernels {
       flops += c.m * c.n * c.k;
       wsBytes = Math.max(wsBytes, this.gemmWorkspaceBytes(c.n, c.k));
     }
-    const pool = this.pool;
-    if (!pool || calls.length < 2 || flops < minFlops) {
+    if (!this.pool || calls.length < 2 || flops < minFlops) {
       for (const c of calls) this.gemm(c);
       return;
     }
-    const stride = this.gemmLayout.PARAMS_BYTES;
-    this.workspaces.reservePool(pool, wsBytes);
-    const tasks = this.arena.alloc(stride * calls.length);
-    try {
-      const mainWs = this.scratch(wsBytes); // after the last allocation: its address is final
-      calls.forEach((c, i) => this.writeGemm(c, tasks + i * stride, 0));
-      pool.run(JOB_GEMM, tasks, calls.length, stride, this.gemmLayout.WORKSPACE, this.params, mainWs);
-      this.arena.verifyGuards();
-    } finally {
-      this.arena.release(tasks);
-    }
+    this.runJob({
+      kind: JOB_GEMM, count: calls.length, stride: this.gemmLayout.PARAMS_BYTES, wsOffset: this.gemmLayout.WORKSPACE,
+      wsBytes, mainParams: this.params, write: (block, i) => this.writeGemm(calls[i], block, 0),
+    });
   }
 
   /** Dense weights (nq, nk) at `w` for one (batch, head), in ONNX qk_matmul_output_mode `mode`. */

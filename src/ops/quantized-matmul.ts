@@ -4,8 +4,9 @@
 //   q8_0 / q4_0   qd8_f32_q8_0_gemm / qd8_f32_q4_0_gemm (activations in blocks of 32)
 //   matmulnbits   qd8_f32_qb4w_gemm
 //   f16           f32_f16w_gemm (converted to f32 on the fly; f32 arithmetic)
-// The kernels pick their decode path themselves (one row at a time below 4 rows). Products run on
-// the calling thread; rows go to the kernel in chunks so the activations' workspace stays bounded.
+// The kernels pick their decode path themselves (one row at a time below 4 rows). Rows go to the
+// kernel in chunks so the activations' workspace stays bounded; with a worker pool each chunk's
+// product is split over output columns (kernels-quantized.ts).
 
 import type { Kernels } from '../kernels';
 import { type QuantizedProductCall, quantizedKernels } from '../kernels-quantized';

@@ -17,7 +17,7 @@ import type { KernelExports } from './instantiate';
 /** Int32 slots of the control block. */
 export const CONTROL = {
   GENERATION: 0, //  bumped by the main thread to start a job; workers wait on it
-  KIND: 1, //        which kernel: JOB_ATTENTION or JOB_GEMM
+  KIND: 1, //        which kernel: JOB_ATTENTION, JOB_GEMM, … (JOB_KERNELS)
   TASKS: 2, //       byte address of the first parameter block
   COUNT: 3, //       number of blocks
   STRIDE: 4, //      bytes between blocks
@@ -37,6 +37,21 @@ export const controlBytes = (workers: number): number => (CONTROL.SLOTS + 2 * Ma
 export const JOB_ATTENTION = 1;
 /** Job kind: f32_gemm tasks. */
 export const JOB_GEMM = 2;
+/** Job kind: qd8_f32_qc8w_gemm tasks (int8 weights in packed panels). */
+export const JOB_QC8W = 3;
+/** Job kind: qd8_f32_q8_0_gemm tasks (GGUF q8_0 blocks). */
+export const JOB_Q8_0 = 4;
+/** Job kind: qd8_f32_q4_0_gemm tasks (GGUF q4_0 blocks). */
+export const JOB_Q4_0 = 5;
+/** Job kind: qd8_f32_qb4w_gemm tasks (ONNX MatMulNBits blocks). */
+export const JOB_QB4W = 6;
+/** Job kind: f32_f16w_gemm tasks (f16 weights). */
+export const JOB_F16W = 7;
+
+/** The kernel export each job kind runs (index: kind); a kind not listed fails its tasks. */
+const JOB_KERNELS: readonly string[] = [
+  '', 'f32_attn_online', 'f32_gemm', 'qd8_f32_qc8w_gemm', 'qd8_f32_q8_0_gemm', 'qd8_f32_q4_0_gemm', 'qd8_f32_qb4w_gemm', 'f32_f16w_gemm',
+];
 
 /**
  * Claims and runs tasks of the current job until none is left; returns how many threw.
@@ -55,14 +70,14 @@ export function runTasks(exports: KernelExports, i32: Int32Array, control: numbe
   const count = i32[c + CONTROL.COUNT];
   const stride = i32[c + CONTROL.STRIDE];
   const wsOffset = i32[c + CONTROL.WS_OFFSET];
-  const kernel = kind === JOB_ATTENTION ? exports.f32_attn_online : exports.f32_gemm;
+  const kernel = exports[JOB_KERNELS[kind] ?? ''] as ((params: number) => void) | undefined;
   let failed = 0;
   for (;;) {
     const t = Atomics.add(i32, c + CONTROL.NEXT, 1);
     if (t >= count) break;
     try {
       exports.pool_task_load(params, tasks + t * stride, stride, wsOffset, workspace);
-      kernel(params);
+      kernel!(params); // an unknown kind throws here: its tasks count as failed
     } catch {
       failed++;
     }

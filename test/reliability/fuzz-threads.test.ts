@@ -5,17 +5,20 @@
 //   attention               random GQA shape, causal (either alignment) or not, a left/right
 //                           window, per-batch key lengths, softcap, scale;
 //   matmul                  random [M, K] × [K, N] or × [N, K]ᵀ (row-split products);
-//   slidingWindowAttention  random window sides, dilation, causal alignment, key lengths.
+//   slidingWindowAttention  random window sides, dilation, causal alignment, key lengths;
+//   quantized matmul        q8_0, q4_0 or int8 weights, decode (M = 1) to 40 rows, with or without
+//                           bias (column-split products).
 // The output must equal a one-thread runtime's bit for bit (the split is over heads, whole query
-// tiles and product rows: the same arithmetic) and the float64 reference within 2e-5 (1e-4 for
-// matmul). The step (method, threads, growth, shapes, options) is printed on failure; the seed is
+// tiles, product rows and columns: the same arithmetic) and the float64 reference within 2e-5
+// (1e-4 for matmul; quantized: 1e-5 of the output range, the reference quantizing as the kernels do). The step (method, threads, growth, shapes, options) is printed on failure; the seed is
 // fixed (FUZZ_THREADS_SEED overrides it, FUZZ_THREADS_STEPS the step count), so runs repeat.
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
+import { createRuntime, createRuntimeSync, type QuantizedMatrix, type Runtime, type Tensor } from '../../src/index';
 import { rng } from '../helpers/numeric';
 import { referenceAttention, referenceMatmul } from '../reference/attention';
+import { blockProductRef, decodeQ4_0Row, decodeQ8_0Row, qc8wProductRef, quantizeQ4_0, quantizeQ8_0 } from '../reference/quant';
 import { referenceSlidingWindow } from '../reference/sliding-window';
 
 const SEED = Number(process.env.FUZZ_THREADS_SEED ?? 20250111);
@@ -100,7 +103,44 @@ function slidingStep(next: () => number): Step {
   };
 }
 
-const FAMILIES = [attentionStep, matmulStep, slidingStep];
+/** Random product with quantized weights (q8_0, q4_0 or int8), large enough to split over columns. */
+function quantizedStep(next: () => number): Step {
+  const type = pick(next, ['q8_0', 'q4_0', 'int8'] as const);
+  const m = pick(next, [1, 1, 2, 3, between(next, 4, 40)]);
+  const kd = 32 * between(next, 8, 40);
+  const n = Math.max(between(next, 200, 900), Math.ceil(2 ** 21 / (m * kd)));
+  const a = tensorOf([m, kd], next);
+  const rows = tensorOf([n, kd], next).data;
+  const bias = next() < 0.5 ? tensorOf([n], next) : undefined;
+  let want: Float32Array;
+  let make: (rt: Runtime) => QuantizedMatrix;
+  if (type === 'int8') {
+    const data = Int8Array.from({ length: kd * n }, () => between(next, -127, 127));
+    const scales = Float32Array.from({ length: n }, () => 0.001 + next() * 0.01);
+    want = qc8wProductRef(a.data, m, { k: kd, n, data, transB: false, ld: n, scale: scales }, { bias: bias?.data }).out;
+    make = (rt) => rt.quantizedMatrix({ type, shape: [kd, n], data, scales });
+  } else {
+    const bytes = type === 'q8_0' ? quantizeQ8_0(rows, n, kd) : quantizeQ4_0(rows, n, kd);
+    const decode = type === 'q8_0' ? decodeQ8_0Row : decodeQ4_0Row;
+    want = blockProductRef(a.data, m, kd, Array.from({ length: n }, (_, j) => decode(bytes, kd, j)), { bias: bias?.data }).out;
+    make = (rt) => rt.quantizedMatrix({ type, shape: [n, kd], data: bytes });
+  }
+  return {
+    describe: `matmul a [${a.shape}] with ${type} weights (k ${kd}, n ${n})${bias ? ' + bias' : ''}`,
+    run: (rt) => {
+      const qb = make(rt);
+      try {
+        return rt.matmul(a, qb, bias ? { bias } : {}).data;
+      } finally {
+        qb.dispose();
+      }
+    },
+    reference: () => want,
+    tolerance: 1e-5 * want.reduce((r, x) => Math.max(r, Math.abs(x)), 0),
+  };
+}
+
+const FAMILIES = [attentionStep, matmulStep, slidingStep, quantizedStep];
 
 describe('fuzz: fresh threaded runtimes, first call', () => {
   let one: Runtime;
