@@ -1,5 +1,8 @@
-// Bundles src/ with esbuild into the package's entry points (see package.json "exports"), minified
-// with source maps (parsing and compiling the module source is most of the import time):
+// Bundles src/ with esbuild into the package's entry points (see package.json "exports"), with
+// source maps. The browser and workerd bundles are minified (bytes over the network; parsing and
+// compiling the module source is most of the import time); the Node entries (index.js, index.cjs,
+// core.js, core.cjs — also what Deno and Bun load) are not: a host printing an uncaught error
+// quotes the throwing source line, which in a minified bundle is the whole ~200 KB bundle.
 //   dist/index.js    ESM — Node `import`, Deno, Bun, and the `default` condition
 //   dist/index.cjs   CommonJS — Node `require`
 //   dist/browser.js  ESM for browsers and their bundlers: the `node:*` imports (taken only when
@@ -50,8 +53,9 @@ const noEmbeddedKernels = {
 /** The four bundles of one entry: ESM, CommonJS, browser ESM, and workerd ESM (from its own source). */
 async function bundleEntry(source, workerdSource, name) {
   const entry = { ...common, entryPoints: [source] };
-  await build({ ...entry, format: 'esm', outfile: `dist/${name}.js` });
-  await build({ ...entry, format: 'cjs', outfile: `dist/${name}.cjs`, logOverride: { 'empty-import-meta': 'silent' } });
+  const server = { ...entry, minify: false }; // Node, Deno, Bun: readable stack lines
+  await build({ ...server, format: 'esm', outfile: `dist/${name}.js` });
+  await build({ ...server, format: 'cjs', outfile: `dist/${name}.cjs`, logOverride: { 'empty-import-meta': 'silent' } });
   await build({ ...entry, format: 'esm', outfile: `dist/${name === 'index' ? 'browser' : `${name}.browser`}.js`, external: [], plugins: [noNodeBuiltins] });
   await build({
     ...common,

@@ -2,7 +2,7 @@
 //
 //   .wasm       each file in dist/wasm/ ≤ 100 KB
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
-//               core.workerd.js) ≤ 53 KB minified
+//               core.workerd.js) ≤ 54 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
 //               the pool's worker.js ≤ 58 KB minified and gzipped
 //
@@ -14,6 +14,9 @@
 // duplicated checks) is open work. The low-precision API (rt.quantizeMatrix, rt.quantizedMatrix,
 // rt.matmul with a QuantizedMatrix) then added about 4 KB gzipped to the full entry (51 → 55 KB):
 // its limit moved to 56 KB. The core entry does not carry that API (Kernels.family keeps it out).
+// The Node entries then shipped unminified (readable uncaught errors); minified again for this
+// measure, core.cjs came out at 53.1 KB, about 0.8 KB above the build's own minification of the
+// same code: the core limit moved to 54 KB.
 // Quantized layer weights (multiHeadAttention's weightType and pre-quantized q/k/v/out) added
 // about 1 KB more (the CommonJS bundle reached 56.2 KB): the limit moved to 58 KB.
 //
@@ -30,7 +33,7 @@ import { gzipSync } from 'node:zlib';
 import { transform } from 'esbuild';
 
 const KB = 1024;
-const BUDGET = { wasm: 100 * KB, jsMin: 53 * KB, jsGzip: 58 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 54 * KB, jsGzip: 58 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],

@@ -26,6 +26,9 @@ export class AttentionError extends Error {
     this.code = code;
   }
 }
+// The class keeps its name in minified bundles too (Node prints the constructor's name beside
+// error.name: `E [AttentionError]` otherwise), without esbuild's keepNames on every function.
+Object.defineProperty(AttentionError, 'name', { value: 'AttentionError' });
 
 /** Formats a shape as `[2, 3, 4]` for messages. */
 export function formatShape(shape: ArrayLike<number>): string {
