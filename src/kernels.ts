@@ -1,6 +1,7 @@
-// kernels.ts — typed wrappers of the f32 kernels (with kernels-quantized.ts and runtime/tasks.ts, the only code that calls raw Wasm exports). Each writes a kernel's
-// parameter block (offsets read from the module's own exported constants, so the two sides cannot
-// drift) and call it. Pointers are byte addresses in the arena; strides are in elements.
+// kernels.ts — typed wrappers of the f32 kernels. With kernels-quantized.ts and runtime/tasks.ts
+// it is the only code that calls raw Wasm exports. Each wrapper writes a kernel's parameter block
+// (offsets read from the module's own exported constants, so the two sides cannot drift) and
+// calls it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
   Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool, Workspaces,
@@ -380,11 +381,6 @@ export class Kernels {
     this.exports.f32_attn_merge(acc, accStride, lseAcc, part, partStride, lsePart, rows, dv);
   }
 
-  /** Runs the peak multiply-add loop (iters · 64 flops); returns its checksum. Benchmark only. */
-  peakMadd(iters: number, seed: number): number {
-    return this.exports.f32_peak_madd(iters, seed);
-  }
-
   // ── wrappers for positions ──
   private ropeLayout: Layout | undefined;
   private ropeParams = 0;
@@ -473,11 +469,6 @@ export class Kernels {
   /** In-place row softmax of (rows, cols) floats at `x` with row stride `stride`. */
   softmaxRows(x: number, rows: number, cols: number, stride: number): void {
     this.exports.f32_softmax_rows(x, rows, cols, stride);
-  }
-
-  /** y[i] = exp(x[i]) through the kernel's vector exp. */
-  exp(x: number, y: number, n: number): void {
-    this.exports.f32_exp(x, y, n);
   }
 
   // ── wrappers for structured variants ──

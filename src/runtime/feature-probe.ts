@@ -1,5 +1,5 @@
 // feature-probe.ts — tiny hand-written Wasm modules that tell whether this engine accepts the
-// instructions a kernel binary uses, validated instead of the 22 KB binaries themselves (no
+// instructions a kernel binary uses, validated instead of the ~40 KB binaries themselves (no
 // base64 decode, no full validation at start-up; wasm-feature-detect does the same).
 //
 // Beyond the MVP, both binaries use SIMD128 and bulk memory (memory.fill / memory.copy); the

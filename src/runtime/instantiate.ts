@@ -150,7 +150,7 @@ const supported = new Map<Isa, boolean>();
 /**
  * True when this engine accepts the binary (relaxed SIMD needs a flag on Node 20). Decided by
  * validating a few-dozen-byte probe module with the instructions the binary needs beyond the MVP
- * (feature-probe.ts), not the 22 KB binary itself; the answer is cached.
+ * (feature-probe.ts), not the ~40 KB binary itself; the answer is cached.
  */
 export function isaSupported(isa: Isa): boolean {
   const probe = isa === 'relaxed' ? RELAXED_PROBE : isa === 'simd128' ? SIMD128_PROBE : undefined;
