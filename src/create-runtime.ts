@@ -25,9 +25,9 @@ import {
 } from './attention/lsh';
 // ── imports for structured variants ──
 import { hierarchicalAttention, type HierarchicalOptions, type HierarchicalResult } from './attention/hierarchical';
+import { routedAttention, type RoutedOptions, type RoutedResult } from './attention/routed';
 import {
-  routedAttention, type RoutedOptions, type RoutedResult, routingAttention, routingCentroids, type RoutingCentroidOptions,
-  type RoutingOptions, type RoutingResult,
+  routingAttention, routingCentroids, type RoutingCentroidOptions, type RoutingOptions, type RoutingResult,
 } from './attention/routing';
 import { RecurrentMemoryAttention, type RecurrentMemoryOptions } from './layers/recurrent-memory';
 

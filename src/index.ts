@@ -42,9 +42,8 @@ export type { LshBuckets, LshHashOptions, LshOptions, LshRotationOptions } from 
 export type {
   HierarchicalAggregate, HierarchicalLevel, HierarchicalOptions, HierarchicalResult,
 } from './attention/hierarchical';
-export type {
-  AttentionPath, RoutedOptions, RoutedResult, Router, RoutingCentroidOptions, RoutingOptions, RoutingResult,
-} from './attention/routing';
+export type { AttentionPath, RoutedOptions, RoutedResult, Router } from './attention/routed';
+export type { RoutingCentroidOptions, RoutingOptions, RoutingResult } from './attention/routing';
 export {
   RecurrentMemoryAttention, type RecurrentMemoryForwardOptions, type RecurrentMemoryOptions, type RecurrentMemoryState,
 } from './layers/recurrent-memory';
