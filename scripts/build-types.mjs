@@ -39,4 +39,26 @@ for (const file of walk(out)) {
   writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), cjs);
   files++;
 }
-console.log(`types: ${files} declaration files in dist/types (.d.ts and .d.cts)`);
+// Projects whose lib lacks what the declarations name — ES2022 without esnext.disposable
+// (Symbol.dispose), or no DOM lib (the WebAssembly namespace; older @types/node has none) — get
+// minimal global declarations that merge with the real ones where those exist (@types/node
+// declares SymbolConstructor.dispose the same way). Both entries reference the file.
+const globals = `// Global names the declarations use, for projects whose lib lacks them (merged with the real
+// declarations where present).
+interface SymbolConstructor {
+  readonly dispose: unique symbol;
+}
+declare namespace WebAssembly {
+  interface Module {}
+  interface Memory {}
+}
+`;
+writeFileSync(join(out, 'globals.d.ts'), globals);
+writeFileSync(join(out, 'globals.d.cts'), globals);
+for (const entry of ['index', 'core']) {
+  for (const ext of ['d.ts', 'd.cts']) {
+    const file = join(out, `${entry}.${ext}`);
+    writeFileSync(file, `/// <reference path="./globals.${ext}" />\n${readFileSync(file, 'utf8')}`);
+  }
+}
+console.log(`types: ${files} declaration files in dist/types (.d.ts and .d.cts), and globals.d.ts`);

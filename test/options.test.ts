@@ -114,7 +114,7 @@ describe('unknown option keys', () => {
 
   it('list the valid keys when none is close', () => {
     expectError(() => rt.attention(q, k, v, { key_padding_mask: undefined } as never), 'INVALID_OPTION', [
-      'options.key_padding_mask is not an option of rt.attention', "'scale', 'causal', 'mask', 'keyLengths', 'softcap', 'window', 'returnWeights', 'out'",
+      'options.key_padding_mask is not an option of rt.attention', "'scale', 'causal', 'mask', 'keyLengths', 'softcap', 'window', 'layout', 'returnWeights', 'out'",
     ]);
   });
 

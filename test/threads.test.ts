@@ -195,6 +195,20 @@ describe('the task loop and views of shared memory', () => {
     expect(() => viewCovering(stuck, 3 * PAGE)).toThrow(/sees 65536 bytes of shared memory after a refresh, the job needs 196608/);
   });
 
+  it('a worker script that is not there: createRuntime rejects with UNSUPPORTED naming the URL tried and options.workerUrl', async () => {
+    const missing = new URL('../dist/no-such-worker.js', import.meta.url);
+    let thrown: unknown;
+    try {
+      (await createRuntime({ threads: 2, workerUrl: missing })).dispose();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(AttentionError);
+    expect((thrown as AttentionError).code).toBe('UNSUPPORTED');
+    expect((thrown as AttentionError).message).toContain(`from ${missing.href} (options.workerUrl)`);
+    expect((thrown as AttentionError).message).toMatch(/pass options\.workerUrl/);
+  });
+
   it('a task block outside memory fails the call (AttentionError UNSUPPORTED), never runs on a stale block; the runtime stays usable', async () => {
     const rt = await createRuntime({ threads: 2, workerUrl });
     const st = createRuntimeSync();

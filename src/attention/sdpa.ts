@@ -1,5 +1,6 @@
 // sdpa.ts — rt.attention: scaled dot-product attention with idiomatic options on
-// [batch, heads, seq, headDim] tensors, on the fused online-softmax kernel.
+// [batch, heads, seq, headDim] tensors (or [batch, seq, heads, headDim] with layout 'bshd', read
+// through strides), on the fused online-softmax kernel.
 
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
@@ -7,7 +8,7 @@ import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
-import { bhsdLayout, runAttention, writesNothing } from './core';
+import { bhsdLayout, bshdLayout, runAttention, writesNothing } from './core';
 import { checkMask, type MaskData, placeMask } from './mask';
 import {
   assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,
@@ -38,6 +39,13 @@ export interface AttentionOptions {
     left?: number;
     /** Keys after the query's aligned position it may see (omitted: unbounded). */
     right?: number };
+  /**
+   * Layout of q, k, v and the output: `'bhsd'` (default) is [batch, heads, seq, headDim];
+   * `'bshd'` is [batch, seq, heads, headDim] (PyTorch `batch_first`, flash-attn, onnxruntime's
+   * 3-D inputs split into heads), read in place through strides — no transposing copy. Masks and
+   * returned weights stay [batch, heads, nq, nk].
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Also return the attention probabilities, shape [batch, heads, nq, nk] (materialized; `precision: 'f32'` only). */
   returnWeights?: boolean;
   /**
@@ -67,7 +75,8 @@ export interface AttentionWithWeights {
 
 const F32 = [Float32Array] as const;
 const ATTENTION_KEYS = optionKeys<AttentionOptions>({
-  scale: true, causal: true, mask: true, keyLengths: true, softcap: true, window: true, returnWeights: true, out: true, precision: true,
+  scale: true, causal: true, mask: true, keyLengths: true, softcap: true, window: true, layout: true, returnWeights: true, out: true,
+  precision: true,
 });
 const WINDOW_KEYS = optionKeys<NonNullable<AttentionOptions['window']>>({ left: true, right: true });
 
@@ -84,6 +93,10 @@ function expectRank4(view: TensorView, name: string, what: string): void {
   }
 }
 
+/** [batch, heads, seq, dim] of a 4-D shape in `layout`. */
+const bhsdOf = (shape: readonly number[], layout: 'bhsd' | 'bshd'): number[] =>
+  layout === 'bhsd' ? [...shape] : [shape[0], shape[2], shape[1], shape[3]];
+
 export function attention(
   kernels: Kernels,
   qIn: TensorLike,
@@ -94,24 +107,34 @@ export function attention(
   const arena = kernels.arena;
   const options = readOptions<AttentionOptions>(optionsIn, ATTENTION_KEYS, 'options', 'rt.attention');
   booleanOption(options.returnWeights, 'options.returnWeights', false);
+  const layout = options.layout ?? 'bhsd';
+  if (layout !== 'bhsd' && layout !== 'bshd') {
+    throw new AttentionError('INVALID_OPTION', `options.layout must be 'bhsd' or 'bshd', got ${formatValue(layout)}`);
+  }
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = viewTensor(kIn, 'k', F32, arena);
   const v = viewTensor(vIn, 'v', F32, arena);
-  expectRank4(q, 'q', '[batch, heads, nq, headDim]');
-  expectRank4(k, 'k', '[batch, kvHeads, nk, headDim]');
-  expectRank4(v, 'v', '[batch, kvHeads, nk, valueDim]');
-  const [batch, qHeads, nq, dh] = q.shape;
-  const [kb, kvHeads, nk, kdh] = k.shape;
-  const [vb, vHeads, vk, dv] = v.shape;
+  const bshd = layout === 'bshd';
+  const dims = (seq: string, heads: string, dim: string) => (bshd ? `[batch, ${seq}, ${heads}, ${dim}] (layout 'bshd')` : `[batch, ${heads}, ${seq}, ${dim}]`);
+  expectRank4(q, 'q', dims('nq', 'heads', 'headDim'));
+  expectRank4(k, 'k', dims('nk', 'kvHeads', 'headDim'));
+  expectRank4(v, 'v', dims('nk', 'kvHeads', 'valueDim'));
+  const [batch, qHeads, nq, dh] = bhsdOf(q.shape, layout);
+  const [kb, kvHeads, nk, kdh] = bhsdOf(k.shape, layout);
+  const [vb, vHeads, vk, dv] = bhsdOf(v.shape, layout);
+  // Every shape error names all three shapes and the layout they were read in.
+  const shapes = `q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}: expected ` +
+    (bshd ? dims('seq', 'heads', 'headDim') : "[batch, heads, seq, headDim] (or pass layout: 'bshd')");
   if (kb !== batch || vb !== batch) {
-    throw new AttentionError('SHAPE_MISMATCH', `q, k and v must share the batch size: q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}`);
+    throw new AttentionError('SHAPE_MISMATCH', `q, k and v must share the batch size: ${shapes}`);
   }
-  if (kdh !== dh) throw new AttentionError('SHAPE_MISMATCH', `k's head size must equal q's (${dh}): k ${formatShape(k.shape)}`);
+  if (kdh !== dh) throw new AttentionError('SHAPE_MISMATCH', `k's head size must equal q's (${dh}): ${shapes}`);
   if (vHeads !== kvHeads || vk !== nk) {
-    throw new AttentionError('SHAPE_MISMATCH', `v must have k's heads and length [${batch}, ${kvHeads}, ${nk}, valueDim], got ${formatShape(v.shape)}`);
+    const want = bshd ? `[${batch}, ${nk}, ${kvHeads}, valueDim]` : `[${batch}, ${kvHeads}, ${nk}, valueDim]`;
+    throw new AttentionError('SHAPE_MISMATCH', `v must have k's heads and length ${want}, got ${formatShape(v.shape)}; ${shapes}`);
   }
   if (kvHeads === 0 || qHeads % kvHeads !== 0) {
-    throw new AttentionError('SHAPE_MISMATCH', `k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention`);
+    throw new AttentionError('SHAPE_MISMATCH', `k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention: ${shapes}`);
   }
   const scale = finiteOption(options.scale, 'options.scale', dh > 0 ? 1 / Math.sqrt(dh) : 1);
   const softcap = nonNegativeOption(options.softcap, 'options.softcap', 0);
@@ -131,7 +154,7 @@ export function attention(
     ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
   const topLeft = causal === 'top-left';
-  const outShape = [batch, qHeads, nq, dv];
+  const outShape = bshd ? [batch, nq, qHeads, dv] : [batch, qHeads, nq, dv];
   checkElementCount(batch * qHeads * nq * dv, 'output');
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
   const wantWeights = options.returnWeights === true;
@@ -149,6 +172,7 @@ export function attention(
   }
   const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
   const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
+  const headLayout = bshd ? bshdLayout : bhsdLayout;
   const scope = new Scope(arena);
   try {
     kernels.reserveAttention(nk, dh, dv, int8);
@@ -160,10 +184,10 @@ export function attention(
     const wp = wantWeights ? scope.alloc(batch * qHeads * nq * nk, 'weights') : 0;
     runAttention(kernels, {
       batch, qHeads, kvHeads, nq, nk, dh, dv,
-      q: bhsdLayout(qp, qHeads, nq, dh),
-      k: bhsdLayout(kp, kvHeads, nk, dh),
-      v: bhsdLayout(vp, kvHeads, nk, dv),
-      o: bhsdLayout(op, qHeads, nq, dv),
+      q: headLayout(qp, qHeads, nq, dh),
+      k: headLayout(kp, kvHeads, nk, dh),
+      v: headLayout(vp, kvHeads, nk, dv),
+      o: headLayout(op, qHeads, nq, dv),
       scale, softcap, mask, offsets, keyLens, left, right,
       weights: wantWeights ? { ptr: wp, mode: 3 } : undefined,
       int8,

@@ -215,6 +215,19 @@ function compileFailure(isa: Isa, error: unknown): AttentionError {
   );
 }
 
+/**
+ * Instantiating the compiled embedded kernels failed: WebKit compiles bytes under a
+ * Content-Security-Policy without 'wasm-unsafe-eval' and refuses only here. Reported like a
+ * refused compilation (compileFailure).
+ */
+async function instantiateEmbedded(isa: Isa, module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  try {
+    return await WebAssembly.instantiate(module, imports);
+  } catch (error) {
+    throw compileFailure(isa, error);
+  }
+}
+
 function asExports(instance: WebAssembly.Instance): KernelExports {
   return instance.exports as unknown as KernelExports;
 }
@@ -270,7 +283,7 @@ export async function instantiateKernels(options: InstantiateOptions = {}): Prom
   }
   const isa = checkForcedIsa(options.isa);
   const module = await compileKernels(isa);
-  return asExports(await WebAssembly.instantiate(module, {}));
+  return asExports(await instantiateEmbedded(isa, module, {}));
 }
 
 /** Instantiates the kernels synchronously (Node, Deno, Bun; browsers limit sync compiles). */
@@ -286,7 +299,12 @@ export function instantiateKernelsSync(options: InstantiateOptions = {}): Kernel
     return checkedExports(instance);
   }
   const isa = checkForcedIsa(options.isa);
-  return asExports(new WebAssembly.Instance(compileKernelsSync(isa), {}));
+  const module = compileKernelsSync(isa);
+  try {
+    return asExports(new WebAssembly.Instance(module, {}));
+  } catch (error) {
+    throw compileFailure(isa, error);
+  }
 }
 
 /** A kernel instance on a shared memory, with what a worker needs to join it. */
@@ -311,6 +329,6 @@ export async function instantiateSharedKernels(isa: Isa, maxBytes: number): Prom
     throw new AttentionError('UNSUPPORTED', `shared WebAssembly memory is not available: ${String(error)}`);
   }
   const module = await compileKernels(isa, true);
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const instance = await instantiateEmbedded(isa, module, { env: { memory } });
   return { exports: instance.exports as unknown as KernelExports, module, memory };
 }

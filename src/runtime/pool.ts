@@ -97,7 +97,14 @@ export class WorkerPool {
       await Promise.all(ready);
     } catch (error) {
       for (const worker of workers) void worker.terminate();
-      throw error instanceof AttentionError ? error : new AttentionError('UNSUPPORTED', `could not start worker threads: ${String(error)}`);
+      if (error instanceof AttentionError) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new AttentionError(
+        'UNSUPPORTED',
+        `could not start worker threads from ${String(url)}${workerUrl === undefined ? ' (beside this bundle)' : ' (options.workerUrl)'}: ${detail}. ` +
+          'If a bundler moved or left out dist/worker.js, copy it (exported as wasm-attention/worker.js) to where your app serves it and pass options.workerUrl; ' +
+          'or ask for threads: 1.',
+      );
     }
     return new WorkerPool(threads, workers, arena, memory, control, exports);
   }
@@ -231,7 +238,8 @@ async function spawn(url: string | URL): Promise<{ worker: WorkerLike; firstMess
   const worker = new WorkerCtor(url, { type: 'module' });
   const firstMessage = new Promise<unknown>((resolve, reject) => {
     worker.addEventListener('message', (e) => resolve(e.data), { once: true });
-    worker.addEventListener('error', (e) => reject(new Error(e.message ?? 'worker error')), { once: true });
+    // A script that fails to load gives an error event without a message (browsers say no more).
+    worker.addEventListener('error', (e) => reject(new Error(e.message || 'the worker script did not load or threw at start')), { once: true });
   });
   return { worker, firstMessage };
 }

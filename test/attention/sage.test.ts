@@ -208,6 +208,25 @@ describe.each(ISAS)('8-bit attention (%s)', (isa) => {
     expect(Array.from(b.data)).toEqual(Array.from(a.data));
   });
 
+  it("layout 'bshd' reads the same heads in place: bit for bit the 'bhsd' result", () => {
+    const [b, h, n, d] = [2, 3, 37, 16];
+    const c = inputs({ name: 'bshd', b, hq: h, nq: n, nk: n, dh: d }, 13);
+    const toBshd = (t: Float32Array): Float32Array => {
+      const out = new Float32Array(t.length);
+      for (let bb = 0; bb < b; bb++) for (let hh = 0; hh < h; hh++) for (let s = 0; s < n; s++) for (let x = 0; x < d; x++) {
+        out[((bb * n + s) * h + hh) * d + x] = t[((bb * h + hh) * n + s) * d + x];
+      }
+      return out;
+    };
+    const shape = [b, n, h, d];
+    const ref = rt.attention(c.q, c.k, c.v, { precision: 'int8', causal: true }) as Tensor;
+    const got = rt.attention(
+      { data: toBshd(c.q.data), shape }, { data: toBshd(c.k.data), shape }, { data: toBshd(c.v.data), shape },
+      { precision: 'int8', causal: true, layout: 'bshd' },
+    ) as Tensor;
+    expect(Array.from(got.data)).toEqual(Array.from(toBshd(ref.data)));
+  });
+
   it('a NaN in V at a masked key does not leak; a NaN in K turns the rows that see keys to NaN', () => {
     const c = inputs({ name: 'nan', nq: 8, nk: 16, dh: 8 }, 9);
     c.v.data[15 * 8 + 2] = NaN; // key 15

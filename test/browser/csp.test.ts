@@ -144,13 +144,9 @@ describe.each(selectedEngines())("%s under Content-Security-Policy: script-src '
     expect(report.checksum).toBe(oneThreadChecksum);
   });
 
-  // WebKit compiles the bytes and refuses only at instantiation, a call createRuntime does not turn
-  // into AttentionError today: it rejects with the engine's CompileError (whose message names
-  // 'wasm-unsafe-eval'). Recorded here as an expected failure until src/runtime/instantiate.ts
-  // reports a refused instantiation like a refused compilation; vitest then reports this test as
-  // passing unexpectedly, and `it.fails` goes.
-  const control = engine === 'webkit' ? it.fails : it;
-  control("control: without 'wasm-unsafe-eval' compiling is refused and createRuntime rejects with AttentionError UNSUPPORTED", async () => {
+  // WebKit compiles the bytes and refuses only at instantiation (a CompileError naming
+  // 'wasm-unsafe-eval'): src/runtime/instantiate.ts reports that like a refused compilation.
+  it("control: without 'wasm-unsafe-eval' compiling is refused and createRuntime rejects with AttentionError UNSUPPORTED", async () => {
     const { report } = await run(browser(), { 'Content-Security-Policy': NO_WASM }, 'entry=browser');
     expect(report.createError, JSON.stringify(report)).toBeDefined();
     expect(report.createError!.message).toContain("'wasm-unsafe-eval'");

@@ -26,7 +26,7 @@ function fail(file: string, args: string[], env: NodeJS.ProcessEnv = process.env
   });
 }
 
-const MESSAGE = "v must have k's heads and length [1, 1, 3, valueDim], got [1, 1, 2, 4]";
+const MESSAGE = "v must have k's heads and length [1, 1, 3, valueDim], got [1, 1, 2, 4]; q [1, 1, 2, 4], k [1, 1, 3, 4], v [1, 1, 2, 4]";
 
 function expectReadable({ code, output }: { code: number | null; output: string }): void {
   expect(code, output.slice(0, 2000)).not.toBe(0);
