@@ -85,7 +85,7 @@ export const ATTN_LSE: i32 = 104; //     lse: usize // (nq) log Σ exp(score) pe
 export const ATTN_PARAMS_BYTES: i32 = 112;
 
 // @ts-ignore: decorator
-@inline function align16(x: usize): usize {
+@inline export function align16(x: usize): usize {
   return (x + 15) & ~(<usize>15);
 }
 
@@ -105,11 +105,11 @@ export function f32_attn_workspace_bytes(nk: i32, dh: i32, dv: i32): usize {
 
 // Visible key range of one query row: [lo, hi). Written to two scratch i32s.
 // @ts-ignore: decorator
-@inline function rowLo(i: i32, offset: i32, left: i32): i32 {
+@inline export function rowLo(i: i32, offset: i32, left: i32): i32 {
   return left >= 0 ? max(0, i + offset - left) : 0;
 }
 // @ts-ignore: decorator
-@inline function rowHi(i: i32, offset: i32, right: i32, keyLen: i32): i32 {
+@inline export function rowHi(i: i32, offset: i32, right: i32, keyLen: i32): i32 {
   return right >= 0 ? min(keyLen, i + offset + right + 1) : keyLen;
 }
 
@@ -182,7 +182,7 @@ function packKeyPanels(k: usize, kStride: i32, nk: i32, dh: i32, dst: usize): vo
 /**
  * Packs V (nk, dv) into rows of dvp columns (zero-padded). Returns 1 when any value is NaN or ±∞.
  */
-function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: usize): i32 {
+export function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: usize): i32 {
   const expMask = i32x4.splat(0x7f800000);
   let nonFinite = i32x4.splat(0);
   let nonFiniteScalar = 0;
@@ -232,7 +232,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
  * maskRow: usize // (nk) the query's additive mask row, 0 = none
  */
 // @ts-ignore: decorator
-@inline function finishScoreRow(
+@inline export function finishScoreRow(
   s: usize, ncols: i32, j0: i32, lo: i32, hi: i32, needRange: bool,
   softcap: f32, rel: usize, relMax: i32, pos: i32, maskRow: usize,
 ): f32 {
@@ -274,7 +274,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
  * s: usize // (ncols) the row of the score tile, ncols a multiple of 8
  */
 // @ts-ignore: decorator
-@inline function plainScoreRowMax(s: usize, ncols: i32): f32 {
+@inline export function plainScoreRowMax(s: usize, ncols: i32): f32 {
   let max0 = negInf4();
   let max1 = max0;
   let nan = v128.xor(max0, max0);
@@ -293,7 +293,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
  * Turns one score row into exp(s − m) in place and returns the sum.
  */
 // @ts-ignore: decorator
-@inline function expScoreRow(s: usize, ncols: i32, m: f32): f32 {
+@inline export function expScoreRow(s: usize, ncols: i32, m: f32): f32 {
   const mv = f32x4.splat(m);
   let sum = zero4();
   let c = 0;
@@ -321,7 +321,7 @@ function packValueRows(v: usize, vStride: i32, nk: i32, dv: i32, dvp: i32, dst: 
 
 /** Multiplies dvp floats at `row` by `alpha`. */
 // @ts-ignore: decorator
-@inline function scaleRow(row: usize, dvp: i32, alpha: f32): void {
+@inline export function scaleRow(row: usize, dvp: i32, alpha: f32): void {
   const av = f32x4.splat(alpha);
   for (let x = 0; x < dvp; x += 4) {
     const p = row + (<usize>x << 2);
@@ -511,7 +511,7 @@ function attnTiles(params: usize): void {
 
 /** dst[0..dv) = src[0..dv) · inv. */
 // @ts-ignore: decorator
-@inline function writeOutputRow(src: usize, dst: usize, dv: i32, inv: f32): void {
+@inline export function writeOutputRow(src: usize, dst: usize, dv: i32, inv: f32): void {
   const invV = f32x4.splat(inv);
   const dv4 = dv & ~3;
   let x = 0;

@@ -57,3 +57,5 @@ export {
 export { f16_f32_convert, f32_f16_convert } from './f16';
 export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
 export { qs8_peak_dot_i16x8, qs8_peak_relaxed_dot_add, qs8_peak_relaxed_dot } from './peak';
+// ── 8-bit attention (SageAttention: int8 Q·Kᵀ, f32 softmax and P·V) ──
+export { qs8_attn_online, qs8_attn_workspace_bytes } from './sage';

@@ -2,7 +2,7 @@
 //
 //   .wasm       each file in dist/wasm/ ≤ 100 KB
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
-//               core.workerd.js) ≤ 54 KB minified
+//               core.workerd.js) ≤ 55 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
 //               the pool's worker.js ≤ 58 KB minified and gzipped
 //
@@ -33,7 +33,10 @@ import { gzipSync } from 'node:zlib';
 import { transform } from 'esbuild';
 
 const KB = 1024;
-const BUDGET = { wasm: 100 * KB, jsMin: 54 * KB, jsGzip: 58 * KB };
+// rt.attention's `precision: 'int8'` (8-bit attention: the option, its checks and messages, the
+// int8 kernel's workspace and job kind) is in the core entry, like rt.attention itself: core.cjs
+// went from 53.9 to 54.6 KB, so the core limit moved to 55 KB.
+const BUDGET = { wasm: 100 * KB, jsMin: 55 * KB, jsGzip: 58 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],

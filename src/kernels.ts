@@ -4,7 +4,7 @@
 // calls it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
-  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, type KernelExports, WorkerPool, Workspaces,
+  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, JOB_QS8_ATTENTION, type KernelExports, WorkerPool, Workspaces,
 } from './runtime/index';
 
 /**
@@ -187,12 +187,16 @@ export class Kernels {
     return this.workspaces.main(bytes);
   }
 
-  /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow (see kernelBytes). */
-  private attnWorkspaceBytes(nk: number, dh: number, dv: number): number {
+  /**
+   * Bytes of f32_attn_workspace_bytes(nk, dh, dv) (or, `int8`, qs8_attn_workspace_bytes), checked
+   * against 32-bit overflow (see kernelBytes).
+   */
+  private attnWorkspaceBytes(nk: number, dh: number, dv: number, int8 = false): number {
     const dvp = Math.ceil(dv / 8) * 8;
-    // packed Kᵀ panels + padded V rows + 64-row query, accumulator and score tiles
-    const bound = 4 * (nk + 8) * dh + 4 * nk * dvp + 256 * (dh + dvp) + 4096;
-    return kernelBytes(this.exports.f32_attn_workspace_bytes(nk, dh, dv), bound, `an attention workspace (nk ${nk}, headDim ${dh}, valueDim ${dv})`);
+    // packed Kᵀ panels + padded V rows + 64-row query, accumulator and score tiles (int8: + scales and key mean)
+    const bound = 4 * (nk + 8) * (dh + 1) + 4 * nk * dvp + 256 * (dh + dvp) + 4096;
+    const bytes = int8 ? this.exports.qs8_attn_workspace_bytes(nk, dh, dv) : this.exports.f32_attn_workspace_bytes(nk, dh, dv);
+    return kernelBytes(bytes, bound, `an attention workspace (nk ${nk}, headDim ${dh}, valueDim ${dv})`);
   }
 
   /** Bytes of f32_gemm_workspace_bytes(n, k), checked against 32-bit overflow (see kernelBytes). */
@@ -201,9 +205,9 @@ export class Kernels {
     return kernelBytes(this.exports.f32_gemm_workspace_bytes(n, k), bound, `a matrix product's workspace (n ${n}, k ${k})`);
   }
 
-  /** Reserves the workspace an attention call of these sizes needs (call before placing tensors). */
-  reserveAttention(nk: number, dh: number, dv: number): void {
-    this.scratch(this.attnWorkspaceBytes(nk, dh, dv));
+  /** Reserves the workspace an attention call of these sizes needs (call before placing tensors); `int8`: the 8-bit kernel's. */
+  reserveAttention(nk: number, dh: number, dv: number, int8 = false): void {
+    this.scratch(this.attnWorkspaceBytes(nk, dh, dv, int8));
   }
 
   /** Reserves the workspace a matrix product of these sizes needs. */
@@ -305,30 +309,32 @@ export class Kernels {
     if (this.disposed) throw new AttentionError('DISPOSED', 'this Runtime was disposed during the call');
   }
 
-  /** Fused online-softmax attention for one (batch, head). */
-  attnOnline(call: AttnCall): void {
-    const ws = this.scratch(this.attnWorkspaceBytes(call.nk, call.dh, call.dv));
+  /** Fused online-softmax attention for one (batch, head); `int8`: Q·Kᵀ in 8 bits (assembly/sage.ts). */
+  attnOnline(call: AttnCall, int8 = false): void {
+    const ws = this.scratch(this.attnWorkspaceBytes(call.nk, call.dh, call.dv, int8));
     this.writeAttn(call, this.params, ws, 0, 0);
-    this.exports.f32_attn_online(this.params);
+    if (int8) this.exports.qs8_attn_online(this.params);
+    else this.exports.f32_attn_online(this.params);
   }
 
   /**
    * Several independent attention calls (disjoint outputs): on the worker pool when there is one
    * and the work is worth it (≥ 2 calls, ≥ `minFlops` multiply-adds), else one after another.
+   * `int8`: the 8-bit kernel (qs8_attn_online).
    */
-  attnOnlineMany(calls: AttnCall[], minFlops = 1 << 21): void {
+  attnOnlineMany(calls: AttnCall[], minFlops = 1 << 21, int8 = false): void {
     let flops = 0;
     let wsBytes = 0;
     for (const c of calls) {
       flops += c.nq * c.nk * (c.dh + c.dv);
-      wsBytes = Math.max(wsBytes, this.attnWorkspaceBytes(c.nk, c.dh, c.dv));
+      wsBytes = Math.max(wsBytes, this.attnWorkspaceBytes(c.nk, c.dh, c.dv, int8));
     }
     if (!this.pool || calls.length < 2 || flops < minFlops) {
-      for (const c of calls) this.attnOnline(c);
+      for (const c of calls) this.attnOnline(c, int8);
       return;
     }
     this.runJob({
-      kind: JOB_ATTENTION, count: calls.length, stride: this.attnLayout.PARAMS_BYTES, wsOffset: this.attnLayout.WORKSPACE,
+      kind: int8 ? JOB_QS8_ATTENTION : JOB_ATTENTION, count: calls.length, stride: this.attnLayout.PARAMS_BYTES, wsOffset: this.attnLayout.WORKSPACE,
       wsBytes, mainParams: this.params, write: (block, i) => this.writeAttn(calls[i], block, 0, 0, 0),
     });
   }

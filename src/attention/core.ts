@@ -53,6 +53,8 @@ export interface AttentionPlan {
   lse?: number;
   /** dense (batch, qHeads, nq, nk) weights in ONNX qk_matmul_output_mode stages */
   weights?: { ptr: number; mode: 0 | 1 | 2 | 3 };
+  /** Q·Kᵀ in 8 bits (assembly/sage.ts) instead of float32; the weights, if any, stay float32 */
+  int8?: boolean;
 }
 
 const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.batchStride + h * l.headStride);
@@ -180,7 +182,7 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
-  if (plan.dv > 0) kernels.attnOnlineMany(tasks);
+  if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {

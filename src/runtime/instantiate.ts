@@ -28,6 +28,8 @@ export interface KernelExports {
   f32_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
   f32_attn_merge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void;
   f32_peak_madd(iters: number, seed: number): number;
+  qs8_attn_online(params: number): void;
+  qs8_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
   // ── exports for positions ──
   f32_rope(params: number): void;
   // ── exports for long-sequence variants ──

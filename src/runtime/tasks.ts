@@ -47,10 +47,13 @@ export const JOB_Q4_0 = 5;
 export const JOB_QB4W = 6;
 /** Job kind: f32_f16w_gemm tasks (f16 weights). */
 export const JOB_F16W = 7;
+/** Job kind: qs8_attn_online tasks (8-bit attention). */
+export const JOB_QS8_ATTENTION = 8;
 
 /** The kernel export each job kind runs (index: kind); a kind not listed fails its tasks. */
 const JOB_KERNELS: readonly string[] = [
   '', 'f32_attn_online', 'f32_gemm', 'qd8_f32_qc8w_gemm', 'qd8_f32_q8_0_gemm', 'qd8_f32_q4_0_gemm', 'qd8_f32_qb4w_gemm', 'f32_f16w_gemm',
+  'qs8_attn_online',
 ];
 
 /**

@@ -1,0 +1,76 @@
+// Q-A1 — 8-bit attention (rt.attention with precision 'int8': SageAttention's smoothed int8 Q·Kᵀ,
+// f32 softmax and P·V) against the f32 fused kernel, H=12, Dh=64, full, at N = 512 (A1's sizes)
+// and N = 4096 (A5's). Both precisions run in the same runtime, samples interleaved (f32, int8,
+// f32, …), so machine load hits both alike; the value is the int8 throughput and the note gives
+// the f32 one and the ratio. Work counted as float attention's: 4·H·N²·D per call.
+import { sdpa } from '../lib/kinds.mjs';
+import { median } from '../lib/util.mjs';
+
+let lib;
+const loadLib = async () => (lib ??= await import('../../dist/index.js'));
+
+/** Interleaved timing of `runs` (name → fn): `samples` rounds, each timing `reps` calls of every fn. */
+function interleaved(runs, samples, reps) {
+  const times = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  for (let s = 0; s < samples; s++) {
+    for (const [name, run] of Object.entries(runs)) {
+      const t = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      times[name].push((performance.now() - t) / reps);
+    }
+  }
+  return times;
+}
+
+function qa1({ id, order, N }) {
+  const H = 12, D = 64;
+  const base = sdpa({ id, title: '', H, Nq: N, D, seed: N === 512 ? 21 : 25 });
+  return {
+    ...base,
+    order,
+    kind: 'sdpa-int8', // only wasm-attention runs it (through setup)
+    title: `8-bit SDPA (int8 Q·Kᵀ) vs f32 fused, H=${H}, N=${N}, Dh=${D}`,
+    workText: `${(base.flops / 1e9).toFixed(3)} GFLOP per call (4·H·N²·D, counted as float attention)`,
+    setup: {
+      'wasm-attention': async (engine, ctx) => {
+        const { createRuntime, createRuntimeSync } = await loadLib();
+        const rt = engine.threads > 1 ? await createRuntime({ isa: engine.isa, threads: engine.threads }) : createRuntimeSync({ isa: engine.isa });
+        const { q, k, v } = base.inputs();
+        const shape = [1, H, N, D];
+        const qt = rt.tensor(shape, q), kt = rt.tensor(shape, k), vt = rt.tensor(shape, v);
+        const o32 = rt.tensor(shape), o8 = rt.tensor(shape);
+        const runs = {
+          f32: () => rt.attention(qt, kt, vt, { out: o32 }),
+          int8: () => rt.attention(qt, kt, vt, { out: o8, precision: 'int8' }),
+        };
+        return {
+          measure() {
+            for (let i = 0; i < (ctx.quick ? 1 : 3); i++) for (const run of Object.values(runs)) run(); // warm-up
+            const t = performance.now();
+            runs.f32();
+            const once = performance.now() - t;
+            const reps = Math.max(1, Math.ceil(30 / once));
+            const samples = ctx.quick ? 3 : Math.max(5, Math.min(15, Math.floor(8000 / (2 * reps * once))));
+            const times = interleaved(runs, samples, reps);
+            const m32 = median(times.f32), m8 = median(times.int8);
+            const gflops = (ms) => base.flops / ms / 1e6;
+            const e32 = base.error(o32.data), e8 = base.error(o8.data);
+            return {
+              value: gflops(m8),
+              samples: times.int8,
+              note: `int8 ${m8.toFixed(2)} ms vs f32 fused ${m32.toFixed(2)} ms (${gflops(m32).toFixed(1)} GFLOP/s), ` +
+                `same runtime, ${samples} interleaved samples of ${reps}: int8 / f32 = ${(m32 / m8).toFixed(2)}×; ` +
+                `max |error| vs float64: int8 ${e8.toExponential(1)}, f32 ${e32.toExponential(1)}`,
+            };
+          },
+          dispose: () => rt.dispose(),
+        };
+      },
+    },
+  };
+}
+
+export default [
+  qa1({ id: 'Q-A1', order: 212, N: 512 }),
+  qa1({ id: 'Q-A1-4k', order: 252, N: 4096 }),
+];
