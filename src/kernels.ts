@@ -4,7 +4,8 @@
 // calls it. Pointers are byte addresses in the arena; strides are in elements.
 
 import {
-  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, JOB_QS8_ATTENTION, type KernelExports, WorkerPool, Workspaces,
+  Arena, AttentionError, exportedConstant, type Isa, JOB_ATTENTION, JOB_GEMM, JOB_QS8_ATTENTION, type KernelExports, withGuardChecks, WorkerPool,
+  Workspaces,
 } from './runtime/index';
 
 /**
@@ -93,21 +94,6 @@ export interface PoolJob {
   wsBytes: number;
   mainParams: number;
   write(block: number, i: number): void;
-}
-
-/** The same exports, each function followed by a check of every guard word in the arena. */
-function withGuardChecks(exports: KernelExports, arena: Arena): KernelExports {
-  const checked: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(exports)) {
-    checked[name] = typeof value === 'function'
-      ? (...args: unknown[]) => {
-        const result = (value as (...a: unknown[]) => unknown)(...args);
-        arena.verifyGuards();
-        return result;
-      }
-      : value;
-  }
-  return checked as unknown as KernelExports;
 }
 
 interface Layout {

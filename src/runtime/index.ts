@@ -6,6 +6,7 @@ export {
   instantiateSharedKernels, isaSupported,
   type InstantiateOptions, type Isa, type KernelExports, type SharedKernels,
 } from './instantiate';
+export { withGuardChecks } from './guard-checks';
 export { threadsAvailable, WorkerPool } from './pool';
 export { JOB_ATTENTION, JOB_F16W, JOB_GEMM, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, JOB_QS8_ATTENTION } from './tasks';
 export { Workspaces } from './workspaces';
