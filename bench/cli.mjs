@@ -9,10 +9,11 @@
 // `engines` (see bench/lib/registry.mjs). Progress goes to stderr; --json prints the result object
 // to stdout.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { BROWSERS_END, BROWSERS_START, withBrowsersSection } from './browser/report.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { PROFILES, sampleInterleaved, warmup } from './lib/measure.mjs';
 import { applyFilter, loadEngines, loadWorkloads } from './lib/registry.mjs';
@@ -233,8 +234,8 @@ async function runWorkload(w) {
     }
   }
   out.ratios = ratioTable(out);
-  // The workload may name the rows worth a ratio column in the Markdown (the full table is in --json).
   if (w.weightRate) out.weightRate = true; // memory-bound: the weights column shows GB/s
+  // The workload may name the rows worth a ratio column in the Markdown (the full table is in --json).
   if (w.ratioColumns) out.ratioColumns = out.results.filter((r) => r.status === 'ok' && w.ratioColumns(r)).map((r) => r.engine);
   return out;
 }
@@ -295,7 +296,11 @@ process.stderr.write(`\nTargets\n${targetsMarkdown(targets)}\n`);
 
 if (!args['no-write']) {
   const file = path.resolve(ROOT, args.output);
-  writeFileSync(file, resultsMarkdown(run));
+  // The Browsers section (npm run bench:browser: its own run, date and commit) is carried over.
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const browsers = previous.slice(previous.indexOf(BROWSERS_START), previous.indexOf(BROWSERS_END) + BROWSERS_END.length);
+  const text = resultsMarkdown(run);
+  writeFileSync(file, previous.includes(BROWSERS_START) && previous.includes(BROWSERS_END) ? withBrowsersSection(text, browsers) : text);
   log(`wrote ${path.relative(process.cwd(), file) || file}`);
 }
 if (args.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
