@@ -12,6 +12,16 @@
 import { attentionModel, bertModel, matmulModel } from './onnx-models.mjs';
 import { median } from './util.mjs';
 
+/** The class onnxruntime-node's native session handler has (onnxruntime-web's is a minified name). */
+const NATIVE_HANDLER = 'OnnxruntimeSessionHandler';
+
+function assertNative(family, session) {
+  const name = session.handler?.constructor?.name;
+  if (family === 'onnxruntime-node' && name !== NATIVE_HANDLER) {
+    throw new Error(`onnxruntime-node session runs on handler "${name}", not the native ${NATIVE_HANDLER}: the backend registry is shared with onnxruntime-web — run the two in separate processes (--engines)`);
+  }
+}
+
 /**
  * @param {object} o
  * @param {string} o.family   'onnxruntime-web' | 'onnxruntime-node'
@@ -23,16 +33,6 @@ import { median } from './util.mjs';
  * @param {number} [o.settleMs]  idle time after each sample (see measure.mjs), for thread pools
  *   that keep spinning after a run
  */
-/** The class onnxruntime-node's native session handler has (onnxruntime-web's is a minified name). */
-const NATIVE_HANDLER = 'OnnxruntimeSessionHandler';
-
-function assertNative(family, session) {
-  const name = session.handler?.constructor?.name;
-  if (family === 'onnxruntime-node' && name !== NATIVE_HANDLER) {
-    throw new Error(`onnxruntime-node session runs on handler "${name}", not the native ${NATIVE_HANDLER}: the backend registry is shared with onnxruntime-web — run the two in separate processes (--engines)`);
-  }
-}
-
 export function ortEngine({ family, short, label, threads, load, sessionOptions, settleMs = 0 }) {
   return {
     id: `${family}/${threads}t`,
