@@ -9,10 +9,11 @@
 // `engines` (see bench/lib/registry.mjs). Progress goes to stderr; --json prints the result object
 // to stdout.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { BROWSERS_END, BROWSERS_START, withBrowsersSection } from './browser/report.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { PROFILES, sampleInterleaved, warmup } from './lib/measure.mjs';
 import { applyFilter, loadEngines, loadWorkloads } from './lib/registry.mjs';
@@ -100,6 +101,17 @@ function resultLine(w, r) {
 
 // ── one workload ──────────────────────────────────────────────────────────────────────────────
 
+/** The result row of variant `v` of engine `e`: `wasm-attention/relaxed/1t int8`. */
+function variantRow(base, e, v) {
+  return {
+    ...base,
+    engine: `${e.id} ${v.variant}`,
+    short: `${e.short} ${v.variant}`,
+    label: `${e.label}: ${v.label ?? v.variant}`,
+    variant: v.variant,
+  };
+}
+
 function fail(r, e) {
   if (e instanceof Skip) {
     r.status = 'skipped';
@@ -129,25 +141,42 @@ async function runWorkload(w) {
     log(`${w.id}   inputs and float64 reference ready (${((performance.now() - t) / 1000).toFixed(1)} s)`);
   }
 
+  // One result row per engine, or per variant when a prepared object lists `variants` (the
+  // quantized workloads: our int8 and f32 products, onnxruntime's DynamicQuantizeMatMul and
+  // MatMulInteger, …). Variants share their parent's dispose() and are timed like engines.
   const entries = [];
+  const prepared = [];
   for (const e of chosen) {
-    const r = { engine: e.id, family: e.family, short: e.short, label: e.label, threads: e.threads, status: 'ok' };
-    out.results.push(r);
-    const entry = { e, r, p: undefined };
-    entries.push(entry);
+    const base = { engine: e.id, family: e.family, short: e.short, label: e.label, threads: e.threads, status: 'ok' };
+    let p;
     try {
-      entry.p = await e.prepare(w, ctx);
-      if (entry.p.note) r.note = entry.p.note;
+      p = await e.prepare(w, ctx);
     } catch (err) {
+      const r = { ...base };
+      out.results.push(r);
       fail(r, err);
       log(resultLine(w, r));
+      continue;
+    }
+    prepared.push({ e, p });
+    for (const v of p.variants ?? [p]) {
+      const r = v === p ? { ...base } : variantRow(base, e, v);
+      out.results.push(r);
+      if (v.note) r.note = v.note;
+      if (v.weightBytes) r.weightBytes = v.weightBytes;
+      if (v.profile) r.profile = v.profile;
+      if (v.error) {
+        fail(r, v.error);
+        log(resultLine(w, r));
+      } else {
+        entries.push({ e, r, p: v });
+      }
     }
   }
 
-  const live = entries.filter((x) => x.p);
   try {
     // Engines that measure themselves (cold start, sizes): one after another.
-    for (const x of live.filter((x) => x.p.measure)) {
+    for (const x of entries.filter((x) => x.p.measure)) {
       try {
         const m = await x.p.measure();
         x.r.value = m.value;
@@ -162,7 +191,7 @@ async function runWorkload(w) {
     // Timed engines: warm up and check each, then sample all of them round-robin.
     const timed = [];
     const limit = profile.maxRunMs;
-    for (const x of live.filter((x) => x.p.run && !x.p.measure)) {
+    for (const x of entries.filter((x) => x.p.run && !x.p.measure)) {
       try {
         await warmup(x.p, profile, (ms) => {
           if (ms > limit) {
@@ -170,6 +199,7 @@ async function runWorkload(w) {
           }
         });
         if (x.p.check) x.r.maxError = await x.p.check();
+        if (x.p.checkNote) x.r.note = x.r.note ? `${x.r.note}; ${x.p.checkNote}` : x.p.checkNote;
         x.p.entry = x;
         timed.push(x.p);
       } catch (err) {
@@ -195,7 +225,7 @@ async function runWorkload(w) {
       log(resultLine(w, r));
     });
   } finally {
-    for (const x of live) {
+    for (const x of prepared) {
       try {
         await x.p.dispose?.();
       } catch (err) {
@@ -204,6 +234,9 @@ async function runWorkload(w) {
     }
   }
   out.ratios = ratioTable(out);
+  if (w.weightRate) out.weightRate = true; // memory-bound: the weights column shows GB/s
+  // The workload may name the rows worth a ratio column in the Markdown (the full table is in --json).
+  if (w.ratioColumns) out.ratioColumns = out.results.filter((r) => r.status === 'ok' && w.ratioColumns(r)).map((r) => r.engine);
   return out;
 }
 
@@ -231,7 +264,8 @@ const notes = [
   'GEMM (G1–G3): A and B are inputs of every call for every engine (no constant-weight prepacking). A3: the weights are constants (ONNX initializers, which onnxruntime may prepack; rt.multiHeadAttention pre-packs them into GEMM panels once, at layer construction — `packWeights`, default true).',
   'onnxruntime models are built in memory with onnx-proto: MatMul (G1–G3), ONNX `Attention` opset 23 with 4-D [1, H, S, D] inputs (A1, A2 with is_causal=1, A4, A5); for A3 both a MatMul + com.microsoft `MultiHeadAttention` graph and a packed com.microsoft `Attention` graph are timed at preparation and the faster is used (see the A3 notes).',
   'Causal attention (A2) is counted as half the work of full attention (2·N²·D·H flops). Decode (A4) is reported in GB/s of K and V read.',
-  'The peak workload calls the kernel export `f32_peak_madd` on directly instantiated dist/wasm/*.wasm modules: 8 independent f32x4 multiply-add chains, no memory traffic.',
+  'The peak workloads call kernel exports on directly instantiated dist/wasm/*.wasm modules, 8 independent accumulator chains, no memory traffic: `f32_peak_madd` (peak: f32x4 multiply-adds) and the int8 loops (peak-int8: `qs8_peak_dot_i16x8`, the relaxed `qs8_peak_relaxed_dot` the int8 kernels use, `qs8_peak_relaxed_dot_add`), a multiply-add counted as 2 ops.',
+  'Quantized workloads (Q-G1, Q-G3, Q-MV, Q-MV-4k, Q-A3): one row per engine and format (`wasm-attention/relaxed/1t int8`, `onnxruntime-web/1t DynamicQuantizeMatMul`, …), all sampled round-robin in one process. Weights are constants, quantized once: ours through rt.quantizeMatrix (MatMulNBits bytes through rt.quantizedMatrix), onnxruntime\'s as initializers holding the same int8 codes and per-column scales, or the same 4-bit blocks; our f32 rows use the same constant weights packed or resident once. Errors are against the float64 product of the float32 inputs, so they include each format\'s quantization error. Ratio columns: our 1-thread f32 and onnxruntime-web (the rest are in --json). onnxruntime-node is a reference column only (native code with the vector extensions in the header); it runs in this process because its CommonJS build and onnxruntime-web\'s ES-module build load separate copies of onnxruntime-common (each session is checked to run on the native binding).',
   'Cold start: a script file run by a fresh `node --experimental-wasm-relaxed-simd` process per sample; performance.now() before `await import(...)` and after the first result of one small attention ([1, 2, 16, 8]); Node\'s own start-up is excluded; files are in the OS cache.',
   `Plain JS is skipped where one run would take more than ${args.quick ? 1.5 : 5} s; any engine whose single run exceeds ${profile.maxRunMs / 1000} s is skipped after its first run (both noted in the tables).`,
   `Profile "${args.quick ? 'quick' : 'full'}": ≥ ${profile.warmupRuns} warm-up runs and ≥ ${profile.warmupMs} ms of warm-up per engine, samples of ≥ ${profile.minSampleMs} ms (a sample repeats short runs), ${profile.minSamples}–${profile.maxSamples} samples per engine within ~${profile.budgetMs / 1000} s, taken round-robin across engines; the median sample is reported.`,
@@ -262,7 +296,11 @@ process.stderr.write(`\nTargets\n${targetsMarkdown(targets)}\n`);
 
 if (!args['no-write']) {
   const file = path.resolve(ROOT, args.output);
-  writeFileSync(file, resultsMarkdown(run));
+  // The Browsers section (npm run bench:browser: its own run, date and commit) is carried over.
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const browsers = previous.slice(previous.indexOf(BROWSERS_START), previous.indexOf(BROWSERS_END) + BROWSERS_END.length);
+  const text = resultsMarkdown(run);
+  writeFileSync(file, previous.includes(BROWSERS_START) && previous.includes(BROWSERS_END) ? withBrowsersSection(text, browsers) : text);
   log(`wrote ${path.relative(process.cwd(), file) || file}`);
 }
 if (args.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);

@@ -2,7 +2,7 @@
 // fastest GEMM sample with the peak loop's fastest sample, so a slow phase of the machine during
 // the GEMM's samples (a low median) does not read as a slow kernel; vs-engine targets use medians.
 import { describe, expect, it } from 'vitest';
-import { evaluateTargets } from '../bench/lib/report.mjs';
+import { evaluateTargets, targetsMarkdown, workloadMarkdown } from '../bench/lib/report.mjs';
 
 const ENGINE = 'wasm-attention/relaxed/1t';
 const peakTarget = { label: 'G1 ≥ 80% of the peak', ofPeak: ENGINE, atLeast: 0.8 };
@@ -46,5 +46,84 @@ describe('bench targets', () => {
     const [, row] = run({ value: 26, best: 40 }, { value: 41, best: 42 }, 13);
     expect(row.value).toBeCloseTo(26 / 13, 12);
     expect(row.status).toBe('not met');
+  });
+});
+
+// Quantized workloads: one row per engine and format (`variant`); targets name the formats compared.
+describe('bench targets with format variants', () => {
+  type Row = { engine: string; family: string; threads: number; short: string; status: string; value: number; variant?: string; weightBytes?: number; medianMs?: number };
+  const row = (engine: string, family: string, variant: string, value: number, extra: Partial<Row> = {}): Row => ({
+    engine: `${engine} ${variant}`, family, threads: 1, short: `${engine.split('/').slice(1).join('/') || engine} ${variant}`, status: 'ok', value, variant, ...extra,
+  });
+  const results = [
+    row('wasm-attention/relaxed/1t', 'wasm-attention', 'int8', 80, { weightBytes: 9_437_184 }),
+    row('wasm-attention/relaxed/1t', 'wasm-attention', 'f32', 40, { weightBytes: 67_108_864 }),
+    row('wasm-attention/simd128/1t', 'wasm-attention', 'int8', 60),
+    row('wasm-attention/simd128/1t', 'wasm-attention', 'f32', 30),
+    // A faster 2-thread row must not count as the 1-thread result.
+    { ...row('wasm-attention/relaxed/2t', 'wasm-attention', 'int8', 150), threads: 2 },
+    row('onnxruntime-web/1t', 'onnxruntime-web', 'MatMulInteger', 70),
+    row('onnxruntime-web/1t', 'onnxruntime-web', 'DynamicQuantizeMatMul', 50),
+  ];
+  const evaluate = (targets: object[]) => evaluateTargets([{ id: 'Q', unit: 'G op/s', targets }], [{ id: 'Q', unit: 'G op/s', results }]);
+
+  it('vs a peer: our best 1-thread row of the variant against the peer row of vsVariant', () => {
+    const [r] = evaluate([{ label: 'int8 vs DQMM', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5 }]);
+    expect(r.value).toBeCloseTo(80 / 50, 12);
+    expect(r.status).toBe('met');
+    expect(r.measured).toContain('relaxed/1t int8');
+  });
+
+  it('our best binary is the one compared, whichever comes first in the results', () => {
+    const faster = results.map((r) => (r.engine === 'wasm-attention/simd128/1t int8' ? { ...r, value: 90 } : r));
+    const [r] = evaluateTargets([{ id: 'Q', unit: 'G op/s', targets: [{ label: 'x', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5 }] }], [{ id: 'Q', unit: 'G op/s', results: faster }]);
+    expect(r.value).toBeCloseTo(90 / 50, 12);
+    expect(r.measured).toContain('simd128/1t int8');
+  });
+
+  it('vs our own f32: our best int8 against our best f32, both one thread', () => {
+    const [r] = evaluate([{ label: 'int8 vs f32', vs: 'wasm-attention', variant: 'int8', vsVariant: 'f32', atLeast: 1.8 }]);
+    expect(r.value).toBeCloseTo(80 / 40, 12);
+    expect(r.status).toBe('met');
+  });
+
+  it('an unmet target carries its explanation; a met one does not', () => {
+    const explain = ({ mine, theirs }: { mine: Row; theirs: Row }) => `${mine.engine} against ${theirs.engine}`;
+    const [unmet, met] = evaluate([
+      { label: 'int8 vs MatMulInteger', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'MatMulInteger', atLeast: 1.5, explain },
+      { label: 'int8 vs DQMM', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5, explain },
+    ]);
+    expect(unmet.status).toBe('not met');
+    expect(unmet.explanation).toBe('wasm-attention/relaxed/1t int8 against onnxruntime-web/1t MatMulInteger');
+    expect(met.explanation).toBeUndefined();
+    expect(targetsMarkdown([unmet, met])).toContain('- **int8 vs MatMulInteger** — not met: wasm-attention/relaxed/1t int8 against');
+  });
+
+  it('a ratio just under its goal is not printed as the goal', () => {
+    const close = results.map((r) => (r.variant === 'DynamicQuantizeMatMul' ? { ...r, value: 80 / 1.4996 } : r));
+    const [r] = evaluateTargets([{ id: 'Q', unit: 'G op/s', targets: [{ label: 'x', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5 }] }], [{ id: 'Q', unit: 'G op/s', results: close }]);
+    expect(r.status).toBe('not met');
+    expect(r.measured).toMatch(/^1\.4996× /);
+  });
+
+  it('weight bytes: one format against another, as a fraction', () => {
+    const [r] = evaluate([{ label: 'q4_0 memory', weightBytes: { variant: 'int8', of: 'f32' }, atMost: 0.16 }]);
+    expect(r.value).toBeCloseTo(9_437_184 / 67_108_864, 12);
+    expect(r.goal).toBe('≤ 0.16×');
+    expect(r.status).toBe('met');
+    const [missing] = evaluate([{ label: 'q4_0 memory', weightBytes: { variant: 'q4_0', of: 'f32' }, atMost: 0.16 }]);
+    expect(missing.status).toBe('n/a');
+  });
+
+  it('the Markdown gives ratio columns only to the rows the workload names, and read rates when asked', () => {
+    const md = workloadMarkdown({
+      id: 'Q', title: 't', unit: 'G op/s', weightRate: true,
+      results: results.slice(0, 2).map((r) => ({ ...r, medianMs: 2 })),
+      ratioColumns: ['wasm-attention/relaxed/1t f32'],
+    });
+    const header = md.split('\n').find((l) => l.startsWith('| engine'));
+    expect(header).toContain('vs relaxed/1t f32');
+    expect(header).not.toContain('vs relaxed/1t int8');
+    expect(md).toContain('9.0 MiB (4.72 GB/s)');
   });
 });

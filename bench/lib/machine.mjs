@@ -5,15 +5,16 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { ROOT } from './util.mjs';
 
+const VECTOR = /^(sse\d|sse4_[12]|ssse3|avx|fma|f16c|amx|neon|asimd|sve)/;
+
 function cpuinfo() {
   try {
     const text = readFileSync('/proc/cpuinfo', 'utf8');
     const field = (name) => text.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
-    const flags = new Set((field('flags') ?? '').split(/\s+/));
-    return {
-      model: field('model name'),
-      simdFlags: ['sse4_1', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'neon', 'asimd'].filter((f) => flags.has(f)),
-    };
+    // x86 'flags', Arm 'Features'. The vector extensions are what native engines (onnxruntime-node)
+    // can use and 128-bit Wasm SIMD cannot: AVX2, AVX-512 (avx512f, avx512bw, avx512_vnni, …), VNNI.
+    const flags = [...new Set((field('flags') ?? field('Features') ?? '').split(/\s+/).filter(Boolean))];
+    return { model: field('model name'), simdFlags: flags.filter((f) => VECTOR.test(f)) };
   } catch {
     return {};
   }

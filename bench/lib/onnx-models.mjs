@@ -7,16 +7,20 @@ const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT = onnx.AttributeProto.AttributeType.INT;
 
-const valueInfo = (name, shape) => ({
+/** A graph input or output: a float tensor of fixed shape (or `elemType`). */
+export const valueInfo = (name, shape, elemType = FLOAT) => ({
   name,
-  type: { tensorType: { elemType: FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+  type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
 });
-const intAttr = (name, i) => ({ name, type: INT, i });
-const initializer = (name, dims, data) => ({
-  name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+/** An integer attribute. */
+export const intAttr = (name, i) => ({ name, type: INT, i });
+/** A constant tensor (float32 unless `dataType` says otherwise) from a typed array. */
+export const initializer = (name, dims, data, dataType = FLOAT) => ({
+  name, dims, dataType, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
 });
 
-function encode({ nodes, inputs, outputs, initializers = [], opsets = [{ domain: '', version: 23 }] }) {
+/** The serialized ModelProto of one graph. */
+export function encode({ nodes, inputs, outputs, initializers = [], opsets = [{ domain: '', version: 23 }] }) {
   const model = {
     irVersion: 10,
     producerName: 'wasm-attention bench',

@@ -1,8 +1,26 @@
 // ort-engine.mjs — one engine implementation for both onnxruntime-web and onnxruntime-node (the
-// two packages share the InferenceSession / Tensor API). Models come from onnx-models.mjs.
+// two packages share the InferenceSession / Tensor API). Models come from onnx-models.mjs; workloads
+// with their own models (the quantized ones) open sessions through `engine.session(bytes)`.
+//
+// Both packages register their backends in onnxruntime-common, and a 'cpu' session lands on
+// whichever registered 'cpu' last with the higher priority. In this process they do not meet:
+// onnxruntime-web's Node build is ES modules and imports onnxruntime-common's ESM build, while
+// onnxruntime-node is CommonJS and requires its CJS build — two module instances, two registries.
+// Every onnxruntime-node session is still checked to run on the native binding (`assertNative`),
+// so a change in either package's packaging fails loudly instead of timing Wasm as "native".
 
 import { attentionModel, bertModel, matmulModel } from './onnx-models.mjs';
 import { median } from './util.mjs';
+
+/** The class onnxruntime-node's native session handler has (onnxruntime-web's is a minified name). */
+const NATIVE_HANDLER = 'OnnxruntimeSessionHandler';
+
+function assertNative(family, session) {
+  const name = session.handler?.constructor?.name;
+  if (family === 'onnxruntime-node' && name !== NATIVE_HANDLER) {
+    throw new Error(`onnxruntime-node session runs on handler "${name}", not the native ${NATIVE_HANDLER}: the backend registry is shared with onnxruntime-web — run the two in separate processes (--engines)`);
+  }
+}
 
 /**
  * @param {object} o
@@ -23,13 +41,29 @@ export function ortEngine({ family, short, label, threads, load, sessionOptions,
     label: `${label}, ${threads} thread${threads > 1 ? 's' : ''}`,
     threads,
     kinds: ['gemm', 'sdpa', 'bert'],
+    settleMs,
     supports(w) {
       return Boolean(w.setup?.[family]) || this.kinds.includes(w.kind);
+    },
+    /**
+     * A session of this engine (its thread count and options, `overrides` on top) for a workload's
+     * own model: { ort, session }.
+     */
+    async session(bytes, overrides = {}) {
+      const ort = await load(threads);
+      const session = await ort.InferenceSession.create(bytes, { ...sessionOptions(threads), ...overrides });
+      try {
+        assertNative(family, session);
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+      return { ort, session };
     },
     async prepare(w, ctx) {
       if (w.setup?.[family]) return w.setup[family](this, ctx);
       const ort = await load(threads);
-      const create = (bytes) => ort.InferenceSession.create(bytes, sessionOptions(threads));
+      const create = async (bytes) => (await this.session(bytes)).session;
       const tensors = (shapes, data) => Object.fromEntries(
         Object.entries(shapes).map(([name, shape]) => [name, new ort.Tensor('float32', data[name], shape)]),
       );

@@ -6,5 +6,8 @@ export interface TargetRow {
   status: 'met' | 'not met' | 'reported' | 'n/a';
   measured: string;
   value?: number;
+  explanation?: string;
 }
 export declare function evaluateTargets(workloads: object[], results: object[]): TargetRow[];
+export declare function targetsMarkdown(targets: TargetRow[]): string;
+export declare function workloadMarkdown(w: object): string;

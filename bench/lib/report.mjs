@@ -22,10 +22,21 @@ export function ratioTable(w) {
   return table;
 }
 
-function bestOurs(w, threads = 1) {
-  const ours = w.results.filter((r) => r.family === 'wasm-attention' && r.threads === threads && ok(r));
-  return ours.sort((a, b) => ratio(w.unit, b.value, a.value))[0];
+/** Our fastest ok row at `threads` (of `variant` when given: 'int8', 'f32', …; any binary). */
+function bestOurs(w, threads = 1, variant = undefined) {
+  const ours = w.results.filter((r) => r.family === 'wasm-attention' && r.threads === threads && ok(r) && (variant === undefined || r.variant === variant));
+  // ratio(b, a) > 1 when b is better: b first. (A comparator must be negative for "a first": the
+  // ratio alone is always positive, which left the order to the sort algorithm.)
+  return ours.sort((a, b) => ratio(w.unit, b.value, a.value) - 1)[0];
 }
+
+/** The 1-thread row a `vs` target compares with: another family's (its `vsVariant`), or our best of `vsVariant`. */
+function theirRow(w, t) {
+  if (t.vs === 'wasm-attention') return bestOurs(w, 1, t.vsVariant) ?? w.results.find((r) => r.family === t.vs && r.variant === t.vsVariant);
+  return w.results.find((r) => r.family === t.vs && r.threads === 1 && (t.vsVariant === undefined || r.variant === t.vsVariant));
+}
+
+const variantText = (family, variant) => (variant === undefined ? family : `${family} ${variant}`);
 
 const fmtValue = (unit, v) => (unit === 'ms' ? fmtMs(v) : fmt(v));
 
@@ -36,6 +47,26 @@ function why(r) {
   return 'no result';
 }
 
+/** A ratio with two decimals, more when two would round it onto the goal it misses. */
+function fmtRatio(x, goal) {
+  let d = 2;
+  while (d < 6 && x < goal && +x.toFixed(d) >= goal) d++;
+  return x.toFixed(d);
+}
+
+/**
+ * A not-met target's `explain({ w, byId, mine, theirs })` (the workload's results, all results by
+ * id, the two rows compared) says where the time goes, from what this run measured.
+ */
+function explainRow(row, t, ctx) {
+  try {
+    const text = t.explain(ctx);
+    if (text) row.explanation = text;
+  } catch (e) {
+    row.explanation = `(no explanation: ${e.message})`;
+  }
+}
+
 /** Evaluates every workload's `targets` against the results. */
 export function evaluateTargets(workloads, results) {
   const byId = new Map(results.map((w) => [w.id, w]));
@@ -43,7 +74,8 @@ export function evaluateTargets(workloads, results) {
   for (const spec of workloads) {
     const w = byId.get(spec.id);
     for (const t of spec.targets ?? []) {
-      const goal = t.atLeast !== undefined ? `≥ ${t.atLeast}${t.ofPeak ? ` (${Math.round(t.atLeast * 100)}%)` : t.vs || t.scaling ? '×' : ` ${spec.unit}`}` : t.atMost !== undefined ? `≤ ${t.atMost} ${spec.unit}` : 'reported';
+      const times = t.vs || t.scaling || t.weightBytes;
+      const goal = t.atLeast !== undefined ? `≥ ${t.atLeast}${t.ofPeak ? ` (${Math.round(t.atLeast * 100)}%)` : times ? '×' : ` ${spec.unit}`}` : t.atMost !== undefined ? `≤ ${t.atMost}${times ? '×' : ` ${spec.unit}`}` : 'reported';
       const row = { workload: spec.id, label: t.label, goal, status: 'n/a', measured: '' };
       out.push(row);
       if (!w) {
@@ -57,18 +89,34 @@ export function evaluateTargets(workloads, results) {
         row.value = ours.length ? Math.max(...ours.map((r) => r.memoryBytes)) : undefined;
         continue;
       }
+      if (t.weightBytes) {
+        // Bytes of our matrix in one format against another's (f32): memory, not time.
+        const of = (variant) => w.results.find((r) => r.family === 'wasm-attention' && r.variant === variant && r.weightBytes);
+        const [mine, base] = [of(t.weightBytes.variant), of(t.weightBytes.of)];
+        if (!mine || !base) {
+          row.measured = `${!mine ? t.weightBytes.variant : t.weightBytes.of}: weight bytes not measured`;
+        } else {
+          const x = mine.weightBytes / base.weightBytes;
+          row.value = x;
+          row.measured = `${x.toFixed(3)}× (${t.weightBytes.variant} ${mine.weightBytes} bytes vs ${t.weightBytes.of} ${base.weightBytes})`;
+          row.status = (t.atMost === undefined || x <= t.atMost) && (t.atLeast === undefined || x >= t.atLeast) ? 'met' : 'not met';
+          if (row.status === 'not met' && t.explain) explainRow(row, t, { w, byId, mine, theirs: base });
+        }
+        continue;
+      }
       if (t.vs) {
-        const mine = bestOurs(w);
-        const theirs = w.results.find((r) => r.family === t.vs && r.threads === 1);
+        const mine = bestOurs(w, 1, t.variant);
+        const theirs = theirRow(w, t);
         if (!mine) {
-          row.measured = `wasm-attention: ${why(w.results.find((r) => r.family === 'wasm-attention'))}`;
+          row.measured = `${variantText('wasm-attention', t.variant)}: ${why(w.results.find((r) => r.family === 'wasm-attention' && (t.variant === undefined || r.variant === t.variant)))}`;
         } else if (!theirs || !ok(theirs)) {
-          row.measured = `${t.vs}: ${why(theirs)}`;
+          row.measured = `${variantText(t.vs, t.vsVariant)}: ${why(theirs)}`;
         } else {
           const x = ratio(w.unit, mine.value, theirs.value);
           row.value = x;
-          row.measured = `${x.toFixed(2)}× (${mine.short} ${fmtValue(w.unit, mine.value)} vs ${theirs.short} ${fmtValue(w.unit, theirs.value)} ${w.unit})`;
+          row.measured = `${fmtRatio(x, t.atLeast)}× (${mine.short} ${fmtValue(w.unit, mine.value)} vs ${theirs.short} ${fmtValue(w.unit, theirs.value)} ${w.unit})`;
           row.status = x >= t.atLeast ? 'met' : 'not met';
+          if (row.status === 'not met' && t.explain) explainRow(row, t, { w, byId, mine, theirs });
         }
         continue;
       }
@@ -132,7 +180,15 @@ export function targetsMarkdown(targets) {
   const met = targets.filter((t) => t.status === 'met').length;
   const judged = targets.filter((t) => t.status === 'met' || t.status === 'not met').length;
   const mark = { met: '✅ met', 'not met': '❌ not met', 'n/a': 'n/a', reported: 'reported' };
-  return `${table(['target', 'measured (same run)', 'goal', 'status'], targets.map((t) => [t.label, t.measured, t.goal, mark[t.status] ?? t.status]), () => '---')}\n\n${met} of ${judged} measurable targets met.`;
+  const why = targets.filter((t) => t.explanation).map((t) => `- **${t.label}** — not met: ${t.explanation}`);
+  return `${table(['target', 'measured (same run)', 'goal', 'status'], targets.map((t) => [t.label, t.measured, t.goal, mark[t.status] ?? t.status]), () => '---')}\n\n${met} of ${judged} measurable targets met.${why.length ? `\n\nWhere the time goes, for the unmet targets that measure it:\n\n${why.join('\n')}` : ''}`;
+}
+
+/** A row's weight bytes, and the rate it streams them at (GB/s) when timed and `withRate`. */
+function weightsText(r, withRate) {
+  if (!r.weightBytes) return '—';
+  const rate = withRate && ok(r) && r.medianMs ? ` (${fmt(r.weightBytes / r.medianMs / 1e6)} GB/s)` : '';
+  return `${fmtBytes(r.weightBytes)}${rate}`;
 }
 
 export function workloadMarkdown(w) {
@@ -140,11 +196,14 @@ export function workloadMarkdown(w) {
   const timed = w.results.some((r) => r.medianMs !== undefined);
   const hasErr = w.results.some((r) => r.maxError !== undefined);
   const hasMem = w.results.some((r) => r.memoryBytes);
+  const hasWeights = w.results.some((r) => r.weightBytes);
+  const columns = w.ratioColumns ? oks.filter((r) => w.ratioColumns.includes(r.engine)) : oks;
   const header = ['engine', w.unit];
   if (timed) header.push('median ms', 'samples × reps');
   if (hasErr) header.push('max |err| vs float64');
   if (hasMem) header.push('Wasm memory');
-  for (const b of oks) header.push(`vs ${b.short}`);
+  if (hasWeights) header.push(w.weightRate ? 'weights (read rate)' : 'weights');
+  for (const b of columns) header.push(`vs ${b.short}`);
   const rows = w.results.map((r) => {
     const row = [r.engine];
     if (ok(r)) row.push(fmtValue(w.unit, r.value));
@@ -152,13 +211,21 @@ export function workloadMarkdown(w) {
     if (timed) row.push(r.medianMs !== undefined ? fmtMs(r.medianMs) : '—', r.samples ? `${r.samples} × ${r.reps}` : '—');
     if (hasErr) row.push(fmtErr(r.maxError));
     if (hasMem) row.push(r.memoryBytes ? fmtBytes(r.memoryBytes) : '—');
-    for (const b of oks) row.push(!ok(r) ? '' : b === r ? '—' : `${ratio(w.unit, r.value, b.value).toFixed(2)}×`);
+    if (hasWeights) row.push(weightsText(r, w.weightRate));
+    for (const b of columns) row.push(!ok(r) ? '' : b === r ? '—' : `${ratio(w.unit, r.value, b.value).toFixed(2)}×`);
     return row;
   });
   const lines = [`### ${w.id} — ${w.title}`, '', w.workText ? `${w.workText}.` : '', '', table(header, rows)];
   const notes = w.results.filter((r) => r.note).map((r) => `- ${r.engine}: ${r.note}`);
   if (notes.length) lines.push('', ...notes);
   return lines.join('\n');
+}
+
+/** What the widest vector extension means for the native reference. */
+function vectorWidth(flags) {
+  if (flags.includes('avx512f')) return `AVX-512: native code runs 512-bit vectors${flags.some((f) => f.includes('vnni')) ? ' and VNNI int8 dot products' : ''}`;
+  if (flags.includes('avx2')) return `AVX2: native code runs 256-bit vectors${flags.includes('avx_vnni') ? ' and VNNI int8 dot products' : ', int8 dot products without VNNI'}`;
+  return 'native code runs 128-bit vectors';
 }
 
 export function resultsMarkdown(run) {
@@ -170,7 +237,8 @@ export function resultsMarkdown(run) {
     '',
     `- **Date:** ${run.date}`,
     `- **Command:** \`${run.command}\``,
-    `- **Machine:** ${m.cpu}, ${m.cores} logical cores (${m.simdFlags.join(', ') || 'SIMD flags unknown'}), ${m.memoryGiB} GiB RAM, ${m.os}`,
+    `- **Machine:** ${m.cpu}, ${m.cores} logical cores, ${m.memoryGiB} GiB RAM, ${m.os}`,
+    `- **CPU vector extensions:** ${m.simdFlags.join(', ') || 'unknown'} (from /proc/cpuinfo; ${vectorWidth(m.simdFlags)}; Wasm SIMD is 128-bit on every CPU, so onnxruntime-node is a reference column, not a target)`,
     `- **Runtime:** Node ${m.node}, V8 ${m.v8}`,
     m.commit ? `- **Library:** commit ${m.commit}` : null,
     `- **Load average (1, 5, 15 min):** ${m.loadAverage.join(', ')} at start, ${run.loadAverageAtEnd.join(', ')} at the end (other load on the machine adds noise; engines are interleaved so it hits all alike)`,
