@@ -57,11 +57,11 @@ function sequence(seed: number, B: number, H: number, Hkv: number, S: number, dh
   return { B, H, Hkv, S, dh, dv, q: uniformF32(B * H * S * dh, next), k: uniformF32(B * Hkv * S * dh, next), v: uniformF32(B * Hkv * S * dv, next) };
 }
 
-/** The reference output of query rows [t0, t1) over keys [0, t1) (causal, optional window). */
-function reference(s: Seq, dtype: KVCacheDtype, t0: number, t1: number, window?: number): Float64Array {
+/** The reference output of query rows [t0, t1) over keys [0, t1) (causal, optional window and softcap). */
+function reference(s: Seq, dtype: KVCacheDtype, t0: number, t1: number, window?: number, softcap?: number): Float64Array {
   const p: KvProblem = {
     q: cut(s.q, s.B, s.H, s.S, s.dh, t0, t1).data, k: cut(s.k, s.B, s.Hkv, s.S, s.dh, 0, t1).data, v: cut(s.v, s.B, s.Hkv, s.S, s.dv, 0, t1).data,
-    B: s.B, H: s.H, Hkv: s.Hkv, nq: t1 - t0, nk: t1, dh: s.dh, dv: s.dv, offset: t0, causal: true, window, kMeans: means(s),
+    B: s.B, H: s.H, Hkv: s.Hkv, nq: t1 - t0, nk: t1, dh: s.dh, dv: s.dv, offset: t0, causal: true, window, kMeans: means(s), softcap,
   };
   return referenceKvAttention(p, dtype);
 }
@@ -72,14 +72,14 @@ function means(s: Seq): Float64Array | undefined {
 }
 
 /** Steps the cache through tokens [t0, S) in chunks (cycled), checking every output against the reference. */
-function stepAndCheck(cache: KVCache, s: Seq, dtype: KVCacheDtype, t0: number, chunks: number[], window?: number): void {
+function stepAndCheck(cache: KVCache, s: Seq, dtype: KVCacheDtype, t0: number, chunks: number[], window?: number, softcap?: number): void {
   let t = t0;
   let c = 0;
   while (t < s.S) {
     const n = Math.min(chunks[c++ % chunks.length], s.S - t);
     s.meanRange ??= [Math.max(t, t + n - (window ?? Infinity)), t + n];
-    const y = cache.step(cut(s.q, s.B, s.H, s.S, s.dh, t, t + n), cut(s.k, s.B, s.Hkv, s.S, s.dh, t, t + n), cut(s.v, s.B, s.Hkv, s.S, s.dv, t, t + n));
-    const err = maxRelative(y.data, reference(s, dtype, t, t + n, window));
+    const y = cache.step(cut(s.q, s.B, s.H, s.S, s.dh, t, t + n), cut(s.k, s.B, s.Hkv, s.S, s.dh, t, t + n), cut(s.v, s.B, s.Hkv, s.S, s.dv, t, t + n), { softcap });
+    const err = maxRelative(y.data, reference(s, dtype, t, t + n, window, softcap));
     expect(err, `${dtype} tokens ${t}..${t + n}: max error ${err.toExponential(2)} of the range`).toBeLessThanOrEqual(TOL);
     t += n;
   }
@@ -125,6 +125,17 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('kvCache dtype (%s)', (_i
       }
       stepAndCheck(cache, s, dtype, c.prefix, c.chunks);
       expect(cache.length).toBe(S);
+      cache.dispose();
+    });
+
+    it('softcap: scores are the true ones (an int8 cache adds its keys\' mean back), decode and prefill', () => {
+      // Offset key channels make the mean large: softcap sees q·μ, which softmax alone would not.
+      const s = sequence(61, 1, 2, 1, 40, 16, 16);
+      for (let r = 0; r < 40; r++) for (const c of [1, 5, 9]) s.k[r * 16 + c] += 6;
+      const cache = rt.kvCache({ heads: 1, headDim: 16, maxLength: 40, dtype });
+      cache.append(cut(s.k, 1, 1, 40, 16, 0, 20), cut(s.v, 1, 1, 40, 16, 0, 20));
+      s.meanRange = [0, 20];
+      stepAndCheck(cache, s, dtype, 20, [1, 2, 9, 1, 7], undefined, 2);
       cache.dispose();
     });
 
@@ -184,8 +195,8 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('kvCache dtype (%s)', (_i
       }
     });
 
-    it('a masked ∞ / NaN row does not leak; a visible one makes the output NaN', () => {
-      const S = 6, d = 8;
+    it.each([8, 64])('a masked ∞ / NaN row does not leak; a visible one makes the output NaN (headDim %i)', (d) => {
+      const S = 6;
       const s = sequence(5, 1, 1, 1, S, d, d);
       const v = s.v.slice();
       v[2 * d + 1] = Number.NaN;
@@ -196,16 +207,26 @@ describe.each(ISAS.map((isa, i) => [isa, i] as const))('kvCache dtype (%s)', (_i
       const pad = new Uint8Array(S);
       pad[2] = 1;
       pad[3] = 1;
+      pad[4] = 1;
       const mask = { keyPaddingMask: { data: pad, shape: [1, S] } };
       const masked = cache.attend(q, mask);
       // The same keys, finite values in the masked rows: the same output, bit for bit.
       const clean = rt.kvCache({ heads: 1, headDim: d, maxLength: S, dtype });
       const v0 = v.slice();
-      v0.fill(0, 2 * d, 4 * d);
+      v0.fill(0, 2 * d, 4 * d); // (row 4 is masked too, for the keys below)
       clean.append(cut(s.k, 1, 1, S, d, 0, S), { data: v0, shape: [1, 1, S, d] });
       expect(masked.data.every(Number.isFinite)).toBe(true);
       expect(Array.from(masked.data)).toEqual(Array.from(clean.attend(q, mask).data));
       expect(cache.attend(q).data.some((x) => Number.isNaN(x))).toBe(true);
+      // +∞ in a visible key (values finite, q there > 0): its score is +∞, the output NaN, as in float32.
+      const k = s.k.slice();
+      k[2 * d + 2] = Number.POSITIVE_INFINITY; // in the first group of four keys
+      q.data[2] = 0.5;
+      const keyed = rt.kvCache({ heads: 1, headDim: d, maxLength: S, dtype });
+      keyed.append({ data: k, shape: [1, 1, S, d] }, cut(s.v, 1, 1, S, d, 0, S));
+      expect(keyed.attend(q).data.every((x) => Number.isNaN(x))).toBe(true);
+      expect(keyed.attend(q, mask).data.every(Number.isFinite)).toBe(true);
+      keyed.dispose();
       cache.dispose();
       clean.dispose();
     });

@@ -97,6 +97,8 @@ export interface KvProblem {
   scale?: number;
   /** int8 keys' means [B·Hkv, dh] (keyMeans); none: quantized without */
   kMeans?: Float64Array;
+  /** s ← softcap·tanh(s / softcap) when > 0 */
+  softcap?: number;
 }
 
 /** float64 attention over the stored K and V of a cache of `dtype` (see the header). */
@@ -146,6 +148,7 @@ export function referenceKvAttention(p: KvProblem, dtype: KvDtype): Float64Array
             for (let x = 0; x < dh; x++) dot += qRow[x] * ks[row * dh + x];
             s[j] = dot * scale;
           }
+          if (p.softcap) s[j] = p.softcap * Math.tanh(s[j] / p.softcap);
           m = Math.max(m, s[j]);
         }
         if (m === -Infinity) continue;
