@@ -341,8 +341,8 @@ export function f32_attn_online(params: usize): void {
   else attnTiles(params);
 }
 
-/** The 4-query × ATTN_BC-key tile path over packed K and V (see the header). */
-function attnTiles(params: usize): void {
+/** The tile path over packed K and V (see the header); vPacked ≥ 0: attention-kv.ts packed them, and V has NaN/±∞ iff 1. */
+export function attnTiles(params: usize, vPacked: i32 = -1): void {
   const q = load<u32>(params, ATTN_Q) as usize;
   const qStride = load<i32>(params, ATTN_Q_STRIDE);
   const k = load<u32>(params, ATTN_K) as usize;
@@ -382,8 +382,8 @@ function attnTiles(params: usize): void {
   const qsTile: usize = <usize>dh << 4; //                            bytes of 4 query rows
   const lRows: usize = <usize>ATTN_QB << 2; //                        l[] starts after m[]
 
-  packKeyPanels(k, kStride, nk, dh, kp);
-  const vNonFinite = packValueRows(v, vStride, nk, dv, dvp, vp);
+  if (vPacked < 0) packKeyPanels(k, kStride, nk, dh, kp);
+  const vNonFinite = vPacked >= 0 ? vPacked : packValueRows(v, vStride, nk, dv, dvp, vp);
   const scaleV = f32x4.splat(scale);
   const dh4 = dh & ~3;
   const plainScores = softcap <= 0 && rel == 0 && mask == 0;

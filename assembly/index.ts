@@ -59,3 +59,6 @@ export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
 export { qs8_peak_dot_i16x8, qs8_peak_relaxed_dot_add, qs8_peak_relaxed_dot } from './peak';
 // ── 8-bit attention (SageAttention: int8 Q·Kᵀ, f32 softmax and P·V) ──
 export { qs8_attn_online, qs8_attn_workspace_bytes } from './sage';
+// ── low-precision KV caches (f16kv, q8kv rows) read in place by the fused kernel ──
+export { ATTN_KV_MEAN, f16kv_attn_online, q8kv_attn_online } from './attention-kv';
+export { f32_f16kv_convert, f16kv_f32_convert, f32_q8kv_convert, q8kv_f32_convert } from './kv-rows';

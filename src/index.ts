@@ -26,7 +26,7 @@ export {
   MultiHeadAttention, type MultiHeadAttentionConfig, type MultiHeadAttentionForwardOptions, type MultiHeadAttentionOutput,
 } from './layers/mha';
 export type { MultiHeadAttentionWeights } from './layers/weights';
-export { KVCache, type KVCacheOptions, type KVCacheAttentionOptions } from './layers/kv-cache';
+export { KVCache, type KVCacheOptions, type KVCacheAttentionOptions, type KVCacheDtype } from './layers/kv-cache';
 export type { PositionConfig, RopePosition, AlibiPosition, T5Position, ShawPosition } from './position/bias';
 export type { RopeOptions, RopeParameters } from './position/rope';
 export { alibiSlopes } from './position/alibi';

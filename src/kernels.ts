@@ -78,6 +78,10 @@ export interface KernelAccess {
   threads(): number;
   /** Runs a job on the worker pool (see PoolJob); only when threads() > 1. */
   runJob(job: PoolJob): void;
+  /** Writes an attention parameter block (ATTN_* offsets) for `call` at `at`, workspace `ws`. */
+  writeAttn(call: AttnCall, at: number, ws: number): void;
+  /** Bytes of f32_attn_workspace_bytes(nk, dh, dv), checked against 32-bit overflow. */
+  attnWorkspaceBytes(nk: number, dh: number, dv: number): number;
 }
 
 /**
@@ -162,6 +166,7 @@ export class Kernels {
       f = make({
         exports: this.exports, arena: this.arena, scratch: (bytes) => this.scratch(bytes),
         threads: () => this.threads, runJob: (job) => this.runJob(job),
+        writeAttn: (call, at, ws) => this.writeAttn(call, at, ws, 0, 0), attnWorkspaceBytes: (nk, dh, dv) => this.attnWorkspaceBytes(nk, dh, dv),
       });
       this.families.set(make, f);
     }

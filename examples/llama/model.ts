@@ -64,6 +64,11 @@ export interface LlamaModelOptions {
    * Default: the file's own format (Q8_0 / Q4_0 / F16 kept as they are, others widened to f32).
    */
   weightType?: 'f32' | 'f16' | 'int8' | 'q8_0' | 'q4_0';
+  /**
+   * Element type of the KV caches (rt.kvCache's dtype): `'f32'` (default), `'f16'` (half the
+   * bytes) or `'int8'` (codes with a scale per token: about a quarter).
+   */
+  kvType?: 'f32' | 'f16' | 'int8';
 }
 
 /** A weight matrix [out, in] in Wasm memory, as the products read it. */
@@ -133,6 +138,7 @@ export class LlamaModel {
   private readonly owned: Array<{ dispose(): void }> = [];
   private readonly packWeights: boolean;
   private readonly weightType: LlamaModelOptions['weightType'];
+  private readonly kvType: NonNullable<LlamaModelOptions['kvType']>;
   private readonly classifier: ClassifierSlice[] = []; // (vocab, dim) in row slices
   private decodeBuffers: Buffers | undefined;
   private prefillBuffers: Buffers | undefined;
@@ -153,6 +159,10 @@ export class LlamaModel {
       throw new RangeError(`options.weightType must be 'f32', 'f16', 'int8', 'q8_0' or 'q4_0', got ${String(options.weightType)}`);
     }
     this.weightType = options.weightType;
+    if (options.kvType !== undefined && !['f32', 'f16', 'int8'].includes(options.kvType)) {
+      throw new RangeError(`options.kvType must be 'f32', 'f16' or 'int8', got ${String(options.kvType)}`);
+    }
+    this.kvType = options.kvType ?? 'f32';
     this.embedding = t.tokenEmbedding;
     this.outputNorm = widen(t.outputNorm);
     try {
@@ -220,7 +230,7 @@ export class LlamaModel {
         }),
       },
     }));
-    const cache = this.own(this.rt.kvCache({ heads: c.nKvHeads, headDim: c.headSize, maxLength: this.maxLength }));
+    const cache = this.own(this.rt.kvCache({ heads: c.nKvHeads, headDim: c.headSize, maxLength: this.maxLength, dtype: this.kvType }));
     return {
       attention, cache, attnNorm: widen(w.attnNorm), ffnNorm: widen(w.ffnNorm),
       gateUp: this.loadMatrix([w.gate, w.up], 2 * c.hiddenDim, c.dim),
@@ -280,6 +290,11 @@ export class LlamaModel {
     if (m.quantized) this.rt.matmul(a, m.quantized, { out });
     else if (m.packed && rows >= PACKED_FROM_ROWS) this.rt.matmul(a, m.packed, { out });
     else this.rt.matmul(a, m.inPlace, { transposeB: true, out });
+  }
+
+  /** Bytes of Wasm memory the KV caches take (all layers; scales and means included). */
+  get kvCacheBytes(): number {
+    return this.blocks.reduce((sum, b) => sum + b.cache.bytes, 0);
   }
 
   /** Tokens in the caches: the position of the next token. */

@@ -5,6 +5,7 @@
 //   npm run example:llama                                   # 256 tokens from BOS, stories260K.bin
 //   npm run example:llama -- --model model.gguf --threads 2
 //   npm run example:llama -- --prompt 1,461,461 --steps 64  # from given ids
+//   npm run example:llama -- --weights q8_0 --kv int8       # int8 weights and KV caches
 //
 // (builds the package and this script, then runs it; `--help` lists the options). Prints the
 // generated ids as they come, then tokens per second of the prefill (the prompt in one call) and
@@ -45,6 +46,7 @@ const HELP = `usage: npm run example:llama -- [options]
   --pack            also keep f32 weights packed for the GEMM (a second copy; see model.ts)
   --weights TYPE    store the weight matrices as f32, f16, int8, q8_0 or q4_0 whatever the file
                     holds (default: the file's Q8_0 / Q4_0 / F16 kept as they are, others f32)
+  --kv TYPE         KV caches as f32 (default), f16 or int8 (codes with one scale per token)
   --no-stop         keep going after the stop token (llama2.c's run.c stops at BOS = 1; a GGUF
                     file's is its EOS)
   --json            also print the result as one JSON line
@@ -67,6 +69,7 @@ function parse() {
       repeat: { type: 'string', default: '3' },
       pack: { type: 'boolean', default: false },
       weights: { type: 'string' },
+      kv: { type: 'string' },
       'max-memory': { type: 'string' },
       'no-stop': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -98,6 +101,9 @@ if (!existsSync(modelPath)) fail(`no model file at ${modelPath}`);
 const WEIGHT_TYPES = ['f32', 'f16', 'int8', 'q8_0', 'q4_0'] as const;
 if (args.weights !== undefined && !(WEIGHT_TYPES as readonly string[]).includes(args.weights)) fail(`--weights must be one of ${WEIGHT_TYPES.join(', ')}, got "${args.weights}"`);
 const weightType = args.weights as (typeof WEIGHT_TYPES)[number] | undefined;
+const KV_TYPES = ['f32', 'f16', 'int8'] as const;
+if (args.kv !== undefined && !(KV_TYPES as readonly string[]).includes(args.kv)) fail(`--kv must be one of ${KV_TYPES.join(', ')}, got "${args.kv}"`);
+const kvType = (args.kv ?? 'f32') as (typeof KV_TYPES)[number];
 
 const fileName = basename(modelPath);
 const bytes = readFileSync(modelPath);
@@ -126,20 +132,22 @@ const rt = await createRuntime({
 });
 const memoryBefore = rt.memoryBytes;
 const maxLength = Math.max(1, prompt.length + steps - 1);
-const llama = new LlamaModel(rt, weights, { maxLength, packWeights: args.pack, ...(weightType && { weightType }) });
+const llama = new LlamaModel(rt, weights, { maxLength, packWeights: args.pack, kvType, ...(weightType && { weightType }) });
 const memoryAfterLoad = rt.memoryBytes;
 const tensorMiB = tensorBytes(weights) / 2 ** 20;
-const cacheMiB = (2 * 4 * c.nLayers * c.kvDim * maxLength) / 2 ** 20;
+const kvCacheBytes = llama.kvCacheBytes;
+const cacheMiB = kvCacheBytes / 2 ** 20;
 const types = [...new Set([weights.tensors.tokenEmbedding, ...weights.tensors.layers.flatMap((l) => [l.q, l.gate, l.down])].map((t) => t.type.name))];
 console.log(
   `${fileName} (${format === 'gguf' ? `GGUF ${c.architecture}, ${types.join('/')}` : 'llama2.c checkpoint'}): dim ${c.dim}, ${c.nLayers} layers, ` +
-    `${c.nHeads} query / ${c.nKvHeads} key-value heads, vocab ${c.vocabSize}, context ${c.contextLength}${weightType ? `, weights stored as ${weightType}` : ''} — ` +
+    `${c.nHeads} query / ${c.nKvHeads} key-value heads, vocab ${c.vocabSize}, context ${c.contextLength}${weightType ? `, weights stored as ${weightType}` : ''}` +
+    `${kvType !== 'f32' ? `, ${kvType} KV caches` : ''} — ` +
     `wasm-attention ${rt.isa} binary, ${rt.threads} thread${rt.threads > 1 ? 's' : ''}`,
 );
 const mib = (n: number) => (n / 2 ** 20).toFixed(1);
 console.log(
   `Wasm memory after load: ${mib(memoryAfterLoad)} MiB (${mib(memoryBefore)} MiB before) for ${tensorMiB.toFixed(1)} MiB of tensors + ` +
-    `${cacheMiB.toFixed(1)} MiB of KV cache (${maxLength} positions): ${(memoryAfterLoad / 2 ** 20 / (tensorMiB + cacheMiB)).toFixed(2)}×`,
+    `${cacheMiB.toFixed(1)} MiB of ${kvType} KV cache (${maxLength} positions): ${(memoryAfterLoad / 2 ** 20 / (tensorMiB + cacheMiB)).toFixed(2)}×`,
 );
 console.log(`prompt (${prompt.length} token${prompt.length > 1 ? 's' : ''}): ${prompt.join(' ')}`);
 process.stdout.write('generated: ');
@@ -178,8 +186,8 @@ if (modelPath === DEFAULT_MODEL && prompt.length === 1 && prompt[0] === BOS && e
 }
 if (args.json) {
   console.log(JSON.stringify({
-    isa: rt.isa, threads: rt.threads, format, prompt, tokens: result.tokens, matches,
-    memory: { afterLoad: memoryAfterLoad, tensorBytes: tensorBytes(weights), kvCacheBytes: 2 * 4 * c.nLayers * c.kvDim * maxLength },
+    isa: rt.isa, threads: rt.threads, format, kvType, prompt, tokens: result.tokens, matches,
+    memory: { afterLoad: memoryAfterLoad, tensorBytes: tensorBytes(weights), kvCacheBytes },
     runs: runs.map((r) => ({
       prefillMs: r.prefillMs, prefillTokensPerSecond: rate(r.promptTokens, r.prefillMs),
       decodeMs: r.decodeMs, decodeSteps: r.decodeSteps, decodeTokensPerSecond: rate(r.decodeSteps, r.decodeMs),
@@ -188,6 +196,6 @@ if (args.json) {
 }
 llama.dispose();
 rt.dispose();
-// Exit code 1 when float32 weights do not reproduce llama2.c's ids (quantized ones may differ).
-const exact = weightType === undefined || weightType === 'f32';
+// Exit code 1 when float32 weights and caches do not reproduce llama2.c's ids (quantized ones may differ).
+const exact = (weightType === undefined || weightType === 'f32') && kvType === 'f32';
 if (exact && matches !== undefined && matches !== Math.min(256, result.tokens.length)) process.exitCode = 1;

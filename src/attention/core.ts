@@ -55,6 +55,8 @@ export interface AttentionPlan {
   weights?: { ptr: number; mode: 0 | 1 | 2 | 3 };
   /** Q·Kᵀ in 8 bits (assembly/sage.ts) instead of float32; the weights, if any, stay float32 */
   int8?: boolean;
+  /** Runs the kernel calls instead of f32_attn_online: K and V are KV-cache rows in f16 or int8 (layers/kv-storage.ts) */
+  runCalls?: (calls: AttnCall[]) => void;
 }
 
 const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.batchStride + h * l.headStride);
@@ -182,7 +184,8 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
-  if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
+  if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
+  else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {

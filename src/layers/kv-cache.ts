@@ -15,14 +15,17 @@
 //     (f32_attn_merge: o = Σ_s e^{lse_s − L}·o_s, L = log Σ_s e^{lse_s}). Only then are the new
 //     keys written into their slots, so no key a query still needs is overwritten first.
 // Decoding (fewer than 4 new tokens) takes the kernel's row path, which reads K and V in place;
-// the cache is never copied. Relative biases (ALiBi, T5, Shaw) index distances between absolute
+// the cache is never copied.
+//   • Element type (options.dtype, kv-storage.ts): 'f32', 'f16' (IEEE half rows) or 'int8' (codes
+//     with one f32 scale per token, for keys and values). New rows are converted once, when they
+//     are written; the f16/int8 kernels (assembly/attention-kv.ts) read them in place, converting
+//     inside the decode loop or while packing prefill tiles. A ring buffer's new tokens are
+//     converted before they are attended too, so every key a query sees has the cache's type. Relative biases (ALiBi, T5, Shaw) index distances between absolute
 // positions, so they are exact across runs and steps. reorder() gathers batch entries for beam
 // search (only the live slots move).
 
-import type { PlacedMask } from '../attention/mask';
-import { type AttentionPlan, type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
-import type { RelBias } from '../position/bias';
+import type { HeadLayout } from '../attention/core';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
@@ -31,6 +34,10 @@ import {
 import { checkMasks, composeMask } from './masks';
 import type { MaskData } from '../attention/mask';
 import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
+import { kvDtype, type KVCacheDtype, KVStorage, type SlotRun } from './kv-storage';
+import { attendCache, type CacheAttentionCall } from './kv-run';
+
+export type { KVCacheDtype } from './kv-storage';
 
 /** Options of `rt.kvCache`. */
 export interface KVCacheOptions {
@@ -46,6 +53,12 @@ export interface KVCacheOptions {
   batch?: number;
   /** Size of one value head. Default headDim. */
   valueDim?: number;
+  /**
+   * Element type of the cached rows: 'f32' (default), 'f16' (IEEE half: half the bytes) or 'int8'
+   * (int8 codes with one f32 scale per token for keys and for values: about a quarter of the
+   * bytes). Read in place by the fused kernels; see the README for the accuracy of each.
+   */
+  dtype?: KVCacheDtype;
 }
 
 /** Options of `cache.step` and `cache.attend`. */
@@ -70,29 +83,8 @@ export interface KVCacheAttentionOptions {
   out?: WasmTensor | Tensor;
 }
 
-/** @internal one attention call through a cache (see the header). */
-export interface CacheAttentionCall {
-  batch: number;
-  qHeads: number;
-  nq: number;
-  q: HeadLayout;
-  o: HeadLayout;
-  /** new tokens to append (0: attend only); their keys/values are read from kNew/vNew */
-  n: number;
-  kNew?: HeadLayout;
-  vNew?: HeadLayout;
-  scale: number;
-  softcap: number;
-  causal: boolean;
-  /** additive, columns = keys in time order (keyCount(n) of them) */
-  mask?: PlacedMask;
-  relBias?: RelBias;
-  /** dense [batch, qHeads, nq, keyCount(n)] probabilities, when wanted */
-  weights?: number;
-}
-
 const F32 = [Float32Array] as const;
-const CACHE_KEYS = optionKeys<KVCacheOptions>({ heads: true, headDim: true, maxLength: true, window: true, batch: true, valueDim: true });
+const CACHE_KEYS = optionKeys<KVCacheOptions>({ heads: true, headDim: true, maxLength: true, window: true, batch: true, valueDim: true, dtype: true });
 const ATTEND_KEYS = optionKeys<KVCacheAttentionOptions>({
   scale: true, softcap: true, causal: true, mask: true, keyPaddingMask: true, returnWeights: true, out: true,
 });
@@ -120,17 +112,18 @@ export class KVCache {
   readonly batch: number;
   /** slots per (batch, head): window ?? maxLength */
   readonly capacity: number;
+  /** Element type of the cached rows (options.dtype). */
+  readonly dtype: KVCacheDtype;
   private readonly kernelsOf: () => Kernels;
   private readonly arena: Kernels['arena'];
-  private kPtr: number;
-  private vPtr: number;
+  private readonly storage: KVStorage;
   private count = 0;
   private disposed = false;
 
   /** @internal use rt.kvCache */
   constructor(kernelsOf: () => Kernels, optionsIn: KVCacheOptions) {
     if (optionsIn === undefined) {
-      throw new AttentionError('INVALID_OPTION', 'kvCache options must be { heads, headDim, maxLength, window?, batch?, valueDim? }, got undefined');
+      throw new AttentionError('INVALID_OPTION', 'kvCache options must be { heads, headDim, maxLength, window?, batch?, valueDim?, dtype? }, got undefined');
     }
     const options = readOptions<KVCacheOptions>(optionsIn, CACHE_KEYS, 'options', 'rt.kvCache');
     this.heads = positiveInt(options.heads, 'options.heads');
@@ -146,21 +139,17 @@ export class KVCache {
       this.window = w;
     }
     this.capacity = this.window ?? this.maxLength;
+    this.dtype = kvDtype(options.dtype, 'options.dtype');
     const kernels = kernelsOf();
     kernels.assertLive();
     this.kernelsOf = kernelsOf;
     this.arena = kernels.arena;
-    const kSize = this.batch * this.heads * this.capacity * this.headDim;
-    const vSize = this.batch * this.heads * this.capacity * this.valueDim;
-    checkElementCount(kSize, 'kvCache keys');
-    checkElementCount(vSize, 'kvCache values');
-    this.kPtr = this.arena.alloc(kSize * 4);
-    try {
-      this.vPtr = this.arena.alloc(vSize * 4);
-    } catch (e) {
-      this.arena.release(this.kPtr);
-      throw e;
-    }
+    this.storage = new KVStorage(this.arena, { batch: this.batch, heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, capacity: this.capacity }, this.dtype);
+  }
+
+  /** Bytes of Wasm memory the cached keys and values take (with int8, their scales; with f16, the rows' flags). */
+  get bytes(): number {
+    return this.storage.bytes;
   }
 
   /** Tokens currently held (≤ capacity). Throws DISPOSED once the cache or its runtime was disposed. */
@@ -215,16 +204,8 @@ export class KVCache {
     }
   }
 
-  private headLayoutK(slot = 0): HeadLayout {
-    return { ptr: this.kPtr + 4 * slot * this.headDim, batchStride: this.heads * this.capacity * this.headDim, headStride: this.capacity * this.headDim, rowStride: this.headDim };
-  }
-
-  private headLayoutV(slot = 0): HeadLayout {
-    return { ptr: this.vPtr + 4 * slot * this.valueDim, batchStride: this.heads * this.capacity * this.valueDim, headStride: this.capacity * this.valueDim, rowStride: this.valueDim };
-  }
-
   /** Runs of kept slots, oldest first: { slot, count, position, time }. */
-  private segments(): Array<{ slot: number; count: number; position: number; time: number }> {
+  private segments(): Array<SlotRun & { position: number }> {
     const kept = this.length;
     if (kept === 0) return [];
     if (this.window === undefined) return [{ slot: 0, count: kept, position: 0, time: 0 }];
@@ -236,104 +217,25 @@ export class KVCache {
     return out;
   }
 
-  /** Copies new rows t ∈ [t0, n) of (kNew, vNew) into their slots. */
-  private write(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
+  /** Writes new rows t ∈ [t0, n) of (kNew, vNew) into their slots (converted to the cache's type). */
+  private write(kernels: Kernels, kNew: HeadLayout, vNew: HeadLayout, n: number): void {
     if (n === 0) return;
     const t0 = this.window === undefined ? 0 : Math.max(0, n - this.capacity);
-    const mem = this.arena.f32(0, this.arena.byteLength >> 2);
-    const kl = this.headLayoutK();
-    const vl = this.headLayoutV();
-    for (let b = 0; b < this.batch; b++) {
-      for (let h = 0; h < this.heads; h++) {
-        for (let t = t0; t < n; t++) {
-          const slot = (this.count + t) % this.capacity;
-          const ks = (kNew.ptr >> 2) + b * kNew.batchStride + h * kNew.headStride + t * kNew.rowStride;
-          const kd = (kl.ptr >> 2) + b * kl.batchStride + h * kl.headStride + slot * this.headDim;
-          mem.copyWithin(kd, ks, ks + this.headDim);
-          const vs = (vNew.ptr >> 2) + b * vNew.batchStride + h * vNew.headStride + t * vNew.rowStride;
-          const vd = (vl.ptr >> 2) + b * vl.batchStride + h * vl.headStride + slot * this.valueDim;
-          mem.copyWithin(vd, vs, vs + this.valueDim);
-        }
-      }
-    }
+    this.storage.write(kernels, kNew, vNew, n, t0, this.count);
   }
 
   /** @internal attention of the call's queries over the cache (plus n new tokens, appended). */
   run(kernels: Kernels, scope: Scope, call: CacheAttentionCall): void {
-    const { batch, qHeads, nq, n } = call;
-    const P = this.count;
-    const total = this.keyCount(n);
-    const dh = this.headDim;
-    const dv = this.valueDim;
-    kernels.reserveAttention(Math.max(total, 1), dh, dv);
-    if (this.window === undefined) {
-      if (n > 0) this.write(call.kNew!, call.vNew!, n);
-      runAttention(kernels, {
-        batch, qHeads, kvHeads: this.heads, nq, nk: total, dh, dv,
-        q: call.q, k: this.headLayoutK(), v: this.headLayoutV(), o: call.o,
-        scale: call.scale, softcap: call.softcap, mask: call.mask,
-        offsets: new Array<number>(batch).fill(P), keyLens: new Array<number>(batch).fill(total),
-        left: -1, right: call.causal ? 0 : -1, relBias: call.relBias,
-        weights: call.weights ? { ptr: call.weights, mode: 3 } : undefined,
-      });
-      this.count += n;
-      return;
-    }
-    // Ring buffer: the kept runs, then the new keys, each a disjoint key set merged by lse.
-    const W = this.capacity;
-    const pieces: Array<{ k: HeadLayout; v: HeadLayout; count: number; offset: number; time: number }> = [];
-    for (const s of this.segments()) {
-      pieces.push({ k: this.headLayoutK(s.slot), v: this.headLayoutV(s.slot), count: s.count, offset: P - s.position, time: s.time });
-    }
-    if (n > 0) pieces.push({ k: call.kNew!, v: call.vNew!, count: n, offset: 0, time: this.length });
-    const rowsAll = batch * qHeads * nq;
-    const shifted = (time: number): PlacedMask | undefined => (call.mask ? { ...call.mask, ptr: call.mask.ptr + 4 * time } : undefined);
-    const planOf = (p: (typeof pieces)[number]) => ({
-      batch, qHeads, kvHeads: this.heads, nq, nk: p.count, dh, dv,
-      q: call.q, k: p.k, v: p.v,
-      scale: call.scale, softcap: call.softcap, mask: shifted(p.time),
-      offsets: new Array<number>(batch).fill(p.offset), keyLens: new Array<number>(batch).fill(p.count),
-      left: W - 1, right: call.causal ? 0 : -1, relBias: call.relBias, weights: undefined as AttentionPlan['weights'],
+    // A linear cache writes the new rows first and attends to all of them; a ring buffer attends
+    // to its kept runs and the new rows apart (kv-run.ts), then overwrites the oldest slots.
+    const linear = this.window === undefined;
+    if (linear && call.n > 0) this.write(kernels, call.kNew!, call.vNew!, call.n);
+    attendCache(kernels, scope, call, {
+      heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, window: this.window, position: this.count,
+      length: this.length, runs: this.segments(), storage: this.storage,
     });
-    if (pieces.length === 0) {
-      zeroRows(this.arena, call.o, batch, qHeads, nq, dv);
-    } else {
-      const lseAcc = scope.alloc(Math.max(1, rowsAll), 'lse');
-      const lsePart = pieces.length > 1 ? scope.alloc(Math.max(1, rowsAll), 'lse') : 0;
-      const tmp = pieces.length > 1 ? scope.alloc(Math.max(1, rowsAll * dv), 'partial attention') : 0;
-      const tmpLayout: HeadLayout = { ptr: tmp, batchStride: qHeads * nq * dv, headStride: nq * dv, rowStride: dv };
-      pieces.forEach((p, index) => {
-        const first = index === 0;
-        runAttention(kernels, { ...planOf(p), o: first ? call.o : tmpLayout, lse: first ? lseAcc : lsePart });
-        if (first) return;
-        for (let b = 0; b < batch; b++) {
-          for (let h = 0; h < qHeads; h++) {
-            const r = (b * qHeads + h) * nq;
-            kernels.attnMerge(
-              call.o.ptr + 4 * (b * call.o.batchStride + h * call.o.headStride), call.o.rowStride, lseAcc + 4 * r,
-              tmp + 4 * r * dv, dv, lsePart + 4 * r, nq, dv,
-            );
-          }
-        }
-      });
-    }
-    if (call.weights) {
-      // Scores after bias, mask and range per piece (−∞ where removed), placed in time order, then softmax.
-      const w = call.weights;
-      this.arena.f32(w, rowsAll * total).fill(-Infinity);
-      for (const p of pieces) {
-        const part = scope.alloc(Math.max(1, rowsAll * p.count), 'weights');
-        runAttention(kernels, { ...planOf(p), dv: 0, o: call.o, weights: { ptr: part, mode: 2 } });
-        const mem = this.arena.f32(0, this.arena.byteLength >> 2);
-        for (let r = 0; r < rowsAll; r++) {
-          const src = (part >> 2) + r * p.count;
-          mem.copyWithin((w >> 2) + r * total + p.time, src, src + p.count);
-        }
-      }
-      kernels.softmaxRows(w, rowsAll, total, total);
-    }
-    if (n > 0) this.write(call.kNew!, call.vNew!, n);
-    this.count += n;
+    if (!linear && call.n > 0) this.write(kernels, call.kNew!, call.vNew!, call.n);
+    this.count += call.n;
   }
 
   private checkQuery(q: TensorView, name: string): { qHeads: number; nq: number } {
@@ -382,7 +284,7 @@ export class KVCache {
 
   /** @internal appends n tokens read from strided layouts (room checked by the caller). */
   appendFrom(kNew: HeadLayout, vNew: HeadLayout, n: number): void {
-    this.write(kNew, vNew, n);
+    this.write(this.kernels(), kNew, vNew, n);
     this.count += n;
   }
 
@@ -489,21 +391,15 @@ export class KVCache {
   }
 
   private read(keys: boolean): Tensor {
-    this.kernels();
-    const d = keys ? this.headDim : this.valueDim;
+    const kernels = this.kernels();
     const L = this.length;
-    const out = new Float32Array(this.batch * this.heads * L * d);
-    const layout = keys ? this.headLayoutK() : this.headLayoutV();
-    const mem = this.arena.f32(0, this.arena.byteLength >> 2);
-    for (let b = 0; b < this.batch; b++) {
-      for (let h = 0; h < this.heads; h++) {
-        for (const s of this.segments()) {
-          const src = (layout.ptr >> 2) + b * layout.batchStride + h * layout.headStride + s.slot * d;
-          out.set(mem.subarray(src, src + s.count * d), ((b * this.heads + h) * L + s.time) * d);
-        }
-      }
+    const scope = new Scope(this.arena);
+    try {
+      const data = this.storage.read(kernels, scope, keys, this.segments(), L);
+      return { data, shape: [this.batch, this.heads, L, keys ? this.headDim : this.valueDim] };
+    } finally {
+      scope.close();
     }
-    return { data: out, shape: [this.batch, this.heads, L, d] };
   }
 
   /**
@@ -519,12 +415,14 @@ export class KVCache {
       throw new AttentionError('INVALID_ARGUMENT', `cannot truncate a ring-buffer kvCache that has wrapped (position ${this.count} > window ${this.capacity}): the older tokens were overwritten`);
     }
     this.count = length;
+    if (length === 0) this.storage.forgetMean();
   }
 
   /** Forgets every token (the memory stays reserved). */
   reset(): void {
     this.kernels();
     this.count = 0;
+    this.storage.forgetMean();
   }
 
   /**
@@ -545,28 +443,7 @@ export class KVCache {
       }
     });
     const live = this.length; // (after reading indices, whose getters may have disposed the cache: throws then)
-    if (live === 0) return;
-    for (const [ptr, d] of [[this.kPtr, this.headDim], [this.vPtr, this.valueDim]] as const) {
-      const entry = this.heads * this.capacity * d;
-      // Save the sources that get overwritten before they are read, then gather.
-      const saved = new Map<number, Float32Array>();
-      const mem = () => this.arena.f32(ptr, this.batch * entry);
-      for (let b = 0; b < this.batch; b++) {
-        const s = idx[b];
-        if (s !== b && idx[s] !== s && !saved.has(s)) saved.set(s, mem().slice(s * entry, (s + 1) * entry));
-      }
-      const view = mem();
-      for (let b = 0; b < this.batch; b++) {
-        const s = idx[b];
-        if (s === b) continue;
-        for (let h = 0; h < this.heads; h++) {
-          const off = h * this.capacity * d;
-          const src = saved.get(s);
-          if (src) view.set(src.subarray(off, off + live * d), b * entry + off);
-          else view.copyWithin(b * entry + off, s * entry + off, s * entry + off + live * d);
-        }
-      }
-    }
+    if (live > 0) this.storage.reorder(idx, live);
   }
 
   /** True once dispose() ran. */
@@ -578,27 +455,11 @@ export class KVCache {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.arena.release(this.kPtr);
-    this.arena.release(this.vPtr);
-    this.kPtr = 0;
-    this.vPtr = 0;
+    this.storage.release();
   }
 
   /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
-  }
-}
-
-/** Writes zeros to every (b, h, row) of an output layout. */
-function zeroRows(arena: Kernels['arena'], o: HeadLayout, batch: number, heads: number, rows: number, dv: number): void {
-  const mem = arena.f32(0, arena.byteLength >> 2);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < rows; i++) {
-        const at = (o.ptr >> 2) + b * o.batchStride + h * o.headStride + i * o.rowStride;
-        mem.fill(0, at, at + dv);
-      }
-    }
   }
 }

@@ -50,10 +50,15 @@ export const JOB_F16W = 7;
 /** Job kind: qs8_attn_online tasks (8-bit attention). */
 export const JOB_QS8_ATTENTION = 8;
 
+/** Job kind: f16kv_attn_online tasks (attention over an f16 KV cache). */
+export const JOB_F16KV_ATTENTION = 9;
+/** Job kind: q8kv_attn_online tasks (attention over an int8 KV cache). */
+export const JOB_Q8KV_ATTENTION = 10;
+
 /** The kernel export each job kind runs (index: kind); a kind not listed fails its tasks. */
 const JOB_KERNELS: readonly string[] = [
   '', 'f32_attn_online', 'f32_gemm', 'qd8_f32_qc8w_gemm', 'qd8_f32_q8_0_gemm', 'qd8_f32_q4_0_gemm', 'qd8_f32_qb4w_gemm', 'f32_f16w_gemm',
-  'qs8_attn_online',
+  'qs8_attn_online', 'f16kv_attn_online', 'q8kv_attn_online',
 ];
 
 /**

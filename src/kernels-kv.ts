@@ -1,0 +1,103 @@
+// kernels-kv.ts — typed wrappers of the low-precision KV-cache kernels (assembly/kv-rows.ts,
+// assembly/attention-kv.ts): converting f32 rows to and from the cache's f16kv / q8kv rows, and
+// the fused attention over cache rows read in place (one call at a time, or as a pool job like
+// f32 attention). Reached through `kvKernels(kernels)` (a family of Kernels, so the core entry
+// does not carry it); pointers are byte addresses in the arena.
+
+import type { AttnCall, KernelAccess, Kernels } from './kernels';
+import { exportedConstant, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from './runtime/index';
+
+/** Row formats of a low-precision KV cache (assembly/kv-rows.ts). */
+export type KvRowFormat = 'f16kv' | 'q8kv';
+
+type Fn = (...args: number[]) => number;
+
+/**
+ * Bytes of one cached row of d elements: f16kv 2·d, q8kv d (codes), each rounded up to a multiple
+ * of 4 and followed by a 4-byte trailer (the ±∞/NaN flag, the f32 scale); f32 4·d.
+ */
+export function kvRowBytes(format: KvRowFormat | 'f32', d: number): number {
+  if (format === 'f32') return 4 * d;
+  return Math.ceil(((format === 'f16kv' ? 2 : 1) * d) / 4) * 4 + 4;
+}
+
+/** Attention calls (multiply-adds) from which the pool takes part, as for f32 attention. */
+const MIN_POOL_FLOPS = 1 << 21;
+
+/** The KV-cache kernels of one instance; see the file header. */
+export class KvKernels {
+  private readonly exports: KernelExports;
+  private readonly access: KernelAccess;
+  private readonly paramsBytes: number;
+  private readonly workspaceOffset: number;
+  private readonly meanOffset: number;
+  /** This family's attention parameter block. */
+  private readonly params: number;
+
+  constructor(access: KernelAccess) {
+    this.access = access;
+    this.exports = access.exports;
+    this.paramsBytes = exportedConstant(this.exports, 'ATTN_PARAMS_BYTES');
+    this.workspaceOffset = exportedConstant(this.exports, 'ATTN_WORKSPACE');
+    this.meanOffset = exportedConstant(this.exports, 'ATTN_KV_MEAN');
+    this.params = access.arena.alloc(this.paramsBytes);
+  }
+
+  private fn(name: string): Fn {
+    return this.exports[name] as Fn;
+  }
+
+  /**
+   * rows f32 rows of d values (row stride srcStride elements) → cache rows at dst (row stride
+   * dstBytes); q8kv rows are quantized around `mean` (d f32; 0 = none), f16kv ignores it.
+   */
+  fromF32(format: KvRowFormat, src: number, srcStride: number, rows: number, d: number, dst: number, dstBytes: number, mean = 0): void {
+    this.fn(`f32_${format}_convert`)(src, srcStride, rows, d, dst, dstBytes, mean);
+  }
+
+  /** rows cache rows (row stride srcBytes) → f32 rows of d values at dst (row stride dstStride elements), `mean` added back (q8kv). */
+  toF32(format: KvRowFormat, src: number, srcBytes: number, rows: number, d: number, dst: number, dstStride: number, mean = 0): void {
+    this.fn(`${format}_f32_convert`)(src, srcBytes, rows, d, dst, dstStride, mean);
+  }
+
+  /**
+   * Attention calls whose K and V are cache rows of `format` (strides in 4-byte words; disjoint
+   * outputs): on the worker pool when there is one and the work is worth it, else in turn.
+   * `meanOf(call)`: the address of the keys' mean μ of the call's head (q8kv; 0 = none).
+   */
+  attnMany(format: KvRowFormat, calls: AttnCall[], meanOf: (call: AttnCall) => number): void {
+    const name = `${format}_attn_online`;
+    let flops = 0;
+    let wsBytes = 0;
+    for (const c of calls) {
+      flops += c.nq * c.nk * (c.dh + c.dv);
+      wsBytes = Math.max(wsBytes, this.access.attnWorkspaceBytes(c.nk, c.dh, c.dv));
+    }
+    if (this.access.threads() < 2 || calls.length < 2 || flops < MIN_POOL_FLOPS) {
+      const kernel = this.fn(name);
+      for (const c of calls) {
+        const ws = this.access.scratch(this.access.attnWorkspaceBytes(c.nk, c.dh, c.dv));
+        this.write(c, this.params, ws, meanOf(c));
+        kernel(this.params);
+      }
+      return;
+    }
+    this.access.runJob({
+      kind: format === 'f16kv' ? JOB_F16KV_ATTENTION : JOB_Q8KV_ATTENTION, count: calls.length, stride: this.paramsBytes,
+      wsOffset: this.workspaceOffset, wsBytes, mainParams: this.params, write: (block, i) => this.write(calls[i], block, 0, meanOf(calls[i])),
+    });
+  }
+
+  /** An attention parameter block for `call` at `at`, with the keys' mean in ATTN_KV_MEAN. */
+  private write(call: AttnCall, at: number, ws: number, mean: number): void {
+    this.access.writeAttn(call, at, ws);
+    this.access.arena.wordViews().i32[(at + this.meanOffset) >> 2] = mean;
+  }
+}
+
+const make = (access: KernelAccess) => new KvKernels(access);
+
+/** The KV-cache kernels of `kernels`' instance (made on first use). */
+export function kvKernels(kernels: Kernels): KvKernels {
+  return kernels.family(make);
+}
