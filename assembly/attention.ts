@@ -35,7 +35,7 @@
 // Reference: T. Dao et al., "FlashAttention" (2022), Algorithm 1; M. Milakov, N. Gimelshein,
 //          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
 
-import { exp_f32, exp_nonpos_f32x4, hmax, hsum, madd, negInf4, tanh_f32x4, zero4 } from './simd';
+import { exp_f32, exp_nonpos_f32x4, hmax, hsum, hsum4, madd, negInf4, tanh_f32x4, zero4 } from './simd';
 import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 
 /** Keys per tile (a multiple of 8). */
@@ -519,14 +519,6 @@ export function attnTiles(params: usize, vPacked: i32 = -1): void {
     v128.store(dst + (<usize>x << 2), f32x4.mul(v128.load(src + (<usize>x << 2)), invV));
   }
   for (; x < dv; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * inv);
-}
-
-/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
 /** q·k over dh floats (vector part plus scalar tail). */

@@ -29,7 +29,7 @@ import {
   GEMM_A, GEMM_ACCUMULATE, GEMM_B, GEMM_BIAS, GEMM_C, GEMM_K, GEMM_LDA, GEMM_LDB, GEMM_LDC, GEMM_M, GEMM_N,
   GEMM_TRANS_B, GEMM_WORKSPACE, ukernel4x8,
 } from './gemm';
-import { madd, zero4 } from './simd';
+import { hsum4, madd, zero4 } from './simd';
 
 /** Depth of one converted block of B (as gemm.ts's KC). */
 const KC: i32 = 256;
@@ -76,14 +76,6 @@ function packB16(b: usize, ldb: i32, transB: i32, n: i32, p0: i32, kc: i32, dst:
       }
     }
   }
-}
-
-/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
 /** s + Σ over 8 elements of a · f32(b) for one weight row (lane-wise partial sums). */

@@ -21,7 +21,7 @@
 // Reference: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
 //          XNNPACK f32-gemm 4x8 wasm SIMD micro-kernels.
 
-import { madd, zero4 } from './simd';
+import { hsum4, madd, zero4 } from './simd';
 
 /** Depth of one packed B block. */
 const KC: i32 = 256;
@@ -221,14 +221,6 @@ export function f32_gemm_pack_b(b: usize, ldb: i32, transB: i32, n: i32, k: i32,
   for (let p0 = 0; p0 < k; p0 += KC) {
     packB(b, ldb, transB, n, p0, min(KC, k - p0), dst + panels * <usize>p0 * 32);
   }
-}
-
-/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
 /**

@@ -30,6 +30,9 @@
 
 import { f16High4, f16HighToF32x4, f16Low4, f16ToF32, f32x4ToF16x4 } from './f16';
 
+/** Keys per block of the decode row path's P·V (attention-kv-*.ts): their value rows stay in L1 across column passes. */
+export const KV_ROW_PV_BLOCK: i32 = 64;
+
 /** Bytes of one cached row of d elements in format T (u16: f16kv, i8: q8kv): values, padding, trailer. */
 // @ts-ignore: decorator
 @inline export function kvPayloadBytes<T>(d: i32): usize {

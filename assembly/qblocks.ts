@@ -38,6 +38,7 @@
 
 import { f16HighToF32x4 } from './f16';
 import { QD8_ELEM_BYTES, qd8b32RowBytes, quantizeRowsQd8b32 } from './qd8';
+import { hsum4i } from './simd';
 
 // Parameter block of the three products and f32_qd8b32_convert.
 export const QB_A: i32 = 0; //            a: usize // (m, k) f32 row-major, row stride lda
@@ -67,14 +68,6 @@ const ONES_I16: usize = memory.data<i16>([1, 1, 1, 1, 1, 1, 1, 1], 16);
 /** Bytes of the workspace of the three products for m rows of depth k. */
 export function qd8_f32_qb_gemm_workspace_bytes(m: i32, k: i32): usize {
   return <usize>m * qd8b32RowBytes(k);
-}
-
-/** The four lane sums of a, b, c, d as one i32x4 (a transpose-and-add). */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
 /** The four f16 at p0..p3 (4 rows' block scales) as f32x4: loaded into the high halves of i32 lanes. */
@@ -157,7 +150,7 @@ function q8_0Rows4(act: usize, nb: i32, w0: usize, rowBytes: usize): v128 {
   for (let ap = act; ap < end; ap += ACT_BLOCK) {
     const a0 = actI16(ap, 0), a1 = actI16(ap, 1), a2 = actI16(ap, 2), a3 = actI16(ap, 3);
     const w1 = wp + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-    const l = hsum4(q8Dot(wp + 2, a0, a1, a2, a3), q8Dot(w1 + 2, a0, a1, a2, a3), q8Dot(w2 + 2, a0, a1, a2, a3), q8Dot(w3 + 2, a0, a1, a2, a3));
+    const l = hsum4i(q8Dot(wp + 2, a0, a1, a2, a3), q8Dot(w1 + 2, a0, a1, a2, a3), q8Dot(w2 + 2, a0, a1, a2, a3), q8Dot(w3 + 2, a0, a1, a2, a3));
     const dw = gatherF16(wp, w1, w2, w3, zero);
     acc = blockUpdate(acc, l, dw, v128.load32_splat(dp));
     dp += 4;
@@ -182,13 +175,13 @@ function q4_0Rows4(act: usize, nb: i32, w0: usize, rowBytes: usize): v128 {
     if (ASC_FEATURE_RELAXED_SIMD) {
       const a0 = v128.load(ap);
       const a1 = v128.load(ap, 16);
-      l = hsum4(
+      l = hsum4i(
         nibDotRelaxed(wp + 2, a0, a1, mask, ones), nibDotRelaxed(w1 + 2, a0, a1, mask, ones),
         nibDotRelaxed(w2 + 2, a0, a1, mask, ones), nibDotRelaxed(w3 + 2, a0, a1, mask, ones),
       );
     } else {
       const a0 = actI16(ap, 0), a1 = actI16(ap, 1), a2 = actI16(ap, 2), a3 = actI16(ap, 3);
-      l = hsum4(
+      l = hsum4i(
         nibDotSimd(wp + 2, a0, a1, a2, a3, mask), nibDotSimd(w1 + 2, a0, a1, a2, a3, mask),
         nibDotSimd(w2 + 2, a0, a1, a2, a3, mask), nibDotSimd(w3 + 2, a0, a1, a2, a3, mask),
       );
@@ -241,7 +234,7 @@ function qb4wRows4(act: usize, nb: i32, w0: usize, sc0: usize, zp0: usize, step:
       // low nibbles hold the even elements, high nibbles the odd ones
       const ev = i8x16.shuffle(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       const od = i8x16.shuffle(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-      l = hsum4(
+      l = hsum4i(
         nibDotRelaxed(wp, ev, od, mask, ones), nibDotRelaxed(w1, ev, od, mask, ones),
         nibDotRelaxed(w2, ev, od, mask, ones), nibDotRelaxed(w3, ev, od, mask, ones),
       );
@@ -251,7 +244,7 @@ function qb4wRows4(act: usize, nb: i32, w0: usize, sc0: usize, zp0: usize, step:
       const e1 = i16x8.shuffle(a2, a3, 0, 2, 4, 6, 8, 10, 12, 14); // 16, 18, …, 30
       const o0 = i16x8.shuffle(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15); // 1, 3, …, 15
       const o1 = i16x8.shuffle(a2, a3, 1, 3, 5, 7, 9, 11, 13, 15); // 17, 19, …, 31
-      l = hsum4(
+      l = hsum4i(
         nibDotSimd(wp, e0, e1, o0, o1, mask), nibDotSimd(w1, e0, e1, o0, o1, mask),
         nibDotSimd(w2, e0, e1, o0, o1, mask), nibDotSimd(w3, e0, e1, o0, o1, mask),
       );

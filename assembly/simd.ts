@@ -1,7 +1,8 @@
 // simd.ts — lane helpers shared by every kernel.
 //
-// What:   madd (fused multiply-add when the relaxed build allows it), horizontal max/sum,
-//         a vectorized exp with range reduction, and tanh built on it.
+// What:   madd (fused multiply-add when the relaxed build allows it), horizontal max/sum (of one
+//         vector, and of four vectors at once in f32 and i32 lanes), a zero-padded 4-float load and
+//         the max |x| of a row, a vectorized exp with range reduction, and tanh built on it.
 // Build:  one source, two binaries. `ASC_FEATURE_RELAXED_SIMD` is a compile-time constant, so
 //         the branch in `madd` disappears: the relaxed build emits f32x4.relaxed_madd, the
 //         simd128 build emits mul + add.
@@ -172,4 +173,47 @@ const CONSTANTS: usize = memory.data<f32>([
 // @ts-ignore: decorator
 @inline export function exp_f32(x: f32): f32 {
   return f32x4.extract_lane(exp_f32x4(f32x4.splat(x)), 0);
+}
+
+/** Sum of lanes of a, b, c, d as one vector (a transpose-and-add). */
+// @ts-ignore: decorator
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+/** The same in i32 lanes. */
+// @ts-ignore: decorator
+@inline export function hsum4i(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+/** q[x .. x+3] with zeros at and past dh. */
+// @ts-ignore: decorator
+@inline export function padded4(q: usize, x: i32, dh: i32): v128 {
+  if (x + 4 <= dh) return v128.load(q + (<usize>x << 2));
+  let out = zero4();
+  if (x < dh) out = f32x4.replace_lane(out, 0, load<f32>(q + (<usize>x << 2)));
+  if (x + 1 < dh) out = f32x4.replace_lane(out, 1, load<f32>(q + (<usize>x << 2), 4));
+  if (x + 2 < dh) out = f32x4.replace_lane(out, 2, load<f32>(q + (<usize>x << 2), 8));
+  return out;
+}
+
+/** max|q[x]| over x < dh; NaN when one is NaN. */
+export function maxAbs(q: usize, dh: i32): f32 {
+  let mv = zero4();
+  let m: f32 = 0;
+  const dh4 = dh & ~3;
+  let x = 0;
+  for (; x < dh4; x += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(q + (<usize>x << 2))));
+  for (; x < dh; x++) {
+    const a = Mathf.abs(load<f32>(q + (<usize>x << 2)));
+    m = a != a || a > m ? a : m;
+  }
+  const l0 = f32x4.extract_lane(mv, 0), l1 = f32x4.extract_lane(mv, 1);
+  const l2 = f32x4.extract_lane(mv, 2), l3 = f32x4.extract_lane(mv, 3);
+  return l0 != l0 || l1 != l1 || l2 != l2 || l3 != l3 || m != m ? <f32>NaN : max(max(max(l0, l1), max(l2, l3)), m);
 }

@@ -20,8 +20,9 @@
 //     with one f32 scale per token, for keys and values). New rows are converted once, when they
 //     are written; the f16/int8 kernels (assembly/attention-kv.ts) read them in place, converting
 //     inside the decode loop or while packing prefill tiles. A ring buffer's new tokens are
-//     converted before they are attended too, so every key a query sees has the cache's type. Relative biases (ALiBi, T5, Shaw) index distances between absolute
-// positions, so they are exact across runs and steps. reorder() gathers batch entries for beam
+//     converted before they are attended too, so every key a query sees has the cache's type.
+// Relative biases (ALiBi, T5, Shaw) index distances between absolute positions, so they are exact
+// across runs and steps. reorder() gathers batch entries for beam
 // search (only the live slots move).
 
 import type { Kernels } from '../kernels';

@@ -35,7 +35,7 @@ describe('npm run example:llama -- --model FILE.gguf', () => {
     expect(json.tokens).toEqual(greedyTokens());
     expect(r.stdout).toContain(`generated: ${greedyTokens().join(' ')}`);
     expect(r.stdout).toMatch(/^stories260K-F32\.gguf \(GGUF llama, F32\): dim 64, 5 layers, 8 query \/ 4 key-value heads, vocab 512, context 512/);
-    expect(r.stdout).toMatch(/Wasm memory after load: [\d.]+ MiB .* for 1\.0 MiB of tensors \+ [\d.]+ MiB of KV cache \(256 positions\)/);
+    expect(r.stdout).toMatch(/Wasm memory after load: [\d.]+ MiB .* for 1\.0 MiB of tensors \+ [\d.]+ MiB of f32 KV cache \(256 positions\)/);
     expect(r.stdout).toMatch(/run 1: prefill 1 token in one call [\d.]+ ms \(\d+ tokens\/s\), decode 255 steps [\d.]+ ms \(\d+ tokens\/s\)/);
     expect(json.memory.tensorBytes).toBe(4 * (512 * 64 + 64 + 5 * (64 + 64 * 64 + 2 * 32 * 64 + 64 * 64 + 64 + 3 * 64 * 172)));
   });
