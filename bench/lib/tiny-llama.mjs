@@ -25,14 +25,15 @@ export const prefillPrompt = () => [BOS, ...greedyTokens().slice(0, 63)];
 
 let modelModule;
 /**
- * examples/tiny-llama/{model,loader}.ts as one ES module, bundled in memory by esbuild and
+ * examples/tiny-llama/{model,loader}.ts (and examples/llama's LlamaModel, for the weight and
+ * KV-cache formats) as one ES module, bundled in memory by esbuild and
  * imported from a data: URL (the model imports only types from the package; no file is written).
  */
 export async function loadModelModule() {
   if (!modelModule) {
     const { build } = await import('esbuild');
     const out = await build({
-      stdin: { contents: "export * from './model.ts'; export * from './loader.ts';", resolveDir: path.join(ROOT, 'examples', 'tiny-llama'), loader: 'ts', sourcefile: 'tiny-llama.ts' },
+      stdin: { contents: "export * from './model.ts'; export * from './loader.ts'; export { LlamaModel } from '../llama/model.ts'; export { weightsFromCheckpoint } from '../llama/weights.ts';", resolveDir: path.join(ROOT, 'examples', 'tiny-llama'), loader: 'ts', sourcefile: 'tiny-llama.ts' },
       bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', write: false, logLevel: 'warning',
     });
     modelModule = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);

@@ -7,7 +7,9 @@
 //   LM-prefill  a 64-token prompt (BOS + the first 63 greedy ids) in ONE forward call: every
 //               token's K/V into the cache, the last token's logits; tokens/s = 64 / time.
 // Engines: wasm-attention (both binaries; the greedy ids are checked against llama2.c's before
-// timing), plain JavaScript (run.c's forward pass transcribed, one token at a time), and
+// timing; one row per weight and KV-cache format: TinyLlama, then examples/llama's LlamaModel with
+// f32, f16, int8, q8_0, q4_0 weights and f16 / int8 caches — their notes count the ids that
+// still equal llama2.c's), plain JavaScript (run.c's forward pass transcribed, one token at a time), and
 // llama2.c's own run.c built with gcc -O3 from a copy the user provides (LLAMA2C_RUN_C; see
 // bench/lib/tiny-llama.mjs) — run.c has no batched prefill, so its LM-prefill row is its forward
 // pass fed the 64 prompt tokens one by one, as run.c processes prompts.
@@ -39,6 +41,45 @@ async function wasmModel(engine) {
   }
 }
 
+// The weight and KV-cache formats of the LM rows beside the TinyLlama one: examples/llama's
+// LlamaModel (what `npm run example:llama` runs) with weights stored as `weightType` (the block
+// formats only where the row length is a multiple of 32: W2's 172 stays f32) and caches of `kvType`.
+const FORMATS = [
+  { variant: 'f32', label: 'LlamaModel, f32 weights and KV cache' },
+  { variant: 'f16', weightType: 'f16', label: 'LlamaModel, f16 weights' },
+  { variant: 'int8', weightType: 'int8', label: 'LlamaModel, int8 weights (W8A8)' },
+  { variant: 'q8_0', weightType: 'q8_0', label: 'LlamaModel, q8_0 weights' },
+  { variant: 'q4_0', weightType: 'q4_0', label: 'LlamaModel, q4_0 weights' },
+  { variant: 'kv-f16', kvType: 'f16', label: 'LlamaModel, f32 weights, f16 KV cache' },
+  { variant: 'kv-int8', kvType: 'int8', label: 'LlamaModel, f32 weights, int8 KV cache' },
+  { variant: 'q4_0+kv-int8', weightType: 'q4_0', kvType: 'int8', label: 'LlamaModel, q4_0 weights, int8 KV cache' },
+];
+
+/** LlamaModel on stories260K in its own runtime (so memoryBytes is its own) for each of FORMATS. */
+async function formatModels(engine) {
+  const { createRuntimeSync } = await loadLib();
+  const { LlamaModel, weightsFromCheckpoint } = await loadModelModule();
+  const weights = weightsFromCheckpoint(await checkpoint(), 'stories260K.bin');
+  return FORMATS.map((f) => {
+    const rt = createRuntimeSync({ isa: engine.isa });
+    try {
+      const model = new LlamaModel(rt, weights, { ...(f.weightType && { weightType: f.weightType }), kvType: f.kvType ?? 'f32' });
+      return { ...f, rt, model, dispose: () => { model.dispose(); rt.dispose(); } };
+    } catch (e) {
+      rt.dispose();
+      throw e;
+    }
+  });
+}
+
+/** "254/256 ids equal llama2.c's (first difference at 17)". */
+function agreement(got, want) {
+  let same = 0;
+  for (let i = 0; i < want.length; i++) if (got[i] === want[i]) same++;
+  const first = want.findIndex((t, i) => got[i] !== t);
+  return `${same}/${want.length} greedy ids equal llama2.c's${first >= 0 ? ` (first difference at ${first})` : ''}`;
+}
+
 const sameIds = (got, want, what) => {
   const i = want.findIndex((t, j) => got[j] !== t);
   if (i >= 0 || got.length !== want.length) throw new Error(`${what}: id ${i} is ${got[i]}, llama2.c's is ${want[i]} (${got.length} ids)`);
@@ -56,16 +97,38 @@ const decode = {
     async 'wasm-attention'(engine) {
       const { rt, model } = await wasmModel(engine);
       sameIds(model.generate([BOS], DECODE_TOKENS).tokens, greedyTokens(), 'wasm-attention greedy ids');
+      const formats = await formatModels(engine);
       return {
-        note: 'examples/tiny-llama/model.ts: rt.multiHeadAttention (RoPE, GQA) + rt.kvCache, rt.matmul (weights read in place, matrix-vector path); 256 greedy ids = llama2.c\'s, checked before timing',
-        run() {
-          model.reset();
-          model.generate([BOS], DECODE_TOKENS);
-        },
-        memoryBytes: () => rt.memoryBytes,
+        variants: [
+          {
+            variant: 'tiny',
+            label: 'TinyLlama, f32',
+            note: 'examples/tiny-llama/model.ts: rt.multiHeadAttention (RoPE, GQA) + rt.kvCache, rt.matmul (weights read in place, matrix-vector path); 256 greedy ids = llama2.c\'s, checked before timing',
+            run() {
+              model.reset();
+              model.generate([BOS], DECODE_TOKENS);
+            },
+            memoryBytes: () => rt.memoryBytes,
+          },
+          ...formats.map((f) => {
+            const ids = f.model.generate([BOS], DECODE_TOKENS).tokens;
+            if (!f.weightType && !f.kvType) sameIds(ids, greedyTokens(), 'LlamaModel f32 greedy ids');
+            return {
+              variant: f.variant,
+              label: f.label,
+              note: `examples/llama/model.ts; ${agreement(ids, greedyTokens())}${f.kvType ? `; KV caches ${f.model.kvCacheBytes} bytes` : ''}`,
+              run() {
+                f.model.reset();
+                f.model.generate([BOS], DECODE_TOKENS);
+              },
+              memoryBytes: () => f.rt.memoryBytes,
+            };
+          }),
+        ],
         dispose() {
           model.dispose();
           rt.dispose();
+          for (const f of formats) f.dispose();
         },
       };
     },
@@ -123,16 +186,38 @@ const prefill = {
       for (const t of prompt) stepped = model.forward([t]);
       let diff = 0;
       for (let i = 0; i < logits.length; i++) diff = Math.max(diff, Math.abs(logits[i] - stepped[i]));
+      const formats = await formatModels(engine);
       return {
-        note: `one model.forward(64 ids): one rt.multiHeadAttention call per layer (64 queries, causal, cache filled), products on packed weights (rt.packMatrix); next token = llama2.c's; max |logit difference| vs 64 one-token steps ${diff.toExponential(1)}`,
-        run() {
-          model.reset();
-          model.forward(prompt);
-        },
-        memoryBytes: () => rt.memoryBytes,
+        variants: [
+          {
+            variant: 'tiny',
+            label: 'TinyLlama, f32',
+            note: `one model.forward(64 ids): one rt.multiHeadAttention call per layer (64 queries, causal, cache filled), products on packed weights (rt.packMatrix); next token = llama2.c's; max |logit difference| vs 64 one-token steps ${diff.toExponential(1)}`,
+            run() {
+              model.reset();
+              model.forward(prompt);
+            },
+            memoryBytes: () => rt.memoryBytes,
+          },
+          ...formats.map((f) => {
+            const next = argmax(f.model.forward(prompt));
+            if (!f.weightType && !f.kvType && next !== greedyTokens()[63]) throw new Error('LlamaModel f32 prefill: the next token is not llama2.c\'s');
+            return {
+              variant: f.variant,
+              label: f.label,
+              note: `examples/llama/model.ts, one forward(64 ids); next token ${next === greedyTokens()[63] ? '= llama2.c\'s' : `${next}, llama2.c's is ${greedyTokens()[63]}`}`,
+              run() {
+                f.model.reset();
+                f.model.forward(prompt);
+              },
+              memoryBytes: () => f.rt.memoryBytes,
+            };
+          }),
+        ],
         dispose() {
           model.dispose();
           rt.dispose();
+          for (const f of formats) f.dispose();
         },
       };
     },
