@@ -182,6 +182,7 @@ async function runWorkload(w) {
         x.r.value = m.value;
         if (m.samples) x.r.samplesMs = m.samples.map((s) => +s.toFixed(3));
         if (m.note) x.r.note = x.r.note ? `${x.r.note}; ${m.note}` : m.note;
+        if (m.detail) x.r.detail = m.detail; // numbers a target's explanation reads (in --json too)
       } catch (err) {
         fail(x.r, err);
       }

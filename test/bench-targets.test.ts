@@ -99,6 +99,18 @@ describe('bench targets with format variants', () => {
     expect(targetsMarkdown([unmet, met])).toContain('- **int8 vs MatMulInteger** — not met: wasm-attention/relaxed/1t int8 against');
   });
 
+  it('an engine\'s own value against a goal (Q-A4\'s speed-ups) is explained when unmet, from the row\'s detail', () => {
+    const explain = ({ mine }: { mine: Row & { detail?: { ms: number } } }) => `took ${mine.detail?.ms} ms`;
+    const target = { label: 'speed-up', engine: ENGINE, atLeast: 2.5, explain };
+    const evalAt = (value: number) => evaluateTargets([{ id: 'K', unit: '×', targets: [target] }], [{ id: 'K', unit: '×', results: [{ ...result(ENGINE, 'wasm-attention', value, value), detail: { ms: 3.5 } }] }])[0];
+    const unmet = evalAt(2.17);
+    expect(unmet.status).toBe('not met');
+    expect(unmet.explanation).toBe('took 3.5 ms');
+    const met = evalAt(2.6);
+    expect(met.status).toBe('met');
+    expect(met.explanation).toBeUndefined();
+  });
+
   it('a ratio just under its goal is not printed as the goal', () => {
     const close = results.map((r) => (r.variant === 'DynamicQuantizeMatMul' ? { ...r, value: 80 / 1.4996 } : r));
     const [r] = evaluateTargets([{ id: 'Q', unit: 'G op/s', targets: [{ label: 'x', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5 }] }], [{ id: 'Q', unit: 'G op/s', results: close }]);

@@ -160,6 +160,7 @@ export function evaluateTargets(workloads, results) {
       row.value = r.value;
       row.measured = `${fmtValue(w.unit, r.value)} ${w.unit} (${r.short})`;
       row.status = (t.atMost === undefined || r.value <= t.atMost) && (t.atLeast === undefined || r.value >= t.atLeast) ? 'met' : 'not met';
+      if (row.status === 'not met' && t.explain) explainRow(row, t, { w, byId, mine: r });
     }
   }
   return out;
