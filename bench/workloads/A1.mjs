@@ -5,7 +5,6 @@ export default sdpa({
   id: 'A1', order: 210, title: 'SDPA H=12, N=512, Dh=64', H: 12, Nq: 512, D: 64, seed: 21,
   targets: [
     { label: 'A1 SDPA N=512 ≥ 2× onnxruntime-web', vs: 'onnxruntime-web', atLeast: 2 },
-    { label: 'A1 SDPA N=512 ≥ 0.55× onnxruntime-node', vs: 'onnxruntime-node', atLeast: 0.55 },
     { label: 'A1 SDPA N=512: 2 threads ≥ 1.8× 1 thread (relaxed)', scaling: { isa: 'relaxed', threads: 2 }, atLeast: 1.8 },
   ],
 });
