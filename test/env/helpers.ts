@@ -153,4 +153,70 @@ export interface CaseReport {
   threads: number;
   shape: number[];
   output: number[];
+  /** fixtures/case.mjs runLowPrecision's report (the full entry's ESM fixture prints it) */
+  lowPrecision?: LowPrecisionReport;
+}
+
+/** The low-precision outputs of fixtures/case.mjs, as base64 bits per path. */
+export interface LowPrecisionReport {
+  isa: string;
+  outputs: Record<string, string>;
+}
+
+/**
+ * The low-precision outputs this process (vitest: Node with relaxed SIMD) computes with the built
+ * package for binary `isa`: another environment running the same binary must print the same bits.
+ * Each output is also checked to be finite and not all zero, so an all-NaN path cannot agree.
+ */
+export async function expectedLowPrecision(isa: 'simd128' | 'relaxed'): Promise<LowPrecisionReport> {
+  const { createRuntime } = await import(join(root, 'dist', 'index.js'));
+  const { runLowPrecision } = await import(join(fixtures, 'case.mjs'));
+  const report = (await runLowPrecision(createRuntime, { isa })) as LowPrecisionReport;
+  for (const [name, b64] of Object.entries(report.outputs)) {
+    const bytes = Buffer.from(b64, 'base64');
+    const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    if (!values.length || !values.every(Number.isFinite) || values.every((x) => x === 0)) {
+      throw new Error(`${name} (${isa}): ${values.length} values, not all finite and non-zero`);
+    }
+  }
+  return report;
+}
+
+/** Outputs whose arithmetic is integer up to one f32 scaling per element: the same bits everywhere. */
+const INTEGER_PATHS = /^(int8|q8_0|q4_0) matmul/;
+
+/**
+ * Differences between another environment's low-precision report and this process's for the same
+ * binary, [] when they agree: the integer products bit for bit on both binaries (the relaxed dot's
+ * result is engine-defined unless one operand keeps to 7 bits: a sign-extended operand would show
+ * here); the f32 paths bit for bit in simd128, and in relaxed within 1e-6 (of the output range when
+ * above 1; the inputs are unit-scale): f32x4.relaxed_madd may be fused or not (V8 fuses;
+ * JavaScriptCore, measured here in Bun, does not).
+ */
+export function lowPrecisionDifferences(got: LowPrecisionReport | undefined, want: LowPrecisionReport): string[] {
+  if (!got) return ['no lowPrecision report'];
+  if (got.isa !== want.isa) return [`isa ${got.isa}, expected ${want.isa}`];
+  const problems: string[] = [];
+  const floats = (b64: string) => {
+    const bytes = Buffer.from(b64, 'base64');
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
+  for (const [name, b64] of Object.entries(want.outputs)) {
+    const theirs = got.outputs[name];
+    if (theirs === b64) continue;
+    if (theirs === undefined) {
+      problems.push(`${name}: missing`);
+      continue;
+    }
+    if (INTEGER_PATHS.test(name) || want.isa === 'simd128') {
+      problems.push(`${name}: bits differ`);
+      continue;
+    }
+    const [a, b] = [floats(theirs), floats(b64)];
+    let range = 0;
+    for (const x of b) range = Math.max(range, Math.abs(x));
+    const err = maxAbsError(a, b);
+    if (!(err <= 1e-6 * Math.max(1, range))) problems.push(`${name}: max difference ${err} (output range ${range})`);
+  }
+  return problems;
 }

@@ -8,7 +8,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CASE_SHAPE, type CaseReport, expectedCase, type Install, installPackedPackage, lastJson, maxAbsError, root, run,
+  CASE_SHAPE, type CaseReport, expectedCase, expectedLowPrecision, type Install, lowPrecisionDifferences, installPackedPackage, lastJson, maxAbsError, root, run,
 } from './helpers';
 
 let install: Install;
@@ -29,6 +29,7 @@ describe('Node (packed package)', () => {
     expect(r.shape).toEqual(CASE_SHAPE);
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
     expect(r.isa).toBe('simd128'); // Node 20 validates relaxed SIMD only behind a flag
+    expect(lowPrecisionDifferences(r.lowPrecision, await expectedLowPrecision('simd128'))).toEqual([]);
   });
 
   it('ESM import under --experimental-wasm-relaxed-simd picks the relaxed binary', async () => {
@@ -36,6 +37,7 @@ describe('Node (packed package)', () => {
     const r = lastJson<CaseReport>(stdout);
     expect(r.isa).toBe('relaxed');
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+    expect(lowPrecisionDifferences(r.lowPrecision, await expectedLowPrecision('relaxed'))).toEqual([]);
   });
 
   it('CommonJS require resolves dist/index.cjs and computes the case', async () => {
