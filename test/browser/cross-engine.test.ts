@@ -4,6 +4,8 @@
 // bytes. The test checks, against Node's run of the same file on the same packed package:
 //   • each engine picks its documented default binary (engines.ts);
 //   • outputs of the same binary are bit-identical across the engines and Node;
+//   • so are the low-precision paths of the environment tests' case.mjs (integer products on both
+//     binaries; f32 paths in simd128, within 1e-6 in relaxed: test/env/helpers.ts);
 //   • relaxed and simd128 differ by at most twice the README's bound ("within ~1e-7 absolute of
 //     float64 on unit-scale inputs"), and each is within that bound of a float64 reference
 //     (test/reference/attention.ts), computed here independently of the library.
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../scripts/serve.mjs';
-import { type Install, installPackedPackage } from '../env/helpers';
+import { fixtures, type Install, installPackedPackage, lowPrecisionDifferences } from '../env/helpers';
 import { referenceAttention } from '../reference/attention';
 import { ENGINE_FACTS, type Engine, selectedEngines } from './engines';
 import { launchBrowser } from './launch';
@@ -46,7 +48,8 @@ beforeAll(async () => {
   install = installPackedPackage();
   cpSync(join(import.meta.dirname, 'pages'), install.dir, { recursive: true });
   // Node: the packed package's ESM entry, under vitest's --experimental-wasm-relaxed-simd.
-  reports.set('node', await runCrossEngine(await import(pathToFileURL(join(install.packageDir, 'dist', 'index.js')).href)));
+  const { runLowPrecision } = await import(pathToFileURL(join(fixtures, 'case.mjs')).href);
+  reports.set('node', await runCrossEngine(await import(pathToFileURL(join(install.packageDir, 'dist', 'index.js')).href), runLowPrecision));
   const server = await startServer({ root: install.dir });
   try {
     for (const engine of engines) {
@@ -90,6 +93,21 @@ describe(`the cross-engine check (${['node', ...engines].join(', ')})`, () => {
       const run = reports.get(engine)![isa];
       if (!run) continue;
       for (const c of CASES) expect(run.outputs[c.name], `${engine} ${c.name}`).toBe(node!.outputs[c.name]);
+      compared++;
+    }
+    expect(compared).toBe(engines.filter((e) => isa === 'simd128' || ENGINE_FACTS[e].defaultIsa === 'relaxed').length);
+  });
+
+  it.each(['simd128', 'relaxed'] as const)('%s low-precision paths (int8 / q8_0 / q4_0 / f16 products, 8-bit attention, f16 / int8 KV caches) agree with Node', (isa) => {
+    const node = reports.get('node')!.lowPrecision?.[isa];
+    expect(node?.isa).toBe(isa);
+    let compared = 0;
+    for (const engine of engines) {
+      const low = reports.get(engine)!.lowPrecision;
+      expect(low, engine).toBeDefined();
+      if (!low![isa]) continue;
+      // Integer products bit for bit; f32 paths bit for bit in simd128 (see lowPrecisionDifferences).
+      expect(lowPrecisionDifferences(low![isa], node!), engine).toEqual([]);
       compared++;
     }
     expect(compared).toBe(engines.filter((e) => isa === 'simd128' || ENGINE_FACTS[e].defaultIsa === 'relaxed').length);

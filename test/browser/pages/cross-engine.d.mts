@@ -22,6 +22,8 @@ export interface CrossEngineResult {
   default: CrossEngineRun;
   simd128: CrossEngineRun;
   relaxed?: CrossEngineRun;
+  /** runLowPrecision's outputs per binary, when it was given */
+  lowPrecision?: { simd128: CrossEngineRun; relaxed?: CrossEngineRun };
 }
 
 /** The cases: a full attention with ragged tiles, a causal one, a decode step (one query). */
@@ -33,8 +35,8 @@ export function caseInputs(c: CrossEngineCase): Record<'q' | 'k' | 'v', { data: 
 /** Base64 of a Float32Array's bytes. */
 export function toBase64(f32: Float32Array): string;
 
-/** Runs every case on the library's createRuntime / isaSupported. */
+/** Runs every case on the library's createRuntime / isaSupported (and runLowPrecision's paths when given). */
 export function runCrossEngine(library: {
   createRuntime(options?: { isa?: 'relaxed' | 'simd128' }): Promise<{ isa: string; attention(q: unknown, k: unknown, v: unknown, o: { causal: boolean }): { data: Float32Array }; dispose(): void }>;
   isaSupported(isa: 'relaxed' | 'simd128'): boolean;
-}): Promise<CrossEngineResult>;
+}, runLowPrecision?: (createRuntime: unknown, options: { isa: 'relaxed' | 'simd128' }) => Promise<CrossEngineRun>): Promise<CrossEngineResult>;

@@ -59,10 +59,16 @@ async function runAll(createRuntime, options) {
 
 /**
  * The cases through the default binary, forced simd128 and (when `isaSupported('relaxed')`)
- * forced relaxed: { default, simd128, relaxed? }.
+ * forced relaxed: { default, simd128, relaxed? }. With `runLowPrecision` (case.mjs of the
+ * environment tests, copied beside this file), also its low-precision outputs per binary:
+ * lowPrecision: { simd128, relaxed? }.
  */
-export async function runCrossEngine({ createRuntime, isaSupported }) {
+export async function runCrossEngine({ createRuntime, isaSupported }, runLowPrecision = undefined) {
   const result = { default: await runAll(createRuntime), simd128: await runAll(createRuntime, { isa: 'simd128' }) };
   if (isaSupported('relaxed')) result.relaxed = await runAll(createRuntime, { isa: 'relaxed' });
+  if (runLowPrecision) {
+    result.lowPrecision = { simd128: await runLowPrecision(createRuntime, { isa: 'simd128' }) };
+    if (isaSupported('relaxed')) result.lowPrecision.relaxed = await runLowPrecision(createRuntime, { isa: 'relaxed' });
+  }
   return result;
 }
