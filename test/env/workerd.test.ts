@@ -6,14 +6,16 @@
 // the test POSTs the case of fixtures/case.mjs and checks the answer against the float64
 // reference. workerd is killed in afterAll; every step has a time limit. The same Worker importing
 // `wasm-attention/core` (its `workerd` condition: dist/core.workerd.js) is bundled and served by a
-// second workerd and must compute the same case.
+// second workerd and must compute the same case. A third Worker runs case.mjs's low-precision
+// paths on both binaries, which must agree with Node's (lowPrecisionDifferences in helpers.ts).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  bin, CASE_SHAPE, caseInputs, expectedCase, freePort, type Install, installPackedPackage, kill, maxAbsError, root, run,
+  bin, CASE_SHAPE, caseInputs, expectedCase, expectedLowPrecision, fixtures, freePort, type Install, installPackedPackage, kill,
+  type LowPrecisionReport, lowPrecisionDifferences, maxAbsError, root, run,
 } from './helpers';
 
 let install: Install;
@@ -22,7 +24,7 @@ let base = '';
 let log = '';
 let coreWorkerd: ChildProcess | undefined;
 let coreBase = '';
-let coreLog = '';
+let coreOutput = () => '';
 
 async function waitForServer(url: string, ms: number, child = () => workerd, output = () => log): Promise<void> {
   const deadline = Date.now() + ms;
@@ -38,6 +40,19 @@ async function waitForServer(url: string, ms: number, child = () => workerd, out
     if (Date.now() > deadline) throw new Error(`workerd did not answer within ${ms} ms:\n${output()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Builds the Worker in `dir` (the example's build.mjs) and serves it with its own workerd. */
+async function serveWorker(dir: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  await run(process.execPath, ['build.mjs'], { cwd: dir, timeout: 60_000 });
+  const port = await freePort();
+  let output = '';
+  const child = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitForServer(url, 30_000, () => child, () => output);
+  return { url, child, output: () => output };
 }
 
 beforeAll(async () => {
@@ -101,13 +116,8 @@ describe('workerd, wasm-attention/core (the example Worker importing the core en
     cpSync(join(root, 'examples', 'cloudflare-worker'), dir, { recursive: true });
     const source = join(dir, 'src', 'worker.js');
     writeFileSync(source, readFileSync(source, 'utf8').replace("from 'wasm-attention';", "from 'wasm-attention/core';"));
-    await run(process.execPath, ['build.mjs'], { cwd: dir, timeout: 60_000 });
-    const port = await freePort();
-    coreBase = `http://127.0.0.1:${port}`;
-    coreWorkerd = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    coreWorkerd.stdout!.on('data', (d) => (coreLog += d));
-    coreWorkerd.stderr!.on('data', (d) => (coreLog += d));
-    await waitForServer(coreBase, 30_000, () => coreWorkerd, () => coreLog);
+    const served = await serveWorker(dir);
+    [coreBase, coreWorkerd, coreOutput] = [served.url, served.child, served.output];
   }, 120_000);
 
   it('bundles dist/core.workerd.js: .wasm imports, no embedded base64 kernels, no layers', () => {
@@ -122,10 +132,44 @@ describe('workerd, wasm-attention/core (the example Worker importing the core en
     const { q, k, v } = caseInputs();
     const body = JSON.stringify({ shape: CASE_SHAPE, q: Array.from(q.data), k: Array.from(k.data), v: Array.from(v.data), causal: true });
     const r = await fetch(coreBase, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
-    expect(r.status, coreLog).toBe(200);
+    expect(r.status, coreOutput()).toBe(200);
     const json = (await r.json()) as { isa: string; shape: number[]; output: number[] };
     expect(json.isa).toBe('relaxed');
     expect(json.shape).toEqual(CASE_SHAPE);
     expect(maxAbsError(json.output, expectedCase())).toBeLessThan(1e-6);
+  });
+});
+
+describe('workerd, the low-precision paths (a Worker running case.mjs\'s runLowPrecision)', () => {
+  let lowWorkerd: ChildProcess | undefined;
+  let lowBase = '';
+  let lowOutput = () => '';
+  beforeAll(async () => {
+    const dir = join(install.dir, 'worker-low');
+    cpSync(join(root, 'examples', 'cloudflare-worker'), dir, { recursive: true });
+    cpSync(join(fixtures, 'case.mjs'), join(dir, 'src', 'case.mjs'));
+    writeFileSync(join(dir, 'src', 'worker.js'), [
+      "import { createRuntime } from 'wasm-attention';",
+      "import { runLowPrecision } from './case.mjs';",
+      'export default {',
+      '  async fetch() {',
+      "    return Response.json({ relaxed: await runLowPrecision(createRuntime), simd128: await runLowPrecision(createRuntime, { isa: 'simd128' }) });",
+      '  },',
+      '};',
+    ].join('\n'));
+    const served = await serveWorker(dir);
+    [lowBase, lowWorkerd, lowOutput] = [served.url, served.child, served.output];
+  }, 120_000);
+
+  afterAll(async () => {
+    await kill(lowWorkerd);
+  }, 30_000);
+
+  it('int8 / q8_0 / q4_0 / f16 products, 8-bit attention and f16 / int8 KV caches agree with Node, both binaries', async () => {
+    const r = await fetch(lowBase, { signal: AbortSignal.timeout(20_000) });
+    expect(r.status, lowOutput()).toBe(200);
+    const json = (await r.json()) as Record<'relaxed' | 'simd128', LowPrecisionReport>;
+    expect(lowPrecisionDifferences(json.relaxed, await expectedLowPrecision('relaxed'))).toEqual([]);
+    expect(lowPrecisionDifferences(json.simd128, await expectedLowPrecision('simd128'))).toEqual([]);
   });
 });
