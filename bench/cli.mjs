@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROWSERS_END, BROWSERS_START, withBrowsersSection } from './browser/report.mjs';
+import { carrySections } from './lib/sections.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { PROFILES, sampleInterleaved, warmup } from './lib/measure.mjs';
 import { applyFilter, loadEngines, loadWorkloads } from './lib/registry.mjs';
@@ -297,11 +297,9 @@ process.stderr.write(`\nTargets\n${targetsMarkdown(targets)}\n`);
 
 if (!args['no-write']) {
   const file = path.resolve(ROOT, args.output);
-  // The Browsers section (npm run bench:browser: its own run, date and commit) is carried over.
+  // The sections other commands write (bench:browser, bench:llm: their own runs) are carried over.
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const browsers = previous.slice(previous.indexOf(BROWSERS_START), previous.indexOf(BROWSERS_END) + BROWSERS_END.length);
-  const text = resultsMarkdown(run);
-  writeFileSync(file, previous.includes(BROWSERS_START) && previous.includes(BROWSERS_END) ? withBrowsersSection(text, browsers) : text);
+  writeFileSync(file, carrySections(previous, resultsMarkdown(run)));
   log(`wrote ${path.relative(process.cwd(), file) || file}`);
 }
 if (args.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);

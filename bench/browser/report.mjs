@@ -2,14 +2,14 @@
 // per workload with a row per environment (Node, then each browser) and engine, the ratio to
 // onnxruntime-web in the same environment and to the same engine in Node.
 //
-// The section sits between BROWSERS_START and BROWSERS_END, before "## Results": `npm run bench`
-// rewrites the rest of the file and carries this section over as it is, and scripts/readme-bench.mjs
-// reads the "### <id> — <title>" tables after "## Results", which this section must not join.
+// The section sits between BROWSERS_START and BROWSERS_END, before "## Results"; `npm run bench`
+// carries it over as it is (lib/sections.mjs).
 
+import { SECTIONS, withSection } from '../lib/sections.mjs';
 import { fmt, fmtErr, fmtMs } from '../lib/util.mjs';
 
-export const BROWSERS_START = '<!-- browsers:start -->';
-export const BROWSERS_END = '<!-- browsers:end -->';
+export const BROWSERS_START = SECTIONS.browsers.start;
+export const BROWSERS_END = SECTIONS.browsers.end;
 
 const LOWER_IS_BETTER = new Set(['ms', 'KB']);
 const ratio = (unit, a, b) => (LOWER_IS_BETTER.has(unit) ? b / a : a / b);
@@ -68,15 +68,7 @@ export function browsersMarkdown(run) {
   return lines.filter((l) => l !== null).join('\n');
 }
 
-/**
- * `text` (bench/RESULTS.md) with `section` in place of the previous one, or inserted before
- * "## Results" (appended if there is no such heading).
- */
+/** `text` (bench/RESULTS.md) with `section` in place of the previous one (lib/sections.mjs). */
 export function withBrowsersSection(text, section) {
-  const start = text.indexOf(BROWSERS_START);
-  const end = text.indexOf(BROWSERS_END);
-  if (start >= 0 && end > start) return text.slice(0, start) + section + text.slice(end + BROWSERS_END.length);
-  const results = text.search(/^## Results$/m);
-  if (results >= 0) return `${text.slice(0, results)}${section}\n\n${text.slice(results)}`;
-  return `${text.replace(/\n*$/, '\n\n')}${section}\n`;
+  return withSection(text, 'browsers', section);
 }

@@ -7,21 +7,22 @@
 // themselves (wllama: llama.cpp's own prompt/generation timers; wasm-attention: the page's clock
 // around its forward calls), and each engine's ratio to wllama on the same row. Engines get the
 // same file, threads, F16 KV cache and flash attention on (llama.cpp's defaults in wllama; this
-// library's cache is f32 whatever is asked). wasm-attention's Wasm memory after load is reported
-// against the file's tensor bytes plus an f32 KV cache of the job's 512 positions.
+// library's kvCache dtype 'f16', which it has no flash-attention switch for). wasm-attention's Wasm
+// memory after load is reported against the file's tensor bytes plus its f16 KV caches' bytes
+// (the job's 512 positions).
 // Then the correctness comparison, both engines with an F32 KV cache and flash attention off:
 // stories260K converted to GGUF (F32): greedy ids from BOS of each engine against llama2.c's;
 // each synthetic model × type: greedy ids from BOS, and over the steps before the first differing
 // id (identical contexts) the largest |Δ log-probability| of the tokens both engines rank in their
 // top 5, divided by the step's logit range (ours), and the top-1 agreement.
 //
-//   node bench/llm/cli.mjs [--engines wllama,wasm-attention] [--models 15M,135M-gqa] [--types F32,Q8_0,Q4_0]
+//   node bench/llm/cli.mjs [--engines wllama,wasm-attention] [--models 15M,110M,135M-gqa] [--types F32,Q8_0,Q4_0]
 //                          [--threads 1,2] [--repeats 3] [--prompt 128] [--decode 128] [--agree 32]
 //                          [--quick] [--write]
 // --quick (CI): the 15M model in F32 at one thread, one repeat, a 16-token prompt, 8 decode steps,
-// 8 compared steps. --write replaces bench/llm/RESULTS.md. Models are generated once into the
-// system's temp folder (wasm-attention-llm-models/, deterministic from the seed; 60 MB to 540 MB
-// each) and reused.
+// 8 compared steps. --write replaces the LLM section of bench/RESULTS.md (bench/lib/sections.mjs).
+// Models are generated once into the system's temp folder (wasm-attention-llm-models/,
+// deterministic from the seed; 60 MB to 540 MB each) and reused.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openAsBlob, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { writeGgufFile } from '../../test/helpers/gguf-writer';
 import { parseLlama2cCheckpoint } from '../../examples/tiny-llama/loader';
 import { CHROMIUM_PATH } from '../../test/browser/chromium';
 import { buildLlmPage, type LlmJob, type LlmResult, openLlmPage, serveModel } from './page';
+import { SECTIONS, withSection } from '../lib/sections.mjs';
 
 interface Options {
   engines: string[];
@@ -56,7 +58,7 @@ function parseOptions(argv: string[]): Options {
   };
   const list = (name: string, fallback: string) => value(name, fallback).split(',').filter(Boolean);
   const quick = argv.includes('--quick');
-  const models = list('models', quick ? '15M' : '15M,135M-gqa') as SyntheticLlamaName[];
+  const models = list('models', quick ? '15M' : '15M,110M,135M-gqa') as SyntheticLlamaName[];
   for (const m of models) if (!(m in SYNTHETIC_LLAMAS)) throw new Error(`--models: unknown model '${m}'; known: ${Object.keys(SYNTHETIC_LLAMAS).join(', ')}`);
   const types = list('types', quick ? 'F32' : 'F32,Q8_0,Q4_0') as ModelType[];
   for (const t of types) if (!['F32', 'F16', 'Q8_0', 'Q4_0'].includes(t)) throw new Error(`--types: '${t}' is not one of F32, F16, Q8_0, Q4_0`);
@@ -219,8 +221,6 @@ async function main(): Promise<void> {
     const llm = await openLlmPage(dir, { isolated: true });
     try {
       for (const model of o.models) {
-        const shape = SYNTHETIC_LLAMAS[model];
-        const kvBytes = 2 * 4 * shape.nLayers * (shape.dim / shape.nHeads) * shape.nKvHeads * contextLength;
         for (const type of o.types) {
           const path = modelFile(model, type);
           const url = serveModel(dir, path);
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
               const row: Row = {
                 engine, model, type, mib: r.modelBytes / 2 ** 20, threads: r.threads,
                 prefill: median(r.prefill!.map(perSecond)), decode: median(r.decode!.map(perSecond)), loadMs: r.loadMs,
-                ...(r.memoryBytes !== undefined && { memory: r.memoryBytes / (tensorBytes + kvBytes) }),
+                ...(r.memoryBytes !== undefined && r.kvCacheBytes !== undefined && { memory: r.memoryBytes / (tensorBytes + r.kvCacheBytes) }),
               };
               rows.push(row);
               console.error(`${engine} ${model} ${type} ${r.threads}t: prefill ${row.prefill.toFixed(1)} tokens/s, decode ${row.decode.toFixed(1)} tokens/s` +
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   const want = readFileSync(storiesFixture(root, 'greedy-tokens.txt'), 'utf8').trim().split(/\s+/).map(Number);
   const matching = (ids: number[]) => ids.filter((id, i) => id === want[i]).length;
   const correctness = !compare ? [] : [
-    '## Correctness: wasm-attention against wllama (F32 KV cache, flash attention off, one thread)',
+    '### Correctness: wasm-attention against wllama (F32 KV cache, flash attention off, one thread)',
     '',
     stories
       ? `stories260K converted to GGUF (F32), ${stories.ours.length} greedy ids from BOS: wasm-attention ${matching(stories.ours)}/${stories.ours.length} ` +
@@ -289,25 +289,36 @@ async function main(): Promise<void> {
     ...agreements.map((a) => `| ${a.model} | ${a.type} | ${a.sameIds}/${a.steps} | ${a.maxRelative.toExponential(2)} | ${a.top1}/${a.compared} | ${a.gapAtDifference === undefined ? '—' : a.gapAtDifference.toExponential(2)} |`),
     '',
   ];
-  const report = [
-    '# LLM engines in Chromium',
-    '',
+  const body = [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; ${chromium}; ${new Date().toISOString().slice(0, 10)}; ` +
       `load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other processes share the cores: ` +
       'two-thread rows suffer most, since ggml\'s threads wait for each other at every step).',
     `Command: \`npm run bench:llm -- ${process.argv.slice(2).join(' ')}\`.`,
     `Each row: the median of ${o.repeats} runs of a ${o.prompt}-token prompt then ${o.decode} greedy decode steps, after a warm-up;`,
     'synthetic Llamas with seeded random weights (test/helpers/gguf-models.ts); wllama with an F16 KV cache and flash attention on',
-    '(its defaults), wasm-attention with its f32 cache; memory: Wasm memory after load over the file\'s tensor bytes + an f32 KV',
-    'cache of 512 positions. Both engines read Q8_0 / Q4_0 / F16 weights in place and quantize activations to 8-bit blocks for the',
+    '(its defaults), wasm-attention with f16 KV caches (rt.kvCache dtype \'f16\'); memory: Wasm memory after load over the file\'s tensor',
+    'bytes + those KV caches\' bytes (512 positions). Both engines read Q8_0 / Q4_0 / F16 weights in place and quantize activations to 8-bit blocks for the',
     'block formats (llama.cpp\'s vec_dot_q8_0_q8_0 / q4_0_q8_0 scheme); wasm-attention keeps ffn_down rows that are not multiples of 32 in F32 as the file does.',
     '',
     table(rows),
     '',
     ...correctness,
-  ].join('\n');
-  console.log(report);
-  if (o.write) writeFileSync(join(root, 'bench', 'llm', 'RESULTS.md'), report);
+  ];
+  console.log(['# LLM engines in Chromium', '', ...body].join('\n'));
+  if (o.write) {
+    const file = join(root, 'bench', 'RESULTS.md');
+    const section = [
+      SECTIONS.llm.start,
+      '## LLMs in Chromium: GGUF Llamas beside llama.cpp (wllama)',
+      '',
+      '<!-- Generated by bench/llm/main.ts; do not edit. Regenerate with `npm run bench:llm -- --write` (`npm run bench` keeps this section as it is). -->',
+      '',
+      ...body,
+      SECTIONS.llm.end,
+    ].join('\n');
+    writeFileSync(file, withSection(existsSync(file) ? readFileSync(file, 'utf8') : '', 'llm', section));
+    console.error(`wrote the LLM section of ${file}`);
+  }
 }
 
 await main();

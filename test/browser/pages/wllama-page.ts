@@ -44,7 +44,7 @@ export interface LlmMeasure {
 /** One engine, as the page drives it. */
 export interface LlmEngine {
   /** Loads a GGUF model; resolves to the thread count actually used (and the Wasm memory, if known). */
-  load(model: Blob, options: LlmLoadOptions): Promise<{ threads: number; memoryBytes?: number }>;
+  load(model: Blob, options: LlmLoadOptions): Promise<{ threads: number; memoryBytes?: number; kvCacheBytes?: number }>;
   /**
    * `tokens` ids generated greedily from BOS alone, and the `top` most likely tokens with their
    * log-probabilities (log-softmax of the logits) of the first step and of every step; `ranges`,
@@ -78,6 +78,8 @@ export interface LlmResult {
   loadMs: number;
   /** Wasm memory after load, where the engine reports it. */
   memoryBytes?: number;
+  /** Bytes of the KV caches, where the engine reports them. */
+  kvCacheBytes?: number;
   greedy?: number[];
   /** The 5 most likely first tokens after BOS (with `greedy`). */
   firstStep?: LlmTokenLogprob[];
@@ -103,8 +105,8 @@ async function run(job: LlmJob): Promise<LlmResult> {
   const engine = create();
   try {
     const t0 = performance.now();
-    const { threads, memoryBytes } = await engine.load(model, job);
-    const result: LlmResult = { engine: job.engine, threads, modelBytes: model.size, loadMs: performance.now() - t0, memoryBytes };
+    const { threads, memoryBytes, kvCacheBytes } = await engine.load(model, job);
+    const result: LlmResult = { engine: job.engine, threads, modelBytes: model.size, loadMs: performance.now() - t0, memoryBytes, kvCacheBytes };
     if (job.greedy) {
       const { ids, firstStep, steps, ranges } = await engine.greedy(job.greedy, job.top ?? 5);
       result.greedy = ids;

@@ -2,8 +2,9 @@
 // bundle, dist/browser.js) behind the LLM page's LlmEngine interface, beside wllama: the same Blob,
 // the same thread count, the same prompt ids.
 //   - The file is read whole (blob.arrayBuffer()) and parsed by examples/llama/gguf.ts; the model
-//     widens every tensor to f32 in Wasm memory (until the library's quantized matrices land);
-//   - its KV cache is f32 whatever `kvCache` says, and it has no flash-attention switch;
+//     keeps Q8_0 / Q4_0 / F16 tensors in their format (the library's quantized matrices);
+//   - its KV caches have the job's `kvCache` type (rt.kvCache's dtype 'f32' or 'f16'); it has no
+//     flash-attention switch;
 //   - `threads` > 1 starts the runtime's worker pool (worker.js beside the page's bundle; the page
 //     must be crossOriginIsolated); prefill products are split across the threads;
 //   - times are the page's own (performance.now around the forward calls), ids are argmax of the
@@ -45,8 +46,8 @@ export function createWasmAttentionEngine(): LlmEngine {
     async load(blob: Blob, o: LlmLoadOptions) {
       const file = parseGguf(await blob.arrayBuffer(), { name: 'the model' });
       rt = await createRuntime({ threads: o.threads });
-      model = new LlamaModel(rt, weightsFromGguf(file, 'the model'), { maxLength: o.contextLength });
-      return { threads: rt.threads, memoryBytes: rt.memoryBytes };
+      model = new LlamaModel(rt, weightsFromGguf(file, 'the model'), { maxLength: o.contextLength, kvType: o.kvCache });
+      return { threads: rt.threads, memoryBytes: rt.memoryBytes, kvCacheBytes: model.kvCacheBytes };
     },
 
     async greedy(tokens: number, top: number) {
