@@ -16,161 +16,30 @@
 //   4. output projection: one GEMM over the [B·S, H·Dh] attention output.
 // Layout: x is [batch, seq, dModel] (batch first, PyTorch's batch_first=True), or [seq, dModel]
 // unbatched. Errors are AttentionErrors raised before any Wasm memory is touched.
+// Beside it: mha-options.ts (the config and forward option types, keys and input checks),
+// mha-linear.ts (the projection products), weights.ts (how the weights are stored).
 
-import { type MaskData } from '../attention/mask';
 import { type HeadLayout, runAttention } from '../attention/core';
 import type { Kernels } from '../kernels';
-import { PositionEncoding, type PositionConfig, type RelBias } from '../position/bias';
-import { applyRope, resolvePositions, RopeTables, type RopeOptions } from '../position/rope';
+import { PositionEncoding, type RelBias } from '../position/bias';
+import { applyRope, resolvePositions, RopeTables } from '../position/rope';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
-  asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
-  type WasmTensor, writeOut,
+  asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, writeOut,
 } from '../tensor';
-import { assertLive, optionKeys, plainOptionData, readOptions } from '../attention/options';
+import { assertLive, plainOptionData, readOptions } from '../attention/options';
 import { KVCache } from './kv-cache';
 import { checkMasks, composeMask } from './masks';
-import type { QuantizeType } from '../ops/quantized-matrix';
-import { quantizedProduct } from '../ops/quantized-matmul';
-import { type MultiHeadAttentionWeights, type StoredMatrix, type StoredWeights, storeWeights } from './weights';
+import { linear } from './mha-linear';
+import {
+  checkLayerInput, CONFIG_KEYS, FORWARD_KEYS, isKeyValuePair, type MultiHeadAttentionConfig, type MultiHeadAttentionForwardOptions,
+  type MultiHeadAttentionOutput, PAIR_KEYS, posInt, WEIGHT_TYPES,
+} from './mha-options';
+import { type StoredWeights, storeWeights } from './weights';
 
-/** Configuration of `rt.multiHeadAttention`. */
-export interface MultiHeadAttentionConfig {
-  /** Model width: x is [batch, seq, dModel]; the output too. */
-  dModel: number;
-  /** Query heads. */
-  numHeads: number;
-  /** Key/value heads (divides numHeads): < numHeads is grouped-query attention, 1 multi-query. Default numHeads. */
-  numKvHeads?: number;
-  /** Size of one head. Default dModel / numHeads. */
-  headDim?: number;
-  /** Width of the key input (the context) for cross-attention. Default dModel. */
-  kdim?: number;
-  /** Width of the value input. Default dModel. */
-  vdim?: number;
-  /** Projections have biases (PyTorch's default). Default true. */
-  bias?: boolean;
-  /** Multiplier of q·k. Default 1/√headDim (1 with a T5 position `unscaled: true`). */
-  scale?: number;
-  /** softcap·tanh(s/softcap) on the scores before biases and masks. Default 0 = none. */
-  softcap?: number;
-  /** Position encoding of self-attention: RoPE, ALiBi, T5 buckets or Shaw relative embeddings. */
-  position?: PositionConfig;
-  /** Projection weights (copied into Wasm memory once). */
-  weights: MultiHeadAttentionWeights;
-  /**
-   * Also keep the weights pre-packed in the GEMM kernel's panel layout, so projections of 4 or
-   * more rows skip packing them on every call (about 5–8% faster at BERT-base sizes). Costs a
-   * second copy of the weights in Wasm memory. Default true.
-   */
-  packWeights?: boolean;
-  /**
-   * Storage of the projection weights: `'f32'` (default, as given), or quantized once at
-   * construction — `'f16'`, `'int8'` (one scale per output column; activations quantized per row
-   * on the fly), `'q8_0'` or `'q4_0'` (GGUF blocks of 32; input sizes must be multiples of 32).
-   * The float32 copy is then freed (packWeights does not apply). Accuracy: README "Low precision".
-   */
-  weightType?: 'f32' | QuantizeType;
-}
-
-/** Options of `layer.forward`. */
-export interface MultiHeadAttentionForwardOptions {
-  /**
-   * Cross-attention: the encoder output [batch, keyLength, kdim] (keys and values from it),
-   * `{ key, value }` ([batch, keyLength, kdim], [batch, keyLength, vdim]), or a KVCache filled by
-   * `layer.projectContext` (keys and values already projected). Omit for self-attention.
-   */
-  context?: TensorLike | {
-    /** Source of the keys, [batch, keyLength, kdim]. */
-    key: TensorLike;
-    /** Source of the values, [batch, keyLength, vdim]. */
-    value: TensorLike } | KVCache;
-  /** Broadcast to [batch, numHeads, seq, keys]: Uint8Array 1 = attend, or additive Float32Array. */
-  mask?: TensorLike<MaskData>;
-  /** PyTorch's key_padding_mask: [batch, keys], Uint8Array 1 (true) = IGNORE the key, or additive Float32Array. */
-  keyPaddingMask?: TensorLike<MaskData>;
-  /** Valid keys per batch entry (padding at the end), e.g. the lengths of a variable-length batch. Not with a cache. */
-  keyLengths?: ArrayLike<number>;
-  /**
-   * Causal masking. Default false, or true with a self-attention `cache` (decoding). `true` /
-   * 'bottom-right': query i of n sees keys up to its own position (with a cache: cached + i);
-   * 'top-left' (PyTorch is_causal) differs only for cross-attention.
-   */
-  causal?: boolean | 'bottom-right' | 'top-left';
-  /** Self-attention KV cache: the new keys/values are appended and every cached one is attended. */
-  cache?: KVCache;
-  /** RoPE positions (default: 0…, or the cache position): offset, per-batch offsets or ids [batch, seq]. */
-  positions?: RopeOptions['positions'];
-  /** Also return the attention probabilities. Default false. */
-  needWeights?: boolean;
-  /** With needWeights: average them over heads ([batch, seq, keys], PyTorch's default) or not ([batch, numHeads, seq, keys]). Default true. */
-  averageWeights?: boolean;
-  /**
-   * Write the output here: a WasmTensor (zero-copy) or a Tensor of x's shape. Read once. It may be
-   * (or overlap) an input: the output is then computed into a temporary block and copied into `out`
-   * at the end.
-   */
-  out?: WasmTensor | Tensor;
-}
-
-/** `forward` with `needWeights: true`. */
-export interface MultiHeadAttentionOutput {
-  /** The layer output, x's shape. */
-  output: Tensor;
-  /** The attention probabilities, averaged over heads or per head (see averageWeights). */
-  weights: Tensor;
-}
+export type { MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionOutput } from './mha-options';
 
 const F32 = [Float32Array] as const;
-
-function posInt(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2 ** 24) {
-    throw new AttentionError('INVALID_OPTION', `${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
-  dModel: true, numHeads: true, numKvHeads: true, headDim: true, kdim: true, vdim: true, bias: true, scale: true,
-  softcap: true, position: true, weights: true, packWeights: true, weightType: true,
-});
-const WEIGHT_TYPES = ['f32', 'f16', 'int8', 'q8_0', 'q4_0'] as const;
-const FORWARD_KEYS = optionKeys<MultiHeadAttentionForwardOptions>({
-  context: true, mask: true, keyPaddingMask: true, keyLengths: true, causal: true, cache: true, positions: true,
-  needWeights: true, averageWeights: true, out: true,
-});
-const PAIR_KEYS = optionKeys<{ key: TensorLike; value: TensorLike }>({ key: true, value: true });
-
-/** A `{ key, value }` context (read once already: a copy holds only own fields). */
-const isKeyValuePair = (context: unknown): boolean =>
-  typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context);
-
-/** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
-function linear(
-  kernels: Kernels, a: number, lda: number, m: number, k: number, w: StoredMatrix, n: number, bias: number, c: number, ldc: number,
-): void {
-  if (m === 0 || n === 0) return;
-  if (w.quantized) {
-    // Low precision: the projections of the block in turn, each into its columns of c.
-    for (let col = 0, i = 0; col < n; col += w.quantized[i++].n) {
-      const q = w.quantized[i];
-      quantizedProduct(kernels, q, { a, lda, w: q.parts.w, c: c + 4 * col, ldc, bias: bias ? bias + 4 * col : 0, m, n: q.n, k });
-    }
-    return;
-  }
-  const rowsPerCall = kernels.threads > 1 ? Math.max(64, Math.ceil(m / (4 * kernels.threads) / 4) * 4) : m;
-  // Pre-packed panels when they cover exactly these columns; decode-sized products (m < 4) take
-  // the kernel's matrix-vector path, which reads the plain layout in place.
-  const packed = w.packed && w.packed.n === n && m >= 4 ? w.packed : undefined;
-  const calls = [];
-  for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
-    calls.push({
-      a: a + 4 * r0 * lda, lda, b: packed ? packed.ptr : w.ptr, ldb: w.ld, c: c + 4 * r0 * ldc, ldc,
-      bias, m: Math.min(rowsPerCall, m - r0), n, k, transB: false, accumulate: false, bPacked: !!packed,
-    });
-  }
-  kernels.gemmMany(calls);
-}
 
 /** A multi-head attention layer; see the file header. Create with `rt.multiHeadAttention(config)`. */
 export class MultiHeadAttention {
@@ -287,16 +156,6 @@ export class MultiHeadAttention {
     return this.numKvHeads * this.headDim;
   }
 
-  /** Checks a [batch, seq, width] (or unbatched [seq, width]) input, read once by viewTensor. */
-  private checkInput(view: TensorView, name: string, width: number, widthName: string, unbatched: boolean, batch?: number): { view: TensorView; batch: number; seq: number } {
-    const rank = unbatched ? 2 : 3;
-    const want = unbatched ? `[seq, ${widthName} = ${width}]` : `[batch${batch !== undefined ? ` = ${batch}` : ''}, seq, ${widthName} = ${width}]`;
-    if (view.shape.length !== rank || view.shape[rank - 1] !== width || (!unbatched && batch !== undefined && view.shape[0] !== batch)) {
-      throw new AttentionError('SHAPE_MISMATCH', `${name} must be ${want}, got ${formatShape(view.shape)}`);
-    }
-    return { view, batch: unbatched ? 1 : view.shape[0], seq: view.shape[rank - 2] };
-  }
-
   private checkCache(cache: unknown, name: string, batch: number, kernels: Kernels): KVCache {
     if (!(cache instanceof KVCache)) throw new AttentionError('INVALID_ARGUMENT', `${name} must be a KVCache (rt.kvCache), got ${String(cache)}`);
     if (cache.kernels() !== kernels) throw new AttentionError('INVALID_ARGUMENT', `${name} belongs to another runtime`);
@@ -326,7 +185,7 @@ export class MultiHeadAttention {
     const options = readOptions<MultiHeadAttentionForwardOptions>(optionsIn, FORWARD_KEYS, 'options', 'layer.forward');
     const xView = viewTensor(xIn, 'x', F32, arena);
     const unbatched = xView.shape.length === 2;
-    const { view: x, batch: B, seq: S } = this.checkInput(xView, 'x', this.dModel, 'dModel', unbatched);
+    const { view: x, batch: B, seq: S } = checkLayerInput(xView, 'x', this.dModel, 'dModel', unbatched);
     const H = this.numHeads;
     const Hkv = this.numKvHeads;
     const Dh = this.headDim;
@@ -343,8 +202,8 @@ export class MultiHeadAttention {
       if (context instanceof KVCache) {
         ctx = { kind: 'memory', cache: this.checkCache(context, 'options.context', B, kernels) };
       } else if (typeof context === 'object' && context !== null && 'key' in context && 'value' in context && !('data' in context)) {
-        const kc = this.checkInput(viewTensor(context.key, 'options.context.key', F32, arena), 'options.context.key', this.kdim, 'kdim', unbatched, B);
-        const vc = this.checkInput(viewTensor(context.value, 'options.context.value', F32, arena), 'options.context.value', this.vdim, 'vdim', unbatched, B);
+        const kc = checkLayerInput(viewTensor(context.key, 'options.context.key', F32, arena), 'options.context.key', this.kdim, 'kdim', unbatched, B);
+        const vc = checkLayerInput(viewTensor(context.value, 'options.context.value', F32, arena), 'options.context.value', this.vdim, 'vdim', unbatched, B);
         if (kc.seq !== vc.seq) {
           throw new AttentionError('SHAPE_MISMATCH', `options.context.key ${formatShape(kc.view.shape)} and options.context.value ${formatShape(vc.view.shape)} must have the same length`);
         }
@@ -353,7 +212,7 @@ export class MultiHeadAttention {
         if (this.kdim !== this.vdim) {
           throw new AttentionError('INVALID_ARGUMENT', `options.context as one tensor needs kdim = vdim (got ${this.kdim}, ${this.vdim}); pass { key, value }`);
         }
-        const c = this.checkInput(viewTensor(context, 'options.context', F32, arena), 'options.context', this.kdim, 'kdim', unbatched, B);
+        const c = checkLayerInput(viewTensor(context, 'options.context', F32, arena), 'options.context', this.kdim, 'kdim', unbatched, B);
         ctx = { kind: 'cross', key: c.view, value: c.view, same: true, seq: c.seq };
       }
       if (this.position) {
@@ -568,8 +427,8 @@ export class MultiHeadAttention {
     const keyName = same ? 'context' : 'context.key';
     const keyView = viewTensor(keyIn, keyName, F32, arena);
     const unbatched = keyView.shape.length === 2;
-    const kc = this.checkInput(keyView, keyName, this.kdim, 'kdim', unbatched);
-    const vc = same ? kc : this.checkInput(viewTensor(valueIn, 'context.value', F32, arena), 'context.value', this.vdim, 'vdim', unbatched, kc.batch);
+    const kc = checkLayerInput(keyView, keyName, this.kdim, 'kdim', unbatched);
+    const vc = same ? kc : checkLayerInput(viewTensor(valueIn, 'context.value', F32, arena), 'context.value', this.vdim, 'vdim', unbatched, kc.batch);
     if (vc.seq !== kc.seq) throw new AttentionError('SHAPE_MISMATCH', `context.key and context.value must have the same length, got ${kc.seq} and ${vc.seq}`);
     const B = kc.batch;
     const Sk = kc.seq;

@@ -1,0 +1,34 @@
+// mha-linear.ts — the layer's projections: y = a·W + bias for a stored weight block (weights.ts),
+// f32 through the GEMM kernel (row blocks across threads; pre-packed panels when they fit, the
+// matrix-vector path for decode-sized products) or low precision through quantizedProduct.
+
+import type { Kernels } from '../kernels';
+import { quantizedProduct } from '../ops/quantized-matmul';
+import type { StoredMatrix } from './weights';
+
+/** y[m, n] = a[m, k]·W[k, n] + bias through the GEMM kernel (row blocks across threads). */
+export function linear(
+  kernels: Kernels, a: number, lda: number, m: number, k: number, w: StoredMatrix, n: number, bias: number, c: number, ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (w.quantized) {
+    // Low precision: the projections of the block in turn, each into its columns of c.
+    for (let col = 0, i = 0; col < n; col += w.quantized[i++].n) {
+      const q = w.quantized[i];
+      quantizedProduct(kernels, q, { a, lda, w: q.parts.w, c: c + 4 * col, ldc, bias: bias ? bias + 4 * col : 0, m, n: q.n, k });
+    }
+    return;
+  }
+  const rowsPerCall = kernels.threads > 1 ? Math.max(64, Math.ceil(m / (4 * kernels.threads) / 4) * 4) : m;
+  // Pre-packed panels when they cover exactly these columns; decode-sized products (m < 4) take
+  // the kernel's matrix-vector path, which reads the plain layout in place.
+  const packed = w.packed && w.packed.n === n && m >= 4 ? w.packed : undefined;
+  const calls = [];
+  for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
+    calls.push({
+      a: a + 4 * r0 * lda, lda, b: packed ? packed.ptr : w.ptr, ldb: w.ld, c: c + 4 * r0 * ldc, ldc,
+      bias, m: Math.min(rowsPerCall, m - r0), n, k, transB: false, accumulate: false, bPacked: !!packed,
+    });
+  }
+  kernels.gemmMany(calls);
+}
