@@ -100,21 +100,21 @@ export class CoreRuntime {
 
   /** @internal attaches the worker pool created by createRuntime */
   attachPool(pool: WorkerPool): void {
-    this.k().pool = pool;
+    this.liveKernels().pool = pool;
   }
 
   /** @internal the kernels, for pool creation */
   get kernelsForPool(): Kernels {
-    return this.k();
+    return this.liveKernels();
   }
 
   /** Threads this runtime splits work over (1 = no worker pool). */
   get threads(): number {
-    return this.k().threads;
+    return this.liveKernels().threads;
   }
 
   /** @internal the kernels; throws DISPOSED after dispose() (for the operations of subclasses) */
-  protected k(): Kernels {
+  protected liveKernels(): Kernels {
     if (!this.kernels) throw new AttentionError('DISPOSED', 'this Runtime was disposed');
     return this.kernels;
   }
@@ -124,18 +124,18 @@ export class CoreRuntime {
    * only if it succeeds, so a rejected call leaves the runtime's memory as it was.
    */
   protected operation<T>(body: (kernels: Kernels) => T): T {
-    const kernels = this.k();
+    const kernels = this.liveKernels();
     return kernels.operation(() => body(kernels));
   }
 
   /** The kernel binary in use: 'relaxed' (fused multiply-add) or 'simd128'. */
   get isa(): Isa {
-    return this.k().isa;
+    return this.liveKernels().isa;
   }
 
   /** Current size of this runtime's Wasm memory in bytes. */
   get memoryBytes(): number {
-    return this.k().arena.byteLength;
+    return this.liveKernels().arena.byteLength;
   }
 
   /**
@@ -144,7 +144,7 @@ export class CoreRuntime {
    * it as an input or `out` of any operation for zero-copy; `dispose()` it when done.
    */
   tensor(shape: readonly number[], values?: ArrayLike<number>): WasmTensor {
-    const kernels = this.k();
+    const kernels = this.liveKernels();
     // An operation: memory taken back from idle workspaces for it is restored if it still fails.
     const t = kernels.operation(() => createTensor(kernels.arena, shape, values, (disposed) => this.live.delete(disposed)));
     this.live.add(t);

@@ -74,12 +74,12 @@ export class Runtime extends CoreRuntime {
    * `dispose()` it when done.
    */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
-    return this.operation(() => new MultiHeadAttention(() => this.k(), config));
+    return this.operation(() => new MultiHeadAttention(() => this.liveKernels(), config));
   }
 
   /** A key/value cache in Wasm memory (one per layer), linear or a ring buffer with `window`. `dispose()` it when done. */
   kvCache(options: KVCacheOptions): KVCache {
-    return this.operation(() => new KVCache(() => this.k(), options));
+    return this.operation(() => new KVCache(() => this.liveKernels(), options));
   }
 
   /** Rotary position embedding on [batch, heads, seq, headDim] or [batch, seq, heads·headDim] (ONNX RotaryEmbedding). */
@@ -170,7 +170,7 @@ export class Runtime extends CoreRuntime {
    * `dispose()` it when done.
    */
   recurrentMemoryAttention(config: RecurrentMemoryOptions): RecurrentMemoryAttention {
-    return this.operation(() => new RecurrentMemoryAttention(() => this.k(), config));
+    return this.operation(() => new RecurrentMemoryAttention(() => this.liveKernels(), config));
   }
 
   /**
