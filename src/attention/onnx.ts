@@ -21,7 +21,7 @@
 import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor } from '../tensor';
-import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './core';
+import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './run-heads';
 import { checkMask, type MaskData, placeMask } from './mask';
 import {
   assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,

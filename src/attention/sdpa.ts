@@ -8,7 +8,7 @@ import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
-import { bhsdLayout, bshdLayout, runAttention, writesNothing } from './core';
+import { bhsdLayout, bshdLayout, runAttention, writesNothing } from './run-heads';
 import { checkMask, type MaskData, placeMask } from './mask';
 import {
   assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,

@@ -26,7 +26,7 @@
 // search (only the live slots move).
 
 import type { Kernels } from '../kernels';
-import type { HeadLayout } from '../attention/core';
+import type { HeadLayout } from '../attention/run-heads';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,

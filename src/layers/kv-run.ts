@@ -9,7 +9,7 @@
 // and the weights kernel, when weights are asked for, reads the keys converted back to f32.
 
 import type { PlacedMask } from '../attention/mask';
-import { type AttentionPlan, type HeadLayout, runAttention } from '../attention/core';
+import { type AttentionPlan, type HeadLayout, runAttention } from '../attention/run-heads';
 import type { Kernels } from '../kernels';
 import type { RelBias } from '../position/bias';
 import type { Scope } from '../tensor';

@@ -19,7 +19,7 @@
 
 import type { AttnCall, Kernels } from '../kernels';
 import { kvKernels, type KvRowFormat, kvRowBytes } from '../kernels-kv';
-import type { HeadLayout } from '../attention/core';
+import type { HeadLayout } from '../attention/run-heads';
 import { AttentionError } from '../runtime/index';
 import { checkElementCount, type Scope } from '../tensor';
 

@@ -19,7 +19,7 @@
 // Beside it: mha-options.ts (the config and forward option types, keys and input checks),
 // mha-linear.ts (the projection products), weights.ts (how the weights are stored).
 
-import { type HeadLayout, runAttention } from '../attention/core';
+import { type HeadLayout, runAttention } from '../attention/run-heads';
 import type { Kernels } from '../kernels';
 import { PositionEncoding, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables } from '../position/rope';

@@ -36,7 +36,7 @@
 // transformer-xl pytorch/mem_transformer.py (RelPartialLearnableMultiHeadAttn, _rel_shift,
 // PositionalEmbedding, _update_mems, same_length, clamp_len).
 
-import { runAttention } from '../attention/core';
+import { runAttention } from '../attention/run-heads';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
 import type { Kernels } from '../kernels';
 import { sinusoidalPositions } from '../position/sinusoidal';

@@ -1,4 +1,4 @@
-// core.ts — runs the fused kernel over every (batch, head) of a planned attention call.
+// run-heads.ts — runs the fused kernel over every (batch, head) of a planned attention call.
 // Both public entry points (sdpa.ts: rt.attention, onnx.ts: rt.onnxAttention) validate their
 // inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
 
