@@ -5,18 +5,48 @@
 // before routedAttention checks that its inputs are alive and writes anything.
 
 import { AttentionError, formatValue } from '../runtime/index';
-import { GLOBAL_LOCAL_KEYS } from './global-local';
-import { LINFORMER_KEYS } from './linformer';
-import { LSH_KEYS } from './lsh';
+import { GLOBAL_LOCAL_KEYS, type GlobalLocalOptions } from './global-local';
+import { LINFORMER_KEYS, type LinformerOptions } from './linformer';
+import { LSH_KEYS, type LshOptions } from './lsh';
 import { readOptions } from './options';
-import { SEGMENTED_KEYS } from './segmented';
-import { SLIDING_WINDOW_KEYS } from './sliding-window';
+import type { RoutingOptions } from './routing';
+import { SEGMENTED_KEYS, type SegmentedOptions } from './segmented';
+import { SLIDING_WINDOW_KEYS, type SlidingWindowOptions } from './sliding-window';
 
 /** The variant of every path type. */
 export const PATH_TYPES = ['full', 'window', 'global-local', 'segmented', 'lsh', 'linformer', 'routing'] as const;
 
-/** A path read once: its type and plain copies of its options. */
-export type PathSnapshot = { type: (typeof PATH_TYPES)[number] } & Record<string, unknown>;
+/** One attention path of `rt.routedAttention`: a variant and its options (scale and out come from the call). */
+export type AttentionPath =
+  | {
+    /** Full attention (rt.attention). */
+    type: 'full';
+    /** As rt.attention's causal. */
+    causal?: boolean | 'bottom-right' | 'top-left';
+    /** As rt.attention's window. */
+    window?: {
+      /** Keys before the aligned position. */
+      left?: number;
+      /** Keys after the aligned position. */
+      right?: number } }
+  | ({
+    /** Sliding-window attention (rt.slidingWindowAttention). */
+    type: 'window' } & Omit<SlidingWindowOptions, 'scale' | 'out'>)
+  | ({
+    /** Longformer / BigBird (rt.globalLocalAttention). */
+    type: 'global-local' } & Omit<GlobalLocalOptions, 'scale' | 'out'>)
+  | ({
+    /** Segmented attention (rt.segmentedAttention). */
+    type: 'segmented' } & Omit<SegmentedOptions, 'scale' | 'out'>)
+  | ({
+    /** Reformer LSH attention (rt.lshAttention; sharedQK ignores k). */
+    type: 'lsh' } & Omit<LshOptions, 'scale' | 'out'>)
+  | ({
+    /** Linformer (rt.linformerAttention). */
+    type: 'linformer' } & Omit<LinformerOptions, 'scale' | 'out'>)
+  | ({
+    /** Routing Transformer clustering attention (rt.routingAttention). */
+    type: 'routing' } & Omit<RoutingOptions, 'scale' | 'out' | 'returnCentroids'>);
 
 /** A variant's keys without those routedAttention sets for every path (scale, out, …), plus `type`. */
 function pathKeys(keys: readonly string[], dropped: readonly string[] = []): string[] {
@@ -27,7 +57,7 @@ function pathKeys(keys: readonly string[], dropped: readonly string[] = []): str
  * Reads `paths[i]` of rt.routedAttention (the keys of its type; values are plain copies).
  * `routingKeys`: the keys of RoutingOptions (routing.ts passes them: it imports this file).
  */
-export function readPath(path: unknown, i: number, routingKeys: readonly string[]): PathSnapshot {
+export function readPath(path: unknown, i: number, routingKeys: readonly string[]): AttentionPath {
   const label = `options.paths[${i}]`;
   const byType: Record<string, string[]> = {
     full: ['type', 'causal', 'window'],
@@ -45,5 +75,6 @@ export function readPath(path: unknown, i: number, routingKeys: readonly string[
   if (keys === undefined) {
     throw new AttentionError('INVALID_OPTION', `${label} must be { type: ${PATH_TYPES.map((t) => `'${t}'`).join(' | ')}, … }, got type ${formatValue(type)}`);
   }
-  return readOptions<Record<string, unknown>>(all, keys, label, `a '${type}' path of rt.routedAttention`) as PathSnapshot;
+  // Its keys are its type's, its values plain copies; each variant checks them when the path runs.
+  return readOptions<Record<string, unknown>>(all, keys, label, `a '${type}' path of rt.routedAttention`) as AttentionPath;
 }

@@ -22,53 +22,23 @@ import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
-import { globalLocalAttention, type GlobalLocalOptions } from './global-local';
-import { linformerAttention, type LinformerOptions } from './linformer';
+import { globalLocalAttention } from './global-local';
+import { linformerAttention } from './linformer';
 import { assertPreparedLive, booleanOption, headPtr, prepare, Scope } from './long-common';
-import { lshAttention, type LshOptions } from './lsh';
+import { lshAttention } from './lsh';
 import { optionKeys, readOptions } from './options';
-import { readPath, type PathSnapshot, PATH_TYPES } from './path-options';
-import { attention, type AttentionOptions } from './sdpa';
-import { segmentedAttention, type SegmentedOptions } from './segmented';
-import { slidingWindowAttention, type SlidingWindowOptions } from './sliding-window';
+import { type AttentionPath, readPath, PATH_TYPES } from './path-options';
+import { attention } from './sdpa';
+import { segmentedAttention } from './segmented';
+import { slidingWindowAttention } from './sliding-window';
 
-import { ROUTING_KEYS, type RoutingOptions, routingAttention } from './routing';
+import { ROUTING_KEYS, routingAttention } from './routing';
+
+export type { AttentionPath } from './path-options';
 
 const F32 = [Float32Array] as const;
 
 // ── routing over paths ────────────────────────────────────────────────────────────────────────
-
-/** One attention path of `rt.routedAttention`: a variant and its options (scale and out come from the call). */
-export type AttentionPath =
-  | {
-    /** Full attention (rt.attention). */
-    type: 'full';
-    /** As rt.attention's causal. */
-    causal?: boolean | 'bottom-right' | 'top-left';
-    /** As rt.attention's window. */
-    window?: {
-      /** Keys before the aligned position. */
-      left?: number;
-      /** Keys after the aligned position. */
-      right?: number } }
-  | ({
-    /** Sliding-window attention (rt.slidingWindowAttention). */
-    type: 'window' } & Omit<SlidingWindowOptions, 'scale' | 'out'>)
-  | ({
-    /** Longformer / BigBird (rt.globalLocalAttention). */
-    type: 'global-local' } & Omit<GlobalLocalOptions, 'scale' | 'out'>)
-  | ({
-    /** Segmented attention (rt.segmentedAttention). */
-    type: 'segmented' } & Omit<SegmentedOptions, 'scale' | 'out'>)
-  | ({
-    /** Reformer LSH attention (rt.lshAttention; sharedQK ignores k). */
-    type: 'lsh' } & Omit<LshOptions, 'scale' | 'out'>)
-  | ({
-    /** Linformer (rt.linformerAttention). */
-    type: 'linformer' } & Omit<LinformerOptions, 'scale' | 'out'>)
-  | ({
-    /** Routing Transformer clustering attention (rt.routingAttention). */
-    type: 'routing' } & Omit<RoutingOptions, 'scale' | 'out' | 'returnCentroids'>);
 
 /** The routing matrix of `rt.routedAttention`: π_i = softmax(x_i·W_r + b). */
 export interface Router {
@@ -120,7 +90,7 @@ const ROUTED_KEYS = optionKeys<RoutedOptions>({
 const ROUTER_KEYS = optionKeys<Router>({ weights: true, bias: true, input: true });
 
 /** The WasmTensors among the paths' options (one level deep: `global.scores` too), by name. */
-function pathTensors(paths: PathSnapshot[]): Record<string, unknown> {
+function pathTensors(paths: readonly AttentionPath[]): Record<string, unknown> {
   const found: Record<string, unknown> = {};
   paths.forEach((path, i) => {
     for (const [key, value] of Object.entries(path)) {
@@ -133,39 +103,46 @@ function pathTensors(paths: PathSnapshot[]): Record<string, unknown> {
   return found;
 }
 
+/** A path's own options (its type dropped) with the call's scale and out. */
+function callOptions<T extends AttentionPath>(path: T, scale: number, out: WasmTensor): Omit<T, 'type'> & { scale: number; out: WasmTensor } {
+  const { type, ...own } = path;
+  void type;
+  return { ...own, scale, out };
+}
+
 /** Runs path `path` with q, k, v resident, into the resident tensor `out`. */
-function runPath(kernels: Kernels, path: PathSnapshot, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
-  const { type, ...rest } = path;
-  const opts = { ...rest, scale, out };
+function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
   try {
-    switch (type) {
+    switch (path.type) {
       case 'full':
-        attention(kernels, q, k, v, { causal: path.causal as AttentionOptions['causal'], window: path.window as AttentionOptions['window'], scale, out });
+        attention(kernels, q, k, v, callOptions(path, scale, out));
         return;
       case 'window':
-        slidingWindowAttention(kernels, q, k, v, opts as unknown as SlidingWindowOptions);
+        slidingWindowAttention(kernels, q, k, v, callOptions(path, scale, out));
         return;
       case 'global-local':
-        globalLocalAttention(kernels, q, k, v, opts as unknown as GlobalLocalOptions);
+        globalLocalAttention(kernels, q, k, v, callOptions(path, scale, out));
         return;
       case 'segmented':
-        segmentedAttention(kernels, q, k, v, opts as unknown as SegmentedOptions);
+        segmentedAttention(kernels, q, k, v, callOptions(path, scale, out));
         return;
       case 'lsh':
-        lshAttention(kernels, q, (rest as LshOptions).sharedQK ? null : k, v, opts as unknown as LshOptions);
+        lshAttention(kernels, q, path.sharedQK ? null : k, v, callOptions(path, scale, out));
         return;
       case 'linformer':
-        linformerAttention(kernels, q, k, v, opts as unknown as LinformerOptions);
+        linformerAttention(kernels, q, k, v, callOptions(path, scale, out));
         return;
       case 'routing':
-        routingAttention(kernels, q, k, v, { ...(opts as unknown as RoutingOptions), returnCentroids: false });
+        routingAttention(kernels, q, k, v, { ...callOptions(path, scale, out), returnCentroids: false });
         return;
-      default:
+      default: {
+        const type: unknown = (path as { type: unknown }).type; // readPath admits only PATH_TYPES
         throw new AttentionError('INVALID_OPTION', `options.paths[${i}].type must be one of ${PATH_TYPES.map((t) => `'${t}'`).join(', ')}, got ${formatValue(type)}`);
+      }
     }
   } catch (e) {
     if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
-      throw new AttentionError(e.code, `options.paths[${i}] (${String(type)}): ${e.message}`);
+      throw new AttentionError(e.code, `options.paths[${i}] (${String(path.type)}): ${e.message}`);
     }
     throw e;
   }

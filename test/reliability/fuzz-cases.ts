@@ -1314,7 +1314,7 @@ export const COVERED_INSIDE: Record<string, string> = {
 };
 
 /** Runtime methods that are not operations (lifecycle and internals). */
-const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'k', 'operation', 'dispose']);
+const NOT_OPERATIONS = new Set(['constructor', 'attachPool', 'liveKernels', 'operation', 'dispose']);
 
 /**
  * The Runtime's public methods, read from its prototype chain — Runtime and the CoreRuntime it
