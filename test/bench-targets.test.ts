@@ -111,6 +111,18 @@ describe('bench targets with format variants', () => {
     expect(met.explanation).toBeUndefined();
   });
 
+  it('a target on a number the engine measured beside its value (detail: Q-A1\'s speed-up) reads that number', () => {
+    const target = { label: 'int8 / f32', engine: ENGINE, detail: 'speedup', atLeast: 1.5, explain: () => 'why' };
+    const at = (detail: Record<string, number> | undefined) => evaluateTargets([{ id: 'K', unit: 'GFLOP/s', targets: [target] }], [{ id: 'K', unit: 'GFLOP/s', results: [{ ...result(ENGINE, 'wasm-attention', 30, 30), detail }] }])[0];
+    const unmet = at({ speedup: 1.16 });
+    expect(unmet.value).toBe(1.16);
+    expect(unmet.goal).toBe('≥ 1.5×');
+    expect(unmet.status).toBe('not met');
+    expect(unmet.explanation).toBe('why');
+    expect(at({ speedup: 1.6 }).status).toBe('met');
+    expect(at(undefined).status).toBe('n/a');
+  });
+
   it('a ratio just under its goal is not printed as the goal', () => {
     const close = results.map((r) => (r.variant === 'DynamicQuantizeMatMul' ? { ...r, value: 80 / 1.4996 } : r));
     const [r] = evaluateTargets([{ id: 'Q', unit: 'G op/s', targets: [{ label: 'x', vs: 'onnxruntime-web', variant: 'int8', vsVariant: 'DynamicQuantizeMatMul', atLeast: 1.5 }] }], [{ id: 'Q', unit: 'G op/s', results: close }]);

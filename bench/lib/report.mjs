@@ -74,7 +74,7 @@ export function evaluateTargets(workloads, results) {
   for (const spec of workloads) {
     const w = byId.get(spec.id);
     for (const t of spec.targets ?? []) {
-      const times = t.vs || t.scaling || t.weightBytes;
+      const times = t.vs || t.scaling || t.weightBytes || t.detail;
       const goal = t.atLeast !== undefined ? `≥ ${t.atLeast}${t.ofPeak ? ` (${Math.round(t.atLeast * 100)}%)` : times ? '×' : ` ${spec.unit}`}` : t.atMost !== undefined ? `≤ ${t.atMost}${times ? '×' : ` ${spec.unit}`}` : 'reported';
       const row = { workload: spec.id, label: t.label, goal, status: 'n/a', measured: '' };
       out.push(row);
@@ -155,6 +155,19 @@ export function evaluateTargets(workloads, results) {
       const r = w.results.find((x) => x.engine === t.engine);
       if (!r || !ok(r)) {
         row.measured = `${t.engine}: ${why(r)}`;
+        continue;
+      }
+      if (t.detail) {
+        // A number the engine measured beside its value (r.detail[t.detail], e.g. Q-A1's speed-up).
+        const x = r.detail?.[t.detail];
+        if (!Number.isFinite(x)) {
+          row.measured = `${t.engine}: ${t.detail} not measured`;
+          continue;
+        }
+        row.value = x;
+        row.measured = `${fmtRatio(x, t.atLeast)}× (${r.short})`;
+        row.status = (t.atMost === undefined || x <= t.atMost) && (t.atLeast === undefined || x >= t.atLeast) ? 'met' : 'not met';
+        if (row.status === 'not met' && t.explain) explainRow(row, t, { w, byId, mine: r });
         continue;
       }
       row.value = r.value;
