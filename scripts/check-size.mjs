@@ -26,7 +26,7 @@
 // are the .wasm files already budgeted above, so they are cut out before measuring the JavaScript.
 // The full entry (layers, positions, long-sequence and structured variants) is about 140 KB
 // minified, so "≤ 50 KB minified" holds for the core entry only; the full bundles keep the
-// min + gzip gate, and the table prints both figures for every bundle (README "Package").
+// min + gzip gate, and the table prints both figures for every bundle (docs/development.md, "Package").
 // Change BUDGET to move a limit.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';

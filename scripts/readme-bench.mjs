@@ -1,8 +1,8 @@
-// Copies the benchmark summary from bench/RESULTS.md (written by `npm run bench`) into the
-// README, between <!-- bench:start --> and <!-- bench:end -->: one row per workload, one column
-// per engine, the workload's headline metric (GFLOP/s, GB/s, ms or KB) in each cell. Workloads with
-// a row per engine and format (the quantized ones: "wasm-attention/relaxed/1t int8") get one row
-// per format, so the columns stay the engines.
+// Copies a benchmark summary from bench/RESULTS.md (written by `npm run bench`) into the README,
+// between <!-- bench:start --> and <!-- bench:end -->: the workloads of SUMMARY, the engines of
+// COLUMNS, the workload's headline metric (GFLOP/s, GB/s, ms or KB) in each cell. Workloads with a
+// row per engine and format (the quantized ones: "wasm-attention/relaxed/1t int8") show one format
+// of ours beside the peers' matching op.
 //
 //   npm run readme:bench            rewrite the README's table
 //   npm run readme:bench -- --check exit 1 if the README's table differs from RESULTS.md
@@ -46,18 +46,33 @@ for (const line of results.split('\n')) {
 }
 if (!workloads.length) throw new Error('bench/RESULTS.md has no "### id — title" sections');
 
+// The README's summary: these workloads (one format's row, with the peer's matching op beside it,
+// for the quantized ones) and these engines; bench/RESULTS.md has every row and column.
+const SUMMARY = [
+  { id: 'G3' }, { id: 'A1' }, { id: 'A2' }, { id: 'A3' }, { id: 'A4' }, { id: 'A5' },
+  { id: 'Q-G3', format: 'int8', peer: 'DynamicQuantizeMatMul' },
+  { id: 'Q-MV-4k', format: 'q4_0', peer: 'MatMulNBits' },
+  { id: 'Q-A3', format: 'int8', peer: 'q8 graph' },
+  { id: 'LM-decode', format: 'tiny' },
+  { id: 'L-SW-64k' }, { id: 'L-LSH-vs-full-16k' }, { id: 'cold' }, { id: 'size' },
+];
+const COLUMNS = ['wasm-attention/relaxed/1t', 'wasm-attention/relaxed/2t', 'onnxruntime-web/1t', 'tfjs-wasm/1t', 'onnxruntime-node/1t'];
+
 const lines = [
   `Measured by \`npm run bench\` on ${field('Machine') ?? 'an unnamed machine'}, ${field('Runtime') ?? ''} ` +
-    `(${(field('Date') ?? '').slice(0, 10)}); copied from [bench/RESULTS.md](bench/RESULTS.md), which has every ` +
-    'ratio, error and memory figure. Higher is better except for ms and KB.',
+    `(${(field('Date') ?? '').slice(0, 10)}); a summary of [bench/RESULTS.md](bench/RESULTS.md), which has every ` +
+    'workload, engine, ratio, error and memory figure. Higher is better except for ms and KB; onnxruntime-node is native code (a reference).',
   '',
-  `| workload | unit | ${engines.join(' | ')} |`,
-  `|---|---|${engines.map(() => '---:').join('|')}|`,
-  ...workloads.flatMap((w) => {
-    const line = (label, values) => `| ${label} — ${w.title.replace(/\|/g, '\\|')} | ${w.unit} | ${engines.map((e) => values.get(e) ?? '—').join(' | ')} |`;
-    // A format's row; an engine whose preparation failed or was skipped has a plain row, shown in every format's.
-    if (w.variants.size) return [...w.variants].map(([format, values]) => line(`${w.id} ${format}`, new Map([...w.values, ...values])));
-    return [line(w.id, w.values)];
+  `| workload | unit | ${COLUMNS.join(' | ')} |`,
+  `|---|---|${COLUMNS.map(() => '---:').join('|')}|`,
+  ...SUMMARY.flatMap(({ id, format, peer }) => {
+    const w = workloads.find((x) => x.id === id);
+    if (!w) return [];
+    const mine = format ? new Map([...w.values, ...(w.variants.get(format) ?? [])]) : w.values;
+    const theirs = peer ? new Map([...w.values, ...(w.variants.get(peer) ?? [])]) : w.values;
+    const cell = (engine) => (engine.startsWith('wasm-attention/') ? mine : theirs).get(engine) ?? '—';
+    const label = `${id}${format ? ` ${format}` : ''}${peer ? ` (peers: ${peer})` : ''}`;
+    return [`| ${label} — ${w.title.replace(/\|/g, '\\|')} | ${w.unit} | ${COLUMNS.map(cell).join(' | ')} |`];
   }),
 ];
 const table = `${START}\n${lines.join('\n')}\n${END}`;
@@ -74,5 +89,5 @@ if (process.argv.includes('--check')) {
   console.log('README.md benchmark table matches bench/RESULTS.md');
 } else {
   writeFileSync('README.md', updated);
-  console.log(`README.md: ${workloads.length} workloads × ${engines.length} engines from bench/RESULTS.md`);
+  console.log(`README.md: ${SUMMARY.length} of ${workloads.length} workloads × ${COLUMNS.length} of ${engines.length} engines from bench/RESULTS.md`);
 }

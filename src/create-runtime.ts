@@ -53,7 +53,7 @@ export class Runtime extends CoreRuntime {
   /**
    * Quantizes float32 weights `b` ([K, N], or [N, K] with transposeB) once into Wasm memory as
    * `int8` (one scale per output column), GGUF `q8_0` / `q4_0` blocks, or `f16`, for
-   * `rt.matmul(x, qb)`. Dispose it when done. Accuracy: README "Low precision".
+   * `rt.matmul(x, qb)`. Dispose it when done. Accuracy: docs/low-precision.md.
    */
   quantizeMatrix(b: TensorLike, options: QuantizeMatrixOptions): QuantizedMatrix {
     return this.operation((kernels) => quantizeMatrix(kernels, b, options));

@@ -57,7 +57,7 @@ export interface KVCacheOptions {
   /**
    * Element type of the cached rows: 'f32' (default), 'f16' (IEEE half: half the bytes) or 'int8'
    * (int8 codes with one f32 scale per token for keys and for values: about a quarter of the
-   * bytes). Read in place by the fused kernels; see the README for the accuracy of each.
+   * bytes). Read in place by the fused kernels; see docs/low-precision.md for the accuracy of each.
    */
   dtype?: KVCacheDtype;
 }

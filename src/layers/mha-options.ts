@@ -45,7 +45,7 @@ export interface MultiHeadAttentionConfig {
    * Storage of the projection weights: `'f32'` (default, as given), or quantized once at
    * construction — `'f16'`, `'int8'` (one scale per output column; activations quantized per row
    * on the fly), `'q8_0'` or `'q4_0'` (GGUF blocks of 32; input sizes must be multiples of 32).
-   * The float32 copy is then freed (packWeights does not apply). Accuracy: README "Low precision".
+   * The float32 copy is then freed (packWeights does not apply). Accuracy: docs/low-precision.md.
    */
   weightType?: 'f32' | QuantizeType;
 }

@@ -1,6 +1,6 @@
 // quantized-matrix.ts — B of a product held in Wasm memory in a low-precision format, read in
 // place by the quantized kernels: rt.quantizeMatrix (from float32 weights) and rt.quantizedMatrix
-// (from data already quantized in a model file). See README "Low precision" for the formats.
+// (from data already quantized in a model file). See docs/low-precision.md for the formats.
 //
 // Storage (one arena block per matrix):
 //   int8         qc8w panels (assembly/qgemm.ts): codes, scales, zero points and column sums

@@ -6,7 +6,7 @@
 //   • outputs of the same binary are bit-identical across the engines and Node;
 //   • so are the low-precision paths of the environment tests' case.mjs (integer products on both
 //     binaries; f32 paths in simd128, within 1e-6 in relaxed: test/env/helpers.ts);
-//   • relaxed and simd128 differ by at most twice the README's bound ("within ~1e-7 absolute of
+//   • relaxed and simd128 differ by at most twice the stated bound of docs/guarantees.md ("within ~1e-7 absolute of
 //     float64 on unit-scale inputs"), and each is within that bound of a float64 reference
 //     (test/reference/attention.ts), computed here independently of the library.
 
@@ -22,7 +22,7 @@ import { launchBrowser } from './launch';
 import { CASES, caseInputs, type CrossEngineResult, runCrossEngine } from './pages/cross-engine.mjs';
 import { readReport } from './report';
 
-/** The README's accuracy statement: outputs within ~1e-7 absolute of float64 (unit-scale inputs). */
+/** docs/guarantees.md's accuracy statement: outputs within ~1e-7 absolute of float64 (unit-scale inputs). */
 const STATED_BOUND = 1e-7;
 /** "~": the measured worst cases of these inputs are 1.25e-7 from float64 and 1.19e-7 between the binaries. */
 const TO_REFERENCE = 1.5 * STATED_BOUND;

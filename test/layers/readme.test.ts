@@ -1,4 +1,4 @@
-// readme.test.ts — the README's "Layers, caches and positions" examples, run as written (small
+// readme.test.ts — the "Layers, caches and positions" examples of docs/layers.md, run as written (small
 // sizes): an encoder layer with PyTorch in_proj weights and a key padding mask, attention weights
 // per head, a cross-attention call with key lengths, and a decoding loop (GQA + RoPE self-attention
 // with a KV cache, cross-attention over a projected memory, beam reorder) whose outputs equal the

@@ -1,6 +1,6 @@
 // The tiny Llama (stories260K) with f16 and int8 KV caches (LlamaModel's kvType: rt.kvCache's
 // dtype), teacher-forced over llama2.c's 256-token greedy sequence: the share of positions whose
-// most likely next token equals the model's with float32 caches (README "Low precision" reports
+// most likely next token equals the model's with float32 caches (docs/low-precision.md reports
 // these numbers). Decoding feeds one token per call (the kernels' decode row path reads the
 // cache); prefill feeds the 256 tokens in one call (the tile path reads the cache it just
 // wrote). Each type must also differ from float32 (its cache is rounded) and agree at a floor set

@@ -1,7 +1,7 @@
 // The tiny Llama (stories260K) with its weights stored in each low-precision format
 // (LlamaModel's weightType: rt.quantizeMatrix of every matrix whose rows allow it), teacher-forced
 // over llama2.c's 256-token greedy sequence: the share of positions whose most likely next token
-// equals the float32 model's (README "Low precision" reports these numbers). Each format must
+// equals the float32 model's (docs/low-precision.md reports these numbers). Each format must
 // also differ from float32 (it is quantized) and agree at a floor set below the measured value
 // (a 260K-parameter model's logits are close, so 8- and 4-bit products flip many near ties).
 

@@ -6,7 +6,7 @@
 //    (rt.quantizeMatrix must reproduce the reference's codes and scales) and for bytes handed in
 //    (rt.quantizedMatrix: GGUF blocks, ONNX int8/uint8 with zero points, MatMulNBits, f16 bits);
 //  - against the float32 product on Gaussian data, relative RMS: int8 ≤ 2.5%, q8_0 ≤ 2%,
-//    q4_0 ≤ 12%, f16 ≤ 0.1% (README "Low precision" reports the measured values);
+//    q4_0 ≤ 12%, f16 ≤ 0.1% (docs/low-precision.md reports the measured values);
 //  - M from 1 (decode) to 9, N with tails, batched A, bias, `out`;
 //  - typed errors for every bad argument, matrices of another runtime or disposed, and the memory
 //    a rejected call leaves.

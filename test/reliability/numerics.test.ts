@@ -4,7 +4,7 @@
 // key lengths, causal, windows, ONNX attn_mask and nonpad_kv_seqlen, a KV cache's padding mask,
 // the sliding-window variant), rows with every key masked, N = 1, head sizes 1 and 256, and
 // unmasked NaN / ∞ (which propagate to exactly the rows or outputs that see them).
-// The README's "Guarantees" section states these behaviours.
+// docs/guarantees.md states these behaviours.
 //
 // Tolerances: |got − ref| ≤ 2e-5 + 2e-5·|ref| on unit-scale inputs (5e-5 at head size 256, where
 // the dot products are longer); exact equality where the answer is exact (one-hot softmax, zeros).
