@@ -30,10 +30,9 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall,
-  prepare, Scope, seedOption,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
-import { integerOption, optionKeys, readOptions } from './options';
+import { integerOption, optionKeys, readOptions, seedOption } from './options';
 import { runWindowHead, windowSpec } from './sliding-window';
 
 /**

@@ -33,10 +33,9 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, checkAtMost, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare,
-  type Prepared, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
-import { finiteOption, optionKeys, readOptions } from './options';
+import { checkAtMost, finiteOption, optionKeys, readOptions } from './options';
 
 /**
  * How a level's outputs are pooled into one vector per group: 'mean', 'max' (per coordinate), or

@@ -19,10 +19,11 @@ import type { Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed, outputIsEmpty,
-  outputPtr, plainCall, prepare, Scope, seedOption,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
-import { assertLive, integerOption, optionKeys, readOptions } from './options';
+import {
+  assertLive, booleanOption, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
+} from './options';
 
 /** Options of `rt.linformerAttention`. */
 export interface LinformerOptions {

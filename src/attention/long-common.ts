@@ -1,6 +1,7 @@
 // long-common.ts — what the long-sequence variants (sliding-window.ts, global-local.ts,
 // segmented.ts, lsh.ts, linformer.ts) share: q/k/v validation, output placement, per-head
-// pointers, a seeded integer PRNG, option checks and the liveness check before the run.
+// pointers, a seeded integer PRNG and the liveness check before the run. (Their option checks are
+// options.ts's, as every method's.)
 
 import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
@@ -8,7 +9,7 @@ import {
   checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,
   viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
-import { assertLive, finiteOption, integerOption } from './options';
+import { assertLive, finiteOption } from './options';
 
 const F32 = [Float32Array] as const;
 
@@ -114,15 +115,6 @@ export function emptyOutput(p: Prepared): Tensor {
   return p.out?.result ?? { data: new Float32Array(0), shape: [batch, qHeads, nq, dv] };
 }
 
-/**
- * Throws INVALID_OPTION unless `value` ≤ `bound`: options that multiply the work of a call are
- * capped relative to its input, so a tiny input cannot ask for unbounded work. `why` says what
- * the bound is (e.g. "the 16 queries and keys k-means clusters").
- */
-export function checkAtMost(value: number, bound: number, name: string, why: string): void {
-  if (value > bound) throw new AttentionError('INVALID_OPTION', `${name} must be ≤ ${bound} (${why}), got ${value}`);
-}
-
 /** Copies the output into `out` (unless written there) and returns it, or a fresh Tensor, as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;
@@ -152,21 +144,6 @@ export function zeroRows(kernels: Kernels, o: number, stride: number, r0: number
   const view = kernels.arena.f32(o, r1 * stride);
   for (let r = r0; r < r1; r++) view.fill(0, r * stride, r * stride + dv);
   if (lse) kernels.arena.f32(lse, r1).fill(-Infinity, r0, r1);
-}
-
-/** An integer option ≥ min that must be given. */
-export function requiredInteger(value: unknown, name: string, min: number): number {
-  if (value === undefined) throw new AttentionError('INVALID_OPTION', `${name} is required (an integer ≥ ${min}), got undefined`);
-  return integerOption(value, name, 0, min);
-}
-
-/** A 32-bit seed: an integer in [0, 2³²). */
-export function seedOption(value: unknown, name: string): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new AttentionError('INVALID_OPTION', `${name} must be an integer in [0, 2^32), got ${String(value)}`);
-  }
-  return value >>> 0;
 }
 
 /**
@@ -206,7 +183,6 @@ export function assertPreparedLive(kernels: Kernels, p: Prepared, out: unknown, 
 }
 
 /** The per-batch key lengths (default nk) from an optional `keyLengths` option; booleans. */
-export { booleanOption, lengthsOption } from './options';
 
 /** An allocation scope for one call (re-exported for the variant files). */
 export { Scope };

@@ -35,10 +35,11 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, checkAtMost, emptyOutput, finishOutput, headPtr, lengthsOption, mixSeed,
-  outputIsEmpty, outputPtr, prepare, Scope, seedOption,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
-import { assertLive, integerOption, optionKeys, readOptions } from './options';
+import {
+  assertLive, booleanOption, checkAtMost, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
+} from './options';
 
 /** Options of `rt.lshAttention`. */
 export interface LshOptions {

@@ -235,3 +235,27 @@ export function lengthsOption(value: unknown, name: string, batch: number, max: 
   }
   return list;
 }
+
+/** An integer option ≥ min that must be given. */
+export function requiredInteger(value: unknown, name: string, min: number): number {
+  if (value === undefined) throw new AttentionError('INVALID_OPTION', `${name} is required (an integer ≥ ${min}), got undefined`);
+  return integerOption(value, name, 0, min);
+}
+
+/** A 32-bit seed: an integer in [0, 2³²). */
+export function seedOption(value: unknown, name: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new AttentionError('INVALID_OPTION', `${name} must be an integer in [0, 2^32), got ${String(value)}`);
+  }
+  return value >>> 0;
+}
+
+/**
+ * Throws INVALID_OPTION unless `value` ≤ `bound`: options that multiply the work of a call are
+ * capped relative to its input, so a tiny input cannot ask for unbounded work. `why` says what
+ * the bound is (e.g. "the 16 queries and keys k-means clusters").
+ */
+export function checkAtMost(value: number, bound: number, name: string, why: string): void {
+  if (value > bound) throw new AttentionError('INVALID_OPTION', `${name} must be ≤ ${bound} (${why}), got ${value}`);
+}

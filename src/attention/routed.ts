@@ -24,9 +24,9 @@ import {
 } from '../tensor';
 import { globalLocalAttention } from './global-local';
 import { linformerAttention } from './linformer';
-import { assertPreparedLive, booleanOption, headPtr, prepare, Scope } from './long-common';
+import { assertPreparedLive, headPtr, prepare, Scope } from './long-common';
 import { lshAttention } from './lsh';
-import { optionKeys, readOptions } from './options';
+import { booleanOption, optionKeys, readOptions } from './options';
 import { type AttentionPath, readPath, PATH_TYPES } from './path-options';
 import { attention } from './sdpa';
 import { segmentedAttention } from './segmented';

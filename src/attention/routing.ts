@@ -35,10 +35,11 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatShape } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewData, viewTensor, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, checkAtMost, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32,
-  outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, requiredInteger, Scope, seedOption,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
-import { assertLive, finiteOption, integerOption, optionKeys, readOptions } from './options';
+import {
+  assertLive, booleanOption, checkAtMost, finiteOption, integerOption, optionKeys, readOptions, requiredInteger, seedOption,
+} from './options';
 
 const F32 = [Float32Array] as const;
 

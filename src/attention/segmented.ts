@@ -30,10 +30,9 @@ import type { Kernels } from '../kernels';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, booleanOption, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall,
-  prepare, requiredInteger, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
-import { integerOption, optionKeys, readOptions } from './options';
+import { booleanOption, integerOption, optionKeys, readOptions, requiredInteger } from './options';
 
 /** Options of `rt.segmentedAttention`. */
 export interface SegmentedOptions {

@@ -17,9 +17,9 @@ import type { AttnCall, Kernels } from '../kernels';
 import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, lengthsOption, outputIsEmpty, outputPtr, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
-import { integerOption, optionKeys, readOptions } from './options';
+import { integerOption, lengthsOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.slidingWindowAttention`. */
 export interface SlidingWindowOptions {
