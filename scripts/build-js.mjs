@@ -15,6 +15,7 @@
 //                    the same four for `wasm-attention/core` (src/core.ts, src/workerd-core.ts):
 //                    CoreRuntime only, no layers, positions or long-sequence/structured variants
 //   dist/worker.js   the worker-pool thread (Node worker_threads and browser module Workers)
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -64,12 +65,17 @@ async function bundleEntry(source, workerdSource, name) {
     outfile: `dist/${name === 'index' ? 'workerd' : `${name}.workerd`}.js`,
     external: ['./wasm/*.wasm'],
     plugins: [noNodeBuiltins, noEmbeddedKernels],
+    define: { __WORKER_SOURCE__: 'undefined' }, // workerd has no worker threads
   });
 }
 
+// The worker-pool thread first (ESM; Node worker_threads and browser module Workers load it).
+// `export {}` marks it as an ES module for tools that guess (it has no imports or exports). Its
+// source is also embedded in the other bundles (__WORKER_SOURCE__, src/runtime/pool.ts): where
+// dist/worker.js is not served beside the bundle (esbuild, Rollup and webpack do not emit it), a
+// browser starts the pool's workers from that copy through a blob: URL.
+await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
+common.define = { __WORKER_SOURCE__: JSON.stringify(readFileSync('dist/worker.js', 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n')) };
 await bundleEntry('src/index.ts', 'src/workerd.ts', 'index');
 await bundleEntry('src/core.ts', 'src/workerd-core.ts', 'core');
-// The worker-pool thread (ESM; Node worker_threads and browser module Workers load it).
-// `export {}` marks it as an ES module for tools that guess (it has no imports or exports).
-await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
 console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js');

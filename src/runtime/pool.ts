@@ -1,7 +1,8 @@
 // pool.ts — a pool of worker threads over the runtime's shared Wasm memory.
 //
 // Node: worker_threads. Browsers: module Workers, only when `crossOriginIsolated` (shared memory
-// needs COOP/COEP headers). The main thread takes part in every job, so a pool of `threads`
+// needs COOP/COEP headers), from dist/worker.js beside the bundle or, when that does not load, the
+// bundle's embedded copy (see workerSources). The main thread takes part in every job, so a pool of `threads`
 // has threads − 1 workers. A job is a list of parameter blocks (see tasks.ts); run() returns
 // when every block has been computed. Workers are unref'd in Node so they never keep a process
 // alive; dispose() stops them.
@@ -17,6 +18,8 @@ interface WorkerLike {
 }
 
 declare const __dirname: string | undefined;
+/** dist/worker.js's source, embedded by scripts/build-js.mjs in the bundles that may run in a browser. */
+declare const __WORKER_SOURCE__: string | undefined;
 
 /**
  * Where dist/worker.js lives: beside this bundle. ES modules resolve it against the bundle's own
@@ -30,6 +33,36 @@ function defaultWorkerUrl(): string | URL {
   if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL('./worker.js', bundleUrl);
   if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
   throw new AttentionError('UNSUPPORTED', 'cannot locate worker.js: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass options.workerUrl');
+}
+
+/** Where a pool's workers may come from, in the order they are tried. */
+interface WorkerSource {
+  url: string | URL;
+  /** how the error message names it */
+  label: string;
+}
+
+/**
+ * The workers' sources: options.workerUrl alone when given; else dist/worker.js beside this bundle
+ * and then, in browsers (not Node), the copy of it embedded in this bundle through a blob: URL —
+ * for bundlers that leave dist/worker.js out (esbuild, Rollup, webpack) and pages that cannot
+ * serve it. A Content-Security-Policy without blob: in worker-src refuses that copy.
+ */
+function workerSources(workerUrl: string | URL | undefined): WorkerSource[] {
+  if (workerUrl !== undefined) return [{ url: workerUrl, label: 'options.workerUrl' }];
+  const sources: WorkerSource[] = [];
+  let besideError: unknown;
+  try {
+    sources.push({ url: defaultWorkerUrl(), label: 'beside this bundle' });
+  } catch (error) {
+    besideError = error;
+  }
+  const inline = typeof __WORKER_SOURCE__ === 'string' ? __WORKER_SOURCE__ : undefined;
+  if (inline !== undefined && !isNode() && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
+    sources.push({ url: URL.createObjectURL(new Blob([inline], { type: 'text/javascript' })), label: "this bundle's embedded copy of worker.js" });
+  }
+  if (sources.length === 0) throw besideError;
+  return sources;
 }
 
 const isNode = (): boolean =>
@@ -73,7 +106,7 @@ export class WorkerPool {
     exports: KernelExports, paramsBytes: number, workerUrl?: string | URL,
   ): Promise<WorkerPool> {
     const workerCount = threads - 1;
-    const url = workerUrl ?? defaultWorkerUrl();
+    const sources = workerSources(workerUrl);
     // Allocate everything first: an allocation may grow memory, and the view is taken after.
     const control = arena.alloc(controlBytes(workerCount));
     const slots = Array.from({ length: workerCount }, () => arena.alloc(paramsBytes));
@@ -81,30 +114,42 @@ export class WorkerPool {
     i32.fill(0, control >> 2, (control + controlBytes(workerCount)) >> 2);
     slots.forEach((params, w) => { i32[(control >> 2) + CONTROL.SLOTS + 2 * w] = params; });
     const workers: WorkerLike[] = [];
-    const ready: Promise<void>[] = [];
-    try {
-      for (let w = 0; w < workerCount; w++) {
-        const { worker, firstMessage } = await spawn(url);
-        workers.push(worker);
-        worker.postMessage({ module, memory, control, index: w });
-        ready.push(
-          firstMessage.then((m) => {
-            const msg = m as { ready?: number; error?: string };
-            if (msg.error !== undefined) throw new AttentionError('UNSUPPORTED', `worker ${w} failed to start: ${msg.error}`);
-          }),
-        );
+    /** Starts worker `w` from `url`; resolves once it is ready. */
+    const start = async (url: string | URL, w: number): Promise<void> => {
+      const { worker, firstMessage } = await spawn(url);
+      workers.push(worker);
+      worker.postMessage({ module, memory, control, index: w });
+      const msg = (await firstMessage) as { ready?: number; error?: string };
+      if (msg.error !== undefined) throw new AttentionError('UNSUPPORTED', `worker ${w} failed to start: ${msg.error}`);
+    };
+    // The first worker tries each source in turn; the others start from the one that worked.
+    const failures: string[] = [];
+    let chosen: WorkerSource | undefined;
+    for (const source of sources) {
+      try {
+        if (workerCount > 0) await start(source.url, 0);
+        chosen = source;
+        break;
+      } catch (error) {
+        for (const worker of workers.splice(0)) void worker.terminate();
+        if (error instanceof AttentionError) throw error;
+        failures.push(`from ${String(source.url)} (${source.label}): ${error instanceof Error ? error.message : String(error)}`);
       }
-      await Promise.all(ready);
-    } catch (error) {
-      for (const worker of workers) void worker.terminate();
-      if (error instanceof AttentionError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
+    }
+    if (!chosen) {
       throw new AttentionError(
         'UNSUPPORTED',
-        `could not start worker threads from ${String(url)}${workerUrl === undefined ? ' (beside this bundle)' : ' (options.workerUrl)'}: ${detail}. ` +
+        `could not start worker threads ${failures.join('; ')}. ` +
           'If a bundler moved or left out dist/worker.js, copy it (exported as wasm-attention/worker.js) to where your app serves it and pass options.workerUrl; ' +
           'or ask for threads: 1.',
       );
+    }
+    try {
+      await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => start(chosen.url, i + 1)));
+    } catch (error) {
+      for (const worker of workers) void worker.terminate();
+      if (error instanceof AttentionError) throw error;
+      throw new AttentionError('UNSUPPORTED', `could not start worker threads from ${String(chosen.url)} (${chosen.label}): ${error instanceof Error ? error.message : String(error)}; or ask for threads: 1.`);
     }
     return new WorkerPool(threads, workers, arena, memory, control, exports);
   }
