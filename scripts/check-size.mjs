@@ -2,9 +2,9 @@
 //
 //   .wasm       each file in dist/wasm/ ≤ 100 KB
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
-//               core.workerd.js) ≤ 55 KB minified
+//               core.workerd.js) ≤ 58 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
-//               the pool's worker.js ≤ 58 KB minified and gzipped
+//               the pool's worker.js ≤ 61 KB minified and gzipped
 //
 // Both JS limits were 50 KB. The reliability guarantees (options read once from own properties
 // with unknown keys rejected, tensors read once through the intrinsic typed-array getters, and
@@ -19,6 +19,11 @@
 // same code: the core limit moved to 54 KB.
 // Quantized layer weights (multiHeadAttention's weightType and pre-quantized q/k/v/out) added
 // about 1 KB more (the CommonJS bundle reached 56.2 KB): the limit moved to 58 KB.
+// The f16 / int8 KV caches (kvCache's dtype: row storage, the conversion and attention wrappers,
+// the example's --kv) took the full entry's CommonJS bundle to 59.3 KB; the copy of worker.js
+// every bundle that may run in a browser embeds (threads with bundlers that leave worker.js out)
+// added 0.6 KB gzipped there (59.9 KB) and 2.6 KB minified to the core bundles (core.cjs 54.8 →
+// 57.3 KB): the limits moved to 61 and 58 KB.
 //
 // Sizes are of the bundle minified again by esbuild (the build already minifies; this keeps the
 // figure independent of the build's settings). The bundles that compile bytes embed the kernel
@@ -36,7 +41,7 @@ const KB = 1024;
 // rt.attention's `precision: 'int8'` (8-bit attention: the option, its checks and messages, the
 // int8 kernel's workspace and job kind) is in the core entry, like rt.attention itself: core.cjs
 // went from 53.9 to 54.6 KB, so the core limit moved to 55 KB.
-const BUDGET = { wasm: 100 * KB, jsMin: 55 * KB, jsGzip: 58 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 61 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],
