@@ -105,8 +105,21 @@ export class WorkerPool {
     threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, arena: Arena,
     exports: KernelExports, paramsBytes: number, workerUrl?: string | URL,
   ): Promise<WorkerPool> {
-    const workerCount = threads - 1;
     const sources = workerSources(workerUrl);
+    try {
+      return await WorkerPool.start(threads, sources, module, memory, arena, exports, paramsBytes);
+    } finally {
+      // Every worker has loaded its script (or failed) by now: the embedded copy's URL can go.
+      for (const { url } of sources) if (typeof url === 'string' && url.startsWith('blob:')) URL.revokeObjectURL(url);
+    }
+  }
+
+  /** create()'s work: the workers from the first of `sources` that starts. */
+  private static async start(
+    threads: number, sources: WorkerSource[], module: WebAssembly.Module, memory: WebAssembly.Memory, arena: Arena,
+    exports: KernelExports, paramsBytes: number,
+  ): Promise<WorkerPool> {
+    const workerCount = threads - 1;
     // Allocate everything first: an allocation may grow memory, and the view is taken after.
     const control = arena.alloc(controlBytes(workerCount));
     const slots = Array.from({ length: workerCount }, () => arena.alloc(paramsBytes));
