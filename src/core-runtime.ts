@@ -29,11 +29,15 @@ export interface RuntimeOptions extends InstantiateOptions {
   /**
    * Threads to split work over (heads and query tiles), the calling thread included: a number, or
    * 'auto' for the machine's core count. Default 1. Needs shared memory: Node, or a browser page
-   * that is `crossOriginIsolated` (COOP/COEP headers); elsewhere the runtime warns once and
-   * uses one thread. Only `createRuntime` (async) can start threads.
+   * that is `crossOriginIsolated` (COOP/COEP headers). Where threads cannot run (no shared
+   * memory, or no worker starts) the runtime warns once, saying why, and uses one thread
+   * (`rt.threads` is then 1). Only `createRuntime` (async) can start threads.
    */
   threads?: number | 'auto';
-  /** Where the pool's worker script is (default: dist/worker.js beside this bundle). */
+  /**
+   * Where the pool's worker script is. Default: dist/worker.js beside this bundle, then (in
+   * browsers) the bundle's embedded copy through a blob: URL. When given, the only source tried.
+   */
   workerUrl?: string | URL;
   /**
    * Debugging aid: put guard words around every Wasm allocation and verify them after every

@@ -11,11 +11,12 @@ import {
 /** A runtime class: CoreRuntime or a subclass with the same constructor. */
 export type RuntimeClass<R extends CoreRuntime> = new (exports: KernelExports, options: RuntimeOptions) => R;
 
-let warnedNoThreads = false;
+/** Warnings already given (each reason once per process). */
+const warnedNoThreads = new Set<string>();
 
 function warnOnce(message: string): void {
-  if (warnedNoThreads) return;
-  warnedNoThreads = true;
+  if (warnedNoThreads.has(message)) return;
+  warnedNoThreads.add(message);
   console.warn(`wasm-attention: ${message}`);
 }
 
@@ -56,11 +57,15 @@ export async function createRuntimeOf<R extends CoreRuntime>(Runtime: RuntimeCla
           threads, shared.module, shared.memory, kernels.arena, shared.exports, kernels.paramsBytes, options.workerUrl,
         );
         rt.attachPool(pool);
+        return rt;
       } catch (error) {
         rt.dispose();
-        throw error;
+        // Threads are a speed option: when no worker starts (a worker script that does not load,
+        // a CSP that refuses it), the runtime runs on one thread and says why, as it does where
+        // the host has no shared memory. Anything else (e.g. OUT_OF_MEMORY) is the caller's error.
+        if (!(error instanceof AttentionError) || error.code !== 'UNSUPPORTED') throw error;
+        warnOnce(`${error.message}; running on one thread`);
       }
-      return rt;
     }
   }
   return new Runtime(await instantiateKernels(options), options);
