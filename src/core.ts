@@ -5,7 +5,7 @@
 // entry, src/index.ts, has them); test/layering.test.ts keeps them out of this import graph.
 
 /**
- * `import { createRuntime } from 'wasm-attention/run-heads'`: the essential runtime (CoreRuntime:
+ * `import { createRuntime } from 'wasm-attention/core'`: the essential runtime (CoreRuntime:
  * tensors, attention, the ONNX `Attention` operator, matmul, softmax, threads) in a bundle under
  * 50 KB of minified JavaScript. Use the full entry, `wasm-attention`, for layers, KV caches,
  * positions and the long-sequence and structured variants.

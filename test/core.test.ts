@@ -22,7 +22,7 @@ const CORE_METHODS = ['tensor', 'attention', 'onnxAttention', 'matmul', 'packMat
 
 const tensor = (shape: number[], seed: number) => ({ data: uniformF32(shape.reduce((a, b) => a * b, 1), rng(seed)), shape });
 
-describe('wasm-attention/run-heads', () => {
+describe('wasm-attention/core', () => {
   it('exports createRuntime, createRuntimeSync, CoreRuntime and the core helpers, nothing of the full entry', () => {
     expect(Object.keys(core).sort()).toEqual(
       ['AttentionError', 'CoreRuntime', 'PackedMatrix', 'WasmTensor', 'createRuntime', 'createRuntimeSync', 'detectIsa', 'isaSupported'],

@@ -63,7 +63,7 @@ describe('built package', () => {
       '--input-type=module', '-e',
       `import { createRequire } from 'node:module'; console.log(JSON.stringify([import.meta.resolve('${spec}'), createRequire(import.meta.url).resolve('${spec}')]))`,
     ], { cwd: root, encoding: 'utf8' });
-    const [coreImport, coreRequire] = JSON.parse(resolve('wasm-attention/run-heads')) as string[];
+    const [coreImport, coreRequire] = JSON.parse(resolve('wasm-attention/core')) as string[];
     expect(coreImport).toMatch(/\/dist\/core\.js$/);
     expect(coreRequire).toMatch(/\/dist\/core\.cjs$/);
     const [fullImport, fullRequire] = JSON.parse(resolve('wasm-attention')) as string[];
@@ -76,8 +76,8 @@ describe('built package', () => {
     const from = `${root}test/package.test.ts`;
     const types = (spec: string, mode: ts.ResolutionMode) =>
       ts.resolveModuleName(spec, from, options, ts.sys, undefined, undefined, mode).resolvedModule?.resolvedFileName;
-    expect(types('wasm-attention/run-heads', ts.ModuleKind.ESNext)).toMatch(/\/dist\/types\/core\.d\.ts$/);
-    expect(types('wasm-attention/run-heads', ts.ModuleKind.CommonJS)).toMatch(/\/dist\/types\/core\.d\.cts$/);
+    expect(types('wasm-attention/core', ts.ModuleKind.ESNext)).toMatch(/\/dist\/types\/core\.d\.ts$/);
+    expect(types('wasm-attention/core', ts.ModuleKind.CommonJS)).toMatch(/\/dist\/types\/core\.d\.cts$/);
     expect(types('wasm-attention', ts.ModuleKind.ESNext)).toMatch(/\/dist\/types\/index\.d\.ts$/);
     expect(types('wasm-attention', ts.ModuleKind.CommonJS)).toMatch(/\/dist\/types\/index\.d\.cts$/);
   });

@@ -60,7 +60,7 @@ describe('the declarations type-check in strict projects without skipLibCheck', 
   }, 120_000);
 
   it('the core entry in the same browser project', () => {
-    const out = typeCheck('core.ts', `import { createRuntimeSync, type Tensor } from 'wasm-attention/run-heads';\n${USE.replace(/const q = [^\n]*\nq\.dispose\(\);\n/, '')}`, {
+    const out = typeCheck('core.ts', `import { createRuntimeSync, type Tensor } from 'wasm-attention/core';\n${USE.replace(/const q = [^\n]*\nq\.dispose\(\);\n/, '')}`, {
       lib: ['ES2022', 'DOM'], types: [], module: 'ESNext', moduleResolution: 'Bundler',
     }, 'module');
     expect(out).toBe('');

@@ -115,7 +115,7 @@ describe('workerd, wasm-attention/core (the example Worker importing the core en
     const dir = join(install.dir, 'worker-core');
     cpSync(join(root, 'examples', 'cloudflare-worker'), dir, { recursive: true });
     const source = join(dir, 'src', 'worker.js');
-    writeFileSync(source, readFileSync(source, 'utf8').replace("from 'wasm-attention';", "from 'wasm-attention/run-heads';"));
+    writeFileSync(source, readFileSync(source, 'utf8').replace("from 'wasm-attention';", "from 'wasm-attention/core';"));
     const served = await serveWorker(dir);
     [coreBase, coreWorkerd, coreOutput] = [served.url, served.child, served.output];
   }, 120_000);

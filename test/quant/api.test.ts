@@ -240,7 +240,7 @@ describe('quantized matrices: errors', () => {
 
   it('rejected calls leave no memory behind; a capped runtime rolls back', () => {
     const before = rt.memoryBytes;
-    const live = (rt as unknown as { k(): { arena: { liveBytes: number } } }).k().arena.liveBytes;
+    const live = (rt as unknown as { liveKernels(): { arena: { liveBytes: number } } }).liveKernels().arena.liveBytes;
     for (let i = 0; i < 20; i++) {
       try {
         rt.quantizedMatrix({ type: 'int8', shape: [64, 8], data: new Int8Array(512), scales: new Float32Array(8), zeroPoints: new Uint8Array(8) });
@@ -249,7 +249,7 @@ describe('quantized matrices: errors', () => {
         rt.quantizeMatrix({ data: Float32Array.of(1, NaN, 0, 0), shape: [2, 2] }, { type: 'q8_0' as never });
       } catch { /* expected */ }
     }
-    expect((rt as unknown as { k(): { arena: { liveBytes: number } } }).k().arena.liveBytes).toBe(live);
+    expect((rt as unknown as { liveKernels(): { arena: { liveBytes: number } } }).liveKernels().arena.liveBytes).toBe(live);
     expect(rt.memoryBytes).toBe(before);
     const capped = createRuntimeSync({ isa: 'simd128', maxMemoryBytes: 4 * 2 ** 20 });
     runtimes.push(capped);

@@ -168,7 +168,7 @@ describe.each(ISAS)('multi-head attention with pre-quantized weights (%s)', (isa
 describe('multi-head attention with quantized weights: memory and errors', () => {
   const rt = createRuntimeSync({ isa: 'simd128' });
   runtimes.push(rt);
-  const live = () => (rt as unknown as { k(): { arena: { liveBytes: number } } }).k().arena.liveBytes;
+  const live = () => (rt as unknown as { liveKernels(): { arena: { liveBytes: number } } }).liveKernels().arena.liveBytes;
 
   it('a q4_0 layer keeps ≤ 0.17× the bytes of the float32 layer (biases stay float32)', () => {
     const shape = { dModel: 256, numHeads: 4 };
