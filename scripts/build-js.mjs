@@ -15,7 +15,6 @@
 //                    the same four for `wasm-attention/core` (src/core.ts, src/workerd-core.ts):
 //                    CoreRuntime only, no layers, positions or long-sequence/structured variants
 //   dist/worker.js   the worker-pool thread (Node worker_threads and browser module Workers)
-import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -75,7 +74,12 @@ async function bundleEntry(source, workerdSource, name) {
 // dist/worker.js is not served beside the bundle (esbuild, Rollup and webpack do not emit it), a
 // browser starts the pool's workers from that copy through a blob: URL.
 await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
-common.define = { __WORKER_SOURCE__: JSON.stringify(readFileSync('dist/worker.js', 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n')) };
+// The embedded copy only ever runs in a browser: its `node:*` imports become empty modules, as in
+// the browser bundles.
+const inlineWorker = await build({
+  ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', sourcemap: false, write: false, external: [], plugins: [noNodeBuiltins],
+});
+common.define = { __WORKER_SOURCE__: JSON.stringify(inlineWorker.outputFiles[0].text) };
 await bundleEntry('src/index.ts', 'src/workerd.ts', 'index');
 await bundleEntry('src/core.ts', 'src/workerd-core.ts', 'core');
 console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js');

@@ -40,6 +40,8 @@ interface WorkerSource {
   url: string | URL;
   /** how the error message names it */
   label: string;
+  /** an object URL this runtime made (revoked once the workers have loaded) */
+  made?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ function workerSources(workerUrl: string | URL | undefined): WorkerSource[] {
   }
   const inline = typeof __WORKER_SOURCE__ === 'string' ? __WORKER_SOURCE__ : undefined;
   if (inline !== undefined && !isNode() && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
-    sources.push({ url: URL.createObjectURL(new Blob([inline], { type: 'text/javascript' })), label: "this bundle's embedded copy of worker.js" });
+    sources.push({ url: URL.createObjectURL(new Blob([inline], { type: 'text/javascript' })), label: "this bundle's embedded copy of worker.js", made: true });
   }
   if (sources.length === 0) throw besideError;
   return sources;
@@ -110,7 +112,7 @@ export class WorkerPool {
       return await WorkerPool.start(threads, sources, module, memory, arena, exports, paramsBytes);
     } finally {
       // Every worker has loaded its script (or failed) by now: the embedded copy's URL can go.
-      for (const { url } of sources) if (typeof url === 'string' && url.startsWith('blob:')) URL.revokeObjectURL(url);
+      for (const { url, made } of sources) if (made) URL.revokeObjectURL(String(url));
     }
   }
 
