@@ -60,8 +60,12 @@ function workerSources(workerUrl: string | URL | undefined): WorkerSource[] {
     besideError = error;
   }
   const inline = typeof __WORKER_SOURCE__ === 'string' ? __WORKER_SOURCE__ : undefined;
-  if (inline !== undefined && !isNode() && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
-    sources.push({ url: URL.createObjectURL(new Blob([inline], { type: 'text/javascript' })), label: "this bundle's embedded copy of worker.js", made: true });
+  if (inline !== undefined && !isNode()) {
+    try {
+      sources.push({ url: URL.createObjectURL(new Blob([inline], { type: 'text/javascript' })), label: "this bundle's embedded copy of worker.js", made: true });
+    } catch {
+      // a host without Blob or object URLs: the script beside the bundle is the only source
+    }
   }
   if (sources.length === 0) throw besideError;
   return sources;
