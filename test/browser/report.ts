@@ -11,16 +11,20 @@ export interface ReadReportOptions {
   global?: string;
   /** how long the page may take (default 60 s: WebKit and Firefox start slower on a loaded machine) */
   timeoutMs?: number;
+  /** page errors the test expects (the browser's own messages, e.g. a script it could not load) */
+  expectedErrors?: RegExp;
 }
 
 /** Opens `url` in a new page of `browser`, waits for its result global and returns it. */
-export async function readReport<T>(browser: BrowserDriver, url: string, { global = 'report', timeoutMs = 60_000 }: ReadReportOptions = {}): Promise<T> {
+export async function readReport<T>(
+  browser: BrowserDriver, url: string, { global = 'report', timeoutMs = 60_000, expectedErrors }: ReadReportOptions = {},
+): Promise<T> {
   const page = await browser.newPage();
   try {
     await page.goto(url);
     await page.waitFor((name) => (window as unknown as Record<string, unknown>)[name] !== undefined, global, timeoutMs);
     const r = await page.evaluate((name) => (window as unknown as Record<string, unknown>)[name], global) as T & { error?: string };
-    expect(await page.pageErrors()).toEqual([]);
+    expect((await page.pageErrors()).filter((e) => !expectedErrors?.test(e))).toEqual([]);
     expect(r.error).toBeUndefined();
     return r;
   } finally {
