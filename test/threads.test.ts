@@ -128,6 +128,49 @@ rt.dispose();`;
     await expect(createRuntime({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(createRuntime({ threads: 1.5 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
+
+  it.each([
+    { m: 1, transposeB: true }, { m: 1, transposeB: false }, { m: 3, transposeB: true },
+  ])('decode-sized f32 products (m = $m, transposeB $transposeB) are split over columns: bit for bit the one-thread result', ({ m, transposeB }) => {
+    // N = 3000: not a multiple of the 32-column slices; K = 777 leaves a tail of the 4-wide loops;
+    // at m = 1 that is 2.3 M multiply-adds, over the split threshold.
+    const K = 777, N = 3000;
+    const rnd = random(11 + m);
+    const a = tensor([m, K], rnd);
+    const b = tensor(transposeB ? [N, K] : [K, N], rnd);
+    const bias = tensor([N], rnd);
+    const kernels = mt.kernelsForPool;
+    const jobs = vi.spyOn(kernels as unknown as { runJob(job: unknown): void }, 'runJob');
+    const got = mt.matmul(a, b, { transposeB, bias }).data;
+    expect(jobs).toHaveBeenCalledTimes(1);
+    jobs.mockRestore();
+    const want = st.matmul(a, b, { transposeB, bias }).data;
+    expect(maxDiff(got, want)).toBe(0);
+    const ref = referenceMatmul(a, b, { transposeB }).data;
+    let err = 0;
+    for (let r = 0; r < m; r++) for (let j = 0; j < N; j++) err = Math.max(err, Math.abs(got[r * N + j] - (ref[r * N + j] + bias.data[j])));
+    expect(err).toBeLessThan(1e-3);
+  });
+
+  it('a layer\'s decode step splits its projections over columns too: bit for bit the one-thread layer', () => {
+    const d = 1024; // 1 × 1024 × 3072 for Q|K|V: over the split threshold
+    const rnd = random(21);
+    const w = () => tensor([d, d], () => rnd() / 32);
+    const weights = { q: w(), k: w(), v: w(), out: w() };
+    const config = { dModel: d, numHeads: 8, bias: false, packWeights: false, weights };
+    const [lm, ls] = [mt.multiHeadAttention(config), st.multiHeadAttention(config)];
+    const [cm, cs] = [mt.kvCache({ heads: 8, headDim: 128, maxLength: 4 }), st.kvCache({ heads: 8, headDim: 128, maxLength: 4 })];
+    const jobs = vi.spyOn(mt.kernelsForPool as unknown as { runJob(job: unknown): void }, 'runJob');
+    for (let t = 0; t < 3; t++) {
+      const x = tensor([1, 1, d], rnd);
+      const ym = lm.forward(x, { cache: cm }) as { data: Float32Array };
+      const ys = ls.forward(x, { cache: cs }) as { data: Float32Array };
+      expect(maxDiff(ym.data, ys.data)).toBe(0);
+    }
+    expect(jobs).toHaveBeenCalled();
+    jobs.mockRestore();
+    for (const o of [lm, ls, cm, cs]) o.dispose();
+  });
 });
 
 describe('the task loop and views of shared memory', () => {

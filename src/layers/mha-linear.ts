@@ -1,8 +1,10 @@
 // mha-linear.ts — the layer's projections: y = a·W + bias for a stored weight block (weights.ts),
 // f32 through the GEMM kernel (row blocks across threads; pre-packed panels when they fit, the
-// matrix-vector path for decode-sized products) or low precision through quantizedProduct.
+// matrix-vector path for decode-sized products, split over columns across threads) or low
+// precision through quantizedProduct.
 
 import type { Kernels } from '../kernels';
+import { decodeColumnSlice } from '../ops/matmul';
 import { quantizedProduct } from '../ops/quantized-matmul';
 import type { StoredMatrix } from './weights';
 
@@ -25,10 +27,15 @@ export function linear(
   const packed = w.packed && w.packed.n === n && m >= 4 ? w.packed : undefined;
   const calls = [];
   for (let r0 = 0; r0 < m; r0 += rowsPerCall) {
-    calls.push({
-      a: a + 4 * r0 * lda, lda, b: packed ? packed.ptr : w.ptr, ldb: w.ld, c: c + 4 * r0 * ldc, ldc,
-      bias, m: Math.min(rowsPerCall, m - r0), n, k, transB: false, accumulate: false, bPacked: !!packed,
-    });
+    const rows = Math.min(rowsPerCall, m - r0);
+    // A decode step (m < 4) is split over the weight's columns instead (decodeColumnSlice).
+    const width = packed ? n : decodeColumnSlice(kernels.threads, rows, n, k);
+    for (let n0 = 0; n0 < n; n0 += width) {
+      calls.push({
+        a: a + 4 * r0 * lda, lda, b: packed ? packed.ptr : w.ptr + 4 * n0, ldb: w.ld, c: c + 4 * (r0 * ldc + n0), ldc,
+        bias: bias && bias + 4 * n0, m: rows, n: Math.min(width, n - n0), k, transB: false, accumulate: false, bPacked: !!packed,
+      });
+    }
   }
   kernels.gemmMany(calls);
 }

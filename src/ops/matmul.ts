@@ -31,6 +31,18 @@ const MATMUL_KEYS = optionKeys<MatmulOptions>({ transposeB: true, bias: true, ou
 /** Products handed to the kernels at a time (bounds the call objects of a huge batch). */
 const CALLS_PER_BATCH = 1024;
 
+/**
+ * Width of the column slices a decode-sized product (m < 4 rows: the kernel's matrix-vector path,
+ * B read in place) is split into for the worker pool: about four per thread, a multiple of 32
+ * columns, so every output column is computed as in one call (the kernel groups columns by 32 and
+ * 4 from its first one) and the result does not depend on the thread count. n when the product is
+ * not split (one thread, m ≥ 4, under 2 M multiply-adds).
+ */
+export function decodeColumnSlice(threads: number, m: number, n: number, k: number): number {
+  if (threads < 2 || m >= 4 || m * n * k < 1 << 21) return n;
+  return Math.min(n, Math.ceil(n / (4 * threads) / 32) * 32);
+}
+
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, optionsIn: MatmulOptions = {}): Tensor {
   const arena = kernels.arena;
   const options = readOptions<MatmulOptions>(optionsIn, MATMUL_KEYS, 'options', 'rt.matmul');
@@ -105,12 +117,16 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
           // A tail of fewer than 4 rows joins this block: a block under 4 rows would take the
           // matrix-vector path and round differently from the single-thread result.
           const rows = m - r0 - rowsPerCall < 4 ? m - r0 : rowsPerCall;
-          calls.push({
-            a: ap + 4 * (i * m * k + r0 * k), lda: k,
-            b: bp + (bBatched ? 4 * i * k * n : 0), ldb: transB ? k : n,
-            c: cp + 4 * (i * m * n + r0 * n), ldc: n,
-            bias: biasPtr, m: rows, n, k, transB, accumulate: false, bPacked: !!packed,
-          });
+          // Decode-sized rows split over columns instead (B's rows when transposed).
+          const width = packed ? n : decodeColumnSlice(kernels.threads, rows, n, k);
+          for (let n0 = 0; n0 < n; n0 += width) {
+            calls.push({
+              a: ap + 4 * (i * m * k + r0 * k), lda: k,
+              b: bp + 4 * ((bBatched ? i * k * n : 0) + (transB ? n0 * k : n0)), ldb: transB ? k : n,
+              c: cp + 4 * (i * m * n + r0 * n + n0), ldc: n,
+              bias: biasPtr && biasPtr + 4 * n0, m: rows, n: Math.min(width, n - n0), k, transB, accumulate: false, bPacked: !!packed,
+            });
+          }
           if (rows !== rowsPerCall) break;
         }
         if (calls.length >= CALLS_PER_BATCH) {
