@@ -73,3 +73,20 @@ export async function sampleInterleaved(list, onDone) {
     active = active.filter((p) => p.samples.length < p.target);
   }
 }
+
+/**
+ * Interleaved timing of synchronous variants measured inside one workload's own runtime (Q-A1's
+ * two precisions, Q-A4's three caches): `samples` rounds, each timing `reps` calls of every fn of
+ * `runs` (name → fn) in turn; returns name → ms per call of each sample.
+ */
+export function timeInterleaved(runs, samples, reps) {
+  const times = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  for (let s = 0; s < samples; s++) {
+    for (const [name, run] of Object.entries(runs)) {
+      const t = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      times[name].push((performance.now() - t) / reps);
+    }
+  }
+  return times;
+}

@@ -7,23 +7,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sdpa } from '../lib/kinds.mjs';
+import { timeInterleaved } from '../lib/measure.mjs';
 import { median, ROOT } from '../lib/util.mjs';
 
 let lib;
 const loadLib = async () => (lib ??= await import('../../dist/index.js'));
-
-/** Interleaved timing of `runs` (name → fn): `samples` rounds, each timing `reps` calls of every fn. */
-function interleaved(runs, samples, reps) {
-  const times = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
-  for (let s = 0; s < samples; s++) {
-    for (const [name, run] of Object.entries(runs)) {
-      const t = performance.now();
-      for (let r = 0; r < reps; r++) run();
-      times[name].push((performance.now() - t) / reps);
-    }
-  }
-  return times;
-}
 
 /** Share of Q·Kᵀ in the f32 fused kernel, from bench/PROFILE.md's ablation (npm run bench:profile). */
 function profiledShare() {
@@ -88,7 +76,7 @@ function qa1({ id, order, N, targets = [] }) {
             const once = performance.now() - t;
             const reps = Math.max(1, Math.ceil(30 / once));
             const samples = ctx.quick ? 3 : Math.max(5, Math.min(15, Math.floor(8000 / (2 * reps * once))));
-            const times = interleaved(runs, samples, reps);
+            const times = timeInterleaved(runs, samples, reps);
             const m32 = median(times.f32), m8 = median(times.int8);
             const gflops = (ms) => base.flops / ms / 1e6;
             const e32 = base.error(o32.data), e8 = base.error(o8.data);

@@ -11,6 +11,7 @@
 // second), its bytes in Wasm memory, and the relative RMS of its output against the f32 cache's.
 // Runtimes and caches are made inside measure() and freed after it (64k keys: 268 MB of f32 cache).
 import { seededRandom } from '../engines/timing.mjs';
+import { timeInterleaved } from '../lib/measure.mjs';
 import { median } from '../lib/util.mjs';
 
 const H = 8;
@@ -19,19 +20,6 @@ const DTYPES = ['f32', 'f16', 'int8'];
 
 let lib;
 const loadLib = async () => (lib ??= await import('../../dist/index.js'));
-
-/** Interleaved timing of `runs` (name → fn): `samples` rounds, each timing `reps` calls of every fn. */
-function interleaved(runs, samples, reps) {
-  const times = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
-  for (let s = 0; s < samples; s++) {
-    for (const [name, run] of Object.entries(runs)) {
-      const t = performance.now();
-      for (let r = 0; r < reps; r++) run();
-      times[name].push((performance.now() - t) / reps);
-    }
-  }
-  return times;
-}
 
 /** Inputs of size N (made once per N): rows [H, N, D] of k and v, one query, in ±1. */
 const inputsOf = new Map();
@@ -90,7 +78,7 @@ async function measureAll(N, engine, quick) {
     const once = performance.now() - t;
     const reps = Math.max(1, Math.ceil(30 / once));
     const samples = quick ? 3 : Math.max(7, Math.min(21, Math.floor(12000 / (3 * reps * once))));
-    const times = interleaved(runs, samples, reps);
+    const times = timeInterleaved(runs, samples, reps);
     const f32Out = outs.f32.data;
     const result = {
       samples, reps,
