@@ -9,7 +9,7 @@ import {
   onnxAttention, type OnnxAttentionAttributes, type OnnxAttentionInputs, type OnnxAttentionOptions,
   type OnnxAttentionOutputs,
 } from './attention/onnx';
-import { Kernels } from './kernels';
+import { Kernels } from './kernels/instance';
 import { matmul, type MatmulOptions } from './ops/matmul';
 import { type PackedMatrix, packMatrix, type PackMatrixOptions } from './ops/packed';
 import { softmax } from './ops/softmax';

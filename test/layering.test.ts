@@ -6,11 +6,12 @@
 //                      assembly/rows.ts (the shared row kernels), and the
 //                      low-precision helpers assembly/qd8.ts (activation quantizers), assembly/f16.ts only
 //   src/runtime/*    → src/runtime only, plus node:worker_threads (the pool; loaded lazily)
-//   src/kernels.ts   → src/runtime
+//   src/kernels/*    → src/runtime, each other (one module per kernel family; instance.ts and
+//                      params.ts are what they share; the families never reach the variants)
 //   src/tensor.ts    → src/runtime, src/typed-arrays.ts, src/wasm-tensor.ts
 //   src/wasm-tensor.ts → src/runtime, src/typed-arrays.ts
 //   src/typed-arrays.ts → src/runtime
-//   src/attention, src/ops, src/position, src/layers → src/kernels.ts, src/tensor.ts, src/typed-arrays.ts,
+//   src/attention, src/ops, src/position, src/layers → src/kernels/, src/tensor.ts, src/typed-arrays.ts,
 //                      src/runtime, each other
 //   src/**           → never test/, bench/, examples/; no eval / new Function
 //   the core entry   → everything src/core.ts and src/workerd-core.ts reach, import by import,
@@ -62,20 +63,20 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   { from: /^assembly\/attention-kv\.ts$/, allowed: /^assembly\/(attention|attention-kv-f16|attention-kv-q8|kv-rows)$/, what: 'the KV-cache attention kernel imports only the f32 attention helpers, its two decode row paths and the cache row formats' },
   { from: /^assembly\/attention-kv-(f16|q8)\.ts$/, allowed: /^assembly\/(simd|f16|kv-rows)$/, what: 'a KV-cache decode row path imports only the lane helpers, f16 conversion and the cache row formats' },
   { from: /^src\/runtime\//, allowed: /^(src\/runtime\/|node:worker_threads$)/, what: 'src/runtime imports only src/runtime (and Node worker threads, loaded lazily)' },
-  { from: /^src\/kernels\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/kernels.ts imports only src/runtime' },
+  { from: /^src\/kernels\//, allowed: /^src\/(runtime\/index|kernels\/)/, what: 'src/kernels/ imports only src/runtime and its own families' },
   { from: /^src\/tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays|wasm-tensor)$/, what: 'src/tensor.ts imports only src/runtime, src/typed-arrays.ts and src/wasm-tensor.ts' },
   { from: /^src\/wasm-tensor\.ts$/, allowed: /^src\/(runtime\/index|typed-arrays)$/, what: 'src/wasm-tensor.ts imports only src/runtime and src/typed-arrays.ts' },
   { from: /^src\/typed-arrays\.ts$/, allowed: /^src\/runtime\/index$/, what: 'src/typed-arrays.ts imports only src/runtime' },
   {
     from: /^src\/(attention|ops|position|layers)\//,
-    allowed: /^src\/(kernels|tensor|typed-arrays|runtime\/index|attention\/|ops\/|position\/|layers\/)/,
+    allowed: /^src\/(kernels\/|tensor|typed-arrays|runtime\/index|attention\/|ops\/|position\/|layers\/)/,
     what: 'variants import kernels, tensor, runtime and each other',
   },
 ];
 
 /** The files the core entry may reach (repo-relative, without extension). */
 const CORE_GRAPH = new RegExp(String.raw`^src/(${[
-  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', 'typed-arrays', 'wasm-tensor', String.raw`runtime/[\w.-]+`,
+  'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels/(instance|params|gemm|attention|softmax)', 'tensor', 'typed-arrays', 'wasm-tensor', String.raw`runtime/[\w.-]+`,
   'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|run-heads|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
 ].join('|')})$`);
 
@@ -102,7 +103,7 @@ describe('layering', () => {
 
   it('scans the source tree and finds real imports', () => {
     expect(all.length).toBeGreaterThan(10);
-    expect(imports(join(root, 'src/kernels.ts')).map((s) => target(join(root, 'src/kernels.ts'), s))).toContain('src/runtime/index');
+    expect(imports(join(root, 'src/kernels/gemm.ts')).map((s) => target(join(root, 'src/kernels/gemm.ts'), s))).toContain('src/runtime/index');
     expect(imports(join(root, 'src/attention/onnx.ts')).length).toBeGreaterThanOrEqual(5);
   });
 

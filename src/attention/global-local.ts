@@ -26,7 +26,9 @@
 // symmetric global attention); M. Zaheer et al., "Big Bird: Transformers for Longer Sequences"
 // (NeurIPS 2020) §2 (random blocks, block-sparse implementation, Appendix D).
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
@@ -251,7 +253,7 @@ export function globalLocalAttention(
   if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(n, dh, dv);
+    attentionKernels(kernels).reserve(n, dh, dv);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -293,7 +295,7 @@ export function globalLocalAttention(
           G = topK(source.data.subarray(at, at + n), n, source.count);
         } else {
           const src = source.by === 'query-norm' ? qh : kh;
-          kernels.rowNorms(src, dh, n, dh, norms);
+          rowKernels(kernels).norm({ src, srcStride: dh, n, d: dh, out: norms });
           G = topK(kernels.arena.f32(norms, n), n, source.count);
         }
         const g = G.length;
@@ -314,10 +316,10 @@ export function globalLocalAttention(
         // 2. Global keys, merged exactly.
         if (g > 0) {
           kernels.arena.i32(idx, g).set(G);
-          kernels.gatherRows(kh, dh, idx, g, dh, kg, dh);
-          kernels.gatherRows(vh, dv, idx, g, dv, vg, dv);
+          rowKernels(kernels).gather({ src: kh, srcStride: dh, idx, n: g, d: dh, dst: kg, dstStride: dh });
+          rowKernels(kernels).gather({ src: vh, srcStride: dv, idx, n: g, d: dv, dst: vg, dstStride: dv });
           const call = plainCall({ q: qh, qStride: dh, k: kg, kStride: dh, v: vg, vStride: dv, o: tmp, oStride: dv, nq: n, nk: g, dh, dv, scale: p.scale, lse: lseB });
-          if (!spec.causal) kernels.attnOnline(call);
+          if (!spec.causal) attentionKernels(kernels).online(call);
           else {
             // Rows in [G[t−1], G[t]) see the first t global keys.
             const first = G[0];
@@ -326,10 +328,10 @@ export function globalLocalAttention(
               const r0 = G[t - 1];
               const r1 = t < g ? G[t] : n;
               if (r1 <= r0) continue;
-              kernels.attnOnline({ ...call, q: qh + 4 * r0 * dh, o: tmp + 4 * r0 * dv, nq: r1 - r0, keyLen: t, lse: lseB + 4 * r0 });
+              attentionKernels(kernels).online({ ...call, q: qh + 4 * r0 * dh, o: tmp + 4 * r0 * dv, nq: r1 - r0, keyLen: t, lse: lseB + 4 * r0 });
             }
           }
-          kernels.attnMerge(oh, dv, lseA, tmp, dv, lseB, n, dv);
+          attentionKernels(kernels).merge({ acc: oh, accStride: dv, lseAcc: lseA, part: tmp, partStride: dv, lsePart: lseB, rows: n, dv });
         }
 
         // 3. BigBird random key blocks, merged exactly.
@@ -367,14 +369,14 @@ export function globalLocalAttention(
             const ids = kernels.arena.i32(idx, randKeys);
             let nkR = 0;
             for (const kb of chosen) for (let j = kb * bs; j < Math.min(kb * bs + bs, n); j++) ids[nkR++] = j;
-            kernels.gatherRows(kh, dh, idx, nkR, dh, kr, dh);
-            kernels.gatherRows(vh, dv, idx, nkR, dv, vr, dv);
-            if (g > 0) kernels.gatherRows(gm, 1, idx, nkR, 1, mr, 1);
-            kernels.attnOnline({
+            rowKernels(kernels).gather({ src: kh, srcStride: dh, idx, n: nkR, d: dh, dst: kr, dstStride: dh });
+            rowKernels(kernels).gather({ src: vh, srcStride: dv, idx, n: nkR, d: dv, dst: vr, dstStride: dv });
+            if (g > 0) rowKernels(kernels).gather({ src: gm, srcStride: 1, idx, n: nkR, d: 1, dst: mr, dstStride: 1 });
+            attentionKernels(kernels).online({
               ...plainCall({ q: qh + 4 * q0 * dh, qStride: dh, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
               mask: g > 0 ? mr : 0,
             });
-            kernels.attnMerge(oh + 4 * q0 * dv, dv, lseA + 4 * q0, tmp, dv, lseR, q1 - q0, dv);
+            attentionKernels(kernels).merge({ acc: oh + 4 * q0 * dv, accStride: dv, lseAcc: lseA + 4 * q0, part: tmp, partStride: dv, lsePart: lseR, rows: q1 - q0, dv });
           }
         }
 
@@ -382,15 +384,15 @@ export function globalLocalAttention(
         if (g > 0) {
           if (!spec.causal) {
             kernels.arena.i32(idx, g).set(G);
-            kernels.gatherRows(qh, dh, idx, g, dh, kg, dh); // kg now holds Q[G]
-            kernels.attnOnline(plainCall({ q: kg, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: og, oStride: dv, nq: g, nk: n, dh, dv, scale: p.scale }));
+            rowKernels(kernels).gather({ src: qh, srcStride: dh, idx, n: g, d: dh, dst: kg, dstStride: dh }); // kg now holds Q[G]
+            attentionKernels(kernels).online(plainCall({ q: kg, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: og, oStride: dv, nq: g, nk: n, dh, dv, scale: p.scale }));
             const dst = kernels.arena.f32(oh, n * dv);
             const src = kernels.arena.f32(og, g * dv);
             for (let t = 0; t < g; t++) dst.set(src.subarray(t * dv, (t + 1) * dv), G[t] * dv);
           } else {
             for (let t = 0; t < g; t++) {
               const r = G[t];
-              kernels.attnOnline({
+              attentionKernels(kernels).online({
                 ...plainCall({ q: qh + 4 * r * dh, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: oh + 4 * r * dv, oStride: dv, nq: 1, nk: n, dh, dv, scale: p.scale }),
                 offset: r, right: 0,
               });

@@ -29,7 +29,10 @@
 // document encoder over sentence vectors; Z. Lin et al., "A Structured Self-attentive Sentence
 // Embedding" (ICLR 2017) — attention pooling.
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
@@ -285,10 +288,10 @@ export function hierarchicalAttention(
   assertPreparedLive(kernels, p, options.out, pools);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(maxGroup(bounds[0]), dh, dv);
+    attentionKernels(kernels).reserve(maxGroup(bounds[0]), dh, dv);
     let upper = sizes[L];
     for (let l = 1; l < L; l++) upper = Math.max(upper, maxGroup(bounds[l]));
-    kernels.reserveAttention(Math.max(upper, ...bounds.map(maxGroup)), dv, dv);
+    attentionKernels(kernels).reserve(Math.max(upper, ...bounds.map(maxGroup)), dv, dv);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -315,7 +318,7 @@ export function hierarchicalAttention(
             const from = s0 + 4 * rows[g] * dv;
             const count = rows[g + 1] - rows[g];
             const to = d0 + 4 * g * dv;
-            if (a.kind === 'mean') kernels.meanRows(from, dv, count, dv, to);
+            if (a.kind === 'mean') rowKernels(kernels).mean({ src: from, srcStride: dv, n: count, d: dv, out: to });
             else if (a.kind === 'max') maxRows(kernels, from, count, dv, to);
             else {
               calls.push(plainCall({
@@ -326,7 +329,7 @@ export function hierarchicalAttention(
           }
         }
       }
-      if (calls.length) kernels.attnOnlineMany(calls);
+      if (calls.length) attentionKernels(kernels).onlineMany(calls);
     };
 
     if (dv > 0) {
@@ -350,7 +353,7 @@ export function hierarchicalAttention(
           }
         }
       }
-      kernels.attnOnlineMany(calls);
+      attentionKernels(kernels).onlineMany(calls);
       // Levels 1 … L: aggregate the level below, then attend within groups (top level: all units).
       for (let l = 1; l <= L; l++) {
         aggregate(l - 1, O[l - 1], bounds[l - 1], X[l]);
@@ -371,7 +374,7 @@ export function hierarchicalAttention(
             }
           }
         }
-        kernels.attnOnlineMany(lc);
+        attentionKernels(kernels).onlineMany(lc);
       }
       aggregate(L, O[L], Int32Array.of(0, sizes[L]), doc);
       // Token-level combination y_t = Σ_ℓ c_ℓ·O^ℓ(a_ℓ(t)): one gathered multiply-add per level and head.
@@ -381,7 +384,7 @@ export function hierarchicalAttention(
       for (let l = 0; l <= L; l++) {
         if (weights[l] === 0) continue;
         for (let x = 0; x < bh; x++) {
-          kernels.rowsAxpy(op + 4 * x * n * dv, dv, O[l] + 4 * x * sizes[l] * dv, dv, l === 0 ? 0 : ancPtr + 4 * (l - 1) * n, 0, 0, weights[l], n, dv);
+          rowKernels(kernels).axpy({ dst: op + 4 * x * n * dv, dstStride: dv, src: O[l] + 4 * x * sizes[l] * dv, srcStride: dv, idx: l === 0 ? 0 : ancPtr + 4 * (l - 1) * n, w: 0, wStride: 0, c: weights[l], n, d: dv });
         }
       }
     }

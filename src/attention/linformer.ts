@@ -15,7 +15,11 @@
 // Complexity" (2020), §4 (E_i, F_i ∈ R^{n×k}, headwise / key-value sharing, §4 "Additional
 // efficiency techniques": sharing and "general projections" for variable lengths).
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { gemmKernels } from '../kernels/gemm';
+import { randomKernels } from '../kernels/random';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
@@ -81,7 +85,7 @@ export function linformerProjections(kernels: Kernels, optionsIn: ProjectionOpti
   const make = (s: number): Tensor => {
     const ptr = kernels.arena.alloc(length * k * 4);
     try {
-      kernels.randn(s, length * k, 1 / Math.sqrt(k), ptr);
+      randomKernels(kernels).normal({ seed: s, n: length * k, scale: 1 / Math.sqrt(k), out: ptr });
       return { data: kernels.arena.f32(ptr, length * k).slice(), shape: [length, k] };
     } finally {
       kernels.arena.release(ptr);
@@ -155,8 +159,8 @@ export function linformerAttention(
   const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(kd, dh, dv);
-    kernels.reserveGemm(Math.max(dh, dv), n);
+    attentionKernels(kernels).reserve(kd, dh, dv);
+    gemmKernels(kernels).reserve(Math.max(dh, dv), n);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -170,17 +174,17 @@ export function linformerAttention(
       const ep = scope.place(eView);
       const fp = shared ? ep : scope.place(fView!);
       for (let x = 0; x < projHeads; x++) {
-        kernels.transpose(ep + 4 * x * eRows * kd, kd, n, kd, et + 4 * x * kd * n, n);
-        if (!shared) kernels.transpose(fp + 4 * x * eRows * kd, kd, n, kd, ft + 4 * x * kd * n, n);
+        rowKernels(kernels).transpose({ src: ep + 4 * x * eRows * kd, srcStride: kd, n, d: kd, dst: et + 4 * x * kd * n, dstStride: n });
+        if (!shared) rowKernels(kernels).transpose({ src: fp + 4 * x * eRows * kd, srcStride: kd, n, d: kd, dst: ft + 4 * x * kd * n, dstStride: n });
       }
     } else {
       const seeds = linformerSeeds(seed);
       const tmp = scope.alloc(n * kd, 'projection');
-      kernels.randn(seeds.e, n * kd, 1 / Math.sqrt(kd), tmp);
-      kernels.transpose(tmp, kd, n, kd, et, n);
+      randomKernels(kernels).normal({ seed: seeds.e, n: n * kd, scale: 1 / Math.sqrt(kd), out: tmp });
+      rowKernels(kernels).transpose({ src: tmp, srcStride: kd, n, d: kd, dst: et, dstStride: n });
       if (!shared) {
-        kernels.randn(seeds.f, n * kd, 1 / Math.sqrt(kd), tmp);
-        kernels.transpose(tmp, kd, n, kd, ft, n);
+        randomKernels(kernels).normal({ seed: seeds.f, n: n * kd, scale: 1 / Math.sqrt(kd), out: tmp });
+        rowKernels(kernels).transpose({ src: tmp, srcStride: kd, n, d: kd, dst: ft, dstStride: n });
       }
     }
     const kProj = scope.alloc(kd * dh, 'projected keys');
@@ -195,18 +199,18 @@ export function linformerAttention(
           kernels.arena.f32(vProj, kd * dv).fill(0);
         } else {
           if (dh > 0) {
-            kernels.gemm({
+            gemmKernels(kernels).run({
               a: et + 4 * x * kd * n, lda: n, b: headPtr(kp, b, kvh, kvHeads, n, dh), ldb: dh, c: kProj, ldc: dh,
               bias: 0, m: kd, n: dh, k: len, transB: false, accumulate: false,
             });
           }
-          kernels.gemm({
+          gemmKernels(kernels).run({
             a: ft + 4 * x * kd * n, lda: n, b: headPtr(vp, b, kvh, kvHeads, n, dv), ldb: dv, c: vProj, ldc: dv,
             bias: 0, m: kd, n: dv, k: len, transB: false, accumulate: false,
           });
         }
         for (let h = kvh * group; h < (kvh + 1) * group; h++) {
-          kernels.attnOnline(plainCall({
+          attentionKernels(kernels).online(plainCall({
             q: headPtr(qp, b, h, qHeads, nq, dh), qStride: dh, k: kProj, kStride: dh, v: vProj, vStride: dv,
             o: headPtr(op, b, h, qHeads, nq, dv), oStride: dv, nq, nk: kd, dh, dv, scale: p.scale,
           }));

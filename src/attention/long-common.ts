@@ -3,7 +3,8 @@
 // pointers, a seeded integer PRNG and the liveness check before the run. (Their option checks are
 // options.ts's, as every method's.)
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,

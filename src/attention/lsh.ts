@@ -31,7 +31,13 @@
 // §3; trax/layers/research/efficient_attention.py (hash_vecs, look_adjacent, mask_self_attention,
 // attend, LSHSelfAttention.forward_unbatched).
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { gemmKernels } from '../kernels/gemm';
+import { lshKernels } from '../kernels/lsh';
+import { randomKernels } from '../kernels/random';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
@@ -218,7 +224,7 @@ function placeRotations(kernels: Kernels, scope: Scope, plan: HashPlan, dh: numb
   if (plan.buckets === 1) return { ptr: 0, headStride: 0 };
   if (plan.view) return { ptr: scope.place(plan.view), headStride: plan.perHead ? dh * W : 0 };
   const ptr = scope.alloc(heads * dh * W, 'rotations');
-  for (let h = 0; h < heads; h++) kernels.randn(lshHeadSeed(plan.seed, h), dh * W, 1, ptr + 4 * h * dh * W);
+  for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(plan.seed, h), n: dh * W, scale: 1, out: ptr + 4 * h * dh * W });
   return { ptr, headStride: dh * W };
 }
 
@@ -248,7 +254,7 @@ export function lshRotations(kernels: Kernels, optionsIn: LshRotationOptions): T
   assertLive(kernels);
   const ptr = kernels.arena.alloc(size * 4);
   try {
-    for (let h = 0; h < heads; h++) kernels.randn(lshHeadSeed(seed, h), dh * W, 1, ptr + 4 * h * dh * W);
+    for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(seed, h), n: dh * W, scale: 1, out: ptr + 4 * h * dh * W });
     return { data: kernels.arena.f32(ptr, size).slice(), shape: [heads, dh, rounds, width] };
   } finally {
     kernels.arena.release(ptr);
@@ -266,8 +272,8 @@ function hashRows(kernels: Kernels, x: number, len: number, dh: number, rot: num
     return;
   }
   const W = plan.rounds * plan.width;
-  kernels.gemm({ a: x, lda: dh, b: rot, ldb: W, c: y, ldc: W, bias: 0, m: len, n: W, k: dh, transB: false, accumulate: false });
-  kernels.lshBuckets(y, W, len, plan.rounds, halves, plan.halves.length, out);
+  gemmKernels(kernels).run({ a: x, lda: dh, b: rot, ldb: W, c: y, ldc: W, bias: 0, m: len, n: W, k: dh, transB: false, accumulate: false });
+  lshKernels(kernels).buckets({ y, ldy: W, n: len, rounds: plan.rounds, halves, nf: plan.halves.length, out });
 }
 
 /** The plan's halves as i32 in Wasm memory (scope block). */
@@ -307,7 +313,7 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOpt
   }
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveGemm(Math.max(1, plan.rounds * plan.width), dh);
+    gemmKernels(kernels).reserve(Math.max(1, plan.rounds * plan.width), dh);
     const xp = scope.place(xv);
     const rot = placeRotations(kernels, scope, plan, dh, heads);
     const halves = placeHalves(kernels, scope, plan);
@@ -367,8 +373,8 @@ export function lshAttention(
   const keyLens = keyLengths ?? new Array<number>(batch).fill(n);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(2 * Math.min(L, n), dh, dv); // a chunk and the one before it: never more than 2n keys
-    kernels.reserveGemm(Math.max(W, 1), dh);
+    attentionKernels(kernels).reserve(2 * Math.min(L, n), dh, dv); // a chunk and the one before it: never more than 2n keys
+    gemmKernels(kernels).reserve(Math.max(W, 1), dh);
     const qp = scope.place(p.q);
     const kp = shared ? 0 : scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -418,19 +424,19 @@ export function lshAttention(
         const rh = rot.ptr + 4 * h * rot.headStride;
         hashRows(kernels, qh, len, dh, rh, plan, y, halves, bq);
         if (!shared) hashRows(kernels, kh, len, dh, rh, plan, y, halves, bk);
-        if (shared) kernels.lengthNormalize(qh, dh, len, dh, kn, dh);
+        if (shared) lshKernels(kernels).normalize({ src: qh, srcStride: dh, n: len, d: dh, dst: kn, dstStride: dh });
         const keySrc = shared ? kn : kh;
         for (let r = 0; r < plan.rounds; r++) {
-          kernels.countingSort(bq + 4 * r * len, len, nb, counts, permQ, invQ);
-          if (!shared) kernels.countingSort(bk + 4 * r * len, len, nb, counts, permK, invK);
+          lshKernels(kernels).countingSort({ keys: bq + 4 * r * len, n: len, nb, counts, perm: permQ, inv: invQ });
+          if (!shared) lshKernels(kernels).countingSort({ keys: bk + 4 * r * len, n: len, nb, counts, perm: permK, inv: invK });
           // Key positions with the last chunk prepended: ext = [permK[len − pre .. len), permK[0 .. len)].
           const e = kernels.arena.i32(ext, pre + len);
           const pk = kernels.arena.i32(permK, len);
           e.set(pk.subarray(len - pre, len), 0);
           e.set(pk, pre);
-          kernels.gatherRows(qh, dh, permQ, len, dh, qs, dh);
-          kernels.gatherRows(keySrc, dh, ext, pre + len, dh, ks, dh);
-          kernels.gatherRows(vh, dv, ext, pre + len, dv, vs, dv);
+          rowKernels(kernels).gather({ src: qh, srcStride: dh, idx: permQ, n: len, d: dh, dst: qs, dstStride: dh });
+          rowKernels(kernels).gather({ src: keySrc, srcStride: dh, idx: ext, n: pre + len, d: dh, dst: ks, dstStride: dh });
+          rowKernels(kernels).gather({ src: vh, srcStride: dv, idx: ext, n: pre + len, d: dv, dst: vs, dstStride: dv });
           const calls: AttnCall[] = [];
           let maskAt = masks;
           for (let c = 0; c < nChunks; c++) {
@@ -442,7 +448,7 @@ export function lshAttention(
             let mask = 0;
             if (needMask) {
               mask = maskAt;
-              kernels.lshChunkMask(permQ + 4 * q0, rows, ext + 4 * k0, keys, causal, shared ? LSH_SELF_PENALTY : 0, mask);
+              lshKernels(kernels).chunkMask({ qpos: permQ + 4 * q0, nq: rows, kpos: ext + 4 * k0, nk: keys, causal, selfPenalty: shared ? LSH_SELF_PENALTY : 0, out: mask });
               maskAt += 4 * rows * keys;
             }
             calls.push({
@@ -452,15 +458,15 @@ export function lshAttention(
               lse: lseS + 4 * q0,
             });
           }
-          kernels.attnOnlineMany(calls);
+          attentionKernels(kernels).onlineMany(calls);
           // Unsort (row i of the round's result is sorted row inv[i]) and merge the rounds.
           if (r === 0) {
-            kernels.gatherRows(os, dv, invQ, len, dv, oh, dv);
-            kernels.gatherRows(lseS, 1, invQ, len, 1, lseAcc, 1);
+            rowKernels(kernels).gather({ src: os, srcStride: dv, idx: invQ, n: len, d: dv, dst: oh, dstStride: dv });
+            rowKernels(kernels).gather({ src: lseS, srcStride: 1, idx: invQ, n: len, d: 1, dst: lseAcc, dstStride: 1 });
           } else {
-            kernels.gatherRows(os, dv, invQ, len, dv, tmpO, dv);
-            kernels.gatherRows(lseS, 1, invQ, len, 1, tmpL, 1);
-            kernels.attnMerge(oh, dv, lseAcc, tmpO, dv, tmpL, len, dv);
+            rowKernels(kernels).gather({ src: os, srcStride: dv, idx: invQ, n: len, d: dv, dst: tmpO, dstStride: dv });
+            rowKernels(kernels).gather({ src: lseS, srcStride: 1, idx: invQ, n: len, d: 1, dst: tmpL, dstStride: 1 });
+            attentionKernels(kernels).merge({ acc: oh, accStride: dv, lseAcc, part: tmpO, partStride: dv, lsePart: tmpL, rows: len, dv });
           }
         }
       }

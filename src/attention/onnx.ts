@@ -18,7 +18,8 @@
 //   • softmax_precision: accepted (FLOAT, FLOAT16, DOUBLE, BFLOAT16); softmax runs in float32,
 //     at least as precise as FLOAT16/BFLOAT16 and within float32 rounding of DOUBLE.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor } from '../tensor';
 import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './run-heads';
@@ -250,7 +251,7 @@ export function onnxAttention(
       'inputs.Q': inputs.Q, 'inputs.K': inputs.K, 'inputs.V': inputs.V, 'inputs.past_key': inputs.past_key,
       'inputs.past_value': inputs.past_value, 'inputs.attn_mask': inputs.attn_mask,
     });
-    kernels.reserveAttention(nk, dh, dv);
+    attentionKernels(kernels).reserve(nk, dh, dv);
     const qp = scope.place(Q);
     const layoutOf = (ptr: number, heads: number, seq: number, dim: number): HeadLayout =>
       rank === 3 ? bshdLayout(ptr, heads, seq, dim) : bhsdLayout(ptr, heads, seq, dim);

@@ -15,7 +15,7 @@
 //             `out` or resident input disposed by the caller's code meanwhile fails the call with
 //             DISPOSED instead of being written through.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
 import { AttentionError, formatValue } from '../runtime/index';
 import { asNumber, WasmTensor } from '../tensor';
 

@@ -17,7 +17,10 @@
 // as in "Mixture of Attention Heads" (X. Zhang et al., EMNLP 2022) for routing over heads.
 
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
+import { rowKernels } from '../kernels/rows';
+import { softmaxKernels } from '../kernels/softmax';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
@@ -277,18 +280,18 @@ export function routedAttention(
     if (routesView) {
       arena.f32(pi, B * routeHeads * nq * P).set(viewData(routesView));
     } else {
-      kernels.reserveGemm(P, inDim);
+      gemmKernels(kernels).reserve(P, inDim);
       const wp = scope.place(wView!);
       const bp = bView ? scope.place(bView) : 0;
       const bRow = bView && bView.shape.length === 2 ? P : 0;
       if (xView) {
         const xp = scope.place(xView);
-        kernels.gemm({ a: xp, lda: inDim, b: wp, ldb: P, c: pi, ldc: P, bias: bp, m: B * nq, n: P, k: inDim, transB: false, accumulate: false });
+        gemmKernels(kernels).run({ a: xp, lda: inDim, b: wp, ldb: P, c: pi, ldc: P, bias: bp, m: B * nq, n: P, k: inDim, transB: false, accumulate: false });
       } else if (over === 'heads') {
         // x_i = concatenated query heads: row i of head h at q[b, h, i, :], i.e. column block h of W_r.
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            kernels.gemm({
+            gemmKernels(kernels).run({
               a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + 4 * h * dh * P, ldb: P, c: pi + 4 * b * nq * P, ldc: P,
               bias: h === 0 ? bp : 0, m: nq, n: P, k: dh, transB: false, accumulate: h > 0,
             });
@@ -297,14 +300,14 @@ export function routedAttention(
       } else {
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            kernels.gemm({
+            gemmKernels(kernels).run({
               a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + (wPerHead ? 4 * h * dh * P : 0), ldb: P,
               c: pi + 4 * (b * H + h) * nq * P, ldc: P, bias: bp ? bp + 4 * h * bRow : 0, m: nq, n: P, k: dh, transB: false, accumulate: false,
             });
           }
         }
       }
-      kernels.softmaxRows(pi, B * routeHeads * nq, P, P);
+      softmaxKernels(kernels).rows({ x: pi, rows: B * routeHeads * nq, cols: P, stride: P });
     }
     const size = B * outHeads * nq * dv;
     if (dv > 0 && nq > 0) {
@@ -318,7 +321,7 @@ export function routedAttention(
         runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            kernels.rowsAxpy(op + 4 * b * nq * dv, dv, headPtr(pathOut, b, h, H, nq, dv), dv, 0, pi + 4 * (b * nq * P + h), P, 1, nq, dv);
+            rowKernels(kernels).axpy({ dst: op + 4 * b * nq * dv, dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: pi + 4 * (b * nq * P + h), wStride: P, c: 1, n: nq, d: dv });
           }
         }
       } else {
@@ -336,10 +339,7 @@ export function routedAttention(
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < H; h++) {
               const wh = routeHeads === 1 ? 0 : h;
-              kernels.rowsAxpy(
-                headPtr(op, b, h, H, nq, dv), dv, headPtr(pathOut, b, h, H, nq, dv), dv, 0,
-                pi + 4 * ((b * routeHeads + wh) * nq * P + path), P, 1, nq, dv,
-              );
+              rowKernels(kernels).axpy({ dst: headPtr(op, b, h, H, nq, dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: pi + 4 * ((b * routeHeads + wh) * nq * P + path), wStride: P, c: 1, n: nq, d: dv });
             }
           }
         }

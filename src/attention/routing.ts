@@ -31,7 +31,12 @@
 // with Routing Transformers" (TACL 2021) §4 (routing attention, k-means with EMA, top-w balanced
 // clusters); lucidrains/routing-transformer (Kmeans, kmeans_iter, distribution, scatter_mean).
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { gemmKernels } from '../kernels/gemm';
+import { lshKernels } from '../kernels/lsh';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError, formatShape } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewData, viewTensor, WasmTensor } from '../tensor';
 import {
@@ -105,7 +110,7 @@ export const routingHeadSeed = (seed: number, h: number): number => mixSeed(seed
 
 /** L2-normalized rows x / max(‖x‖, 1e-12) of `rows` rows (stride d) at src into dst (stride d). */
 function normalizeRows(kernels: Kernels, src: number, rows: number, d: number, dst: number): void {
-  kernels.l2NormalizeRows(src, d, rows, d, dst, d);
+  rowKernels(kernels).l2Normalize({ src, srcStride: d, n: rows, d, dst, dstStride: d });
 }
 
 /**
@@ -178,7 +183,7 @@ function argmaxRows(d: Float32Array, N: number, C: number, out: Int32Array): voi
 
 /** Samples (N × d, normalized) assigned to centroids mu (C × d): assignment written to `assign`. */
 function assignSamples(kernels: Kernels, x: number, N: number, d: number, mu: number, C: number, dists: number, assign: Int32Array): void {
-  kernels.gemm({ a: x, lda: d, b: mu, ldb: d, c: dists, ldc: C, bias: 0, m: N, n: C, k: d, transB: true, accumulate: false });
+  gemmKernels(kernels).run({ a: x, lda: d, b: mu, ldb: d, c: dists, ldc: C, bias: 0, m: N, n: C, k: d, transB: true, accumulate: false });
   argmaxRows(kernels.arena.f32(dists, N * C), N, C, assign);
 }
 
@@ -329,7 +334,7 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
     for (let b = 0; b < B; b++) {
       // Top-w queries and top-w' keys of each cluster, by μ_c·x̂ (rows of μ·X̂ᵀ).
       const route = (x: number, n: number, take: number, routes: Int32Array): void => {
-        kernels.gemm({ a: muH, lda: dh, b: x, ldb: dh, c: dists, ldc: n, bias: 0, m: C, n, k: dh, transB: true, accumulate: false });
+        gemmKernels(kernels).run({ a: muH, lda: dh, b: x, ldb: dh, c: dists, ldc: n, bias: 0, m: C, n, k: dh, transB: true, accumulate: false });
         const s = arena.f32(dists, C * n);
         for (let c = 0; c < C; c++) topWIndices(s.subarray(c * n, (c + 1) * n), n, take, work, routes, c * take);
       };
@@ -340,12 +345,12 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
       const qh = headPtr(qp, b, h, qHeads, nq, dh);
       const kh = headPtr(kp, b, kvh, kvHeads, nk, dh);
       const vh = headPtr(vp, b, kvh, kvHeads, nk, dv);
-      kernels.gatherRows(qh, dh, qIdx, C * w, dh, qc, dh);
-      kernels.gatherRows(kh, dh, kIdx, C * kw, dh, kc, dh);
-      kernels.gatherRows(vh, dv, kIdx, C * kw, dv, vc, dv);
+      rowKernels(kernels).gather({ src: qh, srcStride: dh, idx: qIdx, n: C * w, d: dh, dst: qc, dstStride: dh });
+      rowKernels(kernels).gather({ src: kh, srcStride: dh, idx: kIdx, n: C * kw, d: dh, dst: kc, dstStride: dh });
+      rowKernels(kernels).gather({ src: vh, srcStride: dv, idx: kIdx, n: C * kw, d: dv, dst: vc, dstStride: dv });
       const calls: AttnCall[] = [];
       for (let c = 0; c < C; c++) {
-        if (causal) kernels.lshChunkMask(qIdx + 4 * c * w, w, kIdx + 4 * c * kw, kw, true, 0, mask + 4 * c * w * kw);
+        if (causal) lshKernels(kernels).chunkMask({ qpos: qIdx + 4 * c * w, nq: w, kpos: kIdx + 4 * c * kw, nk: kw, causal: true, selfPenalty: 0, out: mask + 4 * c * w * kw });
         calls.push({
           ...plainCall({
             q: qc + 4 * c * w * dh, qStride: dh, k: kc + 4 * c * kw * dh, kStride: dh, v: vc + 4 * c * kw * dv, vStride: dv,
@@ -355,12 +360,12 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
           maskStride: causal ? kw : 0,
         });
       }
-      kernels.attnOnlineMany(calls);
+      attentionKernels(kernels).onlineMany(calls);
       // Scatter-mean into the output rows (a row that saw no key is zero: it adds nothing, and
       // is not counted).
       const yh = headPtr(op, b, h, qHeads, nq, dv);
       arena.f32(yh, nq * dv).fill(0);
-      kernels.rowsScatterAdd(yh, dv, oc, dv, qIdx, C * w, dv);
+      rowKernels(kernels).scatterAdd({ dst: yh, dstStride: dv, src: oc, srcStride: dv, idx: qIdx, n: C * w, d: dv });
       const l = causal ? arena.f32(lse, C * w) : undefined;
       counts.fill(0);
       for (let r = 0; r < C * w; r++) if (!l || l[r] !== -Infinity) counts[qRoutes[r]]++;
@@ -408,8 +413,8 @@ export function routingAttention(
   if (!spec.centroids || dh === 0) checkClusters(spec.C, p.dims.batch * (nq + nk), 'options.clusters');
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(spec.kw, dh, dv);
-    kernels.reserveGemm(Math.max(nq, nk, spec.C), dh);
+    attentionKernels(kernels).reserve(spec.kw, dh, dv);
+    gemmKernels(kernels).reserve(Math.max(nq, nk, spec.C), dh);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -455,7 +460,7 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
   assertLive(kernels, { q: qIn, k: kIn });
   const scope = new Scope(arena);
   try {
-    kernels.reserveGemm(C, dh);
+    gemmKernels(kernels).reserve(C, dh);
     const qp = scope.place(q);
     const kp = k ? scope.place(k) : 0;
     const samples = scope.alloc(Ns * dh, 'normalized queries and keys');

@@ -2,7 +2,9 @@
 // Both public entry points (sdpa.ts: rt.attention, onnx.ts: rt.onnxAttention) validate their
 // inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
 import type { PlacedMask } from './mask';
 
 /** Where the (b, h) slice of a [B, H, S, D]-like tensor starts and how its rows are spaced. */
@@ -185,12 +187,12 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
     }
   }
   if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
-  else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
+  else if (plan.dv > 0) attentionKernels(kernels).onlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {
       const w = weights.ptr + 4 * ((first + index) * plan.nq * plan.nk);
-      kernels.attnWeights(call, w, weights.mode);
+      attentionKernels(kernels).weights(call, w, weights.mode);
     });
   }
 }

@@ -2,7 +2,8 @@
 // [batch, heads, seq, headDim] tensors (or [batch, seq, heads, headDim] with layout 'bshd', read
 // through strides), on the fused online-softmax kernel.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
@@ -175,7 +176,7 @@ export function attention(
   const headLayout = bshd ? bshdLayout : bhsdLayout;
   const scope = new Scope(arena);
   try {
-    kernels.reserveAttention(nk, dh, dv, int8);
+    attentionKernels(kernels).reserve(nk, dh, dv, int8);
     const qp = scope.place(q);
     const kp = scope.place(k);
     const vp = scope.place(v);

@@ -26,7 +26,9 @@
 // partial softmax attentions: M. Milakov, N. Gimelshein, "Online normalizer calculation for
 // softmax" (2018).
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { rowKernels } from '../kernels/rows';
 import { AttentionError } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
@@ -99,7 +101,7 @@ export function segmentedAttention(
   if (outputIsEmpty(p)) return emptyOutput(p);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(Math.max(Math.min(S, n), useSummaries ? W : 0), dh, dv);
+    attentionKernels(kernels).reserve(Math.max(Math.min(S, n), useSummaries ? W : 0), dh, dv);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -121,7 +123,7 @@ export function segmentedAttention(
         for (let s = 0; s < W; s++) {
           // A. Rows first seen in segment s.
           const r0 = s === 0 ? 0 : end[s - 1];
-          kernels.attnOnline({
+          attentionKernels(kernels).online({
             ...plainCall({
               q: qh + 4 * r0 * dh, qStride: dh, k: kh + 4 * start[s] * dh, kStride: dh, v: vh + 4 * start[s] * dv, vStride: dv,
               o: oh + 4 * r0 * dv, oStride: dv, nq: end[s] - r0, nk: end[s] - start[s], dh, dv, scale: p.scale, lse: lse + 4 * r0,
@@ -132,18 +134,18 @@ export function segmentedAttention(
           // B. Rows shared with earlier segments: the keys segment s adds (all later than them when causal).
           if (s > 0 && !causal) {
             const rows = end[s - 1] - start[s];
-            kernels.attnOnline(plainCall({
+            attentionKernels(kernels).online(plainCall({
               q: qh + 4 * start[s] * dh, qStride: dh, k: kh + 4 * end[s - 1] * dh, kStride: dh, v: vh + 4 * end[s - 1] * dv, vStride: dv,
               o: tmp, oStride: dv, nq: rows, nk: end[s] - end[s - 1], dh, dv, scale: p.scale, lse: lseT,
             }));
-            kernels.attnMerge(oh + 4 * start[s] * dv, dv, lse + 4 * start[s], tmp, dv, lseT, rows, dv);
+            attentionKernels(kernels).merge({ acc: oh + 4 * start[s] * dv, accStride: dv, lseAcc: lse + 4 * start[s], part: tmp, partStride: dv, lsePart: lseT, rows, dv });
           }
         }
         if (!useSummaries) continue;
         // C. Summary tokens of the segments a row is not in.
         for (let s = 0; s < W; s++) {
-          kernels.meanRows(kh + 4 * start[s] * dh, dh, end[s] - start[s], dh, ks + 4 * s * dh);
-          kernels.meanRows(vh + 4 * start[s] * dv, dv, end[s] - start[s], dv, vs + 4 * s * dv);
+          rowKernels(kernels).mean({ src: kh + 4 * start[s] * dh, srcStride: dh, n: end[s] - start[s], d: dh, out: ks + 4 * s * dh });
+          rowKernels(kernels).mean({ src: vh + 4 * start[s] * dv, srcStride: dv, n: end[s] - start[s], d: dv, out: vs + 4 * s * dv });
         }
         const smin = (t: number): number => (t < S ? 0 : Math.floor((t - S) / step) + 1);
         const smax = (t: number): number => Math.min(W - 1, Math.floor(t / step));
@@ -157,11 +159,11 @@ export function segmentedAttention(
             if (count <= 0) continue;
             for (let c0 = r0; c0 < r1; c0 += S) {
               const rows = Math.min(S, r1 - c0);
-              kernels.attnOnline(plainCall({
+              attentionKernels(kernels).online(plainCall({
                 q: qh + 4 * c0 * dh, qStride: dh, k: ks + 4 * first * dh, kStride: dh, v: vs + 4 * first * dv, vStride: dv,
                 o: tmp, oStride: dv, nq: rows, nk: count, dh, dv, scale: p.scale, lse: lseT,
               }));
-              kernels.attnMerge(oh + 4 * c0 * dv, dv, lse + 4 * c0, tmp, dv, lseT, rows, dv);
+              attentionKernels(kernels).merge({ acc: oh + 4 * c0 * dv, accStride: dv, lseAcc: lse + 4 * c0, part: tmp, partStride: dv, lsePart: lseT, rows, dv });
             }
           }
           r0 = r1;

@@ -13,7 +13,9 @@
 // Reference: I. Beltagy, M. Peters, A. Cohan, "Longformer: The Long-Document Transformer" (2020),
 // §3.1 (sliding and dilated sliding windows); ONNX Attention left/right windows.
 
-import type { AttnCall, Kernels } from '../kernels';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
 import { AttentionError, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
@@ -187,7 +189,7 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
   const d = w.dilation;
   const run = (call: AttnCall): void => windowBlocks(kernels, call, (c) => {
     if (collect) collect.push(c);
-    else kernels.attnOnline(c);
+    else attentionKernels(kernels).online(c);
   });
   if (d === 1) {
     run({
@@ -265,7 +267,7 @@ export function slidingWindowAttention(
   const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
   const scope = new Scope(kernels.arena);
   try {
-    kernels.reserveAttention(Math.ceil(nk / spec.dilation), dh, dv);
+    attentionKernels(kernels).reserve(Math.ceil(nk / spec.dilation), dh, dv);
     const qp = scope.place(p.q);
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
@@ -293,7 +295,7 @@ export function slidingWindowAttention(
         }, calls);
       }
     }
-    kernels.attnOnlineMany(calls);
+    attentionKernels(kernels).onlineMany(calls);
     return finishOutput(kernels, p, op);
   } finally {
     scope.close();

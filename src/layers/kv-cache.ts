@@ -25,7 +25,8 @@
 // across runs and steps. reorder() gathers batch entries for beam
 // search (only the live slots move).
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
 import type { HeadLayout } from '../attention/run-heads';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
@@ -356,7 +357,7 @@ export class KVCache {
       this.kernels();
       assertLive(kernels, { q: qIn, k: kv?.k, v: kv?.v, 'options.mask': options.mask, 'options.keyPaddingMask': options.keyPaddingMask, 'options.out': options.out });
       this.checkUnchanged(position, name);
-      kernels.reserveAttention(Math.max(total, 1), this.headDim, this.valueDim);
+      attentionKernels(kernels).reserve(Math.max(total, 1), this.headDim, this.valueDim);
       const qp = scope.place(q);
       const kp = kView ? scope.place(kView) : 0;
       const vp = vView ? scope.place(vView) : 0;

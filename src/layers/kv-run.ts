@@ -10,7 +10,9 @@
 
 import type { PlacedMask } from '../attention/mask';
 import { type AttentionPlan, type HeadLayout, runAttention } from '../attention/run-heads';
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { softmaxKernels } from '../kernels/softmax';
 import type { RelBias } from '../position/bias';
 import type { Scope } from '../tensor';
 import type { KVStorage, SlotRun } from './kv-storage';
@@ -59,7 +61,7 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
   const total = cache.length + n;
   // f16/int8 rows: their kernels for the output; the weights kernel reads keys converted to f32.
   const runCalls = store.runner(kernels, store.block);
-  kernels.reserveAttention(Math.max(total, 1), dh, dv);
+  attentionKernels(kernels).reserve(Math.max(total, 1), dh, dv);
   if (cache.window === undefined) {
     const plan: AttentionPlan = {
       batch, qHeads, kvHeads: cache.heads, nq, nk: total, dh, dv,
@@ -105,10 +107,7 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < qHeads; h++) {
           const r = (b * qHeads + h) * nq;
-          kernels.attnMerge(
-            call.o.ptr + 4 * (b * call.o.batchStride + h * call.o.headStride), call.o.rowStride, lseAcc + 4 * r,
-            tmp + 4 * r * dv, dv, lsePart + 4 * r, nq, dv,
-          );
+          attentionKernels(kernels).merge({ acc: call.o.ptr + 4 * (b * call.o.batchStride + h * call.o.headStride), accStride: call.o.rowStride, lseAcc: lseAcc + 4 * r, part: tmp + 4 * r * dv, partStride: dv, lsePart: lsePart + 4 * r, rows: nq, dv });
         }
       }
     });
@@ -127,7 +126,7 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
         mem.copyWithin((w >> 2) + r * total + p.time, src, src + p.count);
       }
     }
-    kernels.softmaxRows(w, rowsAll, total, total);
+    softmaxKernels(kernels).rows({ x: w, rows: rowsAll, cols: total, stride: total });
   }
 }
 

@@ -17,8 +17,10 @@
 // strides count 4-byte words (for f32, elements), as the f32 kernel's strides do; the f16/int8
 // kernels (attention-kv.ts) read the rows in place through it.
 
-import type { AttnCall, Kernels } from '../kernels';
-import { kvKernels, type KvRowFormat, kvRowBytes } from '../kernels-kv';
+import type { AttnCall } from '../kernels/attention';
+import type { Kernels } from '../kernels/instance';
+import { rowKernels } from '../kernels/rows';
+import { kvKernels, type KvRowFormat, kvRowBytes } from '../kernels/kv';
 import type { HeadLayout } from '../attention/run-heads';
 import { AttentionError } from '../runtime/index';
 import { checkElementCount, type Scope } from '../tensor';
@@ -112,7 +114,7 @@ export class KVStorage {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const from = kNew.ptr + 4 * (b * kNew.batchStride + h * kNew.headStride + t0 * kNew.rowStride);
-        kernels.meanRows(from, kNew.rowStride, n - t0, d, this.meanAt(b * heads + h));
+        rowKernels(kernels).mean({ src: from, srcStride: kNew.rowStride, n: n - t0, d, out: this.meanAt(b * heads + h) });
       }
     }
     const mean = this.arena.f32(this.meanPtr, batch * heads * d);

@@ -3,7 +3,8 @@
 // matrix-vector path for decode-sized products, split over columns across threads) or low
 // precision through quantizedProduct.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
 import { decodeColumnSlice } from '../ops/matmul';
 import { quantizedProduct } from '../ops/quantized-matmul';
 import type { StoredMatrix } from './weights';
@@ -37,5 +38,5 @@ export function linear(
       });
     }
   }
-  kernels.gemmMany(calls);
+  gemmKernels(kernels).runMany(calls);
 }

@@ -20,7 +20,9 @@
 // mha-linear.ts (the projection products), weights.ts (how the weights are stored).
 
 import { type HeadLayout, runAttention } from '../attention/run-heads';
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { gemmKernels } from '../kernels/gemm';
 import { PositionEncoding, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables } from '../position/rope';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
@@ -285,8 +287,8 @@ export class MultiHeadAttention {
     const scope = new Scope(arena);
     try {
       // Workspaces first (they only grow), then inputs.
-      kernels.reserveAttention(Math.max(nk, 1), Dh, Dh);
-      kernels.reserveGemm(Math.max(qOut + 2 * kvOut, this.dModel), Math.max(this.dModel, this.kdim, this.vdim, qOut));
+      attentionKernels(kernels).reserve(Math.max(nk, 1), Dh, Dh);
+      gemmKernels(kernels).reserve(Math.max(qOut + 2 * kvOut, this.dModel), Math.max(this.dModel, this.kdim, this.vdim, qOut));
       const xp = scope.place(x);
       const total = qOut + 2 * kvOut;
       let q: HeadLayout;
@@ -449,7 +451,7 @@ export class MultiHeadAttention {
     const qOut = this.qOut;
     const scope = new Scope(arena);
     try {
-      kernels.reserveGemm(2 * kvOut, Math.max(this.kdim, this.vdim));
+      gemmKernels(kernels).reserve(2 * kvOut, Math.max(this.kdim, this.vdim));
       const kp = scope.place(kc.view);
       const kv = scope.alloc(Math.max(1, B * Sk * 2 * kvOut), 'key/value projection');
       if (same && W.fused) {

@@ -38,7 +38,10 @@
 
 import { runAttention } from '../attention/run-heads';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { attentionKernels } from '../kernels/attention';
+import { gemmKernels } from '../kernels/gemm';
+import { rowKernels } from '../kernels/rows';
 import { sinusoidalPositions } from '../position/sinusoidal';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
@@ -281,13 +284,13 @@ export class RecurrentMemoryAttention {
       checkElementCount(rows * Math.max(hd, dModel), 'relative encodings');
       const positions = Array.from({ length: rows }, (_, t) => rows - 1 - t);
       const pe = sinusoidalPositions(rows, dModel, { layout: 'concatenated', positions });
-      kernels.reserveGemm(hd, dModel);
+      gemmKernels(kernels).reserve(hd, dModel);
       const peP = this.arena.alloc(rows * dModel * 4);
       let r = 0;
       try {
         this.arena.f32(peP, rows * dModel).set(pe.data);
         r = this.arena.alloc(rows * hd * 4);
-        kernels.gemm({ a: peP, lda: dModel, b: this.wr, ldb: dModel, c: r, ldc: hd, bias: 0, m: rows, n: hd, k: dModel, transB: true, accumulate: false });
+        gemmKernels(kernels).run({ a: peP, lda: dModel, b: this.wr, ldb: dModel, c: r, ldc: hd, bias: 0, m: rows, n: hd, k: dModel, transB: true, accumulate: false });
       } catch (e) {
         if (r) this.arena.release(r);
         throw e;
@@ -355,8 +358,8 @@ export class RecurrentMemoryAttention {
 
     const scope = new Scope(arena);
     try {
-      kernels.reserveAttention(klen, dh, dv);
-      if (hasPos) kernels.reserveGemm(P, dh);
+      attentionKernels(kernels).reserve(klen, dh, dv);
+      if (hasPos) gemmKernels(kernels).reserve(P, dh);
       const qp = scope.place(q);
       const kp = scope.place(k);
       const vp = scope.place(v);
@@ -378,7 +381,7 @@ export class RecurrentMemoryAttention {
         if (this.hasU) {
           qu = scope.alloc(B * H * n * dh, 'q + u');
           for (let x = 0; x < B * H; x++) {
-            kernels.rowsBiasScale(qp + 4 * x * n * dh, dh, n, dh, this.uPtr + 4 * (x % H) * dh, 1, qu + 4 * x * n * dh, dh);
+            rowKernels(kernels).biasScale({ src: qp + 4 * x * n * dh, srcStride: dh, n, d: dh, bias: this.uPtr + 4 * (x % H) * dh, scale: 1, dst: qu + 4 * x * n * dh, dstStride: dh });
           }
         }
         const table = hasPos ? scope.alloc(n * width, 'relative-position table') : 0;
@@ -393,8 +396,8 @@ export class RecurrentMemoryAttention {
             const x = b * H + h;
             if (hasPos) {
               // B_i[t] = scale·(q_i + v)·r_t, t = 0 … P − 1 ↔ distance P − 1 − t: one GEMM into the table.
-              kernels.rowsBiasScale(qp + 4 * x * n * dh, dh, n, dh, this.vPtr + 4 * h * dh, this.scale, qv, dh);
-              kernels.gemm({ a: qv, lda: dh, b: r + 4 * h * dh, ldb: hd, c: table, ldc: width, bias: 0, m: n, n: P, k: dh, transB: true, accumulate: false });
+              rowKernels(kernels).biasScale({ src: qp + 4 * x * n * dh, srcStride: dh, n, d: dh, bias: this.vPtr + 4 * h * dh, scale: this.scale, dst: qv, dstStride: dh });
+              gemmKernels(kernels).run({ a: qv, lda: dh, b: r + 4 * h * dh, ldb: hd, c: table, ldc: width, bias: 0, m: n, n: P, k: dh, transB: true, accumulate: false });
             }
             runAttention(kernels, {
               batch: 1, qHeads: 1, kvHeads: 1, nq: n, nk: klen, dh, dv,

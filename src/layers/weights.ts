@@ -28,7 +28,8 @@
 
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
 import { QuantizedMatrix, quantizeMatrix, type QuantizeType } from '../ops/quantized-matrix';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
 
@@ -284,8 +285,8 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
       // Pre-pack the products every forward runs (ONNX runtimes prepack constant weights too):
       // the fused Q|K|V block (or Q, K, V each) and the output projection.
       const pack = (w: StoredMatrix, k: number, n: number): void => {
-        const dst = alloc(Math.ceil(kernels.packedBBytes(n, k) / 4));
-        kernels.packB(w.ptr, w.ld, false, n, k, dst);
+        const dst = alloc(Math.ceil(gemmKernels(kernels).packedBytes(n, k) / 4));
+        gemmKernels(kernels).pack({ b: w.ptr, ldb: w.ld, transB: false, n, k, dst });
         w.packed = { ptr: dst, n };
       };
       if (fused) pack(wq, dModel, total);

@@ -2,7 +2,9 @@
 // A is [M, K] or batched [batch, M, K]; B is [K, N] ([N, K] with transposeB), or batched with the
 // same batch, or 2-D and shared by every batch entry, or a PackedMatrix (packed once). bias is [N].
 
-import type { GemmCall, Kernels } from '../kernels';
+import type { GemmCall } from '../kernels/gemm';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, type WasmTensor,
@@ -91,7 +93,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
     // The caller's code (getters) has run: the runtime and every resident input must still be alive.
     assertLive(kernels, { a: aIn, b: bIn, 'options.bias': options.bias, 'options.out': options.out });
     packed?.assertLive('b');
-    kernels.reserveGemm(n, k);
+    gemmKernels(kernels).reserve(n, k);
     const ap = scope.place(a);
     const bp = packed ? packed.ptr : scope.place(b);
     const biasPtr = bias ? scope.place(bias) : 0;
@@ -130,11 +132,11 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
           if (rows !== rowsPerCall) break;
         }
         if (calls.length >= CALLS_PER_BATCH) {
-          kernels.gemmMany(calls);
+          gemmKernels(kernels).runMany(calls);
           calls = [];
         }
       }
-      if (calls.length) kernels.gemmMany(calls);
+      if (calls.length) gemmKernels(kernels).runMany(calls);
     }
     return writeOut(arena, out, cp, outShape);
   } finally {

@@ -1,7 +1,8 @@
 // packed.ts — a matrix packed once into the GEMM kernel's panel layout, for B operands used many
 // times (layer weights): rt.matmul(a, packed) then skips the per-call packing of B.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
 import { AttentionError, formatShape } from '../runtime/index';
 import { Scope, type TensorLike, viewTensor } from '../tensor';
 import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
@@ -67,9 +68,9 @@ export function packMatrix(kernels: Kernels, bIn: TensorLike, options: PackMatri
   const scope = new Scope(kernels.arena);
   let dst = 0;
   try {
-    dst = kernels.arena.alloc(kernels.packedBBytes(n, k));
+    dst = kernels.arena.alloc(gemmKernels(kernels).packedBytes(n, k));
     const bp = scope.place(b);
-    if (n * k > 0) kernels.packB(bp, c, transB, n, k, dst); // empty: no panel to walk
+    if (n * k > 0) gemmKernels(kernels).pack({ b: bp, ldb: c, transB, n, k, dst }); // empty: no panel to walk
   } catch (error) {
     if (dst) kernels.arena.release(dst);
     throw error;

@@ -6,10 +6,10 @@
 //   f16           f32_f16w_gemm (converted to f32 on the fly; f32 arithmetic)
 // The kernels pick their decode path themselves (one row at a time below 4 rows). Rows go to the
 // kernel in chunks so the activations' workspace stays bounded; with a worker pool each chunk's
-// product is split over output columns (kernels-quantized.ts).
+// product is split over output columns (src/kernels/quantized.ts).
 
-import type { Kernels } from '../kernels';
-import { type QuantizedProductCall, quantizedKernels } from '../kernels-quantized';
+import type { Kernels } from '../kernels/instance';
+import { type QuantizedProductCall, quantizedKernels } from '../kernels/quantized';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, viewOut, viewTensor, type WasmTensor, writeOut,

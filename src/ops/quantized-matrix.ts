@@ -10,8 +10,8 @@
 //   f16          binary16 bits: Bᵀ (n, k) from rt.quantizeMatrix (either input layout: the decode
 //                path reads rows), B (k, n) or Bᵀ (n, k) as given to rt.quantizedMatrix
 
-import type { Kernels } from '../kernels';
-import { quantizedKernels } from '../kernels-quantized';
+import type { Kernels } from '../kernels/instance';
+import { quantizedKernels } from '../kernels/quantized';
 import { AttentionError, formatShape } from '../runtime/index';
 import { type TensorLike, viewData, viewTensor } from '../tensor';
 import { assertIntact, describeValue, isFakeTypedArray, snapshotTypedArray, type TypedArraySnapshot } from '../typed-arrays';

@@ -1,6 +1,7 @@
 // softmax.ts — rt.softmax: softmax over the last axis (−∞ → 0; an all −∞ row → zeros).
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { softmaxKernels } from '../kernels/softmax';
 import { AttentionError, formatShape } from '../runtime/index';
 import { Scope, type Tensor, type TensorLike, viewData, viewTensor } from '../tensor';
 import { assertLive } from '../attention/options';
@@ -17,7 +18,7 @@ export function softmax(kernels: Kernels, xIn: TensorLike): Tensor {
   try {
     const ptr = scope.alloc(size, 'x');
     kernels.arena.f32(ptr, size).set(viewData(x));
-    kernels.softmaxRows(ptr, rows, cols, cols);
+    softmaxKernels(kernels).rows({ x: ptr, rows, cols, stride: cols });
     return { data: kernels.arena.f32(ptr, size).slice(), shape: x.shape };
   } finally {
     scope.close();

@@ -13,7 +13,8 @@
 // d = key position − query position; distances are absolute, so the same tables serve cached
 // decoding and ring-buffer segments. No nq × nk buffer is ever built.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { gemmKernels } from '../kernels/gemm';
 import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Scope, type TensorLike, viewData, viewTensor } from '../tensor';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
@@ -249,7 +250,7 @@ export class PositionEncoding {
     const width = 2 * k + 1;
     const { q, batch, nq } = rows;
     const ptr = scope.alloc(Math.max(1, batch * this.heads * nq * width), 'Shaw relative table');
-    this.kernels.reserveGemm(width, this.headDim);
+    gemmKernels(this.kernels).reserve(width, this.headDim);
     const calls = [];
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < this.heads; h++) {
@@ -261,7 +262,7 @@ export class PositionEncoding {
         });
       }
     }
-    if (nq > 0) this.kernels.gemmMany(calls);
+    if (nq > 0) gemmKernels(this.kernels).runMany(calls);
     return { ptr, batchStride: this.heads * nq * width, headStride: nq * width, rowStride: width, maxDistance: k };
   }
 

@@ -15,7 +15,8 @@
 // rt.rope(x, options) is also a standalone op with the ONNX RotaryEmbedding (opset 23) contract:
 // x [B, H, S, D] or [B, S, H·D] (numHeads), explicit cos/sin caches and position ids optional.
 
-import type { Kernels } from '../kernels';
+import type { Kernels } from '../kernels/instance';
+import { ropeKernels } from '../kernels/rope';
 import { AttentionError, formatShape } from '../runtime/index';
 import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
@@ -200,7 +201,7 @@ export interface RopeTarget {
  */
 export function applyRope(kernels: Kernels, tables: { cos: number; sin: number; half: number }, spec: RopeSpec, target: RopeTarget, positionsPtr: number): void {
   if (spec.rotaryDim === 0 || target.rows === 0 || target.heads === 0) return;
-  kernels.rope({
+  ropeKernels(kernels).apply({
     x: target.ptr, rows: target.rows, rowStride: target.rowStride, heads: target.heads, headStride: target.headStride,
     rotaryDim: spec.rotaryDim, interleaved: spec.interleaved,
     cos: tables.cos, sin: tables.sin, tableStride: tables.half, positions: positionsPtr,

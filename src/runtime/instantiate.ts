@@ -14,7 +14,7 @@ interface ExportedGlobal {
   value: number;
 }
 
-/** The raw exports of the kernel module. Only src/kernels.ts calls them. */
+/** The raw exports of the kernel module. Only src/kernels/ (and runtime/tasks.ts, the pool's task loop) calls them. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   heap_base(): number;

@@ -1,6 +1,6 @@
 // tasks.ts — the task loop every thread runs (the main thread and each worker alike).
 //
-// A job is an array of parameter blocks prepared by src/kernels.ts in shared Wasm memory. Each
+// A job is an array of parameter blocks prepared by src/kernels/ in shared Wasm memory. Each
 // thread claims blocks with an atomic counter, copies the claimed block into its own parameter
 // area and points it at its own workspace (both inside Wasm: pool_task_load), and calls the
 // kernel. The layout of the control block below is private to src/runtime (pool.ts writes it,

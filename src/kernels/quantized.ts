@@ -1,13 +1,12 @@
-// kernels-quantized.ts — typed wrappers of the low-precision kernels (assembly/qd8.ts, qgemm.ts,
+// quantized.ts — typed wrappers of the low-precision kernels (assembly/qd8.ts, qgemm.ts,
 // qblocks.ts, f16.ts, f16w.ts): each writes its kernel's parameter block, with field offsets read
 // from the module's own exported constants (QGEMM_*, QPACK_*, QB_*, GEMM_*), and calls it.
 // Reached through `quantizedKernels(kernels)` (a family of Kernels, so the core entry does not carry
 // it); pointers are byte addresses in the arena, strides are in elements.
 
-import type { KernelAccess, Kernels } from './kernels';
-import {
-  AttentionError, exportedConstant, JOB_F16W, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, type KernelExports,
-} from './runtime/index';
+import { JOB_F16W, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, type KernelExports } from '../runtime/index';
+import type { KernelAccess, Kernels } from './instance';
+import { kernelBytes, type Layout, ParamWriter, readLayout } from './params';
 
 /** The block formats read in place by qd8_f32_<format>_gemm. */
 export type BlockFormat = 'q8_0' | 'q4_0' | 'qb4w';
@@ -46,16 +45,6 @@ export interface BlockScales {
   zeroPoints: number; // (n, ⌈k/64⌉) packed 4-bit, 0 = none
 }
 
-interface Layout {
-  [field: string]: number;
-}
-
-function readLayout(exports: KernelExports, prefix: string, fields: string[]): Layout {
-  const layout: Layout = {};
-  for (const f of fields) layout[f] = exportedConstant(exports, `${prefix}_${f}`);
-  return layout;
-}
-
 type Fn = (...args: number[]) => number;
 
 /**
@@ -70,12 +59,6 @@ const SLICES_PER_THREAD = 4;
 /** The job kind of each block format's product. */
 const BLOCK_JOBS: Record<BlockFormat, number> = { q8_0: JOB_Q8_0, q4_0: JOB_Q4_0, qb4w: JOB_QB4W };
 
-/** Bytes of a kernel-computed size, read unsigned; sizes of 4 GiB and more cannot exist. */
-function unsignedBytes(bytes: number, bound: number, what: string): number {
-  if (!(bound < 2 ** 32)) throw new AttentionError('OUT_OF_MEMORY', `${what} needs about ${bound} bytes, more than a 4 GiB Wasm memory holds`);
-  return bytes >>> 0;
-}
-
 /** The low-precision kernels of one instance; see the file header. */
 export class QuantizedKernels {
   private readonly qgemm: Layout;
@@ -85,6 +68,7 @@ export class QuantizedKernels {
 
   private readonly exports: KernelExports;
   private readonly access: KernelAccess;
+  private readonly writer: ParamWriter;
   /** This family's parameter block (the largest of its layouts). */
   private readonly params: number;
 
@@ -92,10 +76,11 @@ export class QuantizedKernels {
     const exports = access.exports;
     this.exports = exports;
     this.access = access;
-    this.qgemm = readLayout(exports, 'QGEMM', ['A', 'LDA', 'B', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'WORKSPACE', 'A_QUANTIZED', 'ACCUMULATE', 'PARAMS_BYTES']);
-    this.qpack = readLayout(exports, 'QPACK', ['B', 'LDB', 'TRANS_B', 'UNSIGNED', 'N', 'K', 'SCALE', 'SCALE_STRIDE', 'ZERO_POINT', 'ZERO_POINT_STRIDE', 'DST', 'PARAMS_BYTES']);
-    this.qb = readLayout(exports, 'QB', ['A', 'LDA', 'W', 'SCALES', 'ZERO_POINTS', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'WORKSPACE', 'A_QUANTIZED', 'ACCUMULATE', 'PARAMS_BYTES']);
-    this.gemm = readLayout(exports, 'GEMM', ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'B_PACKED', 'PARAMS_BYTES']);
+    this.writer = new ParamWriter(access.arena);
+    this.qgemm = readLayout(exports, 'QGEMM', ['A', 'LDA', 'B', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'WORKSPACE', 'A_QUANTIZED', 'ACCUMULATE']);
+    this.qpack = readLayout(exports, 'QPACK', ['B', 'LDB', 'TRANS_B', 'UNSIGNED', 'N', 'K', 'SCALE', 'SCALE_STRIDE', 'ZERO_POINT', 'ZERO_POINT_STRIDE', 'DST']);
+    this.qb = readLayout(exports, 'QB', ['A', 'LDA', 'W', 'SCALES', 'ZERO_POINTS', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'WORKSPACE', 'A_QUANTIZED', 'ACCUMULATE']);
+    this.gemm = readLayout(exports, 'GEMM', ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'B_PACKED']);
     this.params = access.arena.alloc(Math.max(this.qgemm.PARAMS_BYTES, this.qpack.PARAMS_BYTES, this.qb.PARAMS_BYTES, this.gemm.PARAMS_BYTES));
   }
 
@@ -109,10 +94,7 @@ export class QuantizedKernels {
 
   /** Writes `fields` (name → i32) into a parameter block (this family's own by default), zeroing the rest first. */
   private write(layout: Layout, fields: Record<string, number>, block = this.params): number {
-    const p = this.access.arena.wordViews().i32;
-    const b = block >> 2;
-    p.fill(0, b, b + (layout.PARAMS_BYTES >> 2));
-    for (const [name, value] of Object.entries(fields)) p[b + (layout[name] >> 2)] = value;
+    this.writer.at(block).clear(layout.PARAMS_BYTES).ints(layout, fields);
     return block;
   }
 
@@ -146,7 +128,7 @@ export class QuantizedKernels {
 
   /** Bytes of qc8w_gemm_pack_b's panels for n columns of depth k. */
   int8PackedBytes(n: number, k: number): number {
-    return unsignedBytes(this.fn('qc8w_gemm_packed_b_bytes')(n, k), Math.ceil(n / 8) * (96 + Math.ceil(k / 4) * 32), `int8 panels (n ${n}, k ${k})`);
+    return kernelBytes(this.fn('qc8w_gemm_packed_b_bytes')(n, k), Math.ceil(n / 8) * (96 + Math.ceil(k / 4) * 32), `int8 panels (n ${n}, k ${k})`);
   }
 
   /** Packs int8/uint8 weights with their scales and zero points into the int8 product's panels. */
@@ -159,7 +141,7 @@ export class QuantizedKernels {
 
   /** Workspace bytes of the int8 product for m rows of depth k (the quantized activations). */
   int8WorkspaceBytes(m: number, k: number): number {
-    return unsignedBytes(this.fn('qd8_f32_qc8w_gemm_workspace_bytes')(m, k), m * (2 * k + 80) + 4096, `int8 activations (m ${m}, k ${k})`);
+    return kernelBytes(this.fn('qd8_f32_qc8w_gemm_workspace_bytes')(m, k), m * (2 * k + 80) + 4096, `int8 activations (m ${m}, k ${k})`);
   }
 
   /** C = dequant(qd8(A) · packed W) (+ bias): the W8A8 product (w: packInt8's panels). */
@@ -173,7 +155,7 @@ export class QuantizedKernels {
 
   /** Workspace bytes of the block products for m rows of depth k (activations in blocks of 32). */
   blockWorkspaceBytes(m: number, k: number): number {
-    return unsignedBytes(this.fn('qd8_f32_qb_gemm_workspace_bytes')(m, k), m * (2 * k + k / 4 + 16), `block activations (m ${m}, k ${k})`);
+    return kernelBytes(this.fn('qd8_f32_qb_gemm_workspace_bytes')(m, k), m * (2 * k + k / 4 + 16), `block activations (m ${m}, k ${k})`);
   }
 
   /** C = A · Wᵀ (+ bias) with W (n × k) in a block format read in place (k a multiple of 32). */
@@ -192,7 +174,7 @@ export class QuantizedKernels {
 
   /** Workspace bytes of the f16-weight product (f32 panels of one depth block). */
   f16WorkspaceBytes(n: number, k: number): number {
-    return unsignedBytes(this.fn('f32_f16w_gemm_workspace_bytes')(n, k), 4 * (n + 8) * Math.min(k, 256) + 16 * k + 8192, `f16 weight panels (n ${n}, k ${k})`);
+    return kernelBytes(this.fn('f32_f16w_gemm_workspace_bytes')(n, k), 4 * (n + 8) * Math.min(k, 256) + 16 * k + 8192, `f16 weight panels (n ${n}, k ${k})`);
   }
 
   /** C = A · f32(W) (+ bias), W f16 bits: (k, n), or (n, k) when transB (row stride ldw). */

@@ -1,11 +1,13 @@
-// kernels-kv.ts — typed wrappers of the low-precision KV-cache kernels (assembly/kv-rows.ts,
+// kv.ts — typed wrappers of the low-precision KV-cache kernels (assembly/kv-rows.ts,
 // assembly/attention-kv.ts): converting f32 rows to and from the cache's f16kv / q8kv rows, and
 // the fused attention over cache rows read in place (one call at a time, or as a pool job like
 // f32 attention). Reached through `kvKernels(kernels)` (a family of Kernels, so the core entry
 // does not carry it); pointers are byte addresses in the arena.
 
-import type { AttnCall, KernelAccess, Kernels } from './kernels';
-import { exportedConstant, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from './runtime/index';
+import { exportedConstant, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from '../runtime/index';
+import { type AttentionKernels, type AttnCall, attentionKernelsOf } from './attention';
+import type { KernelAccess, Kernels } from './instance';
+import { ParamWriter } from './params';
 
 /** Row formats of a low-precision KV cache (assembly/kv-rows.ts). */
 export type KvRowFormat = 'f16kv' | 'q8kv';
@@ -28,8 +30,8 @@ const MIN_POOL_FLOPS = 1 << 21;
 export class KvKernels {
   private readonly exports: KernelExports;
   private readonly access: KernelAccess;
-  private readonly paramsBytes: number;
-  private readonly workspaceOffset: number;
+  private readonly attention: AttentionKernels;
+  private readonly writer: ParamWriter;
   private readonly meanOffset: number;
   /** This family's attention parameter block. */
   private readonly params: number;
@@ -37,10 +39,10 @@ export class KvKernels {
   constructor(access: KernelAccess) {
     this.access = access;
     this.exports = access.exports;
-    this.paramsBytes = exportedConstant(this.exports, 'ATTN_PARAMS_BYTES');
-    this.workspaceOffset = exportedConstant(this.exports, 'ATTN_WORKSPACE');
+    this.attention = attentionKernelsOf(access);
+    this.writer = new ParamWriter(access.arena);
     this.meanOffset = exportedConstant(this.exports, 'ATTN_KV_MEAN');
-    this.params = access.arena.alloc(this.paramsBytes);
+    this.params = access.arena.alloc(this.attention.layout.PARAMS_BYTES);
   }
 
   private fn(name: string): Fn {
@@ -71,27 +73,27 @@ export class KvKernels {
     let wsBytes = 0;
     for (const c of calls) {
       flops += c.nq * c.nk * (c.dh + c.dv);
-      wsBytes = Math.max(wsBytes, this.access.attnWorkspaceBytes(c.nk, c.dh, c.dv));
+      wsBytes = Math.max(wsBytes, this.attention.workspaceBytes(c.nk, c.dh, c.dv));
     }
     if (this.access.threads() < 2 || calls.length < 2 || flops < MIN_POOL_FLOPS) {
       const kernel = this.fn(name);
       for (const c of calls) {
-        const ws = this.access.scratch(this.access.attnWorkspaceBytes(c.nk, c.dh, c.dv));
+        const ws = this.access.scratch(this.attention.workspaceBytes(c.nk, c.dh, c.dv));
         this.write(c, this.params, ws, meanOf(c));
         kernel(this.params);
       }
       return;
     }
     this.access.runJob({
-      kind: format === 'f16kv' ? JOB_F16KV_ATTENTION : JOB_Q8KV_ATTENTION, count: calls.length, stride: this.paramsBytes,
-      wsOffset: this.workspaceOffset, wsBytes, mainParams: this.params, write: (block, i) => this.write(calls[i], block, 0, meanOf(calls[i])),
+      kind: format === 'f16kv' ? JOB_F16KV_ATTENTION : JOB_Q8KV_ATTENTION, count: calls.length, stride: this.attention.layout.PARAMS_BYTES,
+      wsOffset: this.attention.layout.WORKSPACE, wsBytes, mainParams: this.params, write: (block, i) => this.write(calls[i], block, 0, meanOf(calls[i])),
     });
   }
 
   /** An attention parameter block for `call` at `at`, with the keys' mean in ATTN_KV_MEAN. */
   private write(call: AttnCall, at: number, ws: number, mean: number): void {
-    this.access.writeAttn(call, at, ws);
-    this.access.arena.wordViews().i32[(at + this.meanOffset) >> 2] = mean;
+    this.attention.write(call, at, ws);
+    this.writer.at(at).int(this.meanOffset, mean);
   }
 }
 
