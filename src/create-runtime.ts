@@ -1,6 +1,7 @@
 // create-runtime.ts — the full entry's Runtime: CoreRuntime (core-runtime.ts: tensors, attention,
-// the ONNX operator, matmul, softmax) plus layers, positions, and the long-sequence and structured
-// variants; and createRuntime / createRuntimeSync returning it.
+// the ONNX operator, matmul, softmax) plus low precision, layers, positions and the helpers of the
+// long-sequence and structured variants; the variant methods themselves are installed from the
+// variant registry (attention/variants.ts); and createRuntime / createRuntimeSync returning it.
 
 import { CoreRuntime, type RuntimeOptions } from './core-runtime';
 import { createRuntimeOf, createRuntimeSyncOf } from './runtime-factory';
@@ -15,23 +16,17 @@ import { quantizedMatmul, type QuantizedMatmulOptions } from './ops/quantized-ma
 import { KVCache, type KVCacheOptions } from './layers/kv-cache';
 import { MultiHeadAttention, type MultiHeadAttentionConfig } from './layers/mha';
 import { rope, type RopeOptions } from './position/rope';
-// ── imports for long-sequence variants ──
-import { slidingWindowAttention, type SlidingWindowOptions } from './attention/sliding-window';
-import { globalLocalAttention, type GlobalLocalOptions } from './attention/global-local';
-import { segmentedAttention, type SegmentedOptions } from './attention/segmented';
-import { linformerAttention, type LinformerOptions, linformerProjections } from './attention/linformer';
-import {
-  lshAttention, lshHash, type LshBuckets, type LshHashOptions, type LshOptions, lshRotations, type LshRotationOptions,
-} from './attention/lsh';
-// ── imports for structured variants ──
-import { hierarchicalAttention, type HierarchicalOptions, type HierarchicalResult } from './attention/hierarchical';
-import { routedAttention, type RoutedOptions, type RoutedResult } from './attention/routed';
-import {
-  routingAttention, routingCentroids, type RoutingCentroidOptions, type RoutingOptions, type RoutingResult,
-} from './attention/routing';
+// ── the variant registry and the variants' helpers ──
+import { type VariantMethods, variantEntries } from './attention/variants';
+import { linformerProjections } from './attention/linformer';
+import { lshHash, type LshBuckets, type LshHashOptions, lshRotations, type LshRotationOptions } from './attention/lsh';
+import { routingCentroids, type RoutingCentroidOptions } from './attention/routing';
 import { RecurrentMemoryAttention, type RecurrentMemoryOptions } from './layers/recurrent-memory';
 
 export type { RuntimeOptions } from './core-runtime';
+
+/** Runtime's attention-variant methods, typed and documented in attention/variants.ts (VariantMethods). */
+export interface Runtime extends VariantMethods {}
 
 /**
  * An attention runtime: one instance of the kernels with its own Wasm memory — every operation of
@@ -39,6 +34,20 @@ export type { RuntimeOptions } from './core-runtime';
  * Create with `await createRuntime()`; free with `dispose()`. Not shared between threads.
  */
 export class Runtime extends CoreRuntime {
+  // The variant methods, one per registry entry (full attention is CoreRuntime's own): each runs
+  // its variant as one operation, like every other method.
+  static {
+    for (const variant of variantEntries()) {
+      if (variant.method === 'attention') continue;
+      const method = {
+        [variant.method](this: Runtime, q: TensorLike, k: TensorLike | null, v: TensorLike, options: never): unknown {
+          return this.operation((kernels) => variant.run(kernels, q, k, v, options));
+        },
+      }[variant.method];
+      Object.defineProperty(Runtime.prototype, variant.method, { value: method, writable: true, configurable: true });
+    }
+  }
+
   // ── low precision ──
 
   /**
@@ -88,42 +97,7 @@ export class Runtime extends CoreRuntime {
   }
 
 
-  // ── long-sequence variants ──
-
-  /**
-   * Sliding-window (local) attention on [batch, heads, seq, headDim]: each query sees `left` keys
-   * before and `right` after its position, every `dilation`-th key; O(n·w) time, O(n) memory.
-   */
-  slidingWindowAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SlidingWindowOptions): Tensor {
-    return this.operation((kernels) => slidingWindowAttention(kernels, q, k, v, options));
-  }
-
-  /**
-   * Longformer / BigBird attention (self-attention): a sliding window, global tokens chosen per
-   * call (indices, scores, or top-k by query/key norm) that see and are seen by every token, and
-   * optional seeded random key blocks; partial results merged exactly by log-sum-exp.
-   */
-  globalLocalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: GlobalLocalOptions): Tensor {
-    return this.operation((kernels) => globalLocalAttention(kernels, q, k, v, options));
-  }
-
-  /**
-   * Segmented (blocked) self-attention: segments of `segmentLength` tokens, overlapping by
-   * `overlap`; a token attends the union of its segments (merged exactly by log-sum-exp) and,
-   * with `summaries`, a mean-pooled summary token of every other segment.
-   */
-  segmentedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: SegmentedOptions): Tensor {
-    return this.operation((kernels) => segmentedAttention(kernels, q, k, v, options));
-  }
-
-  /**
-   * Linformer (low-rank) attention: keys and values projected along the sequence by E, F of
-   * shape (n, k) — the caller's, or seeded random — then full attention over the k projections.
-   * O(n·k·d). Not causal (throws).
-   */
-  linformerAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: LinformerOptions): Tensor {
-    return this.operation((kernels) => linformerAttention(kernels, q, k, v, options));
-  }
+  // ── helpers of the long-sequence variants ──
 
   /** The seeded projections E, F ([length, k], N(0, 1/k)) that rt.linformerAttention uses for `seed`. */
   linformerProjections(options: { length: number; k: number; seed?: number; shared?: boolean }): {
@@ -132,15 +106,6 @@ export class Runtime extends CoreRuntime {
     /** F, projecting the values: [length, k] (E itself when `shared`). */
     f: Tensor } {
     return this.operation((kernels) => linformerProjections(kernels, options));
-  }
-
-  /**
-   * Reformer LSH attention (self-attention): tokens hashed by random rotations, sorted by
-   * (bucket, position), attention within chunks of the sorted order plus the previous chunk,
-   * hashing rounds merged by log-sum-exp. Pass k = null with `sharedQK: true`.
-   */
-  lshAttention(q: TensorLike, k: TensorLike | null, v: TensorLike, options?: LshOptions): Tensor {
-    return this.operation((kernels) => lshAttention(kernels, q, k, v, options));
   }
 
   /** The seeded LSH rotations rt.lshAttention uses, [heads, headDim, rounds, buckets/2] (identical in every engine). */
@@ -153,16 +118,7 @@ export class Runtime extends CoreRuntime {
     return this.operation((kernels) => lshHash(kernels, x, options));
   }
 
-  // ── structured variants ──
-
-  /**
-   * Hierarchical attention (tokens → segments → … → document): attention within each level's
-   * groups, outputs pooled by G ('mean', 'max' or a learned query) into the next level's inputs.
-   * Returns every level's outputs, the document vector and the token-level combination.
-   */
-  hierarchicalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: HierarchicalOptions): HierarchicalResult {
-    return this.operation((kernels) => hierarchicalAttention(kernels, q, k, v, options));
-  }
+  // ── structured variants' helpers, recurrent memory ──
 
   /**
    * Transformer-XL attention with a recurrent memory carried across calls: keys/values =
@@ -173,30 +129,11 @@ export class Runtime extends CoreRuntime {
     return this.operation(() => new RecurrentMemoryAttention(() => this.liveKernels(), config));
   }
 
-  /**
-   * Routing Transformer attention: queries and keys routed to k-means clusters (top-w tokens per
-   * cluster), attention within clusters, outputs of tokens in several clusters averaged.
-   */
-  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions & { returnCentroids: true }): RoutingResult;
-  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor;
-  routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor | RoutingResult {
-    return this.operation((kernels) => routingAttention(kernels, q, k, v, options));
-  }
-
   /** The seeded k-means centroids rt.routingAttention starts from: [heads, clusters, headDim]. */
   routingCentroids(q: TensorLike, k: TensorLike | null, options: RoutingCentroidOptions): Tensor {
     return this.operation((kernels) => routingCentroids(kernels, q, k, options));
   }
 
-  /**
-   * Attention routed over paths: a routing matrix W_r gives each token a distribution over
-   * attention paths (full, window, LSH, …) or heads; the output is the mixture.
-   */
-  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions & { returnRoutes: true }): RoutedResult;
-  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor;
-  routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor | RoutedResult {
-    return this.operation((kernels) => routedAttention(kernels, q, k, v, options));
-  }
 }
 
 /** Creates a runtime in any environment (browsers, workers, Deno, Bun, Node, workerd). */

@@ -43,6 +43,7 @@ export type {
   HierarchicalAggregate, HierarchicalLevel, HierarchicalOptions, HierarchicalResult,
 } from './attention/hierarchical';
 export type { AttentionPath, RoutedOptions, RoutedResult, Router } from './attention/routed';
+export { attentionVariants, type AttentionVariant, type PathOf, type PathOptions, type PathType, type VariantMethod, type VariantMethods } from './attention/variants';
 export type { RoutingCentroidOptions, RoutingOptions, RoutingResult } from './attention/routing';
 export {
   RecurrentMemoryAttention, type RecurrentMemoryForwardOptions, type RecurrentMemoryOptions, type RecurrentMemoryState,

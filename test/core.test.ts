@@ -9,12 +9,11 @@ import * as core from '../src/core';
 import * as full from '../src/index';
 import { ISAS, rng, uniformF32 } from './helpers/numeric';
 
-/** The methods the full Runtime adds to CoreRuntime. */
+/** The methods the full Runtime adds to CoreRuntime: these, and every variant of the registry but full attention. */
 const EXTENDED = [
-  'quantizeMatrix', 'quantizedMatrix',
-  'multiHeadAttention', 'kvCache', 'rope', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention',
-  'linformerAttention', 'linformerProjections', 'lshAttention', 'lshRotations', 'lshHash', 'hierarchicalAttention',
-  'recurrentMemoryAttention', 'routingAttention', 'routingCentroids', 'routedAttention',
+  'quantizeMatrix', 'quantizedMatrix', 'multiHeadAttention', 'kvCache', 'rope', 'linformerProjections', 'lshRotations', 'lshHash',
+  'recurrentMemoryAttention', 'routingCentroids',
+  ...full.attentionVariants().map((v) => v.method).filter((m) => m !== 'attention'),
 ];
 /** Core methods Runtime overrides (matmul also takes a QuantizedMatrix there). */
 const OVERRIDDEN = ['matmul'];

@@ -25,17 +25,10 @@ import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
-import { globalLocalAttention } from './global-local';
-import { linformerAttention } from './linformer';
 import { assertPreparedLive, headPtr, prepare, Scope } from './long-common';
-import { lshAttention } from './lsh';
 import { booleanOption, optionKeys, readOptions } from './options';
-import { type AttentionPath, readPath, PATH_TYPES } from './path-options';
-import { attention } from './sdpa';
-import { segmentedAttention } from './segmented';
-import { slidingWindowAttention } from './sliding-window';
-
-import { ROUTING_KEYS, routingAttention } from './routing';
+import { type AttentionPath, pathTypeList, readPath } from './path-options';
+import { variantOfPath } from './variants';
 
 export type { AttentionPath } from './path-options';
 
@@ -87,7 +80,7 @@ export interface RoutedResult {
   routes: Tensor;
 }
 
-const ROUTED_KEYS = optionKeys<RoutedOptions>({
+export const ROUTED_KEYS = optionKeys<RoutedOptions>({
   paths: true, over: true, router: true, routes: true, returnRoutes: true, scale: true, out: true,
 });
 const ROUTER_KEYS = optionKeys<Router>({ weights: true, bias: true, input: true });
@@ -106,43 +99,17 @@ function pathTensors(paths: readonly AttentionPath[]): Record<string, unknown> {
   return found;
 }
 
-/** A path's own options (its type dropped) with the call's scale and out. */
-function callOptions<T extends AttentionPath>(path: T, scale: number, out: WasmTensor): Omit<T, 'type'> & { scale: number; out: WasmTensor } {
-  const { type, ...own } = path;
-  void type;
-  return { ...own, scale, out };
-}
-
-/** Runs path `path` with q, k, v resident, into the resident tensor `out`. */
+/** Runs path `path` with q, k, v resident, into the resident tensor `out`: its variant's runner from the registry. */
 function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
   try {
-    switch (path.type) {
-      case 'full':
-        attention(kernels, q, k, v, callOptions(path, scale, out));
-        return;
-      case 'window':
-        slidingWindowAttention(kernels, q, k, v, callOptions(path, scale, out));
-        return;
-      case 'global-local':
-        globalLocalAttention(kernels, q, k, v, callOptions(path, scale, out));
-        return;
-      case 'segmented':
-        segmentedAttention(kernels, q, k, v, callOptions(path, scale, out));
-        return;
-      case 'lsh':
-        lshAttention(kernels, q, path.sharedQK ? null : k, v, callOptions(path, scale, out));
-        return;
-      case 'linformer':
-        linformerAttention(kernels, q, k, v, callOptions(path, scale, out));
-        return;
-      case 'routing':
-        routingAttention(kernels, q, k, v, { ...callOptions(path, scale, out), returnCentroids: false });
-        return;
-      default: {
-        const type: unknown = (path as { type: unknown }).type; // readPath admits only PATH_TYPES
-        throw new AttentionError('INVALID_OPTION', `options.paths[${i}].type must be one of ${PATH_TYPES.map((t) => `'${t}'`).join(', ')}, got ${formatValue(type)}`);
-      }
+    const variant = variantOfPath(path.type);
+    if (variant === undefined) { // readPath admits only the registry's path types
+      throw new AttentionError('INVALID_OPTION', `options.paths[${i}].type must be one of ${pathTypeList(', ')}, got ${formatValue(path.type)}`);
     }
+    const { type, ...own } = path as AttentionPath & Record<string, unknown>;
+    void type;
+    const options = { ...(variant.asPath ? variant.asPath(own) : own), scale, out };
+    variant.run(kernels, q, variant.pathIgnoresK?.(own) ? null : k, v, options as never);
   } catch (e) {
     if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
       throw new AttentionError(e.code, `options.paths[${i}] (${String(path.type)}): ${e.message}`);
@@ -170,7 +137,7 @@ export function routedAttention(
   if (!Array.isArray(pathsIn) || pathsIn.length === 0) {
     throw new AttentionError('INVALID_OPTION', `options.paths must be a non-empty array of attention paths ({ type: 'full' | 'window' | … }), got ${Array.isArray(pathsIn) ? '[]' : String(pathsIn)}`);
   }
-  const paths = Array.from(pathsIn as unknown[], (path, i) => readPath(path, i, ROUTING_KEYS));
+  const paths = Array.from(pathsIn as unknown[], (path, i) => readPath(path, i));
   if (over === 'heads' && paths.length !== 1) {
     throw new AttentionError('INVALID_OPTION', `options.paths must hold exactly one path when routing over heads (options.over = 'heads'), got ${paths.length}`);
   }

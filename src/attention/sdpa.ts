@@ -75,7 +75,7 @@ export interface AttentionWithWeights {
 }
 
 const F32 = [Float32Array] as const;
-const ATTENTION_KEYS = optionKeys<AttentionOptions>({
+export const ATTENTION_KEYS = optionKeys<AttentionOptions>({
   scale: true, causal: true, mask: true, keyLengths: true, softcap: true, window: true, layout: true, returnWeights: true, out: true,
   precision: true,
 });

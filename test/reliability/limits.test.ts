@@ -11,7 +11,7 @@
 //     workspace: a "memory access out of bounds" RuntimeError).
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionError, type AttentionErrorCode, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
+import { AttentionError, type AttentionErrorCode, attentionVariants, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
 import { arenaStats, rng, uniformF32 } from '../helpers/numeric';
 import { type Ctx, METHODS } from './fuzz-cases';
 
@@ -49,16 +49,12 @@ describe('maxMemoryBytes', () => {
     ['rope', (rt) => rt.rope(T([1, 4, 20_000, 8]))],
     ['kvCache', (rt) => rt.kvCache({ heads: 8, headDim: 64, maxLength: 4096 })],
     ['multiHeadAttention', (rt) => rt.multiHeadAttention({ dModel: 512, numHeads: 8, bias: false, weights: { qkv: T([1536, 512]), out: T([512, 512]) } })],
-    ['slidingWindowAttention', (rt) => rt.slidingWindowAttention(big(), big(), big(), { window: 4 })],
-    ['globalLocalAttention', (rt) => rt.globalLocalAttention(big(), big(), big(), { window: 4, global: [0] })],
-    ['segmentedAttention', (rt) => rt.segmentedAttention(big(), big(), big(), { segmentLength: 64 })],
-    ['linformerAttention', (rt) => rt.linformerAttention(big(), big(), big(), { k: 16 })],
-    ['lshAttention', (rt) => rt.lshAttention(big(), null, big(), { sharedQK: true, buckets: 64 })],
+    // every variant of the registry but full attention (above), with its example options
+    ...attentionVariants().filter((variant) => variant.method !== 'attention').map((variant): [string, (rt: Runtime) => unknown] => [
+      variant.method, (rt) => (rt[variant.method] as (...args: unknown[]) => unknown).call(rt, big(), big(), big(), variant.example(n, 8)),
+    ]),
     ['lshHash', (rt) => rt.lshHash(big(), { buckets: 64, rounds: 8 })],
-    ['hierarchicalAttention', (rt) => rt.hierarchicalAttention(big(), big(), big(), { levels: [16] })],
-    ['routingAttention', (rt) => rt.routingAttention(big(), big(), big(), { clusters: 4 })],
     ['routingCentroids', (rt) => rt.routingCentroids(big(), big(), { clusters: 4, iterations: 1 })],
-    ['routedAttention', (rt) => rt.routedAttention(big(), big(), big(), { paths: [{ type: 'full' }], routes: { data: new Float32Array(n).fill(1), shape: [1, 1, n, 1] } })],
     ['recurrentMemoryAttention', (rt) => rt.recurrentMemoryAttention({ heads: 8, headDim: 64, memoryLength: 2048, batch: 2 })],
   ];
   const rt = createRuntimeSync({ maxMemoryBytes: LIMIT });

@@ -18,7 +18,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AttentionError, CoreRuntime, createRuntimeSync, KVCache, MultiHeadAttention, RecurrentMemoryAttention, Runtime, WasmTensor,
+  AttentionError, CoreRuntime, createRuntimeSync, KVCache, MultiHeadAttention, RecurrentMemoryAttention, Runtime, WasmTensor, attentionVariants,
 } from '../../src/index';
 import { arenaStats, rng, sameValues } from '../helpers/numeric';
 import { type Ctx, METHODS } from './fuzz-cases';
@@ -54,10 +54,8 @@ const OPTION_METHODS: Array<[object, string, number[]]> = [
   ...(['multiHeadAttention', 'kvCache', 'linformerProjections', 'lshRotations', 'recurrentMemoryAttention'] as const).map((m) => [Runtime.prototype, m, [0]] as [object, string, number[]]),
   ...(['rope', 'lshHash'] as const).map((m) => [Runtime.prototype, m, [1]] as [object, string, number[]]),
   [Runtime.prototype, 'routingCentroids', [2]],
-  ...([
-    'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'linformerAttention', 'lshAttention',
-    'hierarchicalAttention', 'routingAttention', 'routedAttention',
-  ] as const).map((m) => [Runtime.prototype, m, [3]] as [object, string, number[]]),
+  // every variant of the registry but full attention (above)
+  ...attentionVariants().filter((v) => v.method !== 'attention').map((v) => [Runtime.prototype, v.method, [3]] as [object, string, number[]]),
   [KVCache.prototype, 'step', [3]], [KVCache.prototype, 'attend', [1]],
   [MultiHeadAttention.prototype, 'forward', [1]], [MultiHeadAttention.prototype, 'projectContext', [0]],
   [RecurrentMemoryAttention.prototype, 'forward', [3]],

@@ -17,7 +17,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
+import { attentionVariants, createRuntimeSync, type Runtime, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, uniformF32 } from '../helpers/numeric';
 import { referenceAttention, referenceMatmul, referenceSoftmax } from '../reference/attention';
 
@@ -126,13 +126,12 @@ function kinds(rt: Runtime): { list: Kind[]; dispose(): void } {
       },
     },
     { name: 'multiHeadAttention forward', run: () => layer.forward(xLayer, { causal: true }).data },
-    { name: 'slidingWindowAttention', weight: 0.25, run: () => rt.slidingWindowAttention(n8, n8, n8, { window: 3, dilation: 2 }).data },
-    { name: 'globalLocalAttention', weight: 0.25, run: () => rt.globalLocalAttention(n8, n8, n8, { window: 2, global: [0, 5], random: { blockSize: 4, blocks: 1, seed: 3 } }).data },
-    { name: 'segmentedAttention', weight: 0.1, run: () => rt.segmentedAttention(n8, n8, n8, { segmentLength: 3, overlap: 1, summaries: true }).data },
-    { name: 'linformerAttention', weight: 0.25, run: () => rt.linformerAttention(n8, n8, n8, { k: 3, seed: 2 }).data },
-    { name: 'lshAttention', weight: 0.25, run: () => rt.lshAttention(n8, null, n8, { sharedQK: true, buckets: 4, chunkLength: 2, rounds: 2, seed: 5 }).data },
-    { name: 'hierarchicalAttention', weight: 0.25, run: () => rt.hierarchicalAttention(n8, n8, n8, { levels: [4, 2] }).output.data },
-    { name: 'routingAttention', weight: 0.25, run: () => rt.routingAttention(n8, n8, n8, { clusters: 2, windowSize: 4, seed: 1 }).data },
+    // every variant of the registry but full attention (above), with its example options
+    ...attentionVariants().filter((variant) => variant.method !== 'attention').map((variant) => ({
+      name: variant.method,
+      weight: 0.2,
+      run: () => outputData((rt[variant.method] as (...args: unknown[]) => unknown).call(rt, n8, n8, n8, variant.example(8, 8))),
+    })),
   ];
   return {
     list,
@@ -143,6 +142,12 @@ function kinds(rt: Runtime): { list: Kind[]; dispose(): void } {
       cache.dispose();
     },
   };
+}
+
+/** The output of a variant call: a Tensor, or a result object with `output`. */
+function outputData(result: unknown): Float32Array {
+  const r = result as { data?: Float32Array; output?: { data: Float32Array } };
+  return r.data ?? r.output!.data;
 }
 
 /** Least-squares slope of y over x. */

@@ -1,0 +1,125 @@
+// The variant registry (src/attention/variants.ts, public as attentionVariants()): it is the one
+// list of attention variants, so this file checks that the list and the library agree — every
+// variant method of Runtime is in it and installed from it, every example runs and its output is
+// finite and shaped, every path type runs through rt.routedAttention exactly as its own method,
+// the option keys it lists are the ones the method accepts, and the fuzz cases cover every entry.
+
+import { describe, expect, it } from 'vitest';
+import { AttentionError, attentionVariants, createRuntimeSync, Runtime, type Tensor } from '../../src/index';
+import { arenaStats, rng, sameValues } from '../helpers/numeric';
+import { METHODS } from '../reliability/fuzz-cases';
+import { randomTensor } from '../helpers/variant';
+
+/** Runtime methods named …Attention that are not variants over (q, k, v): layers built from a config, the ONNX operator. */
+const NOT_VARIANTS = new Set(['multiHeadAttention', 'recurrentMemoryAttention', 'onnxAttention']);
+
+type Call = (...args: unknown[]) => unknown;
+const call = (rt: Runtime, method: string, ...args: unknown[]): unknown => (rt[method as keyof Runtime] as Call).apply(rt, args);
+
+/** A variant's output tensor: the Tensor itself, or the `output` of a result object. */
+function outputOf(result: unknown): Tensor {
+  const r = result as Tensor & { output?: Tensor };
+  return r.output ?? r;
+}
+
+describe('the variant registry', () => {
+  const variants = attentionVariants();
+
+  it('lists every variant method of Runtime once, and each is installed on Runtime (full attention on CoreRuntime)', () => {
+    const methods = variants.map((v) => v.method);
+    expect(new Set(methods).size).toBe(methods.length);
+    const onRuntime = new Set<string>();
+    for (let proto = Runtime.prototype as object; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+      for (const name of Object.getOwnPropertyNames(proto)) if (/Attention$|^attention$/.test(name) && !NOT_VARIANTS.has(name)) onRuntime.add(name);
+    }
+    expect([...onRuntime].sort()).toEqual([...methods].sort());
+    for (const v of variants) expect(typeof (Runtime.prototype as unknown as Record<string, unknown>)[v.method], v.method).toBe('function');
+  });
+
+  it('names each installed method after its variant (stack traces and errors say which method ran)', () => {
+    for (const v of variants) expect((Runtime.prototype as unknown as Record<string, Call>)[v.method].name).toBe(v.method);
+  });
+
+  it('every entry has a label, a blurb and option keys, and is frozen', () => {
+    for (const v of variants) {
+      expect(v.label.length, v.method).toBeGreaterThan(2);
+      expect(v.about.length, v.method).toBeGreaterThan(30);
+      expect(v.keys.length, v.method).toBeGreaterThan(0);
+      expect(Object.isFrozen(v), v.method).toBe(true);
+    }
+  });
+
+  it.each(variants.map((v) => [v.method, v] as const))('%s: its example options run on [2, 3, 16, 8] inputs: finite output of shape [2, 3, 16, 8], nothing leaked', (_, v) => {
+    const rt = createRuntimeSync();
+    try {
+      const next = rng(7);
+      const [q, k, val] = [0, 1, 2].map(() => randomTensor([2, 3, 16, 8], next));
+      call(rt, v.method, q, k, val, v.example(16, 8)); // warm-up: the workspace it reserves is kept
+      const before = arenaStats(rt);
+      const out = outputOf(call(rt, v.method, q, k, val, v.example(16, 8)));
+      expect(out.shape).toEqual([2, 3, 16, 8]);
+      expect(out.data.every(Number.isFinite)).toBe(true);
+      expect(arenaStats(rt)).toEqual(before);
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  it.each(variants.map((v) => [v.method, v] as const))('%s: the keys it lists are accepted, and a misspelled one is INVALID_OPTION naming it', (_, v) => {
+    const rt = createRuntimeSync();
+    try {
+      const next = rng(8);
+      const [q, k, val] = [0, 1, 2].map(() => randomTensor([1, 2, 16, 8], next));
+      const options = v.example(16, 8);
+      for (const key of Object.keys(options)) expect(v.keys, `${v.method} example key ${key}`).toContain(key);
+      const misspelled = `${v.keys[0]}x`;
+      let thrown: unknown;
+      try {
+        call(rt, v.method, q, k, val, { ...options, [misspelled]: 1 });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(AttentionError);
+      expect((thrown as AttentionError).code).toBe('INVALID_OPTION');
+      expect((thrown as AttentionError).message).toContain(misspelled);
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  const paths = variants.filter((v) => v.path !== undefined);
+
+  it('the path types of rt.routedAttention are the registry\'s, and an unknown type lists them all', () => {
+    expect(paths.map((v) => v.path)).toEqual(['full', 'window', 'global-local', 'segmented', 'lsh', 'linformer', 'routing']);
+    const rt = createRuntimeSync();
+    try {
+      const x = randomTensor([1, 1, 8, 4], rng(1));
+      const routes = { data: new Float32Array(8).fill(1), shape: [1, 1, 8, 1] };
+      expect(() => rt.routedAttention(x, x, x, { paths: [{ type: 'nope' } as never], routes })).toThrow(
+        new RegExp(paths.map((v) => `'${v.path}'`).join(' \\| ')),
+      );
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  it.each(paths.map((v) => [v.path, v] as const))('path %s: rt.routedAttention with all weight on it equals its own method, bit for bit', (_, v) => {
+    const rt = createRuntimeSync();
+    try {
+      const next = rng(9);
+      const [q, k, val] = [0, 1, 2].map(() => randomTensor([1, 2, 16, 8], next));
+      const options = v.path === 'full' ? { causal: true } : v.example(16, 8);
+      const routes = { data: new Float32Array(2 * 16).fill(1), shape: [1, 2, 16, 1] };
+      const routed = rt.routedAttention(q, k, val, { paths: [{ type: v.path, ...options } as never], routes });
+      const own = outputOf(call(rt, v.method, q, k, val, options));
+      expect(sameValues(routed.data, own.data)).toBeUndefined();
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  it('the fuzz cases cover every variant of the registry', () => {
+    const fuzzed = new Set(METHODS.map((m) => m.name));
+    for (const v of variants) expect(fuzzed.has(v.method), v.method).toBe(true);
+  });
+});
