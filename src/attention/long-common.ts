@@ -87,10 +87,7 @@ export function prepare(
   return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, q, k, v, scale, out };
 }
 
-/** Byte address of row 0 of head (b, h) of a dense [B, H, S, D] tensor at `ptr`. */
-export function headPtr(ptr: number, b: number, h: number, heads: number, seq: number, dim: number): number {
-  return ptr + 4 * ((b * heads + h) * seq * dim);
-}
+export { headPtr } from './head-layout';
 
 /**
  * The output block of a prepared call: a resident `out` unless it shares memory with q, k, v or

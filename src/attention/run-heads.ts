@@ -5,25 +5,11 @@
 import type { AttnCall } from '../kernels/attention';
 import type { Kernels } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
+import { f32At, wordIndex } from '../runtime/index';
+import { headAt, type HeadLayout } from './head-layout';
 import type { PlacedMask } from './mask';
 
-/** Where the (b, h) slice of a [B, H, S, D]-like tensor starts and how its rows are spaced. */
-export interface HeadLayout {
-  ptr: number; // byte address of element (0, 0, 0, 0)
-  batchStride: number; // elements
-  headStride: number; // elements
-  rowStride: number; // elements between consecutive sequence positions
-}
-
-/** Strides of a 4-D [batch, heads, seq, dim] tensor. */
-export function bhsdLayout(ptr: number, heads: number, seq: number, dim: number): HeadLayout {
-  return { ptr, batchStride: heads * seq * dim, headStride: seq * dim, rowStride: dim };
-}
-
-/** Strides of a 3-D [batch, seq, heads·dim] tensor viewed as [batch, heads, seq, dim]. */
-export function bshdLayout(ptr: number, heads: number, seq: number, dim: number): HeadLayout {
-  return { ptr, batchStride: seq * heads * dim, headStride: dim, rowStride: heads * dim };
-}
+export { bhsdLayout, bshdLayout, type HeadLayout } from './head-layout';
 
 export interface AttentionPlan {
   batch: number;
@@ -61,7 +47,6 @@ export interface AttentionPlan {
   runCalls?: (calls: AttnCall[]) => void;
 }
 
-const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.batchStride + h * l.headStride);
 
 /**
  * Rows [r0, r0 + rows) of a call as a call of its own: every per-row pointer moves down r0 rows
@@ -70,18 +55,22 @@ const at = (l: HeadLayout, b: number, h: number): number => l.ptr + 4 * (b * l.b
 function rowChunk(call: AttnCall, r0: number, rows: number): AttnCall {
   return {
     ...call,
-    q: call.q + 4 * r0 * call.qStride,
-    o: call.o + 4 * r0 * call.oStride,
+    q: f32At(call.q, r0 * call.qStride),
+    o: f32At(call.o, r0 * call.oStride),
     nq: rows,
     offset: call.offset + r0,
-    mask: call.mask ? call.mask + 4 * r0 * call.maskStride : 0,
-    rel: call.rel ? call.rel + 4 * r0 * call.relStride : 0,
-    lse: call.lse ? call.lse + 4 * r0 : 0,
+    mask: call.mask ? f32At(call.mask, r0 * call.maskStride) : 0,
+    rel: call.rel ? f32At(call.rel, r0 * call.relStride) : 0,
+    lse: call.lse ? f32At(call.lse, r0) : 0,
   };
 }
 
 /** Query rows per task when splitting for threads: whole 4-row tiles, at least 64 rows. */
 const MIN_CHUNK_ROWS = 64;
+/** Rows of the kernel's query tile: row chunks are whole tiles, so results do not depend on threads. */
+const TILE_ROWS = 4;
+/** Tasks per thread a split aims at, to even out a loaded machine's threads. */
+const CHUNKS_PER_THREAD = 4;
 
 /**
  * (batch, head) pairs turned into kernel calls at a time. A call object per pair for all of a
@@ -118,18 +107,18 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
  */
 function zeroRows(kernels: Kernels, plan: AttentionPlan): void {
   const { batch, qHeads, nq, dv, o } = plan;
-  const mem = kernels.arena.f32(0, kernels.arena.byteLength >> 2);
+  const mem = kernels.arena.f32(0, wordIndex(kernels.arena.byteLength));
   if (o.rowStride === dv && o.headStride === nq * dv && o.batchStride === qHeads * nq * dv) {
-    mem.fill(0, o.ptr >> 2, (o.ptr >> 2) + batch * qHeads * nq * dv);
+    mem.fill(0, wordIndex(o.ptr), wordIndex(o.ptr) + batch * qHeads * nq * dv);
   } else if (dv > 0) {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
-        const first = (at(o, b, h) >> 2);
+        const first = wordIndex(headAt(o, b, h));
         for (let i = 0; i < nq; i++) mem.fill(0, first + i * o.rowStride, first + i * o.rowStride + dv);
       }
     }
   }
-  if (plan.lse) mem.fill(-Infinity, plan.lse >> 2, (plan.lse >> 2) + batch * qHeads * nq);
+  if (plan.lse) mem.fill(-Infinity, wordIndex(plan.lse), wordIndex(plan.lse) + batch * qHeads * nq);
 }
 
 /** Runs the (batch, head) pairs [first, end) of a plan, pair p = b·qHeads + h. */
@@ -143,13 +132,13 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
     const mask = plan.mask;
     const rel = plan.relBias;
     calls.push({
-      q: at(plan.q, b, h),
+      q: headAt(plan.q, b, h),
       qStride: plan.q.rowStride,
-      k: at(plan.k, b, kvh),
+      k: headAt(plan.k, b, kvh),
       kStride: plan.k.rowStride,
-      v: at(plan.v, b, kvh),
+      v: headAt(plan.v, b, kvh),
       vStride: plan.v.rowStride,
-      o: at(plan.o, b, h),
+      o: headAt(plan.o, b, h),
       oStride: plan.o.rowStride,
       nq: plan.nq,
       nk: plan.nk,
@@ -157,24 +146,24 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       dv: plan.dv,
       scale: plan.scale,
       softcap: plan.softcap,
-      mask: mask ? mask.ptr + 4 * (b * mask.batchStride + h * mask.headStride) : 0,
+      mask: mask ? headAt(mask, b, h) : 0,
       maskStride: mask ? mask.rowStride : 0,
       offset: plan.offsets[b],
       left: plan.left,
       right: plan.right,
       keyLen: plan.keyLens[b],
-      rel: rel ? rel.ptr + 4 * (b * rel.batchStride + h * rel.headStride) : 0,
+      rel: rel ? headAt(rel, b, h) : 0,
       relStride: rel ? rel.rowStride : 0,
       relMax: rel ? rel.maxDistance : 0,
-      lse: plan.lse ? plan.lse + 4 * ((b * plan.qHeads + h) * plan.nq) : 0,
+      lse: plan.lse ? f32At(plan.lse, (b * plan.qHeads + h) * plan.nq) : 0,
     });
   }
   // With threads, make enough tasks to balance them (about 4 per thread) by splitting rows.
   let tasks = calls;
-  const wanted = 4 * kernels.threads;
+  const wanted = CHUNKS_PER_THREAD * kernels.threads;
   if (kernels.threads > 1 && calls.length < wanted && plan.nq >= 2 * MIN_CHUNK_ROWS) {
     const pieces = Math.min(Math.ceil(wanted / calls.length), Math.floor(plan.nq / MIN_CHUNK_ROWS));
-    const rows = Math.ceil(plan.nq / pieces / 4) * 4;
+    const rows = Math.ceil(plan.nq / pieces / TILE_ROWS) * TILE_ROWS;
     tasks = [];
     for (const call of calls) {
       for (let r0 = 0; r0 < plan.nq; r0 += rows) {
@@ -191,7 +180,7 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {
-      const w = weights.ptr + 4 * ((first + index) * plan.nq * plan.nk);
+      const w = f32At(weights.ptr, (first + index) * plan.nq * plan.nk);
       attentionKernels(kernels).weights(call, w, weights.mode);
     });
   }

@@ -2,7 +2,7 @@
 // online-softmax attention for one (batch, head) through the ATTN_* parameter block, several heads
 // as one pool job, the materialized weights kernel, and the log-sum-exp merge of partial results.
 
-import { JOB_ATTENTION, JOB_QS8_ATTENTION } from '../runtime/index';
+import { f32Bytes, JOB_ATTENTION, JOB_QS8_ATTENTION } from '../runtime/index';
 import type { KernelAccess, Kernels } from './instance';
 import { kernelBytes, type Layout, ParamWriter, readLayout } from './params';
 
@@ -73,7 +73,7 @@ export class AttentionKernels {
   workspaceBytes(nk: number, dh: number, dv: number, int8 = false): number {
     const dvp = Math.ceil(dv / 8) * 8;
     // packed Kᵀ panels + padded V rows + 64-row query, accumulator and score tiles (int8: + scales and key mean)
-    const bound = 4 * (nk + 8) * (dh + 1) + 4 * nk * dvp + 256 * (dh + dvp) + 4096;
+    const bound = f32Bytes((nk + 8) * (dh + 1) + nk * dvp + 64 * (dh + dvp) + 1024);
     const exports = this.access.exports;
     const bytes = int8 ? exports.qs8_attn_workspace_bytes(nk, dh, dv) : exports.f32_attn_workspace_bytes(nk, dh, dv);
     return kernelBytes(bytes, bound, `an attention workspace (nk ${nk}, headDim ${dh}, valueDim ${dv})`);

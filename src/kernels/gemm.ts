@@ -2,7 +2,7 @@
 // parameter block (GEMM_* offsets), several independent products as one pool job, and B packed once
 // into the panels f32_gemm reads (layer weights).
 
-import { JOB_GEMM } from '../runtime/index';
+import { f32Bytes, JOB_GEMM } from '../runtime/index';
 import type { KernelAccess, Kernels } from './instance';
 import { kernelBytes, type Layout, ParamWriter, readLayout } from './params';
 
@@ -48,7 +48,7 @@ export class GemmKernels {
 
   /** Bytes of f32_gemm_workspace_bytes(n, k), checked against 32-bit overflow (see kernelBytes). */
   private workspaceBytes(n: number, k: number): number {
-    const bound = 4 * (n + 8) * k + 16 * k + 192; // B panels of depth ≤ k
+    const bound = f32Bytes((n + 12) * k + 48); // B panels of depth ≤ k
     return kernelBytes(this.access.exports.f32_gemm_workspace_bytes(n, k), bound, `a matrix product's workspace (n ${n}, k ${k})`);
   }
 

@@ -4,7 +4,7 @@
 // f32 attention). Reached through `kvKernels(kernels)` (a family of Kernels, so the core entry
 // does not carry it); pointers are byte addresses in the arena.
 
-import { exportedConstant, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from '../runtime/index';
+import { exportedConstant, F32_BYTES, f32Bytes, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from '../runtime/index';
 import { type AttentionKernels, type AttnCall, attentionKernelsOf } from './attention';
 import type { KernelAccess, Kernels } from './instance';
 import { ParamWriter } from './params';
@@ -19,8 +19,9 @@ type Fn = (...args: number[]) => number;
  * of 4 and followed by a 4-byte trailer (the ±∞/NaN flag, the f32 scale); f32 4·d.
  */
 export function kvRowBytes(format: KvRowFormat | 'f32', d: number): number {
-  if (format === 'f32') return 4 * d;
-  return Math.ceil(((format === 'f16kv' ? 2 : 1) * d) / 4) * 4 + 4;
+  if (format === 'f32') return f32Bytes(d);
+  const codes = (format === 'f16kv' ? 2 : 1) * d; // bytes of halves or int8 codes
+  return f32Bytes(Math.ceil(codes / F32_BYTES) + 1); // rounded up to whole words, then the trailer word
 }
 
 /** Attention calls (multiply-adds) from which the pool takes part, as for f32 attention. */

@@ -2,9 +2,9 @@
 // A kernel with more than a few arguments reads them from a block in Wasm memory; the module
 // exports each field's byte offset as a constant (<PREFIX>_<FIELD>, e.g. ATTN_NQ), so the two
 // sides cannot drift. readLayout reads those offsets once per instance; ParamWriter writes fields
-// by byte offset (no `>> 2` at call sites). kernelBytes checks a size a kernel computed.
+// by byte offset (no shifts at call sites). kernelBytes checks a size a kernel computed.
 
-import { type Arena, AttentionError, exportedConstant, type KernelExports } from '../runtime/index';
+import { type Arena, AttentionError, exportedConstant, type KernelExports, wordIndex, wordsIn } from '../runtime/index';
 
 /** Byte offsets of a parameter block's fields, and its size (PARAMS_BYTES). */
 export interface Layout {
@@ -31,25 +31,25 @@ export class ParamWriter {
     const views = this.arena.wordViews();
     this.i32 = views.i32;
     this.f32 = views.f32;
-    this.base = block >> 2;
+    this.base = wordIndex(block);
     return this;
   }
 
   /** Zeroes `bytes` bytes of the block (fields a call leaves out read as 0). */
   clear(bytes: number): this {
-    this.i32.fill(0, this.base, this.base + (bytes >> 2));
+    this.i32.fill(0, this.base, this.base + wordsIn(bytes));
     return this;
   }
 
   /** An i32 field (addresses, sizes, strides, flags) at byte offset `offset`. */
   int(offset: number, value: number): this {
-    this.i32[this.base + (offset >> 2)] = value;
+    this.i32[this.base + wordsIn(offset)] = value;
     return this;
   }
 
   /** An f32 field at byte offset `offset`. */
   float(offset: number, value: number): this {
-    this.f32[this.base + (offset >> 2)] = value;
+    this.f32[this.base + wordsIn(offset)] = value;
     return this;
   }
 

@@ -4,7 +4,7 @@
 // Reached through `quantizedKernels(kernels)` (a family of Kernels, so the core entry does not carry
 // it); pointers are byte addresses in the arena, strides are in elements.
 
-import { JOB_F16W, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, type KernelExports } from '../runtime/index';
+import { f32At, f32Bytes, JOB_F16W, JOB_Q4_0, JOB_Q8_0, JOB_QB4W, JOB_QC8W, type KernelExports } from '../runtime/index';
 import type { KernelAccess, Kernels } from './instance';
 import { kernelBytes, type Layout, ParamWriter, readLayout } from './params';
 
@@ -148,8 +148,8 @@ export class QuantizedKernels {
   int8Product(call: QuantizedProductCall): void {
     const panel = this.int8PackedBytes(8, call.k); // one panel of 8 columns
     this.columns(JOB_QC8W, 'qd8_f32_qc8w_gemm', this.qgemm, call, 8, () => this.int8WorkspaceBytes(call.m, call.k), (n0, cols) => ({
-      A: call.a, LDA: call.lda, B: call.w + (n0 / 8) * panel, C: call.c + 4 * n0, LDC: call.ldc,
-      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k,
+      A: call.a, LDA: call.lda, B: call.w + (n0 / 8) * panel, C: f32At(call.c, n0), LDC: call.ldc,
+      BIAS: call.bias && f32At(call.bias, n0), M: call.m, N: cols, K: call.k,
     }));
   }
 
@@ -166,22 +166,22 @@ export class QuantizedKernels {
     const wRow = format === 'q8_0' ? nb * 34 : format === 'q4_0' ? nb * 18 : nb * 16;
     const zpRow = (nb + 1) >> 1;
     this.columns(BLOCK_JOBS[format], `qd8_f32_${format}_gemm`, this.qb, call, 4, () => this.blockWorkspaceBytes(call.m, call.k), (n0, cols) => ({
-      A: call.a, LDA: call.lda, W: call.w + n0 * wRow, SCALES: extra.scales && extra.scales + 4 * n0 * nb,
-      ZERO_POINTS: extra.zeroPoints && extra.zeroPoints + n0 * zpRow, C: call.c + 4 * n0, LDC: call.ldc,
-      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k,
+      A: call.a, LDA: call.lda, W: call.w + n0 * wRow, SCALES: extra.scales && f32At(extra.scales, n0 * nb),
+      ZERO_POINTS: extra.zeroPoints && extra.zeroPoints + n0 * zpRow, C: f32At(call.c, n0), LDC: call.ldc,
+      BIAS: call.bias && f32At(call.bias, n0), M: call.m, N: cols, K: call.k,
     }));
   }
 
   /** Workspace bytes of the f16-weight product (f32 panels of one depth block). */
   f16WorkspaceBytes(n: number, k: number): number {
-    return kernelBytes(this.fn('f32_f16w_gemm_workspace_bytes')(n, k), 4 * (n + 8) * Math.min(k, 256) + 16 * k + 8192, `f16 weight panels (n ${n}, k ${k})`);
+    return kernelBytes(this.fn('f32_f16w_gemm_workspace_bytes')(n, k), f32Bytes((n + 8) * Math.min(k, 256)) + 16 * k + 8192, `f16 weight panels (n ${n}, k ${k})`);
   }
 
   /** C = A · f32(W) (+ bias), W f16 bits: (k, n), or (n, k) when transB (row stride ldw). */
   f16Product(call: QuantizedProductCall, ldw: number, transB: boolean): void {
     this.columns(JOB_F16W, 'f32_f16w_gemm', this.gemm, call, 8, (cols) => this.f16WorkspaceBytes(cols, call.k), (n0, cols) => ({
-      A: call.a, LDA: call.lda, B: call.w + 2 * (transB ? n0 * ldw : n0), LDB: ldw, C: call.c + 4 * n0, LDC: call.ldc,
-      BIAS: call.bias && call.bias + 4 * n0, M: call.m, N: cols, K: call.k, TRANS_B: transB ? 1 : 0,
+      A: call.a, LDA: call.lda, B: call.w + 2 * (transB ? n0 * ldw : n0), LDB: ldw, C: f32At(call.c, n0), LDC: call.ldc,
+      BIAS: call.bias && f32At(call.bias, n0), M: call.m, N: cols, K: call.k, TRANS_B: transB ? 1 : 0,
     }));
   }
 
