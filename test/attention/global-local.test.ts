@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type GlobalTokens, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceGlobalLocal, topKIndices } from '../reference/global-local';
 
 const ATOL = 3e-5;
@@ -43,69 +43,64 @@ describe.each(ISAS)('globalLocalAttention (%s)', (isa) => {
   it('matches the float64 reference (windows, dilation, causal, every global source, random blocks)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.globalLocalAttention(warm, warm, warm, { window: 1 });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
-          n: fc.constantFrom(...SEQ),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          left: fc.integer({ min: 0, max: 20 }),
-          right: fc.integer({ min: 0, max: 20 }),
-          dilation: fc.integer({ min: 1, max: 3 }),
-          causal: fc.boolean(),
-          kind: fc.constantFrom<GlobalKind>('none', 'list', 'perBatch', 'scores', 'qnorm', 'knorm'),
-          count: fc.integer({ min: 0, max: 8 }),
-          random: fc.option(fc.record({ blockSize: fc.integer({ min: 1, max: 16 }), blocks: fc.integer({ min: 0, max: 3 }), seed: fc.integer({ min: 0, max: 0xffffffff }) }), { nil: undefined }),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const { n } = c;
-          const q = tensor([c.batch, hq, n, c.dh], next);
-          const k = tensor([c.batch, hkv, n, c.dh], next);
-          const v = tensor([c.batch, hkv, n, c.dv], next);
-          const count = Math.min(c.count, n);
-          const pickList = (): number[] => topKIndices(uniformF32(n, next), count);
-          let global: GlobalTokens | undefined;
-          let G: (b: number, h: number) => readonly number[] = () => [];
-          if (c.kind === 'list') {
-            const list = pickList();
-            global = [...list].reverse(); // order does not matter
-            G = () => list;
-          } else if (c.kind === 'perBatch') {
-            const lists = Array.from({ length: c.batch }, pickList);
-            global = { indices: lists };
-            G = (b) => lists[b];
-          } else if (c.kind === 'scores') {
-            const scores = tensor([c.batch, hq, n], next);
-            global = { count, scores };
-            G = (b, h) => topKIndices(scores.data.subarray((b * hq + h) * n, (b * hq + h + 1) * n), count);
-          } else if (c.kind === 'qnorm') {
-            global = { count, by: 'query-norm' };
-            G = (b, h) => topKIndices(norms(q, b, h), count);
-          } else if (c.kind === 'knorm') {
-            global = { count, by: 'key-norm' };
-            G = (b, h) => topKIndices(norms(k, b, Math.floor(h / (hq / hkv))), count);
-          }
-          const right = c.causal ? 0 : c.right;
-          const got = rt.globalLocalAttention(q, k, v, {
-            window: { left: c.left, right }, dilation: c.dilation, causal: c.causal, global, random: c.random,
-          });
-          const want = referenceGlobalLocal(q, k, v, {
-            left: c.left, right, dilation: c.dilation, causal: c.causal, global: G, random: c.random,
-          });
-          const bad = mismatch(got.data, want, ATOL, RTOL, got.shape);
-          if (bad) throw new Error(`${JSON.stringify(c)}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 80, seed: 4242 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.globalLocalAttention(warm, warm, warm, { window: 1 }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
+        n: fc.constantFrom(...SEQ),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        left: fc.integer({ min: 0, max: 20 }),
+        right: fc.integer({ min: 0, max: 20 }),
+        dilation: fc.integer({ min: 1, max: 3 }),
+        causal: fc.boolean(),
+        kind: fc.constantFrom<GlobalKind>('none', 'list', 'perBatch', 'scores', 'qnorm', 'knorm'),
+        count: fc.integer({ min: 0, max: 8 }),
+        random: fc.option(fc.record({ blockSize: fc.integer({ min: 1, max: 16 }), blocks: fc.integer({ min: 0, max: 3 }), seed: fc.integer({ min: 0, max: 0xffffffff }) }), { nil: undefined }),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const { n } = c;
+        const q = tensor([c.batch, hq, n, c.dh], next);
+        const k = tensor([c.batch, hkv, n, c.dh], next);
+        const v = tensor([c.batch, hkv, n, c.dv], next);
+        const count = Math.min(c.count, n);
+        const pickList = (): number[] => topKIndices(uniformF32(n, next), count);
+        let global: GlobalTokens | undefined;
+        let G: (b: number, h: number) => readonly number[] = () => [];
+        if (c.kind === 'list') {
+          const list = pickList();
+          global = [...list].reverse(); // order does not matter
+          G = () => list;
+        } else if (c.kind === 'perBatch') {
+          const lists = Array.from({ length: c.batch }, pickList);
+          global = { indices: lists };
+          G = (b) => lists[b];
+        } else if (c.kind === 'scores') {
+          const scores = tensor([c.batch, hq, n], next);
+          global = { count, scores };
+          G = (b, h) => topKIndices(scores.data.subarray((b * hq + h) * n, (b * hq + h + 1) * n), count);
+        } else if (c.kind === 'qnorm') {
+          global = { count, by: 'query-norm' };
+          G = (b, h) => topKIndices(norms(q, b, h), count);
+        } else if (c.kind === 'knorm') {
+          global = { count, by: 'key-norm' };
+          G = (b, h) => topKIndices(norms(k, b, Math.floor(h / (hq / hkv))), count);
+        }
+        const right = c.causal ? 0 : c.right;
+        const got = rt.globalLocalAttention(q, k, v, {
+          window: { left: c.left, right }, dilation: c.dilation, causal: c.causal, global, random: c.random,
+        });
+        const want = referenceGlobalLocal(q, k, v, {
+          left: c.left, right, dilation: c.dilation, causal: c.causal, global: G, random: c.random,
+        });
+        return { got, want };
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 80, seed: 4242,
+    });
   });
 
   it('no global tokens is sliding-window attention; all global is full attention', () => {

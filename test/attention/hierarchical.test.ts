@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type HierarchicalAggregate, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { type RefAggregate, referenceHierarchical } from '../reference/hierarchical';
 
 const ATOL = 3e-5;
@@ -37,73 +37,70 @@ describe.each(ISAS)('hierarchicalAttention (%s)', (isa) => {
   it('matches the float64 reference (levels, aggregations, combinations)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.hierarchicalAttention(warm, warm, warm, { levels: [2] });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
-          n: fc.constantFrom(...SEQ),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          depth: fc.integer({ min: 1, max: 3 }),
-          form: fc.constantFrom('size', 'bounds', 'pairs'),
-          aggs: fc.array(fc.constantFrom('mean', 'max', 'pool', 'poolHead'), { minLength: 4, maxLength: 4 }),
-          perStep: fc.boolean(),
-          combine: fc.constantFrom('mean', 'sum', 'weights'),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const q = tensor([c.batch, hq, c.n, c.dh], next);
-          const k = tensor([c.batch, hkv, c.n, c.dh], next);
-          const v = tensor([c.batch, hkv, c.n, c.dv], next);
-          const bounds: number[][] = [];
-          const levels: Array<number | number[] | Array<[number, number]>> = [];
-          let units = c.n;
-          const depth = Math.min(c.depth, Math.ceil(Math.log2(c.n)) + 1); // the library's cap on levels
-          for (let l = 0; l < depth; l++) {
-            if (c.form === 'size') {
-              const g = 1 + Math.floor(next() * Math.min(units, 9));
-              levels.push(g);
-              const b = [];
-              for (let x = 0; x < units; x += g) b.push(x);
-              b.push(units);
-              bounds.push(b);
-            } else {
-              const b = randomBounds(units, next, 0.3);
-              bounds.push(b);
-              levels.push(c.form === 'bounds' ? b : b.slice(0, -1).map((s, i) => [s, b[i + 1]] as [number, number]));
-            }
-            units = bounds[l].length - 1;
+    checkProperty(rt, {
+      warmUp: () => rt.hierarchicalAttention(warm, warm, warm, { levels: [2] }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
+        n: fc.constantFrom(...SEQ),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        depth: fc.integer({ min: 1, max: 3 }),
+        form: fc.constantFrom('size', 'bounds', 'pairs'),
+        aggs: fc.array(fc.constantFrom('mean', 'max', 'pool', 'poolHead'), { minLength: 4, maxLength: 4 }),
+        perStep: fc.boolean(),
+        combine: fc.constantFrom('mean', 'sum', 'weights'),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const q = tensor([c.batch, hq, c.n, c.dh], next);
+        const k = tensor([c.batch, hkv, c.n, c.dh], next);
+        const v = tensor([c.batch, hkv, c.n, c.dv], next);
+        const bounds: number[][] = [];
+        const levels: Array<number | number[] | Array<[number, number]>> = [];
+        let units = c.n;
+        const depth = Math.min(c.depth, Math.ceil(Math.log2(c.n)) + 1); // the library's cap on levels
+        for (let l = 0; l < depth; l++) {
+          if (c.form === 'size') {
+            const g = 1 + Math.floor(next() * Math.min(units, 9));
+            levels.push(g);
+            const b = [];
+            for (let x = 0; x < units; x += g) b.push(x);
+            b.push(units);
+            bounds.push(b);
+          } else {
+            const b = randomBounds(units, next, 0.3);
+            bounds.push(b);
+            levels.push(c.form === 'bounds' ? b : b.slice(0, -1).map((s, i) => [s, b[i + 1]] as [number, number]));
           }
-          const mk = (kind: string): { lib: HierarchicalAggregate; ref: RefAggregate } => {
-            if (kind === 'mean' || kind === 'max') return { lib: kind, ref: kind };
-            const w = kind === 'pool' ? tensor([c.dv], next) : tensor([hq, c.dv], next);
-            return { lib: { query: w, scale: 0.7 }, ref: { query: w, scale: 0.7 } };
-          };
-          const specs = c.perStep ? c.aggs.slice(0, depth + 1).map(mk) : [mk(c.aggs[0])];
-          const weights = Array.from({ length: depth + 1 }, () => next() * 2 - 1);
-          const combine = c.combine === 'weights' ? weights : (c.combine as 'mean' | 'sum');
-          const got = rt.hierarchicalAttention(q, k, v, {
-            levels, aggregate: c.perStep ? specs.map((s) => s.lib) : specs[0].lib, combine, levelScale: 0.5,
-          });
-          const want = referenceHierarchical(q, k, v, {
-            bounds, aggregate: c.perStep ? specs.map((s) => s.ref) : specs[0].ref, combine, levelScale: 0.5,
-          });
-          const tag = JSON.stringify({ ...c, levels });
-          const bad = mismatch(got.output.data, want.output, ATOL, RTOL, got.output.shape)
-            ?? got.levels.map((t, l) => mismatch(t.data, want.levels[l], ATOL, RTOL, t.shape) && `level ${l}: ${mismatch(t.data, want.levels[l], ATOL, RTOL, t.shape)}`).find(Boolean)
-            ?? mismatch(got.document.data, want.document, ATOL, RTOL, got.document.shape);
-          if (bad) throw new Error(`${tag}: ${bad}`);
-          expect(got.levels.map((t) => t.shape)).toEqual([c.n, ...bounds.map((b) => b.length - 1)].map((s) => [c.batch, hq, s, c.dv]));
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 40, seed: 606 },
-    );
+          units = bounds[l].length - 1;
+        }
+        const mk = (kind: string): { lib: HierarchicalAggregate; ref: RefAggregate } => {
+          if (kind === 'mean' || kind === 'max') return { lib: kind, ref: kind };
+          const w = kind === 'pool' ? tensor([c.dv], next) : tensor([hq, c.dv], next);
+          return { lib: { query: w, scale: 0.7 }, ref: { query: w, scale: 0.7 } };
+        };
+        const specs = c.perStep ? c.aggs.slice(0, depth + 1).map(mk) : [mk(c.aggs[0])];
+        const weights = Array.from({ length: depth + 1 }, () => next() * 2 - 1);
+        const combine = c.combine === 'weights' ? weights : (c.combine as 'mean' | 'sum');
+        const got = rt.hierarchicalAttention(q, k, v, {
+          levels, aggregate: c.perStep ? specs.map((s) => s.lib) : specs[0].lib, combine, levelScale: 0.5,
+        });
+        const want = referenceHierarchical(q, k, v, {
+          bounds, aggregate: c.perStep ? specs.map((s) => s.ref) : specs[0].ref, combine, levelScale: 0.5,
+        });
+        expect(got.levels.map((t) => t.shape)).toEqual([c.n, ...bounds.map((b) => b.length - 1)].map((s) => [c.batch, hq, s, c.dv]));
+        const label = { ...c, levels };
+        return [
+          { got: got.output, want: want.output, label },
+          ...got.levels.map((t, l) => ({ got: t, want: want.levels[l], label, what: `level ${l}` })),
+          { got: got.document, want: want.document, label, what: 'document' },
+        ];
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 40, seed: 606,
+    });
   });
 
   it('level 0 is attention within each segment; one segment is full attention', () => {

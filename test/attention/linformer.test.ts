@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRuntimeSync, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceLinformer } from '../reference/linformer';
 
 const ATOL = 5e-5;
@@ -35,57 +35,52 @@ describe.each(ISAS)('linformerAttention (%s)', (isa) => {
   it('matches the float64 reference (user, per-head, shared and seeded projections, keyLengths)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.linformerAttention(warm, warm, warm, { k: 2 });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
-          n: fc.constantFrom(...SEQ),
-          nq: fc.constantFrom(...SEQ),
-          kPermille: fc.integer({ min: 0, max: 1000 }),
-          extraRows: fc.integer({ min: 0, max: 5 }),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          mode: fc.constantFrom('user', 'perHead', 'shared', 'seeded', 'seededShared'),
-          lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const { n } = c;
-          const kd = Math.max(1, Math.round((c.kPermille / 1000) * n));
-          const q = tensor([c.batch, hq, c.nq, c.dh], next);
-          const k = tensor([c.batch, hkv, n, c.dh], next);
-          const v = tensor([c.batch, hkv, n, c.dv], next);
-          const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * n));
-          const sd = 1 / Math.sqrt(kd);
-          let e: Tensor;
-          let f: Tensor;
-          let got: Tensor;
-          const rows = n + c.extraRows;
-          if (c.mode === 'seeded' || c.mode === 'seededShared') {
-            const shared = c.mode === 'seededShared';
-            got = rt.linformerAttention(q, k, v, { k: kd, seed: c.seed, shared, keyLengths });
-            ({ e, f } = rt.linformerProjections({ length: n, k: kd, seed: c.seed, shared }));
-          } else {
-            const shape = c.mode === 'perHead' ? [hkv, rows, kd] : [rows, kd];
-            e = tensor(shape, next, -sd * 1.7, sd * 1.7);
-            f = c.mode === 'shared' ? e : tensor(shape, next, -sd * 1.7, sd * 1.7);
-            got = c.mode === 'shared'
-              ? rt.linformerAttention(q, k, v, { e, shared: true, keyLengths })
-              : rt.linformerAttention(q, k, v, { e, f, keyLengths });
-          }
-          const want = referenceLinformer(q, k, v, { e, f, keyLengths });
-          const bad = mismatch(got.data, want, ATOL, RTOL, got.shape);
-          if (bad) throw new Error(`${JSON.stringify({ ...c, kd })}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 80, seed: 99 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.linformerAttention(warm, warm, warm, { k: 2 }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
+        n: fc.constantFrom(...SEQ),
+        nq: fc.constantFrom(...SEQ),
+        kPermille: fc.integer({ min: 0, max: 1000 }),
+        extraRows: fc.integer({ min: 0, max: 5 }),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        mode: fc.constantFrom('user', 'perHead', 'shared', 'seeded', 'seededShared'),
+        lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const { n } = c;
+        const kd = Math.max(1, Math.round((c.kPermille / 1000) * n));
+        const q = tensor([c.batch, hq, c.nq, c.dh], next);
+        const k = tensor([c.batch, hkv, n, c.dh], next);
+        const v = tensor([c.batch, hkv, n, c.dv], next);
+        const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * n));
+        const sd = 1 / Math.sqrt(kd);
+        let e: Tensor;
+        let f: Tensor;
+        let got: Tensor;
+        const rows = n + c.extraRows;
+        if (c.mode === 'seeded' || c.mode === 'seededShared') {
+          const shared = c.mode === 'seededShared';
+          got = rt.linformerAttention(q, k, v, { k: kd, seed: c.seed, shared, keyLengths });
+          ({ e, f } = rt.linformerProjections({ length: n, k: kd, seed: c.seed, shared }));
+        } else {
+          const shape = c.mode === 'perHead' ? [hkv, rows, kd] : [rows, kd];
+          e = tensor(shape, next, -sd * 1.7, sd * 1.7);
+          f = c.mode === 'shared' ? e : tensor(shape, next, -sd * 1.7, sd * 1.7);
+          got = c.mode === 'shared'
+            ? rt.linformerAttention(q, k, v, { e, shared: true, keyLengths })
+            : rt.linformerAttention(q, k, v, { e, f, keyLengths });
+        }
+        const want = referenceLinformer(q, k, v, { e, f, keyLengths });
+        return { got, want, label: { ...c, kd } };
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 80, seed: 99,
+    });
   });
 
   it('k = n with E = F = I is full attention', () => {

@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRuntimeSync, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceLsh, referenceLshBuckets } from '../reference/lsh';
 
 const ATOL = 3e-5;
@@ -62,46 +62,41 @@ describe.each(ISAS)('lshAttention (%s)', (isa) => {
   it('matches the float64 reference (buckets, rounds, chunks, shared QK, causal, padding)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.lshAttention(warm, warm, warm, { buckets: 2 });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [3, 1], [3, 3]),
-          n: fc.constantFrom(...SEQ),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          chunk: fc.integer({ min: 1, max: 40 }),
-          buckets: fc.constantFrom<number | number[]>(1, 2, 4, 8, 16, [2, 4], [4, 2, 2]),
-          rounds: fc.integer({ min: 1, max: 3 }),
-          shared: fc.boolean(),
-          causal: fc.boolean(),
-          lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
-          seed: fc.integer({ min: 0, max: 0xffffffff }),
-          data: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.data);
-          const [hq, hkv0] = c.heads;
-          const hkv = c.shared ? hq : hkv0;
-          const q = tensor([c.batch, hq, c.n, c.dh], next);
-          const k = c.shared ? null : tensor([c.batch, hkv, c.n, c.dh], next);
-          const v = tensor([c.batch, hkv, c.n, c.dv], next);
-          const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * c.n));
-          const opts = { buckets: c.buckets, rounds: c.rounds, chunkLength: c.chunk, sharedQK: c.shared, causal: c.causal, seed: c.seed, keyLengths };
-          const got = rt.lshAttention(q, k, v, opts);
-          const hash = { buckets: c.buckets, rounds: c.rounds, seed: c.seed, keyLengths };
-          const queryBuckets = rt.lshHash(q, hash).data;
-          const keyBuckets = k ? rt.lshHash(expandHeads(k, hq), hash).data : undefined;
-          const want = referenceLsh(q, k, v, { queryBuckets, keyBuckets, rounds: c.rounds, chunkLength: c.chunk, sharedQK: c.shared, causal: c.causal, keyLengths });
-          const bad = mismatch(got.data, want, ATOL, RTOL, got.shape);
-          if (bad) throw new Error(`${JSON.stringify(c)}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 80, seed: 31337 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.lshAttention(warm, warm, warm, { buckets: 2 }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [3, 1], [3, 3]),
+        n: fc.constantFrom(...SEQ),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        chunk: fc.integer({ min: 1, max: 40 }),
+        buckets: fc.constantFrom<number | number[]>(1, 2, 4, 8, 16, [2, 4], [4, 2, 2]),
+        rounds: fc.integer({ min: 1, max: 3 }),
+        shared: fc.boolean(),
+        causal: fc.boolean(),
+        lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
+        seed: fc.integer({ min: 0, max: 0xffffffff }),
+        data: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.data);
+        const [hq, hkv0] = c.heads;
+        const hkv = c.shared ? hq : hkv0;
+        const q = tensor([c.batch, hq, c.n, c.dh], next);
+        const k = c.shared ? null : tensor([c.batch, hkv, c.n, c.dh], next);
+        const v = tensor([c.batch, hkv, c.n, c.dv], next);
+        const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * c.n));
+        const opts = { buckets: c.buckets, rounds: c.rounds, chunkLength: c.chunk, sharedQK: c.shared, causal: c.causal, seed: c.seed, keyLengths };
+        const got = rt.lshAttention(q, k, v, opts);
+        const hash = { buckets: c.buckets, rounds: c.rounds, seed: c.seed, keyLengths };
+        const queryBuckets = rt.lshHash(q, hash).data;
+        const keyBuckets = k ? rt.lshHash(expandHeads(k, hq), hash).data : undefined;
+        const want = referenceLsh(q, k, v, { queryBuckets, keyBuckets, rounds: c.rounds, chunkLength: c.chunk, sharedQK: c.shared, causal: c.causal, keyLengths });
+        return { got, want };
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 80, seed: 31337,
+    });
   });
 
   it('hashes like float64 hashing with the same rotations (except float32 near-ties)', () => {

@@ -20,7 +20,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AttentionPath, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceAttention } from '../reference/attention';
 import { referenceRouted, referenceRoutes, referenceRouting, referenceRoutingCentroids } from '../reference/routing';
 import { referenceSegmented } from '../reference/segmented';
@@ -44,49 +44,47 @@ describe.each(ISAS)('routingAttention (%s)', (isa) => {
   it('matches the float64 reference (clusters, top-w, causal, centroids, EMA)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.routingAttention(warm, warm, warm, { clusters: 2 });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
-          nq: fc.constantFrom(...SEQ),
-          cross: fc.constantFrom(0, 0, 1, 7),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          C: fc.integer({ min: 1, max: 6 }),
-          wFrac: fc.double({ min: 0, max: 1, noNaN: true }),
-          kwFrac: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
-          causal: fc.boolean(),
-          ema: fc.option(fc.constantFrom(0, 0.5, 0.9)),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const causal = c.causal && c.cross === 0;
-          const nk = causal ? c.nq : c.nq + c.cross;
-          const q = tensor([c.batch, hq, c.nq, c.dh], next);
-          const k = tensor([c.batch, hkv, nk, c.dh], next);
-          const v = tensor([c.batch, hkv, nk, c.dv], next);
-          const w = 1 + Math.floor(c.wFrac * (c.nq - 1));
-          const kw = c.kwFrac === null ? undefined : 1 + Math.floor(c.kwFrac * (nk - 1));
-          const centroids = tensor([hq, c.C, c.dh], next, -1, 1);
-          const got = rt.routingAttention(q, k, v, {
-            clusters: c.C, windowSize: w, keyWindowSize: kw, causal, centroids, emaDecay: c.ema ?? undefined, returnCentroids: true,
-          });
-          const want = referenceRouting(q, k, v, {
-            clusters: c.C, windowSize: w, keyWindowSize: kw, causal, centroids: nested(centroids), emaDecay: c.ema ?? undefined,
-          });
-          const bad = mismatch(got.output.data, want.output, ATOL, RTOL, got.output.shape)
-            ?? mismatch(got.centroids.data, flat(want.centroids), 1e-5, 1e-5, got.centroids.shape);
-          if (bad) throw new Error(`${JSON.stringify({ ...c, w, kw, nk })}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 30, seed: 6063 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.routingAttention(warm, warm, warm, { clusters: 2 }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
+        nq: fc.constantFrom(...SEQ),
+        cross: fc.constantFrom(0, 0, 1, 7),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        C: fc.integer({ min: 1, max: 6 }),
+        wFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+        kwFrac: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
+        causal: fc.boolean(),
+        ema: fc.option(fc.constantFrom(0, 0.5, 0.9)),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const causal = c.causal && c.cross === 0;
+        const nk = causal ? c.nq : c.nq + c.cross;
+        const q = tensor([c.batch, hq, c.nq, c.dh], next);
+        const k = tensor([c.batch, hkv, nk, c.dh], next);
+        const v = tensor([c.batch, hkv, nk, c.dv], next);
+        const w = 1 + Math.floor(c.wFrac * (c.nq - 1));
+        const kw = c.kwFrac === null ? undefined : 1 + Math.floor(c.kwFrac * (nk - 1));
+        const centroids = tensor([hq, c.C, c.dh], next, -1, 1);
+        const got = rt.routingAttention(q, k, v, {
+          clusters: c.C, windowSize: w, keyWindowSize: kw, causal, centroids, emaDecay: c.ema ?? undefined, returnCentroids: true,
+        });
+        const want = referenceRouting(q, k, v, {
+          clusters: c.C, windowSize: w, keyWindowSize: kw, causal, centroids: nested(centroids), emaDecay: c.ema ?? undefined,
+        });
+        const label = { ...c, w, kw, nk };
+        return [
+          { got: got.output, want: want.output, label },
+          { got: got.centroids, want: flat(want.centroids), label, what: 'centroids', atol: 1e-5, rtol: 1e-5 },
+        ];
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 30, seed: 6063,
+    });
   });
 
   it('routingCentroids is the seeded k-means of the normalized queries and keys', () => {

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceSegmented } from '../reference/segmented';
 
 const ATOL = 3e-5;
@@ -28,39 +28,34 @@ describe.each(ISAS)('segmentedAttention (%s)', (isa) => {
   it('matches the float64 reference (overlap, summaries, causal)', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.segmentedAttention(warm, warm, warm, { segmentLength: 2 });
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
-          n: fc.constantFrom(...SEQ),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          S: fc.integer({ min: 1, max: 70 }),
-          overlapPermille: fc.integer({ min: 0, max: 999 }),
-          summaries: fc.boolean(),
-          causal: fc.boolean(),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const q = tensor([c.batch, hq, c.n, c.dh], next);
-          const k = tensor([c.batch, hkv, c.n, c.dh], next);
-          const v = tensor([c.batch, hkv, c.n, c.dv], next);
-          const overlap = Math.floor((c.overlapPermille / 1000) * c.S);
-          const opts = { segmentLength: c.S, overlap, summaries: c.summaries, causal: c.causal };
-          const got = rt.segmentedAttention(q, k, v, opts);
-          const want = referenceSegmented(q, k, v, opts);
-          const bad = mismatch(got.data, want, ATOL, RTOL, got.shape);
-          if (bad) throw new Error(`${JSON.stringify({ ...c, overlap })}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 100, seed: 777 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.segmentedAttention(warm, warm, warm, { segmentLength: 2 }),
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 2]),
+        n: fc.constantFrom(...SEQ),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        S: fc.integer({ min: 1, max: 70 }),
+        overlapPermille: fc.integer({ min: 0, max: 999 }),
+        summaries: fc.boolean(),
+        causal: fc.boolean(),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const q = tensor([c.batch, hq, c.n, c.dh], next);
+        const k = tensor([c.batch, hkv, c.n, c.dh], next);
+        const v = tensor([c.batch, hkv, c.n, c.dv], next);
+        const overlap = Math.floor((c.overlapPermille / 1000) * c.S);
+        const opts = { segmentLength: c.S, overlap, summaries: c.summaries, causal: c.causal };
+        const got = rt.segmentedAttention(q, k, v, opts);
+        const want = referenceSegmented(q, k, v, opts);
+        return { got, want, label: { ...c, overlap } };
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 100, seed: 777,
+    });
   });
 
   it('segment length ≥ n is full attention', () => {

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRuntimeSync, type Tensor } from '../../src/index';
 import { arenaStats, ISAS, mismatch, rng, sameValues, uniformF32 } from '../helpers/numeric';
-import { expectCode, randomTensor, useRuntimes } from '../helpers/variant';
+import { checkProperty, expectCode, randomTensor, useRuntimes } from '../helpers/variant';
 import { referenceSlidingWindow } from '../reference/sliding-window';
 
 const ATOL = 2e-5;
@@ -32,43 +32,38 @@ describe.each(ISAS)('slidingWindowAttention (%s)', (isa) => {
   it('matches the float64 reference on random shapes, windows and dilations', () => {
     const rt = runtime(isa);
     const warm = tensor([1, 1, 4, 4], rng(1));
-    rt.slidingWindowAttention(warm, warm, warm, { window: 1 }); // reserves the kernel workspace
-    const before = arenaStats(rt).blocks;
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 2 }),
-          heads: fc.constantFrom(...HEADS),
-          nq: fc.constantFrom(...SEQ),
-          nk: fc.constantFrom(...SEQ),
-          dh: fc.constantFrom(...HEAD),
-          dv: fc.constantFrom(...HEAD),
-          left: fc.integer({ min: 0, max: 70 }),
-          right: fc.integer({ min: 0, max: 70 }),
-          dilation: fc.integer({ min: 1, max: 4 }),
-          causal: fc.constantFrom<boolean | 'top-left'>(false, true, 'top-left'),
-          lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
-        (c) => {
-          const next = rng(c.seed);
-          const [hq, hkv] = c.heads;
-          const q = tensor([c.batch, hq, c.nq, c.dh], next);
-          const k = tensor([c.batch, hkv, c.nk, c.dh], next);
-          const v = tensor([c.batch, hkv, c.nk, c.dv], next);
-          const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * c.nk));
-          const right = c.causal ? 0 : c.right;
-          const got = rt.slidingWindowAttention(q, k, v, {
-            window: { left: c.left, right }, dilation: c.dilation, causal: c.causal, keyLengths,
-          });
-          const want = referenceSlidingWindow(q, k, v, { left: c.left, right, dilation: c.dilation, causal: c.causal, keyLengths });
-          const bad = mismatch(got.data, want, ATOL, RTOL, got.shape);
-          if (bad) throw new Error(`${JSON.stringify(c)}: ${bad}`);
-          expect(arenaStats(rt).blocks, 'arena blocks after the call').toBe(before);
-        },
-      ),
-      { numRuns: 120, seed: 5150 },
-    );
+    checkProperty(rt, {
+      warmUp: () => rt.slidingWindowAttention(warm, warm, warm, { window: 1 }), // reserves the kernel workspace
+      cases: fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        heads: fc.constantFrom(...HEADS),
+        nq: fc.constantFrom(...SEQ),
+        nk: fc.constantFrom(...SEQ),
+        dh: fc.constantFrom(...HEAD),
+        dv: fc.constantFrom(...HEAD),
+        left: fc.integer({ min: 0, max: 70 }),
+        right: fc.integer({ min: 0, max: 70 }),
+        dilation: fc.integer({ min: 1, max: 4 }),
+        causal: fc.constantFrom<boolean | 'top-left'>(false, true, 'top-left'),
+        lengths: fc.option(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 2, maxLength: 2 }), { nil: undefined }),
+        seed: fc.integer({ min: 1, max: 1 << 30 }),
+      }),
+      compute: (c) => {
+        const next = rng(c.seed);
+        const [hq, hkv] = c.heads;
+        const q = tensor([c.batch, hq, c.nq, c.dh], next);
+        const k = tensor([c.batch, hkv, c.nk, c.dh], next);
+        const v = tensor([c.batch, hkv, c.nk, c.dv], next);
+        const keyLengths = c.lengths?.slice(0, c.batch).map((m) => Math.round((m / 1000) * c.nk));
+        const right = c.causal ? 0 : c.right;
+        const got = rt.slidingWindowAttention(q, k, v, {
+          window: { left: c.left, right }, dilation: c.dilation, causal: c.causal, keyLengths,
+        });
+        const want = referenceSlidingWindow(q, k, v, { left: c.left, right, dilation: c.dilation, causal: c.causal, keyLengths });
+        return { got, want };
+      },
+      atol: ATOL, rtol: RTOL, numRuns: 120, seed: 5150,
+    });
   });
 
   it('a window covering every key is bit-identical to full and causal rt.attention', () => {
