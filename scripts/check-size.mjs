@@ -4,7 +4,7 @@
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
 //               core.workerd.js) ≤ 58 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
-//               the pool's worker.js ≤ 61 KB minified and gzipped
+//               the pool's worker.js ≤ 63 KB minified and gzipped
 //
 // Both JS limits were 50 KB. The reliability guarantees (options read once from own properties
 // with unknown keys rejected, tensors read once through the intrinsic typed-array getters, and
@@ -24,6 +24,10 @@
 // every bundle that may run in a browser embeds (threads with bundlers that leave worker.js out)
 // added 0.6 KB gzipped there (59.9 KB) and 2.6 KB minified to the core bundles (core.cjs 54.8 →
 // 57.3 KB): the limits moved to 61 and 58 KB.
+// The variant registry (attentionVariants(): each variant's label, one-line description, option
+// keys and example options, and the methods Runtime installs from it), the kernel families as
+// modules and the byte helpers took the full entry to 62.1 KB gzipped (CommonJS): its limit moved
+// to 63 KB. The core entry stayed at 56.9 KB minified.
 //
 // Sizes are of the bundle minified again by esbuild (the build already minifies; this keeps the
 // figure independent of the build's settings). The bundles that compile bytes embed the kernel
@@ -41,7 +45,7 @@ const KB = 1024;
 // rt.attention's `precision: 'int8'` (8-bit attention: the option, its checks and messages, the
 // int8 kernel's workspace and job kind) is in the core entry, like rt.attention itself: core.cjs
 // went from 53.9 to 54.6 KB, so the core limit moved to 55 KB.
-const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 61 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 63 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],

@@ -9,7 +9,7 @@
 // at the end. JavaScript inputs are copied into Wasm memory before any kernel runs and JavaScript
 // outs are written after, so they cannot be clobbered mid-call either.
 
-import { type Arena, AttentionError, formatShape, formatValue } from './runtime/index';
+import { type Arena, AttentionError, f32At, f32Bytes, formatShape, formatValue } from './runtime/index';
 import {
   assertIntact, describeValue, fakeTypedArrayError, isFakeTypedArray, type NumberTypedArray,
   readElements, snapshotTypedArray, type TypedArraySnapshot,
@@ -65,7 +65,7 @@ export function createTensor(arena: Arena, shapeArg: unknown, values: unknown, o
       snapshot = undefined;
     }
   }
-  const ptr = arena.alloc(size * 4);
+  const ptr = arena.alloc(f32Bytes(size));
   try {
     const block = arena.f32(ptr, size);
     if (!source) block.fill(0);
@@ -176,7 +176,7 @@ function readTensor<D extends TensorData>(
     if (!accepted.some((ctor) => (ctor as unknown) === Float32Array)) {
       throw new AttentionError('DTYPE_MISMATCH', `${name} must be ${typeNames(accepted)}, got a float32 WasmTensor`);
     }
-    return { name, shape: [...value.shape], resident: value, region: { buffer: 'wasm', start: value.ptr, end: value.ptr + 4 * value.size } };
+    return { name, shape: [...value.shape], resident: value, region: { buffer: 'wasm', start: value.ptr, end: f32At(value.ptr, value.size) } };
   }
   const data = typeof value === 'object' && value !== null ? getField(value, 'data') : ABSENT;
   if (data === ABSENT) {
@@ -302,7 +302,7 @@ export function placeF32(arena: Arena, view: TensorView<Float32Array>): { ptr: n
     return { ptr: view.resident.ptr, owned: false };
   }
   const size = view.data!.length;
-  const ptr = arena.alloc(size * 4);
+  const ptr = arena.alloc(f32Bytes(size));
   try {
     arena.f32(ptr, size).set(viewData(view));
   } catch (error) {
@@ -322,7 +322,7 @@ export class Scope {
   /** Reserves `floats` floats for the duration of the call. */
   alloc(floats: number, name: string): number {
     checkElementCount(floats, name);
-    const ptr = this.arena.alloc(floats * 4);
+    const ptr = this.arena.alloc(f32Bytes(floats));
     this.blocks.push(ptr);
     return ptr;
   }

@@ -29,7 +29,7 @@
 import type { Kernels } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
@@ -328,7 +328,7 @@ export function globalLocalAttention(
               const r0 = G[t - 1];
               const r1 = t < g ? G[t] : n;
               if (r1 <= r0) continue;
-              attentionKernels(kernels).online({ ...call, q: qh + 4 * r0 * dh, o: tmp + 4 * r0 * dv, nq: r1 - r0, keyLen: t, lse: lseB + 4 * r0 });
+              attentionKernels(kernels).online({ ...call, q: f32At(qh, r0 * dh), o: f32At(tmp, r0 * dv), nq: r1 - r0, keyLen: t, lse: f32At(lseB, r0) });
             }
           }
           attentionKernels(kernels).merge({ acc: oh, accStride: dv, lseAcc: lseA, part: tmp, partStride: dv, lsePart: lseB, rows: n, dv });
@@ -373,10 +373,10 @@ export function globalLocalAttention(
             rowKernels(kernels).gather({ src: vh, srcStride: dv, idx, n: nkR, d: dv, dst: vr, dstStride: dv });
             if (g > 0) rowKernels(kernels).gather({ src: gm, srcStride: 1, idx, n: nkR, d: 1, dst: mr, dstStride: 1 });
             attentionKernels(kernels).online({
-              ...plainCall({ q: qh + 4 * q0 * dh, qStride: dh, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
+              ...plainCall({ q: f32At(qh, q0 * dh), qStride: dh, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
               mask: g > 0 ? mr : 0,
             });
-            attentionKernels(kernels).merge({ acc: oh + 4 * q0 * dv, accStride: dv, lseAcc: lseA + 4 * q0, part: tmp, partStride: dv, lsePart: lseR, rows: q1 - q0, dv });
+            attentionKernels(kernels).merge({ acc: f32At(oh, q0 * dv), accStride: dv, lseAcc: f32At(lseA, q0), part: tmp, partStride: dv, lsePart: lseR, rows: q1 - q0, dv });
           }
         }
 
@@ -393,7 +393,7 @@ export function globalLocalAttention(
             for (let t = 0; t < g; t++) {
               const r = G[t];
               attentionKernels(kernels).online({
-                ...plainCall({ q: qh + 4 * r * dh, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: oh + 4 * r * dv, oStride: dv, nq: 1, nk: n, dh, dv, scale: p.scale }),
+                ...plainCall({ q: f32At(qh, r * dh), qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: f32At(oh, r * dv), oStride: dv, nq: 1, nk: n, dh, dv, scale: p.scale }),
                 offset: r, right: 0,
               });
             }

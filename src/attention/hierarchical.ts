@@ -33,7 +33,7 @@ import type { AttnCall } from '../kernels/attention';
 import type { Kernels } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
@@ -315,14 +315,14 @@ export function hierarchicalAttention(
           const s0 = headPtr(src, b, h, qHeads, units, dv);
           const d0 = headPtr(dst, b, h, qHeads, groups, dv);
           for (let g = 0; g < groups; g++) {
-            const from = s0 + 4 * rows[g] * dv;
+            const from = f32At(s0, rows[g] * dv);
             const count = rows[g + 1] - rows[g];
-            const to = d0 + 4 * g * dv;
+            const to = f32At(d0, g * dv);
             if (a.kind === 'mean') rowKernels(kernels).mean({ src: from, srcStride: dv, n: count, d: dv, out: to });
             else if (a.kind === 'max') maxRows(kernels, from, count, dv, to);
             else {
               calls.push(plainCall({
-                q: queries[step] + (a.perHead ? 4 * h * dv : 0), qStride: dv, k: from, kStride: dv, v: from, vStride: dv,
+                q: queries[step] + (a.perHead ? f32Bytes(h * dv) : 0), qStride: dv, k: from, kStride: dv, v: from, vStride: dv,
                 o: to, oStride: dv, nq: 1, nk: count, dh: dv, dv, scale: a.scale,
               }));
             }
@@ -347,8 +347,8 @@ export function hierarchicalAttention(
             const s0 = b0[g];
             const len = b0[g + 1] - s0;
             calls.push(plainCall({
-              q: qh + 4 * s0 * dh, qStride: dh, k: kh + 4 * s0 * dh, kStride: dh, v: vh + 4 * s0 * dv, vStride: dv,
-              o: oh + 4 * s0 * dv, oStride: dv, nq: len, nk: len, dh, dv, scale: p.scale,
+              q: f32At(qh, s0 * dh), qStride: dh, k: f32At(kh, s0 * dh), kStride: dh, v: f32At(vh, s0 * dv), vStride: dv,
+              o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh, dv, scale: p.scale,
             }));
           }
         }
@@ -368,8 +368,8 @@ export function hierarchicalAttention(
               const s0 = groups[g];
               const len = groups[g + 1] - s0;
               lc.push(plainCall({
-                q: xh + 4 * s0 * dv, qStride: dv, k: xh + 4 * s0 * dv, kStride: dv, v: xh + 4 * s0 * dv, vStride: dv,
-                o: oh + 4 * s0 * dv, oStride: dv, nq: len, nk: len, dh: dv, dv, scale: levelScale,
+                q: f32At(xh, s0 * dv), qStride: dv, k: f32At(xh, s0 * dv), kStride: dv, v: f32At(xh, s0 * dv), vStride: dv,
+                o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh: dv, dv, scale: levelScale,
               }));
             }
           }
@@ -380,11 +380,11 @@ export function hierarchicalAttention(
       // Token-level combination y_t = Σ_ℓ c_ℓ·O^ℓ(a_ℓ(t)): one gathered multiply-add per level and head.
       kernels.arena.f32(op, bh * n * dv).fill(0);
       const ancPtr = scope.alloc(L * n, 'ancestors');
-      for (let l = 1; l <= L; l++) kernels.arena.i32(ancPtr + 4 * (l - 1) * n, n).set(anc[l]);
+      for (let l = 1; l <= L; l++) kernels.arena.i32(f32At(ancPtr, (l - 1) * n), n).set(anc[l]);
       for (let l = 0; l <= L; l++) {
         if (weights[l] === 0) continue;
         for (let x = 0; x < bh; x++) {
-          rowKernels(kernels).axpy({ dst: op + 4 * x * n * dv, dstStride: dv, src: O[l] + 4 * x * sizes[l] * dv, srcStride: dv, idx: l === 0 ? 0 : ancPtr + 4 * (l - 1) * n, w: 0, wStride: 0, c: weights[l], n, d: dv });
+          rowKernels(kernels).axpy({ dst: f32At(op, x * n * dv), dstStride: dv, src: f32At(O[l], x * sizes[l] * dv), srcStride: dv, idx: l === 0 ? 0 : f32At(ancPtr, (l - 1) * n), w: 0, wStride: 0, c: weights[l], n, d: dv });
         }
       }
     }

@@ -20,7 +20,7 @@ import { attentionKernels } from '../kernels/attention';
 import { gemmKernels } from '../kernels/gemm';
 import { randomKernels } from '../kernels/random';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
@@ -83,7 +83,7 @@ export function linformerProjections(kernels: Kernels, optionsIn: ProjectionOpti
   const seeds = linformerSeeds(seed);
   assertLive(kernels);
   const make = (s: number): Tensor => {
-    const ptr = kernels.arena.alloc(length * k * 4);
+    const ptr = kernels.arena.alloc(f32Bytes(length * k));
     try {
       randomKernels(kernels).normal({ seed: s, n: length * k, scale: 1 / Math.sqrt(k), out: ptr });
       return { data: kernels.arena.f32(ptr, length * k).slice(), shape: [length, k] };
@@ -174,8 +174,8 @@ export function linformerAttention(
       const ep = scope.place(eView);
       const fp = shared ? ep : scope.place(fView!);
       for (let x = 0; x < projHeads; x++) {
-        rowKernels(kernels).transpose({ src: ep + 4 * x * eRows * kd, srcStride: kd, n, d: kd, dst: et + 4 * x * kd * n, dstStride: n });
-        if (!shared) rowKernels(kernels).transpose({ src: fp + 4 * x * eRows * kd, srcStride: kd, n, d: kd, dst: ft + 4 * x * kd * n, dstStride: n });
+        rowKernels(kernels).transpose({ src: f32At(ep, x * eRows * kd), srcStride: kd, n, d: kd, dst: f32At(et, x * kd * n), dstStride: n });
+        if (!shared) rowKernels(kernels).transpose({ src: f32At(fp, x * eRows * kd), srcStride: kd, n, d: kd, dst: f32At(ft, x * kd * n), dstStride: n });
       }
     } else {
       const seeds = linformerSeeds(seed);
@@ -200,12 +200,12 @@ export function linformerAttention(
         } else {
           if (dh > 0) {
             gemmKernels(kernels).run({
-              a: et + 4 * x * kd * n, lda: n, b: headPtr(kp, b, kvh, kvHeads, n, dh), ldb: dh, c: kProj, ldc: dh,
+              a: f32At(et, x * kd * n), lda: n, b: headPtr(kp, b, kvh, kvHeads, n, dh), ldb: dh, c: kProj, ldc: dh,
               bias: 0, m: kd, n: dh, k: len, transB: false, accumulate: false,
             });
           }
           gemmKernels(kernels).run({
-            a: ft + 4 * x * kd * n, lda: n, b: headPtr(vp, b, kvh, kvHeads, n, dv), ldb: dv, c: vProj, ldc: dv,
+            a: f32At(ft, x * kd * n), lda: n, b: headPtr(vp, b, kvh, kvHeads, n, dv), ldb: dv, c: vProj, ldc: dv,
             bias: 0, m: kd, n: dv, k: len, transB: false, accumulate: false,
           });
         }

@@ -38,7 +38,7 @@ import { gemmKernels } from '../kernels/gemm';
 import { lshKernels } from '../kernels/lsh';
 import { randomKernels } from '../kernels/random';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
@@ -224,7 +224,7 @@ function placeRotations(kernels: Kernels, scope: Scope, plan: HashPlan, dh: numb
   if (plan.buckets === 1) return { ptr: 0, headStride: 0 };
   if (plan.view) return { ptr: scope.place(plan.view), headStride: plan.perHead ? dh * W : 0 };
   const ptr = scope.alloc(heads * dh * W, 'rotations');
-  for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(plan.seed, h), n: dh * W, scale: 1, out: ptr + 4 * h * dh * W });
+  for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(plan.seed, h), n: dh * W, scale: 1, out: f32At(ptr, h * dh * W) });
   return { ptr, headStride: dh * W };
 }
 
@@ -252,9 +252,9 @@ export function lshRotations(kernels: Kernels, optionsIn: LshRotationOptions): T
   const W = rounds * width;
   const size = heads * dh * W;
   assertLive(kernels);
-  const ptr = kernels.arena.alloc(size * 4);
+  const ptr = kernels.arena.alloc(f32Bytes(size));
   try {
-    for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(seed, h), n: dh * W, scale: 1, out: ptr + 4 * h * dh * W });
+    for (let h = 0; h < heads; h++) randomKernels(kernels).normal({ seed: lshHeadSeed(seed, h), n: dh * W, scale: 1, out: f32At(ptr, h * dh * W) });
     return { data: kernels.arena.f32(ptr, size).slice(), shape: [heads, dh, rounds, width] };
   } finally {
     kernels.arena.release(ptr);
@@ -322,7 +322,7 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOpt
     for (let b = 0; b < batch; b++) {
       const len = keyLens[b];
       for (let h = 0; h < heads; h++) {
-        hashRows(kernels, headPtr(xp, b, h, heads, n, dh), len, dh, rot.ptr + 4 * h * rot.headStride, plan, y, halves, ids);
+        hashRows(kernels, headPtr(xp, b, h, heads, n, dh), len, dh, f32At(rot.ptr, h * rot.headStride), plan, y, halves, ids);
         const got = kernels.arena.i32(ids, plan.rounds * len);
         for (let r = 0; r < plan.rounds; r++) {
           out.set(got.subarray(r * len, (r + 1) * len), ((b * heads + h) * plan.rounds + r) * n);
@@ -421,14 +421,14 @@ export function lshAttention(
         const kh = shared ? 0 : headPtr(kp, b, kvh, kvHeads, n, dh);
         const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
         const oh = headPtr(op, b, h, qHeads, n, dv);
-        const rh = rot.ptr + 4 * h * rot.headStride;
+        const rh = f32At(rot.ptr, h * rot.headStride);
         hashRows(kernels, qh, len, dh, rh, plan, y, halves, bq);
         if (!shared) hashRows(kernels, kh, len, dh, rh, plan, y, halves, bk);
         if (shared) lshKernels(kernels).normalize({ src: qh, srcStride: dh, n: len, d: dh, dst: kn, dstStride: dh });
         const keySrc = shared ? kn : kh;
         for (let r = 0; r < plan.rounds; r++) {
-          lshKernels(kernels).countingSort({ keys: bq + 4 * r * len, n: len, nb, counts, perm: permQ, inv: invQ });
-          if (!shared) lshKernels(kernels).countingSort({ keys: bk + 4 * r * len, n: len, nb, counts, perm: permK, inv: invK });
+          lshKernels(kernels).countingSort({ keys: f32At(bq, r * len), n: len, nb, counts, perm: permQ, inv: invQ });
+          if (!shared) lshKernels(kernels).countingSort({ keys: f32At(bk, r * len), n: len, nb, counts, perm: permK, inv: invK });
           // Key positions with the last chunk prepended: ext = [permK[len − pre .. len), permK[0 .. len)].
           const e = kernels.arena.i32(ext, pre + len);
           const pk = kernels.arena.i32(permK, len);
@@ -448,14 +448,14 @@ export function lshAttention(
             let mask = 0;
             if (needMask) {
               mask = maskAt;
-              lshKernels(kernels).chunkMask({ qpos: permQ + 4 * q0, nq: rows, kpos: ext + 4 * k0, nk: keys, causal, selfPenalty: shared ? LSH_SELF_PENALTY : 0, out: mask });
-              maskAt += 4 * rows * keys;
+              lshKernels(kernels).chunkMask({ qpos: f32At(permQ, q0), nq: rows, kpos: f32At(ext, k0), nk: keys, causal, selfPenalty: shared ? LSH_SELF_PENALTY : 0, out: mask });
+              maskAt += f32Bytes(rows * keys);
             }
             calls.push({
-              q: qs + 4 * q0 * dh, qStride: dh, k: ks + 4 * k0 * dh, kStride: dh, v: vs + 4 * k0 * dv, vStride: dv,
-              o: os + 4 * q0 * dv, oStride: dv, nq: rows, nk: keys, dh, dv, scale: p.scale, softcap: 0,
+              q: f32At(qs, q0 * dh), qStride: dh, k: f32At(ks, k0 * dh), kStride: dh, v: f32At(vs, k0 * dv), vStride: dv,
+              o: f32At(os, q0 * dv), oStride: dv, nq: rows, nk: keys, dh, dv, scale: p.scale, softcap: 0,
               mask, maskStride: keys, offset: 0, left: -1, right: -1, keyLen: keys, rel: 0, relStride: 0, relMax: 0,
-              lse: lseS + 4 * q0,
+              lse: f32At(lseS, q0),
             });
           }
           attentionKernels(kernels).onlineMany(calls);

@@ -20,7 +20,7 @@
 
 import type { Kernels } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, formatShape, formatValue, wordIndex } from '../runtime/index';
 import { checkElementCount, Scope, type Tensor, type TensorLike, type TensorView, viewTensor } from '../tensor';
 import { type HeadLayout, bhsdLayout, bshdLayout, runAttention } from './run-heads';
 import { checkMask, type MaskData, placeMask } from './mask';
@@ -263,16 +263,16 @@ export function onnxAttention(
       const pastPtr = past ? scope.place(past) : 0;
       const dst = scope.alloc(batch * kvHeads * nk * dim, name);
       const src = layoutOf(newPtr, kvHeads, nNew, dim);
-      const all = arena.f32(0, arena.byteLength >> 2);
+      const all = arena.f32(0, wordIndex(arena.byteLength));
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < kvHeads; h++) {
-          const d0 = (dst >> 2) + ((b * kvHeads + h) * nk) * dim;
+          const d0 = wordIndex(dst) + ((b * kvHeads + h) * nk) * dim;
           if (past) {
-            const p0 = (pastPtr >> 2) + ((b * kvHeads + h) * pastLen) * dim;
+            const p0 = wordIndex(pastPtr) + ((b * kvHeads + h) * pastLen) * dim;
             all.copyWithin(d0, p0, p0 + pastLen * dim);
           }
           for (let s = 0; s < nNew; s++) {
-            const s0 = (src.ptr >> 2) + b * src.batchStride + h * src.headStride + s * src.rowStride;
+            const s0 = wordIndex(src.ptr) + b * src.batchStride + h * src.headStride + s * src.rowStride;
             all.copyWithin(d0 + (pastLen + s) * dim, s0, s0 + dim);
           }
         }

@@ -21,7 +21,7 @@ import type { Kernels } from '../kernels/instance';
 import { gemmKernels } from '../kernels/gemm';
 import { rowKernels } from '../kernels/rows';
 import { softmaxKernels } from '../kernels/softmax';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
@@ -259,7 +259,7 @@ export function routedAttention(
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             gemmKernels(kernels).run({
-              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + 4 * h * dh * P, ldb: P, c: pi + 4 * b * nq * P, ldc: P,
+              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: f32At(wp, h * dh * P), ldb: P, c: f32At(pi, b * nq * P), ldc: P,
               bias: h === 0 ? bp : 0, m: nq, n: P, k: dh, transB: false, accumulate: h > 0,
             });
           }
@@ -268,8 +268,8 @@ export function routedAttention(
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             gemmKernels(kernels).run({
-              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + (wPerHead ? 4 * h * dh * P : 0), ldb: P,
-              c: pi + 4 * (b * H + h) * nq * P, ldc: P, bias: bp ? bp + 4 * h * bRow : 0, m: nq, n: P, k: dh, transB: false, accumulate: false,
+              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + (wPerHead ? f32Bytes(h * dh * P) : 0), ldb: P,
+              c: f32At(pi, (b * H + h) * nq * P), ldc: P, bias: bp ? f32At(bp, h * bRow) : 0, m: nq, n: P, k: dh, transB: false, accumulate: false,
             });
           }
         }
@@ -288,7 +288,7 @@ export function routedAttention(
         runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            rowKernels(kernels).axpy({ dst: op + 4 * b * nq * dv, dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: pi + 4 * (b * nq * P + h), wStride: P, c: 1, n: nq, d: dv });
+            rowKernels(kernels).axpy({ dst: f32At(op, b * nq * dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: f32At(pi, (b * nq * P + h)), wStride: P, c: 1, n: nq, d: dv });
           }
         }
       } else {
@@ -306,7 +306,7 @@ export function routedAttention(
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < H; h++) {
               const wh = routeHeads === 1 ? 0 : h;
-              rowKernels(kernels).axpy({ dst: headPtr(op, b, h, H, nq, dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: pi + 4 * ((b * routeHeads + wh) * nq * P + path), wStride: P, c: 1, n: nq, d: dv });
+              rowKernels(kernels).axpy({ dst: headPtr(op, b, h, H, nq, dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: f32At(pi, ((b * routeHeads + wh) * nq * P + path)), wStride: P, c: 1, n: nq, d: dv });
             }
           }
         }

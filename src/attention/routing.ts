@@ -37,7 +37,7 @@ import { attentionKernels } from '../kernels/attention';
 import { gemmKernels } from '../kernels/gemm';
 import { lshKernels } from '../kernels/lsh';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32At, formatShape } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewData, viewTensor, WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
@@ -324,11 +324,11 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
   const result = new Float32Array(qHeads * C * dh);
   for (let h = 0; h < qHeads; h++) {
     const kvh = Math.floor(h / group);
-    const muH = mu + 4 * h * C * dh;
+    const muH = f32At(mu, h * C * dh);
     // Normalized samples: queries of every batch entry, then keys.
     for (let b = 0; b < B; b++) {
-      normalizeRows(kernels, headPtr(qp, b, h, qHeads, nq, dh), nq, dh, samples + 4 * b * nq * dh);
-      normalizeRows(kernels, headPtr(kp, b, kvh, kvHeads, nk, dh), nk, dh, samples + 4 * (B * nq + b * nk) * dh);
+      normalizeRows(kernels, headPtr(qp, b, h, qHeads, nq, dh), nq, dh, f32At(samples, b * nq * dh));
+      normalizeRows(kernels, headPtr(kp, b, kvh, kvHeads, nk, dh), nk, dh, f32At(samples, (B * nq + b * nk) * dh));
     }
     if (!spec.centroids) kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(spec.seed, h), spec.iterations, muH, dists);
     for (let b = 0; b < B; b++) {
@@ -338,8 +338,8 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
         const s = arena.f32(dists, C * n);
         for (let c = 0; c < C; c++) topWIndices(s.subarray(c * n, (c + 1) * n), n, take, work, routes, c * take);
       };
-      route(samples + 4 * b * nq * dh, nq, w, qRoutes);
-      route(samples + 4 * (B * nq + b * nk) * dh, nk, kw, kRoutes);
+      route(f32At(samples, b * nq * dh), nq, w, qRoutes);
+      route(f32At(samples, (B * nq + b * nk) * dh), nk, kw, kRoutes);
       arena.i32(qIdx, C * w).set(qRoutes);
       arena.i32(kIdx, C * kw).set(kRoutes);
       const qh = headPtr(qp, b, h, qHeads, nq, dh);
@@ -350,13 +350,13 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
       rowKernels(kernels).gather({ src: vh, srcStride: dv, idx: kIdx, n: C * kw, d: dv, dst: vc, dstStride: dv });
       const calls: AttnCall[] = [];
       for (let c = 0; c < C; c++) {
-        if (causal) lshKernels(kernels).chunkMask({ qpos: qIdx + 4 * c * w, nq: w, kpos: kIdx + 4 * c * kw, nk: kw, causal: true, selfPenalty: 0, out: mask + 4 * c * w * kw });
+        if (causal) lshKernels(kernels).chunkMask({ qpos: f32At(qIdx, c * w), nq: w, kpos: f32At(kIdx, c * kw), nk: kw, causal: true, selfPenalty: 0, out: f32At(mask, c * w * kw) });
         calls.push({
           ...plainCall({
-            q: qc + 4 * c * w * dh, qStride: dh, k: kc + 4 * c * kw * dh, kStride: dh, v: vc + 4 * c * kw * dv, vStride: dv,
-            o: oc + 4 * c * w * dv, oStride: dv, nq: w, nk: kw, dh, dv, scale: p.scale, lse: causal ? lse + 4 * c * w : 0,
+            q: f32At(qc, c * w * dh), qStride: dh, k: f32At(kc, c * kw * dh), kStride: dh, v: f32At(vc, c * kw * dv), vStride: dv,
+            o: f32At(oc, c * w * dv), oStride: dv, nq: w, nk: kw, dh, dv, scale: p.scale, lse: causal ? f32At(lse, c * w) : 0,
           }),
-          mask: causal ? mask + 4 * c * w * kw : 0,
+          mask: causal ? f32At(mask, c * w * kw) : 0,
           maskStride: causal ? kw : 0,
         });
       }
@@ -468,10 +468,10 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
     const mu = scope.alloc(H * C * dh, 'centroids');
     for (let h = 0; h < H; h++) {
       for (let b = 0; b < B; b++) {
-        normalizeRows(kernels, headPtr(qp, b, h, H, nq, dh), nq, dh, samples + 4 * b * nq * dh);
-        if (k) normalizeRows(kernels, headPtr(kp, b, Math.floor(h / group), kvHeads, nk, dh), nk, dh, samples + 4 * (B * nq + b * nk) * dh);
+        normalizeRows(kernels, headPtr(qp, b, h, H, nq, dh), nq, dh, f32At(samples, b * nq * dh));
+        if (k) normalizeRows(kernels, headPtr(kp, b, Math.floor(h / group), kvHeads, nk, dh), nk, dh, f32At(samples, (B * nq + b * nk) * dh));
       }
-      kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(seed, h), iterations, mu + 4 * h * C * dh, dists);
+      kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(seed, h), iterations, f32At(mu, h * C * dh), dists);
     }
     return { data: arena.f32(mu, H * C * dh).slice(), shape: [H, C, dh] };
   } finally {

@@ -3,7 +3,7 @@
 // inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
 
 import type { AttnCall } from '../kernels/attention';
-import type { Kernels } from '../kernels/instance';
+import { CHUNKS_PER_THREAD, type Kernels, TILE_ROWS } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
 import { f32At, wordIndex } from '../runtime/index';
 import { headAt, type HeadLayout } from './head-layout';
@@ -67,10 +67,7 @@ function rowChunk(call: AttnCall, r0: number, rows: number): AttnCall {
 
 /** Query rows per task when splitting for threads: whole 4-row tiles, at least 64 rows. */
 const MIN_CHUNK_ROWS = 64;
-/** Rows of the kernel's query tile: row chunks are whole tiles, so results do not depend on threads. */
-const TILE_ROWS = 4;
-/** Tasks per thread a split aims at, to even out a loaded machine's threads. */
-const CHUNKS_PER_THREAD = 4;
+
 
 /**
  * (batch, head) pairs turned into kernel calls at a time. A call object per pair for all of a

@@ -29,7 +29,7 @@
 import type { Kernels } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError } from '../runtime/index';
+import { AttentionError, f32At } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
@@ -125,8 +125,8 @@ export function segmentedAttention(
           const r0 = s === 0 ? 0 : end[s - 1];
           attentionKernels(kernels).online({
             ...plainCall({
-              q: qh + 4 * r0 * dh, qStride: dh, k: kh + 4 * start[s] * dh, kStride: dh, v: vh + 4 * start[s] * dv, vStride: dv,
-              o: oh + 4 * r0 * dv, oStride: dv, nq: end[s] - r0, nk: end[s] - start[s], dh, dv, scale: p.scale, lse: lse + 4 * r0,
+              q: f32At(qh, r0 * dh), qStride: dh, k: f32At(kh, start[s] * dh), kStride: dh, v: f32At(vh, start[s] * dv), vStride: dv,
+              o: f32At(oh, r0 * dv), oStride: dv, nq: end[s] - r0, nk: end[s] - start[s], dh, dv, scale: p.scale, lse: f32At(lse, r0),
             }),
             offset: r0 - start[s],
             right: causal ? 0 : -1,
@@ -135,17 +135,17 @@ export function segmentedAttention(
           if (s > 0 && !causal) {
             const rows = end[s - 1] - start[s];
             attentionKernels(kernels).online(plainCall({
-              q: qh + 4 * start[s] * dh, qStride: dh, k: kh + 4 * end[s - 1] * dh, kStride: dh, v: vh + 4 * end[s - 1] * dv, vStride: dv,
+              q: f32At(qh, start[s] * dh), qStride: dh, k: f32At(kh, end[s - 1] * dh), kStride: dh, v: f32At(vh, end[s - 1] * dv), vStride: dv,
               o: tmp, oStride: dv, nq: rows, nk: end[s] - end[s - 1], dh, dv, scale: p.scale, lse: lseT,
             }));
-            attentionKernels(kernels).merge({ acc: oh + 4 * start[s] * dv, accStride: dv, lseAcc: lse + 4 * start[s], part: tmp, partStride: dv, lsePart: lseT, rows, dv });
+            attentionKernels(kernels).merge({ acc: f32At(oh, start[s] * dv), accStride: dv, lseAcc: f32At(lse, start[s]), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
           }
         }
         if (!useSummaries) continue;
         // C. Summary tokens of the segments a row is not in.
         for (let s = 0; s < W; s++) {
-          rowKernels(kernels).mean({ src: kh + 4 * start[s] * dh, srcStride: dh, n: end[s] - start[s], d: dh, out: ks + 4 * s * dh });
-          rowKernels(kernels).mean({ src: vh + 4 * start[s] * dv, srcStride: dv, n: end[s] - start[s], d: dv, out: vs + 4 * s * dv });
+          rowKernels(kernels).mean({ src: f32At(kh, start[s] * dh), srcStride: dh, n: end[s] - start[s], d: dh, out: f32At(ks, s * dh) });
+          rowKernels(kernels).mean({ src: f32At(vh, start[s] * dv), srcStride: dv, n: end[s] - start[s], d: dv, out: f32At(vs, s * dv) });
         }
         const smin = (t: number): number => (t < S ? 0 : Math.floor((t - S) / step) + 1);
         const smax = (t: number): number => Math.min(W - 1, Math.floor(t / step));
@@ -160,10 +160,10 @@ export function segmentedAttention(
             for (let c0 = r0; c0 < r1; c0 += S) {
               const rows = Math.min(S, r1 - c0);
               attentionKernels(kernels).online(plainCall({
-                q: qh + 4 * c0 * dh, qStride: dh, k: ks + 4 * first * dh, kStride: dh, v: vs + 4 * first * dv, vStride: dv,
+                q: f32At(qh, c0 * dh), qStride: dh, k: f32At(ks, first * dh), kStride: dh, v: f32At(vs, first * dv), vStride: dv,
                 o: tmp, oStride: dv, nq: rows, nk: count, dh, dv, scale: p.scale, lse: lseT,
               }));
-              attentionKernels(kernels).merge({ acc: oh + 4 * c0 * dv, accStride: dv, lseAcc: lse + 4 * c0, part: tmp, partStride: dv, lsePart: lseT, rows, dv });
+              attentionKernels(kernels).merge({ acc: f32At(oh, c0 * dv), accStride: dv, lseAcc: f32At(lse, c0), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
             }
           }
           r0 = r1;

@@ -14,9 +14,9 @@
 // §3.1 (sliding and dilated sliding windows); ONNX Attention left/right windows.
 
 import type { AttnCall } from '../kernels/attention';
-import type { Kernels } from '../kernels/instance';
+import { type Kernels, TILE_ROWS } from '../kernels/instance';
 import { attentionKernels } from '../kernels/attention';
-import { AttentionError, formatValue } from '../runtime/index';
+import { AttentionError, f32At, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, prepare, Scope,
@@ -146,14 +146,17 @@ const BLOCK_ROWS = 256;
  * repack most keys), as do unbounded sides. Rows of a block that see no key are zeroed here
  * (lse −∞). Block starts are multiples of 4, like the kernel's query tiles.
  */
+/** Keys per window span below which blocks would repack most keys: one call over all keys instead. */
+const MIN_KEYS_PER_SPAN = 4;
+
 function windowBlocks(kernels: Kernels, call: AttnCall, emit: (c: AttnCall) => void): void {
   const keyLen = Math.min(call.keyLen, call.nk);
   const span = call.left + call.right + 1;
-  if (call.left < 0 || call.right < 0 || 4 * span > keyLen || call.mask && call.maskStride !== 0) {
+  if (call.left < 0 || call.right < 0 || span > keyLen / MIN_KEYS_PER_SPAN || call.mask && call.maskStride !== 0) {
     emit(call);
     return;
   }
-  const rows = Math.ceil(Math.max(BLOCK_ROWS, 2 * span) / 4) * 4;
+  const rows = Math.ceil(Math.max(BLOCK_ROWS, 2 * span) / TILE_ROWS) * TILE_ROWS;
   for (let r0 = 0; r0 < call.nq; r0 += rows) {
     const r1 = Math.min(r0 + rows, call.nq);
     const lo = Math.max(0, r0 + call.offset - call.left);
@@ -166,12 +169,12 @@ function windowBlocks(kernels: Kernels, call: AttnCall, emit: (c: AttnCall) => v
     }
     emit({
       ...call,
-      q: call.q + 4 * r0 * call.qStride,
-      o: call.o + 4 * r0 * call.oStride,
-      lse: call.lse ? call.lse + 4 * r0 : 0,
-      k: call.k + 4 * lo * call.kStride,
-      v: call.v + 4 * lo * call.vStride,
-      mask: call.mask ? call.mask + 4 * lo : 0,
+      q: f32At(call.q, r0 * call.qStride),
+      o: f32At(call.o, r0 * call.oStride),
+      lse: call.lse ? f32At(call.lse, r0) : 0,
+      k: f32At(call.k, lo * call.kStride),
+      v: f32At(call.v, lo * call.vStride),
+      mask: call.mask ? f32At(call.mask, lo) : 0,
       nq: r1 - r0,
       nk: hi - lo,
       keyLen: hi - lo,
@@ -205,7 +208,7 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
     const sigma = mod(rho + w.offset, d);
     const nkSub = w.nk > sigma ? Math.ceil((w.nk - sigma) / d) : 0;
     const keyLenSub = w.keyLen > sigma ? Math.ceil((w.keyLen - sigma) / d) : 0;
-    const o = w.o + 4 * rho * w.oStride;
+    const o = f32At(w.o, rho * w.oStride);
     if (keyLenSub === 0) {
       // No key of this residue: the rows see nothing (zeros, lse −∞).
       const view = kernels.arena.f32(w.o, (w.nq - 1) * w.oStride + w.dv);
@@ -224,9 +227,9 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
       mask = w.maskScratch;
     }
     run({
-      q: w.q + 4 * rho * w.qStride, qStride: w.qStride * d,
-      k: w.k + 4 * sigma * w.kStride, kStride: w.kStride * d,
-      v: w.v + 4 * sigma * w.vStride, vStride: w.vStride * d,
+      q: f32At(w.q, rho * w.qStride), qStride: w.qStride * d,
+      k: f32At(w.k, sigma * w.kStride), kStride: w.kStride * d,
+      v: f32At(w.v, sigma * w.vStride), vStride: w.vStride * d,
       o, oStride: w.oStride * d,
       nq: nqSub, nk: nkSub, dh: w.dh, dv: w.dv, scale: w.scale, softcap: 0,
       mask, maskStride: 0, offset: (rho + w.offset - sigma) / d, left: w.left, right: w.right, keyLen: keyLenSub,

@@ -10,6 +10,12 @@ import {
   Arena, AttentionError, exportedConstant, type Isa, type KernelExports, withGuardChecks, WorkerPool, Workspaces,
 } from '../runtime/index';
 
+/** Rows of the kernels' register tiles (GEMM's 4×8 micro-kernel, attention's 4-row query tiles): row splits are whole tiles, so results do not depend on the thread count. */
+export const TILE_ROWS = 4;
+
+/** Tasks per thread a split for the worker pool aims at, to even out a loaded machine's threads. */
+export const CHUNKS_PER_THREAD = 4;
+
 /**
  * A job for the worker pool: `count` parameter blocks of `stride` bytes for the kernel of `kind`
  * (runtime/tasks.ts), each filled by `write(block, i)` with its workspace field (at `wsOffset`)

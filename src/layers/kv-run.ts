@@ -16,6 +16,7 @@ import { softmaxKernels } from '../kernels/softmax';
 import type { RelBias } from '../position/bias';
 import type { Scope } from '../tensor';
 import type { KVStorage, SlotRun } from './kv-storage';
+import { f32At, wordIndex } from '../runtime/index';
 
 /** @internal one attention call through a cache (see the header). */
 export interface CacheAttentionCall {
@@ -85,7 +86,7 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
     pieces.push({ ...rows, count: n, offset: 0, time: cache.length, runCalls: store.runner(kernels, { ptr: rows.k.ptr, rowsPerHead: n }) });
   }
   const rowsAll = batch * qHeads * nq;
-  const shifted = (time: number): PlacedMask | undefined => (call.mask ? { ...call.mask, ptr: call.mask.ptr + 4 * time } : undefined);
+  const shifted = (time: number): PlacedMask | undefined => (call.mask ? { ...call.mask, ptr: f32At(call.mask.ptr, time) } : undefined);
   const planOf = (p: (typeof pieces)[number]): AttentionPlan => ({
     batch, qHeads, kvHeads: cache.heads, nq, nk: p.count, dh, dv,
     q: call.q, k: p.k, v: p.v, o: call.o,
@@ -107,7 +108,7 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < qHeads; h++) {
           const r = (b * qHeads + h) * nq;
-          attentionKernels(kernels).merge({ acc: call.o.ptr + 4 * (b * call.o.batchStride + h * call.o.headStride), accStride: call.o.rowStride, lseAcc: lseAcc + 4 * r, part: tmp + 4 * r * dv, partStride: dv, lsePart: lsePart + 4 * r, rows: nq, dv });
+          attentionKernels(kernels).merge({ acc: f32At(call.o.ptr, (b * call.o.batchStride + h * call.o.headStride)), accStride: call.o.rowStride, lseAcc: f32At(lseAcc, r), part: f32At(tmp, r * dv), partStride: dv, lsePart: f32At(lsePart, r), rows: nq, dv });
         }
       }
     });
@@ -120,10 +121,10 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
       const part = scope.alloc(Math.max(1, rowsAll * p.count), 'weights');
       const k = store.keysF32(kernels, scope, p.k, p.count);
       runAttention(kernels, { ...planOf(p), k, dv: 0, runCalls: undefined, weights: { ptr: part, mode: 2 } });
-      const mem = kernels.arena.f32(0, kernels.arena.byteLength >> 2);
+      const mem = kernels.arena.f32(0, wordIndex(kernels.arena.byteLength));
       for (let r = 0; r < rowsAll; r++) {
-        const src = (part >> 2) + r * p.count;
-        mem.copyWithin((w >> 2) + r * total + p.time, src, src + p.count);
+        const src = wordIndex(part) + r * p.count;
+        mem.copyWithin(wordIndex(w) + r * total + p.time, src, src + p.count);
       }
     }
     softmaxKernels(kernels).rows({ x: w, rows: rowsAll, cols: total, stride: total });
@@ -132,11 +133,11 @@ export function attendCache(kernels: Kernels, scope: Scope, call: CacheAttention
 
 /** Writes zeros to every (b, h, row) of an output layout. */
 function zeroRows(arena: Kernels['arena'], o: HeadLayout, batch: number, heads: number, rows: number, dv: number): void {
-  const mem = arena.f32(0, arena.byteLength >> 2);
+  const mem = arena.f32(0, wordIndex(arena.byteLength));
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < rows; i++) {
-        const at = (o.ptr >> 2) + b * o.batchStride + h * o.headStride + i * o.rowStride;
+        const at = wordIndex(o.ptr) + b * o.batchStride + h * o.headStride + i * o.rowStride;
         mem.fill(0, at, at + dv);
       }
     }

@@ -22,7 +22,7 @@ import type { Kernels } from '../kernels/instance';
 import { rowKernels } from '../kernels/rows';
 import { kvKernels, type KvRowFormat, kvRowBytes } from '../kernels/kv';
 import type { HeadLayout } from '../attention/run-heads';
-import { AttentionError } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, wordIndex } from '../runtime/index';
 import { checkElementCount, type Scope } from '../tensor';
 
 /** Element type of a KV cache's rows: float32, IEEE half, or int8 with one f32 scale per row (token). */
@@ -93,7 +93,7 @@ export class KVStorage {
   }
 
   private meanBytes(): number {
-    return this.dtype === 'int8' ? 4 * this.dims.batch * this.dims.heads * this.dims.headDim : 0;
+    return this.dtype === 'int8' ? f32Bytes(this.dims.batch * this.dims.heads * this.dims.headDim) : 0;
   }
 
   /** Bytes the key and value blocks take (scales, flags and the keys' mean included). */
@@ -104,7 +104,7 @@ export class KVStorage {
 
   /** The keys' mean of head (b, h) (int8), else 0. */
   private meanAt(head: number): number {
-    return this.meanPtr && this.meanPtr + 4 * head * this.dims.headDim;
+    return this.meanPtr && f32At(this.meanPtr, head * this.dims.headDim);
   }
 
   /** int8: sets the keys' mean from new rows [t0, n) of kNew, once (until forgetMean). */
@@ -113,7 +113,7 @@ export class KVStorage {
     const { batch, heads, headDim: d } = this.dims;
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
-        const from = kNew.ptr + 4 * (b * kNew.batchStride + h * kNew.headStride + t0 * kNew.rowStride);
+        const from = f32At(kNew.ptr, (b * kNew.batchStride + h * kNew.headStride + t0 * kNew.rowStride));
         rowKernels(kernels).mean({ src: from, srcStride: kNew.rowStride, n: n - t0, d, out: this.meanAt(b * heads + h) });
       }
     }
@@ -157,8 +157,8 @@ export class KVStorage {
    */
   private store(kernels: Kernels, src: number, srcStride: number, rows: number, d: number, dst: number, dstBytes: number, head: number): void {
     if (this.format === 'f32') {
-      const mem = this.arena.f32(0, this.arena.byteLength >> 2);
-      for (let r = 0; r < rows; r++) mem.copyWithin((dst + r * dstBytes) >> 2, (src >> 2) + r * srcStride, (src >> 2) + r * srcStride + d);
+      const mem = this.arena.f32(0, wordIndex(this.arena.byteLength));
+      for (let r = 0; r < rows; r++) mem.copyWithin(wordIndex(dst + r * dstBytes), wordIndex(src) + r * srcStride, wordIndex(src) + r * srcStride + d);
     } else {
       kvKernels(kernels).fromF32(this.format, src, srcStride, rows, d, dst, dstBytes, head >= 0 ? this.meanAt(head) : 0);
     }
@@ -180,8 +180,8 @@ export class KVStorage {
           for (let t = t0; t < n;) {
             const slot = (first + t) % capacity;
             const run = Math.min(n - t, capacity - slot);
-            const from = src.ptr + 4 * (b * src.batchStride + h * src.headStride + t * src.rowStride);
-            const to = dst.ptr + 4 * (b * dst.batchStride + h * dst.headStride) + slot * rowBytes;
+            const from = f32At(src.ptr, (b * src.batchStride + h * src.headStride + t * src.rowStride));
+            const to = f32At(dst.ptr, (b * dst.batchStride + h * dst.headStride)) + slot * rowBytes;
             this.store(kernels, from, src.rowStride, run, d, to, rowBytes, keys ? b * heads + h : -1);
             t += run;
           }
@@ -206,8 +206,8 @@ export class KVStorage {
       const out = { ptr, batchStride: heads * n * row, headStride: n * row, rowStride: row };
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
-          const from = src.ptr + 4 * (b * src.batchStride + h * src.headStride);
-          this.store(kernels, from, src.rowStride, n, d, ptr + 4 * (b * out.batchStride + h * out.headStride), rowBytes, keys ? b * heads + h : -1);
+          const from = f32At(src.ptr, (b * src.batchStride + h * src.headStride));
+          this.store(kernels, from, src.rowStride, n, d, f32At(ptr, (b * out.batchStride + h * out.headStride)), rowBytes, keys ? b * heads + h : -1);
         }
       }
       return out;
@@ -226,8 +226,8 @@ export class KVStorage {
     const out = { ptr, batchStride: heads * count * d, headStride: count * d, rowStride: d };
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
-        const from = rows.ptr + 4 * (b * rows.batchStride + h * rows.headStride);
-        kvKernels(kernels).toF32(this.format, from, 4 * rows.rowStride, count, d, ptr + 4 * (b * out.batchStride + h * out.headStride), d, this.meanAt(b * heads + h));
+        const from = f32At(rows.ptr, (b * rows.batchStride + h * rows.headStride));
+        kvKernels(kernels).toF32(this.format, from, f32Bytes(rows.rowStride), count, d, f32At(ptr, (b * out.batchStride + h * out.headStride)), d, this.meanAt(b * heads + h));
       }
     }
     return out;
@@ -243,7 +243,7 @@ export class KVStorage {
     const tmp = this.format === 'f32' || length === 0 ? 0 : scope.alloc(length * d, 'kvCache read');
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
-        const head = src.ptr + 4 * (b * src.batchStride + h * src.headStride);
+        const head = f32At(src.ptr, (b * src.batchStride + h * src.headStride));
         for (const s of runs) {
           const from = head + s.slot * rowBytes;
           if (this.format !== 'f32') {
@@ -265,7 +265,7 @@ export class KVStorage {
   reorder(idx: number[], live: number): void {
     const { batch, heads, capacity, headDim } = this.dims;
     const blocks: Array<[number, number, number]> = [[this.kPtr, capacity * this.kRowBytes, live * this.kRowBytes], [this.vPtr, capacity * this.vRowBytes, live * this.vRowBytes]];
-    if (this.meanPtr) blocks.push([this.meanPtr, 4 * headDim, 4 * headDim]);
+    if (this.meanPtr) blocks.push([this.meanPtr, f32Bytes(headDim), f32Bytes(headDim)]);
     for (const [ptr, headBytes, liveBytes] of blocks) {
       const entry = heads * headBytes;
       // Save the sources that get overwritten before they are read, then gather.

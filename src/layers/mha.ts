@@ -25,7 +25,7 @@ import { attentionKernels } from '../kernels/attention';
 import { gemmKernels } from '../kernels/gemm';
 import { PositionEncoding, type RelBias } from '../position/bias';
 import { applyRope, resolvePositions, RopeTables } from '../position/rope';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, formatShape, formatValue } from '../runtime/index';
 import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, writeOut,
 } from '../tensor';
@@ -299,8 +299,8 @@ export class MultiHeadAttention {
         const buf = scope.alloc(Math.max(1, B * S * total), 'projections');
         linear(kernels, xp, this.dModel, B * S, this.dModel, W.wq, total, W.bias, buf, total);
         q = { ptr: buf, batchStride: S * total, headStride: Dh, rowStride: total };
-        k = { ptr: buf + 4 * qOut, batchStride: S * total, headStride: Dh, rowStride: total };
-        v = { ptr: buf + 4 * (qOut + kvOut), batchStride: S * total, headStride: Dh, rowStride: total };
+        k = { ptr: f32At(buf, qOut), batchStride: S * total, headStride: Dh, rowStride: total };
+        v = { ptr: f32At(buf, (qOut + kvOut)), batchStride: S * total, headStride: Dh, rowStride: total };
         if (this.ropeTables && ropePositions) {
           const { positions: posPtr, ...table } = this.ropeTables.forPositions(scope, ropePositions);
           const spec = this.ropeTables.spec;
@@ -316,14 +316,14 @@ export class MultiHeadAttention {
           const kv = scope.alloc(Math.max(1, B * Sk * 2 * kvOut), 'key/value projection');
           const kp = scope.place(ctx.key);
           if (ctx.same && W.fused) {
-            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? f32At(W.bias, qOut) : 0, kv, 2 * kvOut);
           } else {
             const vp = ctx.same ? kp : scope.place(ctx.value);
-            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
-            linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? W.bias + 4 * (qOut + kvOut) : 0, kv + 4 * kvOut, 2 * kvOut);
+            linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? f32At(W.bias, qOut) : 0, kv, 2 * kvOut);
+            linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? f32At(W.bias, (qOut + kvOut)) : 0, f32At(kv, kvOut), 2 * kvOut);
           }
           k = { ptr: kv, batchStride: Sk * 2 * kvOut, headStride: Dh, rowStride: 2 * kvOut };
-          v = { ptr: kv + 4 * kvOut, batchStride: Sk * 2 * kvOut, headStride: Dh, rowStride: 2 * kvOut };
+          v = { ptr: f32At(kv, kvOut), batchStride: Sk * 2 * kvOut, headStride: Dh, rowStride: 2 * kvOut };
         }
       }
 
@@ -455,16 +455,16 @@ export class MultiHeadAttention {
       const kp = scope.place(kc.view);
       const kv = scope.alloc(Math.max(1, B * Sk * 2 * kvOut), 'key/value projection');
       if (same && W.fused) {
-        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
+        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, 2 * kvOut, W.bias ? f32At(W.bias, qOut) : 0, kv, 2 * kvOut);
       } else {
         const vp = same ? kp : scope.place(vc.view);
-        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? W.bias + 4 * qOut : 0, kv, 2 * kvOut);
-        linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? W.bias + 4 * (qOut + kvOut) : 0, kv + 4 * kvOut, 2 * kvOut);
+        linear(kernels, kp, this.kdim, B * Sk, this.kdim, W.wk, kvOut, W.bias ? f32At(W.bias, qOut) : 0, kv, 2 * kvOut);
+        linear(kernels, vp, this.vdim, B * Sk, this.vdim, W.wv, kvOut, W.bias ? f32At(W.bias, (qOut + kvOut)) : 0, f32At(kv, kvOut), 2 * kvOut);
       }
       target.reset();
       target.appendFrom(
         { ptr: kv, batchStride: Sk * 2 * kvOut, headStride: this.headDim, rowStride: 2 * kvOut },
-        { ptr: kv + 4 * kvOut, batchStride: Sk * 2 * kvOut, headStride: this.headDim, rowStride: 2 * kvOut },
+        { ptr: f32At(kv, kvOut), batchStride: Sk * 2 * kvOut, headStride: this.headDim, rowStride: 2 * kvOut },
         Sk,
       );
       return target;

@@ -43,7 +43,7 @@ import { attentionKernels } from '../kernels/attention';
 import { gemmKernels } from '../kernels/gemm';
 import { rowKernels } from '../kernels/rows';
 import { sinusoidalPositions } from '../position/sinusoidal';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
   type WasmTensor, writeOut,
@@ -219,21 +219,21 @@ export class RecurrentMemoryAttention {
     const blocks: number[] = [];
     try {
       if (this.memoryLength > 0) {
-        this.kMem = this.arena.alloc(kSize * 4);
+        this.kMem = this.arena.alloc(f32Bytes(kSize));
         blocks.push(this.kMem);
-        this.vMem = this.arena.alloc(vSize * 4);
+        this.vMem = this.arena.alloc(f32Bytes(vSize));
         blocks.push(this.vMem);
       }
       if (wView) {
-        this.wr = this.arena.alloc(hd * dModel * 4);
+        this.wr = this.arena.alloc(f32Bytes(hd * dModel));
         blocks.push(this.wr);
         this.arena.f32(this.wr, hd * dModel).set(viewData(wView));
-        this.vPtr = this.arena.alloc(hd * 4);
+        this.vPtr = this.arena.alloc(f32Bytes(hd));
         blocks.push(this.vPtr);
         this.arena.f32(this.vPtr, hd).set(v);
       }
       if (u) {
-        this.uPtr = this.arena.alloc(hd * 4);
+        this.uPtr = this.arena.alloc(f32Bytes(hd));
         blocks.push(this.uPtr);
         this.arena.f32(this.uPtr, hd).set(u);
       }
@@ -266,7 +266,7 @@ export class RecurrentMemoryAttention {
     const { batch: B, heads: H, memoryLength: M, held: m } = this;
     const copy = (ptr: number, d: number): Tensor => {
       const data = new Float32Array(B * H * m * d);
-      for (let x = 0; x < B * H; x++) data.set(this.arena.f32(ptr + 4 * x * M * d, m * d), x * m * d);
+      for (let x = 0; x < B * H; x++) data.set(this.arena.f32(f32At(ptr, x * M * d), m * d), x * m * d);
       return { data, shape: [B, H, m, d] };
     };
     return { keys: copy(this.kMem, this.headDim), values: copy(this.vMem, this.valueDim) };
@@ -285,11 +285,11 @@ export class RecurrentMemoryAttention {
       const positions = Array.from({ length: rows }, (_, t) => rows - 1 - t);
       const pe = sinusoidalPositions(rows, dModel, { layout: 'concatenated', positions });
       gemmKernels(kernels).reserve(hd, dModel);
-      const peP = this.arena.alloc(rows * dModel * 4);
+      const peP = this.arena.alloc(f32Bytes(rows * dModel));
       let r = 0;
       try {
         this.arena.f32(peP, rows * dModel).set(pe.data);
-        r = this.arena.alloc(rows * hd * 4);
+        r = this.arena.alloc(f32Bytes(rows * hd));
         gemmKernels(kernels).run({ a: peP, lda: dModel, b: this.wr, ldb: dModel, c: r, ldc: hd, bias: 0, m: rows, n: hd, k: dModel, transB: true, accumulate: false });
       } catch (e) {
         if (r) this.arena.release(r);
@@ -301,7 +301,7 @@ export class RecurrentMemoryAttention {
       this.rPtr = r;
       this.rRows = rows;
     }
-    return this.rPtr + 4 * (this.rRows - P) * hd;
+    return f32At(this.rPtr, (this.rRows - P) * hd);
   }
 
   /**
@@ -370,18 +370,18 @@ export class RecurrentMemoryAttention {
         const vb = scope.alloc(B * H * klen * dv, 'values');
         for (let x = 0; x < B * H; x++) {
           if (m > 0) {
-            arena.f32(kb + 4 * x * klen * dh, m * dh).set(arena.f32(this.kMem + 4 * x * M * dh, m * dh));
-            arena.f32(vb + 4 * x * klen * dv, m * dv).set(arena.f32(this.vMem + 4 * x * M * dv, m * dv));
+            arena.f32(f32At(kb, x * klen * dh), m * dh).set(arena.f32(f32At(this.kMem, x * M * dh), m * dh));
+            arena.f32(f32At(vb, x * klen * dv), m * dv).set(arena.f32(f32At(this.vMem, x * M * dv), m * dv));
           }
-          arena.f32(kb + 4 * (x * klen + m) * dh, n * dh).set(arena.f32(kp + 4 * x * n * dh, n * dh));
-          arena.f32(vb + 4 * (x * klen + m) * dv, n * dv).set(arena.f32(vp + 4 * x * n * dv, n * dv));
+          arena.f32(f32At(kb, (x * klen + m) * dh), n * dh).set(arena.f32(f32At(kp, x * n * dh), n * dh));
+          arena.f32(f32At(vb, (x * klen + m) * dv), n * dv).set(arena.f32(f32At(vp, x * n * dv), n * dv));
         }
         // q + u for the content term (q itself when u is 0).
         let qu = qp;
         if (this.hasU) {
           qu = scope.alloc(B * H * n * dh, 'q + u');
           for (let x = 0; x < B * H; x++) {
-            rowKernels(kernels).biasScale({ src: qp + 4 * x * n * dh, srcStride: dh, n, d: dh, bias: this.uPtr + 4 * (x % H) * dh, scale: 1, dst: qu + 4 * x * n * dh, dstStride: dh });
+            rowKernels(kernels).biasScale({ src: f32At(qp, x * n * dh), srcStride: dh, n, d: dh, bias: f32At(this.uPtr, (x % H) * dh), scale: 1, dst: f32At(qu, x * n * dh), dstStride: dh });
           }
         }
         const table = hasPos ? scope.alloc(n * width, 'relative-position table') : 0;
@@ -396,15 +396,15 @@ export class RecurrentMemoryAttention {
             const x = b * H + h;
             if (hasPos) {
               // B_i[t] = scale·(q_i + v)·r_t, t = 0 … P − 1 ↔ distance P − 1 − t: one GEMM into the table.
-              rowKernels(kernels).biasScale({ src: qp + 4 * x * n * dh, srcStride: dh, n, d: dh, bias: this.vPtr + 4 * h * dh, scale: this.scale, dst: qv, dstStride: dh });
-              gemmKernels(kernels).run({ a: qv, lda: dh, b: r + 4 * h * dh, ldb: hd, c: table, ldc: width, bias: 0, m: n, n: P, k: dh, transB: true, accumulate: false });
+              rowKernels(kernels).biasScale({ src: f32At(qp, x * n * dh), srcStride: dh, n, d: dh, bias: f32At(this.vPtr, h * dh), scale: this.scale, dst: qv, dstStride: dh });
+              gemmKernels(kernels).run({ a: qv, lda: dh, b: f32At(r, h * dh), ldb: hd, c: table, ldc: width, bias: 0, m: n, n: P, k: dh, transB: true, accumulate: false });
             }
             runAttention(kernels, {
               batch: 1, qHeads: 1, kvHeads: 1, nq: n, nk: klen, dh, dv,
-              q: { ptr: qu + 4 * x * n * dh, batchStride: 0, headStride: 0, rowStride: dh },
-              k: { ptr: kb + 4 * x * klen * dh, batchStride: 0, headStride: 0, rowStride: dh },
-              v: { ptr: vb + 4 * x * klen * dv, batchStride: 0, headStride: 0, rowStride: dv },
-              o: { ptr: op + 4 * x * n * dv, batchStride: 0, headStride: 0, rowStride: dv },
+              q: { ptr: f32At(qu, x * n * dh), batchStride: 0, headStride: 0, rowStride: dh },
+              k: { ptr: f32At(kb, x * klen * dh), batchStride: 0, headStride: 0, rowStride: dh },
+              v: { ptr: f32At(vb, x * klen * dv), batchStride: 0, headStride: 0, rowStride: dv },
+              o: { ptr: f32At(op, x * n * dv), batchStride: 0, headStride: 0, rowStride: dv },
               scale: this.scale, softcap: 0, mask: undefined, weights: undefined, offsets: [m], keyLens: [klen],
               left: this.sameLength ? M - 1 : -1, right: 0,
               relBias: hasPos ? { ptr: table, batchStride: 0, headStride: 0, rowStride: width, maxDistance: P - 1 } : undefined,
@@ -415,8 +415,8 @@ export class RecurrentMemoryAttention {
         if (update && M > 0) {
           const keep = Math.min(M, klen);
           for (let x = 0; x < B * H; x++) {
-            arena.f32(this.kMem + 4 * x * M * dh, keep * dh).set(arena.f32(kb + 4 * (x * klen + klen - keep) * dh, keep * dh));
-            arena.f32(this.vMem + 4 * x * M * dv, keep * dv).set(arena.f32(vb + 4 * (x * klen + klen - keep) * dv, keep * dv));
+            arena.f32(f32At(this.kMem, x * M * dh), keep * dh).set(arena.f32(f32At(kb, (x * klen + klen - keep) * dh), keep * dh));
+            arena.f32(f32At(this.vMem, x * M * dv), keep * dv).set(arena.f32(f32At(vb, (x * klen + klen - keep) * dv), keep * dv));
           }
           this.held = keep;
         }

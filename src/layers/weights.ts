@@ -26,7 +26,7 @@
 // product over adjacent output columns (self-attention's Q|K|V) runs them in turn. Pre-quantized
 // QuantizedMatrix weights (all four) are used the same way, not copied, and not owned.
 
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { type TensorLike, type TensorView, viewData, viewTensor } from '../tensor';
 import type { Kernels } from '../kernels/instance';
 import { gemmKernels } from '../kernels/gemm';
@@ -209,7 +209,7 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
   assertLive(kernels, Object.fromEntries(WEIGHT_TENSORS.map((key) => [`config.weights.${key}`, w[key]])));
   const blocks: number[] = [];
   const alloc = (floats: number): number => {
-    const p = arena.alloc(Math.max(1, floats) * 4);
+    const p = arena.alloc(f32Bytes(Math.max(1, floats)));
     blocks.push(p);
     return p;
   };
@@ -244,8 +244,8 @@ export function storeWeights(kernels: Kernels, optionsIn: MultiHeadAttentionWeig
         put(block, total, qOut + kOut, v!, dModel, vOut);
       }
       wq = { ptr: block, ld: total };
-      wk = { ptr: block + 4 * qOut, ld: total };
-      wv = { ptr: block + 4 * (qOut + kOut), ld: total };
+      wk = { ptr: f32At(block, qOut), ld: total };
+      wv = { ptr: f32At(block, (qOut + kOut)), ld: total };
     } else {
       const bq = alloc(dModel * qOut);
       put(bq, qOut, 0, q!, dModel, qOut);
@@ -323,7 +323,7 @@ function quantizeStored(
   d: { dModel: number; kdim: number; vdim: number; qOut: number; kOut: number; vOut: number },
   blocks: number[],
 ): void {
-  const fused = w.wk.ptr === w.wq.ptr + 4 * d.qOut;
+  const fused = w.wk.ptr === f32At(w.wq.ptr, d.qOut);
   const made: QuantizedMatrix[] = [];
   const quantize = (m: StoredMatrix, inDim: number, col: number, out: number): QuantizedMatrix => {
     const q = quantizeMatrix(kernels, { data: readColumns(kernels, m, inDim, col, out), shape: [inDim, out] }, { type });

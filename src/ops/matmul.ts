@@ -3,9 +3,9 @@
 // same batch, or 2-D and shared by every batch entry, or a PackedMatrix (packed once). bias is [N].
 
 import type { GemmCall } from '../kernels/gemm';
-import type { Kernels } from '../kernels/instance';
+import { CHUNKS_PER_THREAD, type Kernels, TILE_ROWS } from '../kernels/instance';
 import { gemmKernels } from '../kernels/gemm';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32At, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor, type WasmTensor,
   writeOut,
@@ -36,13 +36,13 @@ const CALLS_PER_BATCH = 1024;
 /**
  * Width of the column slices a decode-sized product (m < 4 rows: the kernel's matrix-vector path,
  * B read in place) is split into for the worker pool: about four per thread, a multiple of 32
- * columns, so every output column is computed as in one call (the kernel groups columns by 32 and
- * 4 from its first one) and the result does not depend on the thread count. n when the product is
+ * columns, so every output column is computed as in one call (the kernel groups columns by 32, then
+ * by fours from its first one) and the result does not depend on the thread count. n when the product is
  * not split (one thread, m ≥ 4, under 2 M multiply-adds).
  */
 export function decodeColumnSlice(threads: number, m: number, n: number, k: number): number {
-  if (threads < 2 || m >= 4 || m * n * k < 1 << 21) return n;
-  return Math.min(n, Math.ceil(n / (4 * threads) / 32) * 32);
+  if (threads < 2 || m >= TILE_ROWS || m * n * k < 1 << 21) return n;
+  return Math.min(n, Math.ceil(n / (CHUNKS_PER_THREAD * threads) / 32) * 32);
 }
 
 export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | PackedMatrix, optionsIn: MatmulOptions = {}): Tensor {
@@ -111,7 +111,7 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
       // Calls go to the kernels in bounded batches (a call object per entry of a huge batch would
       // fill the JavaScript heap).
       const rowsPerCall = kernels.threads > 1
-        ? Math.max(64, Math.ceil((m * batch) / (4 * kernels.threads) / 4) * 4)
+        ? Math.max(64, Math.ceil((m * batch) / (CHUNKS_PER_THREAD * kernels.threads) / TILE_ROWS) * TILE_ROWS)
         : m;
       let calls: GemmCall[] = [];
       for (let i = 0; i < batch; i++) {
@@ -123,10 +123,10 @@ export function matmul(kernels: Kernels, aIn: TensorLike, bIn: TensorLike | Pack
           const width = packed ? n : decodeColumnSlice(kernels.threads, rows, n, k);
           for (let n0 = 0; n0 < n; n0 += width) {
             calls.push({
-              a: ap + 4 * (i * m * k + r0 * k), lda: k,
-              b: bp + 4 * ((bBatched ? i * k * n : 0) + (transB ? n0 * k : n0)), ldb: transB ? k : n,
-              c: cp + 4 * (i * m * n + r0 * n + n0), ldc: n,
-              bias: biasPtr && biasPtr + 4 * n0, m: rows, n: Math.min(width, n - n0), k, transB, accumulate: false, bPacked: !!packed,
+              a: f32At(ap, (i * m * k + r0 * k)), lda: k,
+              b: f32At(bp, ((bBatched ? i * k * n : 0) + (transB ? n0 * k : n0))), ldb: transB ? k : n,
+              c: f32At(cp, (i * m * n + r0 * n + n0)), ldc: n,
+              bias: biasPtr && f32At(biasPtr, n0), m: rows, n: Math.min(width, n - n0), k, transB, accumulate: false, bPacked: !!packed,
             });
           }
           if (rows !== rowsPerCall) break;

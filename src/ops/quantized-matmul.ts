@@ -10,7 +10,7 @@
 
 import type { Kernels } from '../kernels/instance';
 import { type QuantizedProductCall, quantizedKernels } from '../kernels/quantized';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32At, formatShape } from '../runtime/index';
 import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
@@ -78,7 +78,7 @@ export function quantizedMatmul(kernels: Kernels, aIn: TensorLike, qb: Quantized
 export function quantizedProduct(kernels: Kernels, qb: QuantizedMatrix, call: QuantizedProductCall): void {
   for (let r0 = 0; r0 < call.m; r0 += ROWS_PER_CALL) {
     product(kernels, qb, {
-      ...call, a: call.a + 4 * r0 * call.lda, c: call.c + 4 * r0 * call.ldc, m: Math.min(ROWS_PER_CALL, call.m - r0),
+      ...call, a: f32At(call.a, r0 * call.lda), c: f32At(call.c, r0 * call.ldc), m: Math.min(ROWS_PER_CALL, call.m - r0),
     });
   }
 }

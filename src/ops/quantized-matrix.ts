@@ -12,7 +12,7 @@
 
 import type { Kernels } from '../kernels/instance';
 import { quantizedKernels } from '../kernels/quantized';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32Bytes, formatShape } from '../runtime/index';
 import { type TensorLike, viewData, viewTensor } from '../tensor';
 import { assertIntact, describeValue, isFakeTypedArray, snapshotTypedArray, type TypedArraySnapshot } from '../typed-arrays';
 import { assertLive, booleanOption, optionKeys, readOptions } from '../attention/options';
@@ -142,7 +142,7 @@ function allocate(kernels: Kernels, bytes: number, fill: (ptr: number) => void):
 
 /** f32 values → f16 bits at dst through the Wasm conversion (exact, round to nearest even). */
 function toF16(kernels: Kernels, values: Float32Array, dst: number): void {
-  const tmp = kernels.arena.alloc(values.length * 4);
+  const tmp = kernels.arena.alloc(f32Bytes(values.length));
   try {
     kernels.arena.f32(tmp, values.length).set(values);
     quantizedKernels(kernels).f32ToF16(tmp, dst, values.length);
@@ -325,11 +325,11 @@ export function quantizedMatrix(kernels: Kernels, specIn: QuantizedMatrixData): 
     const zp = spec.zeroPoints === undefined ? undefined : typedArgument(spec.zeroPoints, 'data.zeroPoints', ['Uint8Array'], n * zpRow);
     const wBytes = n * nb * 16;
     const sAt = Math.ceil(wBytes / 16) * 16;
-    const zAt = sAt + n * nb * 4;
+    const zAt = sAt + f32Bytes(n * nb);
     const bytes = zAt + (zp ? n * zpRow : 0);
     const ptr = allocate(kernels, bytes, (p) => {
       a.u8(p, wBytes).set(bytesOf(data, 'data.data'));
-      a.u8(p + sAt, n * nb * 4).set(bytesOf(scales, 'data.scales'));
+      a.u8(p + sAt, f32Bytes(n * nb)).set(bytesOf(scales, 'data.scales'));
       if (zp) a.u8(p + zAt, n * zpRow).set(bytesOf(zp, 'data.zeroPoints'));
     });
     return new QuantizedMatrix(kernels, type, k, n, ptr, bytes, { w: ptr, scales: ptr + sAt, zeroPoints: zp ? ptr + zAt : 0 }, true);

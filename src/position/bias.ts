@@ -15,7 +15,7 @@
 
 import type { Kernels } from '../kernels/instance';
 import { gemmKernels } from '../kernels/gemm';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Scope, type TensorLike, viewData, viewTensor } from '../tensor';
 import { assertLive, optionKeys, readOptions } from '../attention/options';
 import { alibiSlopes, fillAlibiTable } from './alibi';
@@ -183,7 +183,7 @@ export class PositionEncoding {
         this.shawPerHead = perHead;
         const size = e.shape.reduce((a, d) => a * d, 1);
         assertLive(kernels, { [`${name}.embeddings`]: e.resident });
-        this.table = arena.alloc(size * 4);
+        this.table = arena.alloc(f32Bytes(size));
         arena.f32(this.table, size).set(viewData(e));
         break;
       }
@@ -234,14 +234,14 @@ export class PositionEncoding {
       // ALiBi grows with the sequence: keep headroom; T5 is capped at max_distance by the caller.
       const cap = this.type === 't5' ? Math.min(Math.max(R, 2 * this.tableR), this.t5!.maxDistance) : Math.max(R, 2 * this.tableR, 64);
       const size = this.heads * (2 * cap + 1);
-      const next = arena.alloc(size * 4);
+      const next = arena.alloc(f32Bytes(size));
       if (this.table) arena.release(this.table);
       this.table = next;
       this.tableR = cap;
       fill(arena.f32(next, size), cap);
     }
     const width = 2 * this.tableR + 1;
-    return { ptr: this.table + 4 * (this.tableR - R), batchStride: 0, headStride: width, rowStride: 0, maxDistance: R };
+    return { ptr: f32At(this.table, (this.tableR - R)), batchStride: 0, headStride: width, rowStride: 0, maxDistance: R };
   }
 
   /** Shaw: table[b, h, i, d + k] = scale·q_i·a_d via one GEMM per (batch, head). */
@@ -255,9 +255,9 @@ export class PositionEncoding {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < this.heads; h++) {
         calls.push({
-          a: q.ptr + 4 * (b * q.batchStride + h * q.headStride), lda: q.rowStride,
-          b: this.table + (this.shawPerHead ? 4 * h * width * this.headDim : 0), ldb: this.headDim,
-          c: ptr + 4 * ((b * this.heads + h) * nq * width), ldc: width,
+          a: f32At(q.ptr, (b * q.batchStride + h * q.headStride)), lda: q.rowStride,
+          b: this.table + (this.shawPerHead ? f32Bytes(h * width * this.headDim) : 0), ldb: this.headDim,
+          c: f32At(ptr, ((b * this.heads + h) * nq * width)), ldc: width,
           bias: 0, m: nq, n: width, k: this.headDim, transB: true, accumulate: false,
         });
       }

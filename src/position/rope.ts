@@ -17,7 +17,7 @@
 
 import type { Kernels } from '../kernels/instance';
 import { ropeKernels } from '../kernels/rope';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape } from '../runtime/index';
 import {
   asNumber, checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor,
   type WasmTensor, writeOut,
@@ -114,10 +114,10 @@ export class RopeTables {
       const half = this.half;
       checkElementCount(next * half, 'RoPE tables');
       const arena = this.kernels.arena;
-      const c = arena.alloc(Math.max(1, next * half) * 4);
+      const c = arena.alloc(f32Bytes(Math.max(1, next * half)));
       let s: number;
       try {
-        s = arena.alloc(Math.max(1, next * half) * 4);
+        s = arena.alloc(f32Bytes(Math.max(1, next * half)));
       } catch (e) {
         arena.release(c);
         throw e;
@@ -334,13 +334,13 @@ export function rope(kernels: Kernels, xIn: TensorLike, optionsIn: RopeOptions =
     if (!(x.resident && x.resident.ptr === ptr)) arena.f32(ptr, size).set(viewData(x));
     const table = { cos, sin, half };
     for (let b = 0; b < batch; b++) {
-      const base = ptr + 4 * b * layout.batchStride;
+      const base = f32At(ptr, b * layout.batchStride);
       if (layout.rowsContiguous) {
-        applyRope(kernels, table, spec, { ptr: base, rows: seq, rowStride: layout.rowStride, heads, headStride: layout.headStride }, posPtr + 4 * b * seq);
+        applyRope(kernels, table, spec, { ptr: base, rows: seq, rowStride: layout.rowStride, heads, headStride: layout.headStride }, f32At(posPtr, b * seq));
       } else {
         // [B, H, S, D]: each head's rows are contiguous; rotate head by head with the batch's positions.
         for (let h = 0; h < heads; h++) {
-          applyRope(kernels, table, spec, { ptr: base + 4 * h * layout.headStride, rows: seq, rowStride: layout.rowStride, heads: 1, headStride: 0 }, posPtr + 4 * b * seq);
+          applyRope(kernels, table, spec, { ptr: f32At(base, h * layout.headStride), rows: seq, rowStride: layout.rowStride, heads: 1, headStride: 0 }, f32At(posPtr, b * seq));
         }
       }
     }

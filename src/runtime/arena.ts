@@ -16,6 +16,7 @@
 // proves that nothing wrote outside any live block (reading the tail pad stays allowed).
 
 import { AttentionError } from './errors';
+import { wordIndex, wordsIn } from './bytes';
 
 const ALIGN = 16;
 const TAIL_PAD = 16;
@@ -114,7 +115,7 @@ export class Arena {
     if (!this.guarded) return ptr;
     // [guard][user bytes … tail pad, all pattern-filled beyond the user bytes]
     const user = ptr + GUARD;
-    new Int32Array(this.memory.buffer, ptr, size >> 2).fill(GUARD_WORD);
+    new Int32Array(this.memory.buffer, ptr, wordsIn(size)).fill(GUARD_WORD);
     this.live.delete(ptr);
     this.live.set(user, size);
     this.asked.set(user, bytes);
@@ -133,10 +134,10 @@ export class Arena {
       const start = user - GUARD;
       const firstAfter = alignUp(user + asked, 4); // user bytes end; pattern words from here on
       for (let a = start; a < user; a += 4) {
-        if (i32[a >> 2] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user} bytes before the block at ${user} (${asked} bytes) was overwritten`);
+        if (i32[wordIndex(a)] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user} bytes before the block at ${user} (${asked} bytes) was overwritten`);
       }
       for (let a = firstAfter; a < start + size; a += 4) {
-        if (i32[a >> 2] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user - asked} bytes after the block at ${user} (${asked} bytes) was overwritten`);
+        if (i32[wordIndex(a)] !== GUARD_WORD) throw new AttentionError('MEMORY_CORRUPTION', `guard word ${a - user - asked} bytes after the block at ${user} (${asked} bytes) was overwritten`);
       }
     }
     return this.live.size;
@@ -159,7 +160,7 @@ export class Arena {
   /**
    * Int32 and Float32 views of all of memory, for writing kernel parameter blocks on hot paths.
    * Cached, and re-derived whenever `memory.buffer` is a different object (growth replaces it),
-   * so they are never stale. Index by byte address >> 2.
+   * so they are never stale. Index by wordIndex(byte address).
    */
   wordViews(): { i32: Int32Array; f32: Float32Array } {
     const buffer = this.memory.buffer;

@@ -11,6 +11,7 @@ import { Arena } from './arena';
 import { AttentionError } from './errors';
 import type { KernelExports } from './instantiate';
 import { CONTROL, controlBytes, runTasks } from './tasks';
+import { wordIndex, wordsIn } from './bytes';
 
 interface WorkerLike {
   postMessage(message: unknown): void;
@@ -130,8 +131,8 @@ export class WorkerPool {
     const control = arena.alloc(controlBytes(workerCount));
     const slots = Array.from({ length: workerCount }, () => arena.alloc(paramsBytes));
     const i32 = new Int32Array(memory.buffer);
-    i32.fill(0, control >> 2, (control + controlBytes(workerCount)) >> 2);
-    slots.forEach((params, w) => { i32[(control >> 2) + CONTROL.SLOTS + 2 * w] = params; });
+    i32.fill(0, wordIndex(control), wordIndex(control + controlBytes(workerCount)));
+    slots.forEach((params, w) => { i32[wordIndex(control) + CONTROL.SLOTS + 2 * w] = params; });
     const workers: WorkerLike[] = [];
     /** Starts worker `w` from `url`; resolves once it is ready. */
     const start = async (url: string | URL, w: number): Promise<void> => {
@@ -212,7 +213,7 @@ export class WorkerPool {
   }
 
   private releaseWorkspaces(): void {
-    const slots = new Int32Array(this.memory.buffer, this.control, controlBytes(this.workers.length) >> 2);
+    const slots = new Int32Array(this.memory.buffer, this.control, wordsIn(controlBytes(this.workers.length)));
     for (let w = 0; w < this.workers.length; w++) {
       const at = CONTROL.SLOTS + 2 * w + 1;
       if (slots[at]) this.arena.release(slots[at]);
@@ -225,7 +226,7 @@ export class WorkerPool {
     if (bytes === 0) return;
     for (let w = 0; w < this.workers.length; w++) {
       const ptr = this.arena.alloc(bytes); // may grow memory: take the view afterwards
-      new Int32Array(this.memory.buffer, this.control, controlBytes(this.workers.length) >> 2)[CONTROL.SLOTS + 2 * w + 1] = ptr;
+      new Int32Array(this.memory.buffer, this.control, wordsIn(controlBytes(this.workers.length)))[CONTROL.SLOTS + 2 * w + 1] = ptr;
     }
     this.workspaceBytes = bytes;
   }
@@ -236,7 +237,7 @@ export class WorkerPool {
    */
   run(kind: number, tasks: number, count: number, stride: number, wsOffset: number, mainParams: number, mainWorkspace: number): void {
     if (this.disposed) throw new AttentionError('DISPOSED', 'the worker pool was disposed');
-    const c = this.control >> 2;
+    const c = wordIndex(this.control);
     const i32 = new Int32Array(this.memory.buffer);
     i32[c + CONTROL.KIND] = kind;
     i32[c + CONTROL.TASKS] = tasks;
@@ -275,7 +276,7 @@ export class WorkerPool {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const c = this.control >> 2;
+    const c = wordIndex(this.control);
     const i32 = new Int32Array(this.memory.buffer);
     Atomics.store(i32, c + CONTROL.SHUTDOWN, 1);
     Atomics.add(i32, c + CONTROL.GENERATION, 1);

@@ -13,6 +13,7 @@
 // job also records how big memory is (MEMORY_BYTES) and workers refresh their view to cover it.
 
 import type { KernelExports } from './instantiate';
+import { f32Bytes, wordIndex } from './bytes';
 
 /** Int32 slots of the control block. */
 export const CONTROL = {
@@ -31,7 +32,7 @@ export const CONTROL = {
 } as const;
 
 /** Bytes of the control block for `workers` workers. */
-export const controlBytes = (workers: number): number => (CONTROL.SLOTS + 2 * Math.max(workers, 1)) * 4;
+export const controlBytes = (workers: number): number => f32Bytes(CONTROL.SLOTS + 2 * Math.max(workers, 1));
 
 /** Job kind: f32_attn_online tasks. */
 export const JOB_ATTENTION = 1;
@@ -69,7 +70,7 @@ const JOB_KERNELS: readonly string[] = [
  * sees) or whose kernel traps counts as failed; it never runs on a stale block.
  */
 export function runTasks(exports: KernelExports, i32: Int32Array, control: number, params: number, workspace: number): number {
-  const c = control >> 2;
+  const c = wordIndex(control);
   if (i32.length < c + CONTROL.SLOTS) {
     throw new RangeError(`the view of memory (${i32.byteLength} bytes) does not cover the pool's control block at ${control}`);
   }

@@ -6,6 +6,7 @@
 
 import { CONTROL, runTasks, viewCovering } from './tasks';
 import type { KernelExports } from './instantiate';
+import { wordIndex } from './bytes';
 
 interface InitMessage {
   module: WebAssembly.Module;
@@ -35,7 +36,7 @@ async function parentPort(): Promise<Port> {
 function serve(init: InitMessage, port: Port): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const exports = instance.exports as unknown as KernelExports;
-  const c = init.control >> 2;
+  const c = wordIndex(init.control);
   // This first view covers the control block (allocated before the pool started its workers);
   // it is what the thread waits on. Jobs take a view of their own (runJob).
   const i32 = new Int32Array(init.memory.buffer);
@@ -66,7 +67,7 @@ function serve(init: InitMessage, port: Port): void {
  */
 function runJob(init: InitMessage, exports: KernelExports, memoryBytes: number): number {
   const view = viewCovering(init.memory, memoryBytes);
-  const c = init.control >> 2;
+  const c = wordIndex(init.control);
   const params = view[c + CONTROL.SLOTS + 2 * init.index];
   const workspace = view[c + CONTROL.SLOTS + 2 * init.index + 1];
   return runTasks(exports, view, init.control, params, workspace);
