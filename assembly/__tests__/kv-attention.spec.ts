@@ -19,9 +19,10 @@ import {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
   ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
   ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_PARAMS_BYTES, ATTN_LSE,
-  f32_attn_workspace_bytes,
-} from '../attention';
-import { ATTN_KV_MEAN, f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
+} from '../attention-params';
+import { f32_attn_workspace_bytes } from '../attention';
+import { ATTN_KV_MEAN } from '../attention-params';
+import { f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
 import { f32_f16_convert } from '../f16';
 import { f16kv_f32_convert, f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes, q8kv_f32_convert } from '../kv-rows';
 import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
