@@ -5,7 +5,7 @@
 //          sq = fround(max|q| / 32767); q·k is an exact integer dot product (i32x4.dot_i16x8_s over
 //          key codes widened to i16, in chunks of Q8_DOT_CHUNK dimensions) and
 //          s_j = fround(fround(f32(Σ qc·kc) · fround(scale·sq)) · sk_j) + c, where c = scale·(q·μ)
-//          adds back the keys' mean μ (simd.ts dotRow; 0 without one). valuesQ8 folds each value row's
+//          adds back the keys' mean μ (dot(); 0 without one). valuesQ8 folds each value row's
 //          scale into its probability: acc += (p_j · sv_j) · f32(vc_j).
 // Shapes:  query row dh f32; key/value rows of kRowBytes / vRowBytes, `trail` = the byte offset of
 //          a row's scale; srow n f32 scores; qw the query codes (dh rounded up to 16, i16); acc
@@ -19,10 +19,20 @@
 //          ICLR 2025) for the smoothing mean.
 
 import { KV_ROW_PV_BLOCK } from './kv-rows';
-import { hsum4i, madd, maxAbs, padded4, zero4 } from './simd';
+import { hsum, hsum4i, madd, maxAbs, padded4, zero4 } from './simd';
 
 /** Dimensions per exact i32 partial sum of the q8kv dot product (|Σ| ≤ 256·32767·127 < 2³¹). */
 const Q8_DOT_CHUNK: i32 = 256;
+
+/** q·m over dh floats. */
+export function dot(q: usize, m: usize, dh: i32): f32 {
+  let acc = zero4();
+  let x = 0;
+  for (; x + 4 <= dh; x += 4) acc = madd(v128.load(q + (<usize>x << 2)), v128.load(m + (<usize>x << 2)), acc);
+  let s = hsum(acc);
+  for (; x < dh; x++) s += load<f32>(q + (<usize>x << 2)) * load<f32>(m + (<usize>x << 2));
+  return s;
+}
 
 /** Scores of n q8kv key rows from k0 into srow (see the header: 16-bit query codes, integer dots, + c). */
 export function scoresQ8(qRow: usize, dh: i32, k0: usize, kRowBytes: usize, trail: usize, n: i32, scale: f32, c: f32, qw: usize, srow: usize): void {

@@ -58,9 +58,8 @@ import { AttnParams, align16, attnParams, rowHi, rowLo } from './attention-param
 import { attnTiles } from './attention';
 import { expScoreRow, finishScoreRow, writeOutputRow } from './attention-tile';
 import { scoresF16, unsplit, valuesF16 } from './attention-kv-f16';
-import { scoresQ8, valuesQ8 } from './attention-kv-q8';
+import { dot, scoresQ8, valuesQ8 } from './attention-kv-q8';
 import { kvPayloadBytes, packKeyPanelsKv, packValueRowsKv } from './kv-rows';
-import { dotRow } from './simd';
 
 /**
  * Fused attention over an f16kv cache for one (batch, head); see the header.
@@ -99,6 +98,7 @@ export function q8kv_attn_online(params: usize): void {
 
 /** The row path over cache rows of format T (u16: f16kv, i8: q8kv); see the header. */
 function kvRows<T>(p: AttnParams): void {
+  // Fields into locals once, in field order (see attention-params.ts).
   const q = p.q;
   const qStride = p.qStride;
   const k = p.k;
@@ -113,11 +113,15 @@ function kvRows<T>(p: AttnParams): void {
   const dv = p.dv;
   const scale = p.scale;
   const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
   const offset = p.offset;
   const left = p.left;
   const right = p.right;
-  const keyLen = p.visibleKeys;
+  const keyLen = min(p.keyLen, nk);
   const ws = p.workspace;
+  const rel = p.rel;
+  const relStride = p.relStride;
   const relMax = p.relMax;
   const lse = p.lse;
   const mean = sizeof<T>() == 1 ? p.kvMean : 0;
@@ -140,10 +144,11 @@ function kvRows<T>(p: AttnParams): void {
     const n = hi - lo;
     const k0 = k + <usize>lo * kRowBytes;
     if (sizeof<T>() == 2) scoresF16(qRow, dh, k0, kRowBytes, kTrail, n, scale, qw, srow);
-    else scoresQ8(qRow, dh, k0, kRowBytes, kTrail, n, scale, mean ? dotRow(qRow, mean, dh) * scale : 0, qw, srow);
+    else scoresQ8(qRow, dh, k0, kRowBytes, kTrail, n, scale, mean ? dot(qRow, mean, dh) * scale : 0, qw, srow);
     const rowMax = finishScoreRow(
       srow, n, lo, lo, hi, false, softcap,
-      p.relRow(i), relMax, i + offset, p.maskRow(i),
+      rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+      mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
     );
     if (rowMax == -Infinity) {
       memory.fill(oRow, 0, <usize>dv << 2);

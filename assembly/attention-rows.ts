@@ -22,26 +22,34 @@ const ROW_PV_BLOCK: i32 = 64;
 
 /** The row path for the block p (see the header). */
 export function attnRows(p: AttnParams): void {
+  // Fields into locals once, in field order (see attention-params.ts).
   const q = p.q;
   const qStride = p.qStride;
   const k = p.k;
+  const kStride = p.kStride;
   const v = p.v;
+  const vStride = p.vStride;
   const o = p.o;
   const oStride = p.oStride;
   const nq = p.nq;
+  const nk = p.nk;
   const dh = p.dh;
   const dv = p.dv;
   const scale = p.scale;
   const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
   const offset = p.offset;
   const left = p.left;
   const right = p.right;
-  const keyLen = p.visibleKeys;
+  const keyLen = min(p.keyLen, nk);
   const srow = p.workspace; // (nk + 4) scores
+  const rel = p.rel;
+  const relStride = p.relStride;
   const relMax = p.relMax;
   const lse = p.lse;
-  const kRowBytes = <usize>p.kStride << 2;
-  const vRowBytes = <usize>p.vStride << 2;
+  const kRowBytes = <usize>kStride << 2;
+  const vRowBytes = <usize>vStride << 2;
   const scaleV = f32x4.splat(scale);
   const dh4 = dh & ~3;
 
@@ -93,7 +101,8 @@ export function attnRows(p: AttnParams): void {
     // Softcap, bias, mask; then max. srow[c] is key lo + c, so shift the mask row by lo.
     const rowMax = finishScoreRow(
       srow, n, lo, lo, hi, false, softcap,
-      p.relRow(i), relMax, i + offset, p.maskRow(i),
+      rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+      mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
     );
     if (rowMax == -Infinity) {
       memory.fill(oRow, 0, <usize>dv << 2);

@@ -18,7 +18,7 @@
 // Reference: T. Dao et al., "FlashAttention" (2022), Algorithm 1; M. Milakov, N. Gimelshein,
 //          "Online normalizer calculation for softmax" (2018); ONNX Attention (opset 23–25).
 
-import { ATTN_RESCALE_SLACK, AttnParams, rowHi, rowLo } from './attention-params';
+import { ATTN_RESCALE_SLACK, rowHi, rowLo } from './attention-params';
 import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
 import { exp_f32, exp_nonpos_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } from './simd';
 
@@ -164,10 +164,9 @@ import { exp_f32, exp_nonpos_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } fro
  * a key), maxLo, minHi (the keys every row sees lie in [maxLo, minHi)).
  */
 // @ts-ignore: decorator
-@inline export function startTile(p: AttnParams, keyLen: i32, i0: i32, rows: i32, mlTile: usize, lRows: usize, rg: usize): void {
-  const offset = p.offset;
-  const left = p.left;
-  const right = p.right;
+@inline export function startTile(
+  offset: i32, left: i32, right: i32, keyLen: i32, i0: i32, rows: i32, mlTile: usize, lRows: usize, rg: usize,
+): void {
   let blo = keyLen, bhi = 0, maxLo = 0, minHi = keyLen;
   for (let r = 0; r < 4; r++) {
     const i = i0 + min(r, rows - 1);
@@ -197,14 +196,11 @@ import { exp_f32, exp_nonpos_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } fro
  */
 // @ts-ignore: decorator
 @inline export function softmaxTile(
-  p: AttnParams, keyLen: i32, st: usize, stRow: usize, ncols: i32, tj0: i32, i0: i32, rows: i32,
+  st: usize, stRow: usize, ncols: i32, tj0: i32, i0: i32, rows: i32,
   interior: bool, plainTile: bool, mlTile: usize, lRows: usize, accTile: usize, accRow: usize, dvp: i32,
+  offset: i32, left: i32, right: i32, keyLen: i32, softcap: f32,
+  rel: usize, relStride: i32, relMax: i32, mask: usize, maskStride: i32,
 ): void {
-  const offset = p.offset;
-  const left = p.left;
-  const right = p.right;
-  const softcap = p.softcap;
-  const relMax = p.relMax;
   for (let r = 0; r < 4; r++) {
     const i = i0 + min(r, rows - 1);
     const sRow = st + <usize>r * stRow;
@@ -213,7 +209,8 @@ import { exp_f32, exp_nonpos_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } fro
       ? plainScoreRowMax(sRow, ncols)
       : finishScoreRow(
         sRow, ncols, tj0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
-        p.relRow(i), relMax, i + offset, p.maskRow(i),
+        rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
+        mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
       );
     // Lazy rescaling: the reference max moves only when a score exceeds it by more than
     // ATTN_RESCALE_SLACK (probabilities up to e^slack stay far from overflow), so most
@@ -255,11 +252,9 @@ import { exp_f32, exp_nonpos_f32x4, hmax, hsum, negInf4, tanh_f32x4, zero4 } fro
  * log-sum-exp when asked); a row that saw no key has l = 0 and writes zeros (lse −∞).
  */
 // @ts-ignore: decorator
-@inline export function writeSuperBlock(p: AttnParams, s0: i32, sRows: i32, acc: usize, accRow: usize, ml: usize, lRows: usize): void {
-  const o = p.o;
-  const oStride = p.oStride;
-  const dv = p.dv;
-  const lse = p.lse;
+@inline export function writeSuperBlock(
+  s0: i32, sRows: i32, acc: usize, accRow: usize, ml: usize, lRows: usize, o: usize, oStride: i32, dv: i32, lse: usize,
+): void {
   for (let r = 0; r < sRows; r++) {
     const mAt = ml + (<usize>r << 2);
     const l = load<f32>(mAt + lRows);

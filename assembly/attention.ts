@@ -75,17 +75,35 @@ export function f32_attn_online(params: usize): void {
 
 /** The tile path over packed K and V (see the header); vPacked ≥ 0: attention-kv.ts packed them, and V has NaN/±∞ iff 1. */
 export function attnTiles(p: AttnParams, vPacked: i32 = -1): void {
+  // Fields into locals once, in field order (see attention-params.ts).
   const q = p.q;
   const qStride = p.qStride;
+  const k = p.k;
+  const kStride = p.kStride;
+  const v = p.v;
+  const vStride = p.vStride;
+  const o = p.o;
+  const oStride = p.oStride;
   const nq = p.nq;
   const nk = p.nk;
   const dh = p.dh;
   const dv = p.dv;
   const scale = p.scale;
-  const keyLen = p.visibleKeys;
+  const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
+  const offset = p.offset;
+  const left = p.left;
+  const right = p.right;
+  const keyLen = min(p.keyLen, nk);
+  const ws = p.workspace;
+  const rel = p.rel;
+  const relStride = p.relStride;
+  const relMax = p.relMax;
+  const lse = p.lse;
 
   const dvp = (dv + 7) & ~7;
-  const kp = p.workspace; //                                          (⌈nk/8⌉, dh, 8)
+  const kp = ws; //                                                   (⌈nk/8⌉, dh, 8)
   const vp = kp + align16(<usize>((nk + 7) >> 3) * <usize>dh * 32); // (nk, dvp)
   const qs = vp + align16(<usize>nk * <usize>dvp * 4); //             (ATTN_QB, dh)
   const st = qs + align16(<usize>ATTN_QB * <usize>dh * 4); //         (4, ATTN_BC)
@@ -97,11 +115,11 @@ export function attnTiles(p: AttnParams, vPacked: i32 = -1): void {
   const qsTile: usize = <usize>dh << 4; //                            bytes of 4 query rows
   const lRows: usize = <usize>ATTN_QB << 2; //                        l[] starts after m[]
 
-  if (vPacked < 0) packKeyPanels(p.k, p.kStride, nk, dh, kp);
-  const vNonFinite = vPacked >= 0 ? vPacked : packValueRows(p.v, p.vStride, nk, dv, dvp, vp);
+  if (vPacked < 0) packKeyPanels(k, kStride, nk, dh, kp);
+  const vNonFinite = vPacked >= 0 ? vPacked : packValueRows(v, vStride, nk, dv, dvp, vp);
   const scaleV = f32x4.splat(scale);
   const dh4 = dh & ~3;
-  const plainScores = p.softcap <= 0 && p.rel == 0 && p.mask == 0;
+  const plainScores = softcap <= 0 && rel == 0 && mask == 0;
 
   for (let s0 = 0; s0 < nq; s0 += ATTN_QB) {
     const sRows = min(ATTN_QB, nq - s0);
@@ -121,7 +139,7 @@ export function attnTiles(p: AttnParams, vPacked: i32 = -1): void {
         for (; x < dh; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>x << 2)) * scale);
       }
       const rg = ranges + (<usize>t << 4);
-      startTile(p, keyLen, i0, rows, ml + (<usize>t << 4), lRows, rg);
+      startTile(offset, left, right, keyLen, i0, rows, ml + (<usize>t << 4), lRows, rg);
       const blo = load<i32>(rg);
       const bhi = load<i32>(rg, 4);
       if (bhi > blo) {
@@ -156,10 +174,13 @@ export function attnTiles(p: AttnParams, vPacked: i32 = -1): void {
         const interior = tj0 >= load<i32>(rg, 8) && tj1 <= load<i32>(rg, 12);
         // Every key of this part visible to all four rows, whole 8-key panels, no score edits.
         const plainTile = plainScores && interior && (ncols & 7) == 0;
-        softmaxTile(p, keyLen, st, stRow, ncols, tj0, i0, min(4, nq - i0), interior, plainTile, ml + (<usize>t << 4), lRows, accTile, accRow, dvp);
+        softmaxTile(
+          st, stRow, ncols, tj0, i0, min(4, nq - i0), interior, plainTile, ml + (<usize>t << 4), lRows, accTile, accRow, dvp,
+          offset, left, right, keyLen, softcap, rel, relStride, relMax, mask, maskStride,
+        );
         pvTile(st, stRow, vp + ((<usize>tj0 * <usize>dvp) << 2), ncols, accTile, accRow, dvp, vNonFinite);
       }
     }
-    writeSuperBlock(p, s0, sRows, acc, accRow, ml, lRows);
+    writeSuperBlock(s0, sRows, acc, accRow, ml, lRows, o, oStride, dv, lse);
   }
 }

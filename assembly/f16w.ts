@@ -221,10 +221,12 @@ export function f32_f16w_gemm(params: usize): void {
   const ldb = p.ldb;
   const c = p.c;
   const ldc = p.ldc;
+  const bias = p.bias;
   const m = p.m;
   const n = p.n;
   const k = p.k;
   const transB = p.transB;
+  const accumulate0 = p.accumulate;
   const ws = p.workspace;
   if (m <= 0 || n <= 0) return;
 
@@ -235,7 +237,7 @@ export function f32_f16w_gemm(params: usize): void {
   const cTile = aTail + <usize>kcMax * 16; //                   (4, 8)
   const ldcBytes = <usize>ldc << 2;
 
-  const accumulate = gemmPrologue(c, ldcBytes, p.bias, m, n, k, p.accumulate);
+  const accumulate = gemmPrologue(c, ldcBytes, bias, m, n, k, accumulate0);
   if (accumulate < 0) return;
 
   if (m < 4) {

@@ -384,10 +384,12 @@ export function f32_gemm(params: usize): void {
   const ldb = p.ldb;
   const c = p.c;
   const ldc = p.ldc;
+  const bias = p.bias;
   const m = p.m;
   const n = p.n;
   const k = p.k;
   const transB = p.transB;
+  const accumulate0 = p.accumulate;
   const ws = p.workspace;
   const bPacked = p.bPacked;
   if (m <= 0 || n <= 0) return;
@@ -399,7 +401,7 @@ export function f32_gemm(params: usize): void {
   const cTile = aTail + <usize>kcMax * 16; //               (4, 8)
   const ldcBytes = <usize>ldc << 2;
 
-  const accumulate = gemmPrologue(c, ldcBytes, p.bias, m, n, k, p.accumulate);
+  const accumulate = gemmPrologue(c, ldcBytes, bias, m, n, k, accumulate0);
   if (accumulate < 0) return;
 
   if (m < 4 && !bPacked) {

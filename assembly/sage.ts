@@ -267,17 +267,32 @@ function quantizeQueryTile(
  */
 export function qs8_attn_online(params: usize): void {
   const p = attnParams(params);
+  // Fields into locals once, in field order (see attention-params.ts).
   const q = p.q;
   const qStride = p.qStride;
   const k = p.k;
   const kStride = p.kStride;
+  const v = p.v;
+  const vStride = p.vStride;
+  const o = p.o;
+  const oStride = p.oStride;
   const nq = p.nq;
   const nk = p.nk;
   const dh = p.dh;
   const dv = p.dv;
   const scale = p.scale;
-  const keyLen = max(0, p.visibleKeys);
+  const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
+  const offset = p.offset;
+  const left = p.left;
+  const right = p.right;
+  const keyLen = max(0, min(p.keyLen, nk));
   const ws = p.workspace;
+  const rel = p.rel;
+  const relStride = p.relStride;
+  const relMax = p.relMax;
+  const lse = p.lse;
   if (nq <= 0) return;
 
   const dhp = (dh + 1) & ~1;
@@ -301,8 +316,8 @@ export function qs8_attn_online(params: usize): void {
 
   keyMean(k, kStride, keyLen, dh, mean);
   packKeyCodes(k, kStride, nk, keyLen, dh, mean, kp, sk);
-  const vNonFinite = packValueRows(p.v, p.vStride, nk, dv, dvp, vp);
-  const plainScores = p.softcap <= 0 && p.rel == 0 && p.mask == 0;
+  const vNonFinite = packValueRows(v, vStride, nk, dv, dvp, vp);
+  const plainScores = softcap <= 0 && rel == 0 && mask == 0;
 
   for (let s0 = 0; s0 < nq; s0 += ATTN_QB) {
     const sRows = min(ATTN_QB, nq - s0);
@@ -315,7 +330,7 @@ export function qs8_attn_online(params: usize): void {
         q, qStride, i0, rows, dh, scale, mean, qc + <usize>t * qcTile, qm + (<usize>t << 4),
       ));
       const rg = ranges + (<usize>t << 4);
-      startTile(p, keyLen, i0, rows, ml + (<usize>t << 4), lRows, rg);
+      startTile(offset, left, right, keyLen, i0, rows, ml + (<usize>t << 4), lRows, rg);
       const blo = load<i32>(rg);
       const bhi = load<i32>(rg, 4);
       if (bhi > blo) {
@@ -345,10 +360,13 @@ export function qs8_attn_online(params: usize): void {
         );
         const interior = tj0 >= load<i32>(rg, 8) && tj1 <= load<i32>(rg, 12);
         const plainTile = plainScores && interior && (ncols & 7) == 0;
-        softmaxTile(p, keyLen, st, stRow, ncols, tj0, i0, min(4, nq - i0), interior, plainTile, ml + (<usize>t << 4), lRows, accTile, accRow, dvp);
+        softmaxTile(
+          st, stRow, ncols, tj0, i0, min(4, nq - i0), interior, plainTile, ml + (<usize>t << 4), lRows, accTile, accRow, dvp,
+          offset, left, right, keyLen, softcap, rel, relStride, relMax, mask, maskStride,
+        );
         pvTile(st, stRow, vp + ((<usize>tj0 * <usize>dvp) << 2), ncols, accTile, accRow, dvp, vNonFinite);
       }
     }
-    writeSuperBlock(p, s0, sRows, acc, accRow, ml, lRows);
+    writeSuperBlock(s0, sRows, acc, accRow, ml, lRows, o, oStride, dv, lse);
   }
 }
