@@ -54,18 +54,12 @@
 // Reference: as attention.ts (FlashAttention's online softmax); XNNPACK f16-f32-vcvt (the shift
 //          and rebias); KIVI (Z. Liu et al., ICML 2024) for per-token / per-channel scales.
 
-import {
-  ATTN_DH, ATTN_DV, ATTN_K, ATTN_KEY_LEN, ATTN_K_STRIDE, ATTN_LEFT, ATTN_LSE, ATTN_MASK, ATTN_MASK_STRIDE,
-  ATTN_NK, ATTN_NQ, ATTN_O, ATTN_OFFSET, ATTN_O_STRIDE, ATTN_Q, ATTN_Q_STRIDE, ATTN_REL, ATTN_REL_MAX,
-  ATTN_PARAMS_BYTES, ATTN_REL_STRIDE, ATTN_RIGHT, ATTN_SCALE, ATTN_SOFTCAP, ATTN_V, ATTN_V_STRIDE, ATTN_WORKSPACE, align16,
-  attnTiles, expScoreRow, finishScoreRow, rowHi, rowLo, writeOutputRow,
-} from './attention';
+import { AttnParams, align16, attnParams, rowHi, rowLo } from './attention-params';
+import { attnTiles } from './attention';
+import { expScoreRow, finishScoreRow, writeOutputRow } from './attention-tile';
 import { scoresF16, unsplit, valuesF16 } from './attention-kv-f16';
 import { dot, scoresQ8, valuesQ8 } from './attention-kv-q8';
 import { kvPayloadBytes, packKeyPanelsKv, packValueRowsKv } from './kv-rows';
-
-/** Parameter-block offset of the q8kv keys' mean μ (dh f32, 0 = none): the ATTN block's spare last word. */
-export const ATTN_KV_MEAN: i32 = ATTN_PARAMS_BYTES - 4;
 
 /**
  * Fused attention over an f16kv cache for one (batch, head); see the header.
@@ -85,50 +79,52 @@ export function q8kv_attn_online(params: usize): void {
 
 // @ts-ignore: decorator
 @inline function kvAttention<T>(params: usize): void {
-  const nq = load<i32>(params, ATTN_NQ);
+  const p = attnParams(params);
+  const nq = p.nq;
   if (nq <= 0) return;
   if (nq < 4) {
-    kvRows<T>(params);
+    kvRows<T>(p);
     return;
   }
-  const nk = load<i32>(params, ATTN_NK);
-  const dh = load<i32>(params, ATTN_DH);
-  const dv = load<i32>(params, ATTN_DV);
-  const ws = load<u32>(params, ATTN_WORKSPACE) as usize;
+  const nk = p.nk;
+  const dh = p.dh;
+  const dv = p.dv;
+  const ws = p.workspace;
   const vp = ws + align16(<usize>((nk + 7) >> 3) * <usize>dh * 32); // attnTiles' layout
-  const mean = sizeof<T>() == 1 ? load<u32>(params, ATTN_KV_MEAN) as usize : 0;
-  packKeyPanelsKv<T>(load<u32>(params, ATTN_K) as usize, load<i32>(params, ATTN_K_STRIDE) << 2, nk, dh, ws, mean);
-  attnTiles(params, packValueRowsKv<T>(load<u32>(params, ATTN_V) as usize, load<i32>(params, ATTN_V_STRIDE) << 2, nk, dv, (dv + 7) & ~7, vp));
+  const mean = sizeof<T>() == 1 ? p.kvMean : 0;
+  packKeyPanelsKv<T>(p.k, p.kStride << 2, nk, dh, ws, mean);
+  attnTiles(p, packValueRowsKv<T>(p.v, p.vStride << 2, nk, dv, (dv + 7) & ~7, vp));
 }
 
 /** The row path over cache rows of format T (u16: f16kv, i8: q8kv); see the header. */
-function kvRows<T>(params: usize): void {
-  const q = load<u32>(params, ATTN_Q) as usize;
-  const qStride = load<i32>(params, ATTN_Q_STRIDE);
-  const k = load<u32>(params, ATTN_K) as usize;
-  const kRowBytes = <usize>load<i32>(params, ATTN_K_STRIDE) << 2;
-  const v = load<u32>(params, ATTN_V) as usize;
-  const vRowBytes = <usize>load<i32>(params, ATTN_V_STRIDE) << 2;
-  const o = load<u32>(params, ATTN_O) as usize;
-  const oStride = load<i32>(params, ATTN_O_STRIDE);
-  const nq = load<i32>(params, ATTN_NQ);
-  const nk = load<i32>(params, ATTN_NK);
-  const dh = load<i32>(params, ATTN_DH);
-  const dv = load<i32>(params, ATTN_DV);
-  const scale = load<f32>(params, ATTN_SCALE);
-  const softcap = load<f32>(params, ATTN_SOFTCAP);
-  const mask = load<u32>(params, ATTN_MASK) as usize;
-  const maskStride = load<i32>(params, ATTN_MASK_STRIDE);
-  const offset = load<i32>(params, ATTN_OFFSET);
-  const left = load<i32>(params, ATTN_LEFT);
-  const right = load<i32>(params, ATTN_RIGHT);
-  const keyLen = min(load<i32>(params, ATTN_KEY_LEN), nk);
-  const ws = load<u32>(params, ATTN_WORKSPACE) as usize;
-  const rel = load<u32>(params, ATTN_REL) as usize;
-  const relStride = load<i32>(params, ATTN_REL_STRIDE);
-  const relMax = load<i32>(params, ATTN_REL_MAX);
-  const lse = load<u32>(params, ATTN_LSE) as usize;
-  const mean = sizeof<T>() == 1 ? load<u32>(params, ATTN_KV_MEAN) as usize : 0;
+function kvRows<T>(p: AttnParams): void {
+  // Fields into locals once, in field order (see attention-params.ts).
+  const q = p.q;
+  const qStride = p.qStride;
+  const k = p.k;
+  const kRowBytes = <usize>p.kStride << 2;
+  const v = p.v;
+  const vRowBytes = <usize>p.vStride << 2;
+  const o = p.o;
+  const oStride = p.oStride;
+  const nq = p.nq;
+  const nk = p.nk;
+  const dh = p.dh;
+  const dv = p.dv;
+  const scale = p.scale;
+  const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
+  const offset = p.offset;
+  const left = p.left;
+  const right = p.right;
+  const keyLen = min(p.keyLen, nk);
+  const ws = p.workspace;
+  const rel = p.rel;
+  const relStride = p.relStride;
+  const relMax = p.relMax;
+  const lse = p.lse;
+  const mean = sizeof<T>() == 1 ? p.kvMean : 0;
   const srow = ws; //                                         (nk + 4) scores
   const qw = srow + align16((<usize>nk + 4) << 2); //         the query row prepared for the key format
   const acc = qw + align16((<usize>dh + 16) << 2); //         ((dv + 31) & ~31) output accumulators

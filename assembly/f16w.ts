@@ -25,10 +25,7 @@
 import {
   f16High4, f16HighToF32x4, f16HighToF32x4Finite, f16Low4, f16SawSpecial, f16SpecialProbe, f16ToF32,
 } from './f16';
-import {
-  GEMM_A, GEMM_ACCUMULATE, GEMM_B, GEMM_BIAS, GEMM_C, GEMM_K, GEMM_LDA, GEMM_LDB, GEMM_LDC, GEMM_M, GEMM_N,
-  GEMM_TRANS_B, GEMM_WORKSPACE, ukernel4x8,
-} from './gemm';
+import { GemmParams, gemmPrologue, ukernel4x8 } from './gemm';
 import { hsum4, madd, zero4 } from './simd';
 
 /** Depth of one converted block of B (as gemm.ts's KC). */
@@ -217,19 +214,20 @@ function gemvRow16(a: usize, b: usize, ldb: i32, transB: i32, n: i32, k: i32, c:
  * params: usize // GEMM_PARAMS_BYTES bytes
  */
 export function f32_f16w_gemm(params: usize): void {
-  const a = load<u32>(params, GEMM_A) as usize;
-  const lda = load<i32>(params, GEMM_LDA);
-  const b = load<u32>(params, GEMM_B) as usize;
-  const ldb = load<i32>(params, GEMM_LDB);
-  const c = load<u32>(params, GEMM_C) as usize;
-  const ldc = load<i32>(params, GEMM_LDC);
-  const bias = load<u32>(params, GEMM_BIAS) as usize;
-  const m = load<i32>(params, GEMM_M);
-  const n = load<i32>(params, GEMM_N);
-  const k = load<i32>(params, GEMM_K);
-  const transB = load<i32>(params, GEMM_TRANS_B);
-  let accumulate = load<i32>(params, GEMM_ACCUMULATE);
-  const ws = load<u32>(params, GEMM_WORKSPACE) as usize;
+  const p = changetype<GemmParams>(params);
+  const a = p.a;
+  const lda = p.lda;
+  const b = p.b;
+  const ldb = p.ldb;
+  const c = p.c;
+  const ldc = p.ldc;
+  const bias = p.bias;
+  const m = p.m;
+  const n = p.n;
+  const k = p.k;
+  const transB = p.transB;
+  const accumulate0 = p.accumulate;
+  const ws = p.workspace;
   if (m <= 0 || n <= 0) return;
 
   const kcMax = min(k, KC);
@@ -239,19 +237,8 @@ export function f32_f16w_gemm(params: usize): void {
   const cTile = aTail + <usize>kcMax * 16; //                   (4, 8)
   const ldcBytes = <usize>ldc << 2;
 
-  if (bias) {
-    for (let i = 0; i < m; i++) {
-      const row = c + <usize>i * ldcBytes;
-      for (let j = 0; j < n; j++) {
-        const dst = row + (<usize>j << 2);
-        store<f32>(dst, (accumulate ? load<f32>(dst) : 0) + load<f32>(bias + (<usize>j << 2)));
-      }
-    }
-    accumulate = 1;
-  } else if (k == 0 && !accumulate) {
-    for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>n << 2);
-    return;
-  }
+  const accumulate = gemmPrologue(c, ldcBytes, bias, m, n, k, accumulate0);
+  if (accumulate < 0) return;
 
   if (m < 4) {
     for (let i = 0; i < m; i++) {

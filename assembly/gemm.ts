@@ -28,22 +28,73 @@ const KC: i32 = 256;
 /** Columns of one B slice walked by all row blocks before moving on (multiple of 8). */
 const NC: i32 = 512;
 
-// Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
-export const GEMM_A: i32 = 0; //        a: usize // (m, k) row-major, row stride lda
-export const GEMM_LDA: i32 = 4;
-export const GEMM_B: i32 = 8; //        b: usize // (k, n), or (n, k) when transB
-export const GEMM_LDB: i32 = 12;
-export const GEMM_C: i32 = 16; //       c: usize // (m, n) row-major, row stride ldc
-export const GEMM_LDC: i32 = 20;
-export const GEMM_BIAS: i32 = 24; //    bias: usize // (n), 0 = none
-export const GEMM_M: i32 = 28;
-export const GEMM_N: i32 = 32;
-export const GEMM_K: i32 = 36;
-export const GEMM_TRANS_B: i32 = 40; // 0 or 1
-export const GEMM_ACCUMULATE: i32 = 44; // 1: C += …, 0: C = …
-export const GEMM_WORKSPACE: i32 = 48; // ws: usize // f32_gemm_workspace_bytes(n, k) bytes, 16-aligned
-export const GEMM_B_PACKED: i32 = 52; // 1: b holds f32_gemm_pack_b panels (ldb, transB ignored)
+/** The parameter block, written by the host; field order is the layout (offsets below). */
+@final @unmanaged export class GemmParams {
+  /** (m, k) row-major, row stride lda */
+  a: usize;
+  lda: i32;
+  /** (k, n), or (n, k) when transB */
+  b: usize;
+  ldb: i32;
+  /** (m, n) row-major, row stride ldc */
+  c: usize;
+  ldc: i32;
+  /** (n), 0 = none */
+  bias: usize;
+  m: i32;
+  n: i32;
+  k: i32;
+  /** 0 or 1 */
+  transB: i32;
+  /** 1: C += …, 0: C = … */
+  accumulate: i32;
+  /** f32_gemm_workspace_bytes(n, k) bytes, 16-aligned */
+  workspace: usize;
+  /** 1: b holds f32_gemm_pack_b panels (ldb, transB ignored) */
+  bPacked: i32;
+}
+
+// Offsets of the fields (src/kernels.ts reads these from the exports).
+export const GEMM_A: i32 = offsetof<GemmParams>('a'); //                 0
+export const GEMM_LDA: i32 = offsetof<GemmParams>('lda'); //             4
+export const GEMM_B: i32 = offsetof<GemmParams>('b'); //                 8
+export const GEMM_LDB: i32 = offsetof<GemmParams>('ldb'); //             12
+export const GEMM_C: i32 = offsetof<GemmParams>('c'); //                 16
+export const GEMM_LDC: i32 = offsetof<GemmParams>('ldc'); //             20
+export const GEMM_BIAS: i32 = offsetof<GemmParams>('bias'); //           24
+export const GEMM_M: i32 = offsetof<GemmParams>('m'); //                 28
+export const GEMM_N: i32 = offsetof<GemmParams>('n'); //                 32
+export const GEMM_K: i32 = offsetof<GemmParams>('k'); //                 36
+export const GEMM_TRANS_B: i32 = offsetof<GemmParams>('transB'); //      40
+export const GEMM_ACCUMULATE: i32 = offsetof<GemmParams>('accumulate'); // 44
+export const GEMM_WORKSPACE: i32 = offsetof<GemmParams>('workspace'); // 48
+export const GEMM_B_PACKED: i32 = offsetof<GemmParams>('bPacked'); //    52
+/** Bytes the host reserves for the block (two spare words after the fields). */
 export const GEMM_PARAMS_BYTES: i32 = 64;
+
+/**
+ * C = bias broadcast over the m rows (plus C when accumulating), or C = 0 when k = 0 and there is
+ * no bias: the product's start shared by f32_gemm and f32_f16w_gemm. Returns the accumulate flag
+ * the product continues with (1 after a bias), or −1 when C is complete.
+ */
+// @ts-ignore: decorator
+@inline export function gemmPrologue(c: usize, ldcBytes: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32): i32 {
+  if (bias) {
+    for (let i = 0; i < m; i++) {
+      const row = c + <usize>i * ldcBytes;
+      for (let j = 0; j < n; j++) {
+        const dst = row + (<usize>j << 2);
+        store<f32>(dst, (accumulate ? load<f32>(dst) : 0) + load<f32>(bias + (<usize>j << 2)));
+      }
+    }
+    return 1;
+  }
+  if (k == 0 && !accumulate) {
+    for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>n << 2);
+    return -1;
+  }
+  return accumulate;
+}
 
 /**
  * The 4×8 micro-kernel: C[4×8] = (accumulate ? C : 0) + A[4×kc] · B[kc×8]. Inlined into its
@@ -326,20 +377,21 @@ function gemvRow(a: usize, b: usize, ldb: i32, transB: i32, n: i32, k: i32, c: u
  * params: usize // GEMM_PARAMS_BYTES bytes
  */
 export function f32_gemm(params: usize): void {
-  const a = load<u32>(params, GEMM_A) as usize;
-  const lda = load<i32>(params, GEMM_LDA);
-  const b = load<u32>(params, GEMM_B) as usize;
-  const ldb = load<i32>(params, GEMM_LDB);
-  const c = load<u32>(params, GEMM_C) as usize;
-  const ldc = load<i32>(params, GEMM_LDC);
-  const bias = load<u32>(params, GEMM_BIAS) as usize;
-  const m = load<i32>(params, GEMM_M);
-  const n = load<i32>(params, GEMM_N);
-  const k = load<i32>(params, GEMM_K);
-  const transB = load<i32>(params, GEMM_TRANS_B);
-  let accumulate = load<i32>(params, GEMM_ACCUMULATE);
-  const ws = load<u32>(params, GEMM_WORKSPACE) as usize;
-  const bPacked = load<i32>(params, GEMM_B_PACKED);
+  const p = changetype<GemmParams>(params);
+  const a = p.a;
+  const lda = p.lda;
+  const b = p.b;
+  const ldb = p.ldb;
+  const c = p.c;
+  const ldc = p.ldc;
+  const bias = p.bias;
+  const m = p.m;
+  const n = p.n;
+  const k = p.k;
+  const transB = p.transB;
+  const accumulate0 = p.accumulate;
+  const ws = p.workspace;
+  const bPacked = p.bPacked;
   if (m <= 0 || n <= 0) return;
 
   const kcMax = min(k, KC);
@@ -349,19 +401,8 @@ export function f32_gemm(params: usize): void {
   const cTile = aTail + <usize>kcMax * 16; //               (4, 8)
   const ldcBytes = <usize>ldc << 2;
 
-  if (bias) {
-    for (let i = 0; i < m; i++) {
-      const row = c + <usize>i * ldcBytes;
-      for (let j = 0; j < n; j++) {
-        const dst = row + (<usize>j << 2);
-        store<f32>(dst, (accumulate ? load<f32>(dst) : 0) + load<f32>(bias + (<usize>j << 2)));
-      }
-    }
-    accumulate = 1;
-  } else if (k == 0 && !accumulate) {
-    for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>n << 2);
-    return;
-  }
+  const accumulate = gemmPrologue(c, ldcBytes, bias, m, n, k, accumulate0);
+  if (accumulate < 0) return;
 
   if (m < 4 && !bPacked) {
     for (let i = 0; i < m; i++) {

@@ -12,8 +12,10 @@ export {
   ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
   ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_W, ATTN_W_MODE,
   ATTN_REL, ATTN_REL_STRIDE, ATTN_REL_MAX, ATTN_LSE, ATTN_PARAMS_BYTES, ATTN_BC,
-  f32_attn_online, f32_attn_weights, f32_attn_workspace_bytes, f32_attn_merge,
-} from './attention';
+} from './attention-params';
+export { f32_attn_online, f32_attn_workspace_bytes } from './attention';
+export { f32_attn_weights } from './attention-weights';
+export { f32_attn_merge } from './attention-merge';
 export { f32_softmax_rows, f32_exp } from './softmax';
 export { f32_peak_madd } from './peak';
 // ── kernels for positions ──
@@ -60,5 +62,6 @@ export { qs8_peak_dot_i16x8, qs8_peak_relaxed_dot_add, qs8_peak_relaxed_dot } fr
 // ── 8-bit attention (SageAttention: int8 Q·Kᵀ, f32 softmax and P·V) ──
 export { qs8_attn_online, qs8_attn_workspace_bytes } from './sage';
 // ── low-precision KV caches (f16kv, q8kv rows) read in place by the fused kernel ──
-export { ATTN_KV_MEAN, f16kv_attn_online, q8kv_attn_online } from './attention-kv';
+export { ATTN_KV_MEAN } from './attention-params';
+export { f16kv_attn_online, q8kv_attn_online } from './attention-kv';
 export { f32_f16kv_convert, f16kv_f32_convert, f32_q8kv_convert, q8kv_f32_convert } from './kv-rows';

@@ -14,9 +14,9 @@
 //          matters for accuracy: keys with large per-channel offsets (outlier channels) would
 //          otherwise set sk_b and leave few codes for the part that varies between keys.
 //          Everything after S — softcap, relative bias, mask, causal/window ranges, key lengths,
-//          lazy online softmax, P·V, log-sum-exp — is attention.ts's code (its exported helpers),
+//          lazy online softmax, P·V, log-sum-exp — is attention-tile.ts's code,
 //          in the same tile loop, so every option of f32_attn_online works the same way.
-// Shapes:  the parameter block of f32_attn_online (ATTN_*, attention.ts), same meaning; the
+// Shapes:  the parameter block of f32_attn_online (ATTN_*, attention-params.ts), same meaning; the
 //          workspace is qs8_attn_workspace_bytes(nk, dh, dv) bytes.
 // Tiling:  K codes are packed once per call as i16 into 8-key panels of dimension pairs
 //          (⌈nk/8⌉, ⌈dh/2⌉, 8 keys × 2 dims): a 4×8 score block takes, per pair of dimensions,
@@ -25,7 +25,7 @@
 //          adds per 64 multiply-adds). Both binaries run this same integer path (Node 20's
 //          Liftoff miscomputes i32x4.relaxed_dot_i8x16_i7x16_add_s). Query codes of a 64-row
 //          super-block are made once; the key-tile walk, P·V (4×8 f32 micro-kernel over packed V)
-//          and the output are those of attention.ts.
+//          and the output are those of attention-tile.ts.
 // Error:   the integer dot product is exact (|Σ| ≤ 127²·dh < 2³¹); f32(Σ) is exact for dh ≤ 1040;
 //          then two f32 roundings and the f32 Q̃·μ. Against exact float scores each S[i][j] is off
 //          by at most (sq_t/2)·Σ|K̃[j]| + (sk_b/2)·Σ|Q̃[i]| (+ their product), the quantization's;
@@ -36,19 +36,13 @@
 // Reference: J. Zhang et al., "SageAttention: Accurate 8-Bit Attention for Plug-and-play
 //          Inference Acceleration" (ICLR 2025), Algorithm 1 (smooth K, per-block INT8 Q and K).
 
-import {
-  ATTN_BC, ATTN_DH, ATTN_DV, ATTN_K, ATTN_KEY_LEN, ATTN_K_STRIDE, ATTN_LEFT, ATTN_LSE, ATTN_MASK,
-  ATTN_MASK_STRIDE, ATTN_NK, ATTN_NQ, ATTN_O, ATTN_OFFSET, ATTN_O_STRIDE, ATTN_QB, ATTN_Q, ATTN_Q_STRIDE,
-  ATTN_REL, ATTN_REL_MAX, ATTN_REL_STRIDE, ATTN_RIGHT, ATTN_SCALE, ATTN_SOFTCAP, ATTN_V, ATTN_V_STRIDE,
-  ATTN_WORKSPACE, align16, expScoreRow, finishScoreRow, packValueRows, plainScoreRowMax, rowHi, rowLo,
-  scaleRow, writeOutputRow,
-} from './attention';
-import { ukernel4x8, ukernel4x8ZeroSkip } from './gemm';
-import { exp_f32, hsum } from './simd';
+import { ATTN_BC, ATTN_QB, align16, attnParams } from './attention-params';
+import { packValueRows } from './attention-pack';
+import { pvTile, softmaxTile, startTile, writeSuperBlock } from './attention-tile';
+import { hsum } from './simd';
 
 /** Keys per K quantization block: the key tiles of the walk (so one scale per tile). */
 export const SAGE_KEY_BLOCK: i32 = ATTN_BC;
-const RESCALE_SLACK: f32 = 8; // attention.ts's ATTN_RESCALE_SLACK
 
 /** Bytes of workspace qs8_attn_online needs for these sizes. */
 export function qs8_attn_workspace_bytes(nk: i32, dh: i32, dv: i32): usize {
@@ -272,31 +266,33 @@ function quantizeQueryTile(
  * params: usize // ATTN_PARAMS_BYTES bytes
  */
 export function qs8_attn_online(params: usize): void {
-  const q = load<u32>(params, ATTN_Q) as usize;
-  const qStride = load<i32>(params, ATTN_Q_STRIDE);
-  const k = load<u32>(params, ATTN_K) as usize;
-  const kStride = load<i32>(params, ATTN_K_STRIDE);
-  const v = load<u32>(params, ATTN_V) as usize;
-  const vStride = load<i32>(params, ATTN_V_STRIDE);
-  const o = load<u32>(params, ATTN_O) as usize;
-  const oStride = load<i32>(params, ATTN_O_STRIDE);
-  const nq = load<i32>(params, ATTN_NQ);
-  const nk = load<i32>(params, ATTN_NK);
-  const dh = load<i32>(params, ATTN_DH);
-  const dv = load<i32>(params, ATTN_DV);
-  const scale = load<f32>(params, ATTN_SCALE);
-  const softcap = load<f32>(params, ATTN_SOFTCAP);
-  const mask = load<u32>(params, ATTN_MASK) as usize;
-  const maskStride = load<i32>(params, ATTN_MASK_STRIDE);
-  const offset = load<i32>(params, ATTN_OFFSET);
-  const left = load<i32>(params, ATTN_LEFT);
-  const right = load<i32>(params, ATTN_RIGHT);
-  const keyLen = max(0, min(load<i32>(params, ATTN_KEY_LEN), nk));
-  const ws = load<u32>(params, ATTN_WORKSPACE) as usize;
-  const rel = load<u32>(params, ATTN_REL) as usize;
-  const relStride = load<i32>(params, ATTN_REL_STRIDE);
-  const relMax = load<i32>(params, ATTN_REL_MAX);
-  const lse = load<u32>(params, ATTN_LSE) as usize;
+  const p = attnParams(params);
+  // Fields into locals once, in field order (see attention-params.ts).
+  const q = p.q;
+  const qStride = p.qStride;
+  const k = p.k;
+  const kStride = p.kStride;
+  const v = p.v;
+  const vStride = p.vStride;
+  const o = p.o;
+  const oStride = p.oStride;
+  const nq = p.nq;
+  const nk = p.nk;
+  const dh = p.dh;
+  const dv = p.dv;
+  const scale = p.scale;
+  const softcap = p.softcap;
+  const mask = p.mask;
+  const maskStride = p.maskStride;
+  const offset = p.offset;
+  const left = p.left;
+  const right = p.right;
+  const keyLen = max(0, min(p.keyLen, nk));
+  const ws = p.workspace;
+  const rel = p.rel;
+  const relStride = p.relStride;
+  const relMax = p.relMax;
+  const lse = p.lse;
   if (nq <= 0) return;
 
   const dhp = (dh + 1) & ~1;
@@ -333,26 +329,10 @@ export function qs8_attn_online(params: usize): void {
       store<f32>(sq + (<usize>t << 2), quantizeQueryTile(
         q, qStride, i0, rows, dh, scale, mean, qc + <usize>t * qcTile, qm + (<usize>t << 4),
       ));
-      let blo = keyLen, bhi = 0, maxLo = 0, minHi = keyLen;
-      for (let r = 0; r < 4; r++) {
-        const i = i0 + min(r, rows - 1);
-        const lo = rowLo(i, offset, left);
-        const hi = rowHi(i, offset, right, keyLen);
-        if (hi > lo) {
-          blo = min(blo, lo);
-          bhi = max(bhi, hi);
-        }
-        maxLo = max(maxLo, lo);
-        minHi = min(minHi, hi);
-        const row = <usize>((t << 2) + r) << 2;
-        store<f32>(ml + row, -Infinity);
-        store<f32>(ml + lRows + row, 0);
-      }
       const rg = ranges + (<usize>t << 4);
-      store<i32>(rg, blo);
-      store<i32>(rg, bhi, 4);
-      store<i32>(rg, maxLo, 8);
-      store<i32>(rg, minHi, 12);
+      startTile(offset, left, right, keyLen, i0, rows, ml + (<usize>t << 4), lRows, rg);
+      const blo = load<i32>(rg);
+      const bhi = load<i32>(rg, 4);
       if (bhi > blo) {
         sblo = min(sblo, blo);
         sbhi = max(sbhi, bhi);
@@ -371,7 +351,6 @@ export function qs8_attn_online(params: usize): void {
         const tj1 = min(jEnd, bhi);
         if (tj1 <= tj0) continue;
         const i0 = s0 + (t << 2);
-        const rows = min(4, nq - i0);
         const ncols = tj1 - tj0;
         const panels = (ncols + 7) >> 3;
         const accTile = acc + <usize>(t << 2) * accRow;
@@ -381,49 +360,13 @@ export function qs8_attn_online(params: usize): void {
         );
         const interior = tj0 >= load<i32>(rg, 8) && tj1 <= load<i32>(rg, 12);
         const plainTile = plainScores && interior && (ncols & 7) == 0;
-        for (let r = 0; r < 4; r++) {
-          const i = i0 + min(r, rows - 1);
-          const sRow = st + <usize>r * stRow;
-          const mAt = ml + (<usize>((t << 2) + r) << 2);
-          const tileMax = plainTile
-            ? plainScoreRowMax(sRow, ncols)
-            : finishScoreRow(
-              sRow, ncols, tj0, rowLo(i, offset, left), rowHi(i, offset, right, keyLen), !interior, softcap,
-              rel ? rel + ((<usize>i * <usize>relStride) << 2) : 0, relMax, i + offset,
-              mask ? mask + ((<usize>i * <usize>maskStride) << 2) : 0,
-            );
-          const mOld = load<f32>(mAt);
-          const mNew = tileMax > mOld + RESCALE_SLACK || tileMax != tileMax ? tileMax : mOld;
-          if (mNew == -Infinity) {
-            memory.fill(sRow, 0, <usize>((ncols + 3) & ~3) << 2);
-            continue;
-          }
-          const tileSum = expScoreRow(sRow, ncols, mNew);
-          const lOld = load<f32>(mAt + lRows);
-          if (mNew != mOld) {
-            const alpha = exp_f32(mOld - mNew);
-            store<f32>(mAt, mNew);
-            store<f32>(mAt + lRows, lOld * alpha + tileSum);
-            scaleRow(accTile + <usize>r * accRow, dvp, alpha);
-          } else {
-            store<f32>(mAt + lRows, lOld + tileSum);
-          }
-        }
-        const vTile = vp + ((<usize>tj0 * <usize>dvp) << 2);
-        for (let x = 0; x < dvp; x += 8) {
-          if (vNonFinite) {
-            ukernel4x8ZeroSkip(st, stRow, vTile + (<usize>x << 2), accRow, ncols, accTile + (<usize>x << 2), accRow, 1);
-          } else {
-            ukernel4x8(st, stRow, vTile + (<usize>x << 2), accRow, ncols, accTile + (<usize>x << 2), accRow, 1);
-          }
-        }
+        softmaxTile(
+          st, stRow, ncols, tj0, i0, min(4, nq - i0), interior, plainTile, ml + (<usize>t << 4), lRows, accTile, accRow, dvp,
+          offset, left, right, keyLen, softcap, rel, relStride, relMax, mask, maskStride,
+        );
+        pvTile(st, stRow, vp + ((<usize>tj0 * <usize>dvp) << 2), ncols, accTile, accRow, dvp, vNonFinite);
       }
     }
-    for (let r = 0; r < sRows; r++) {
-      const mAt = ml + (<usize>r << 2);
-      const l = load<f32>(mAt + lRows);
-      writeOutputRow(acc + <usize>r * accRow, o + ((<usize>(s0 + r) * <usize>oStride) << 2), dv, l > 0 ? <f32>1 / l : 0);
-      if (lse) store<f32>(lse + (<usize>(s0 + r) << 2), l > 0 ? load<f32>(mAt) + Mathf.log(l) : -Infinity);
-    }
+    writeSuperBlock(s0, sRows, acc, accRow, ml, lRows, o, oStride, dv, lse);
   }
 }

@@ -217,3 +217,15 @@ export function maxAbs(q: usize, dh: i32): f32 {
   const l2 = f32x4.extract_lane(mv, 2), l3 = f32x4.extract_lane(mv, 3);
   return l0 != l0 || l1 != l1 || l2 != l2 || l3 != l3 || m != m ? <f32>NaN : max(max(max(l0, l1), max(l2, l3)), m);
 }
+
+/** Σ a[x]·b[x] over x < n: four lanes of multiply-adds, their sum, then the scalar tail. */
+// @ts-ignore: decorator
+@inline export function dotRow(a: usize, b: usize, n: i32): f32 {
+  const n4 = n & ~3;
+  let acc = zero4();
+  let x = 0;
+  for (; x < n4; x += 4) acc = madd(v128.load(a + (<usize>x << 2)), v128.load(b + (<usize>x << 2)), acc);
+  let s = hsum(acc);
+  for (; x < n; x++) s += load<f32>(a + (<usize>x << 2)) * load<f32>(b + (<usize>x << 2));
+  return s;
+}

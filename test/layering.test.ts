@@ -1,8 +1,10 @@
 // Enforces the layering of ARCHITECTURE.md by scanning import statements:
 //   assembly/index.ts → any assembly file (it is the export list)
 //   assembly/*       → assembly/simd.ts, assembly/gemm.ts (kernels may share micro-kernels),
-//                      (sage.ts and attention-kv.ts also attention.ts: they run its tile loop;
-//                      attention-kv.ts and its decode row paths attention-kv-f16/-q8.ts kv-rows.ts),
+//                      (the f32 attention files attention*.ts each other's parameter block, packing,
+//                      tile steps and row path; sage.ts and attention-kv.ts those too: they run the
+//                      same tile loop; attention-kv.ts and its decode row paths attention-kv-f16/-q8.ts
+//                      kv-rows.ts),
 //                      assembly/rows.ts (the shared row kernels), and the
 //                      low-precision helpers assembly/qd8.ts (activation quantizers), assembly/f16.ts only
 //   src/runtime/*    → src/runtime only, plus node:worker_threads (the pool; loaded lazily)
@@ -56,11 +58,13 @@ function target(file: string, spec: string): string {
 
 const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
   { from: /^assembly\/index\.ts$/, allowed: /^assembly\//, what: 'assembly/index.ts lists kernel exports' },
-  { from: /^assembly\/(?!index\.ts|sage\.ts|attention-kv(-f16|-q8)?\.ts)/, allowed: /^assembly\/(simd|gemm|rows|qd8|f16)$/, what: 'kernels import only the lane helpers, the GEMM micro-kernel, the shared row kernels, the activation quantizers and f16 conversion' },
-  // 8-bit attention runs the f32 kernel's tile loop with int8 scores: it shares attention.ts's helpers.
-  { from: /^assembly\/sage\.ts$/, allowed: /^assembly\/(simd|gemm|attention)$/, what: 'the 8-bit attention kernel imports only the lane helpers, the GEMM micro-kernel and the f32 attention helpers it shares' },
+  { from: /^assembly\/(?!index\.ts|sage\.ts|attention(-params|-pack|-tile|-rows|-weights|-merge|-kv(-f16|-q8)?)?\.ts)/, allowed: /^assembly\/(simd|gemm|rows|qd8|f16)$/, what: 'kernels import only the lane helpers, the GEMM micro-kernel, the shared row kernels, the activation quantizers and f16 conversion' },
+  // The f32 attention kernel's files: the parameter block, packing, the tile loop's steps, the row path.
+  { from: /^assembly\/attention(-params|-pack|-tile|-rows|-weights|-merge)?\.ts$/, allowed: /^assembly\/(simd|gemm|attention-(params|pack|tile|rows))$/, what: 'the f32 attention files import only the lane helpers, the GEMM micro-kernel and each other\'s parameter block, packing, tile steps and row path' },
+  // 8-bit attention runs the f32 kernel's tile loop with int8 scores: it shares attention-tile.ts's steps.
+  { from: /^assembly\/sage\.ts$/, allowed: /^assembly\/(simd|gemm|attention-(params|pack|tile))$/, what: 'the 8-bit attention kernel imports only the lane helpers, the GEMM micro-kernel and the f32 attention helpers it shares' },
   // Attention over f16/int8 KV-cache rows runs the f32 kernel's tile loop on panels it converts, and its helpers in the row path.
-  { from: /^assembly\/attention-kv\.ts$/, allowed: /^assembly\/(attention|attention-kv-f16|attention-kv-q8|kv-rows)$/, what: 'the KV-cache attention kernel imports only the f32 attention helpers, its two decode row paths and the cache row formats' },
+  { from: /^assembly\/attention-kv\.ts$/, allowed: /^assembly\/(simd|attention|attention-params|attention-tile|attention-kv-f16|attention-kv-q8|kv-rows)$/, what: 'the KV-cache attention kernel imports only the f32 attention helpers, its two decode row paths and the cache row formats' },
   { from: /^assembly\/attention-kv-(f16|q8)\.ts$/, allowed: /^assembly\/(simd|f16|kv-rows)$/, what: 'a KV-cache decode row path imports only the lane helpers, f16 conversion and the cache row formats' },
   { from: /^src\/runtime\//, allowed: /^(src\/runtime\/|node:worker_threads$)/, what: 'src/runtime imports only src/runtime (and Node worker threads, loaded lazily)' },
   { from: /^src\/kernels\//, allowed: /^src\/(runtime\/index|kernels\/)/, what: 'src/kernels/ imports only src/runtime and its own families' },

@@ -17,6 +17,7 @@ import {
   GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_PARAMS_BYTES,
 } from '../gemm';
 import { Guarded, Rng, GARBAGE, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
+import { Tally } from './tester';
 
 /** f16 bits → f64 from the definition. */
 function f16Value(h: u32): f64 {
@@ -122,12 +123,11 @@ const MS: StaticArray<i32> = [1, 3, 4, 5, 9];
 const NS: StaticArray<i32> = [1, 3, 4, 8, 9, 16, 17, 33];
 const KS: StaticArray<i32> = [1, 7, 8, 9, 16, 31, 64, 257];
 
-let cases = 0;
-let failures = 0;
-let firstFailure = '';
+/** The product test's tally (tester.ts). */
+const tally = new Tally('f16 weights');
 
 function runProduct(m: i32, n: i32, k: i32, v: i32, rng: Rng): void {
-  cases++;
+  tally.begin();
   const transB = v & 1;
   const withBias = (v & 2) != 0;
   const acc = (v & 4) != 0;
@@ -182,17 +182,15 @@ function runProduct(m: i32, n: i32, k: i32, v: i32, rng: Rng): void {
   store<u32>(P + GEMM_WORKSPACE, <u32>ws.ptr);
   f32_f16w_gemm(P);
   const what = 'm=' + m.toString() + ' n=' + n.toString() + ' k=' + k.toString() + ' variant=' + v.toString();
-  let bad = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      const err = Math.abs(<f64>load<f32>(at(C.ptr, ldc, i, j)) - unchecked(ref[i * n + j]));
-      if (!(err <= 1e-5 * unchecked(mag[i * n + j]))) bad++;
+      tally.close(<f64>load<f32>(at(C.ptr, ldc, i, j)), unchecked(ref[i * n + j]), 0, 1e-5, unchecked(mag[i * n + j]), i, j);
     }
   }
-  if (bad > 0 && failures++ == 0) firstFailure = what + ': ' + bad.toString() + ' elements off';
-  if (paddingDamage(C, m, n, ldc) > 0 && failures++ == 0) firstFailure = what + ': C padding/guard written';
-  if ((A.hash() ^ (B.hash() * 3) ^ (bias.hash() * 5)) != hashes && failures++ == 0) firstFailure = what + ': an input was modified';
-  if (ws.guardDamage() + params.guardDamage() > 0 && failures++ == 0) firstFailure = what + ': workspace overrun';
+  tally.endCase(what);
+  if (paddingDamage(C, m, n, ldc) > 0) tally.fail(what + ': C padding/guard written');
+  if ((A.hash() ^ (B.hash() * 3) ^ (bias.hash() * 5)) != hashes) tally.fail(what + ': an input was modified');
+  if (ws.guardDamage() + params.guardDamage() > 0) tally.fail(what + ': workspace overrun');
   A.free(); B.free(); C.free(); bias.free(); ws.free(); params.free();
 }
 
@@ -205,7 +203,6 @@ describe('f32_f16w_gemm (simd128 build)', () => {
         for (let c = 0; c < KS.length; c++) runProduct(MS[a], NS[b], KS[c], v++, rng);
       }
     }
-    report('f16 weights: ' + cases.toString() + ' products' + (failures > 0 ? ', first failure: ' + firstFailure : ''));
-    expect(failures).toBe(0, keep(firstFailure));
+    tally.finish();
   });
 });

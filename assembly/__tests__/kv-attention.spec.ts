@@ -19,12 +19,14 @@ import {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
   ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
   ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_PARAMS_BYTES, ATTN_LSE,
-  f32_attn_workspace_bytes,
-} from '../attention';
-import { ATTN_KV_MEAN, f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
+} from '../attention-params';
+import { f32_attn_workspace_bytes } from '../attention';
+import { ATTN_KV_MEAN } from '../attention-params';
+import { f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
 import { f32_f16_convert } from '../f16';
 import { f16kv_f32_convert, f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes, q8kv_f32_convert } from '../kv-rows';
 import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
+import { Tally } from './tester';
 
 const F16: i32 = 0;
 const Q8: i32 = 1;
@@ -37,14 +39,9 @@ const WINDOW = 3;
 const REL: f64 = 4e-6;
 const ABS: f64 = 1e-7;
 
-let cases = 0;
-let failures = 0;
-let firstFailure = '';
+/** The current test's tally (tester.ts); begin() starts a new one. */
+let tally = new Tally('');
 
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
 
 /** f16 bits → f64 from the definition. */
 function f16Value(h: u32): f64 {
@@ -78,7 +75,7 @@ function toRows(format: i32, src: usize, ld: i32, rows: i32, d: i32, dst: usize,
 // ── rows ──
 
 function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
-  cases++;
+  tally.begin();
   const rows = 7;
   const ld = d + 1;
   const rb = rowBytes(format, d) + 8; // 8 bytes of padding between rows
@@ -105,9 +102,9 @@ function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
       for (let x = 0; x < d; x++) {
         const want = load<u16>(h.ptr + (<usize>x << 1));
         if ((want & 0x7c00) == 0x7c00) special = 1;
-        if (load<u16>(row + (<usize>x << 1)) != want) fail(what + ': row ' + r.toString() + ' half ' + x.toString());
+        if (load<u16>(row + (<usize>x << 1)) != want) tally.fail(what + ': row ' + r.toString() + ' half ' + x.toString());
       }
-      if (load<u32>(row + kvPayloadBytes<u16>(d)) != special) fail(what + ': row ' + r.toString() + ' flag');
+      if (load<u32>(row + kvPayloadBytes<u16>(d)) != special) tally.fail(what + ': row ' + r.toString() + ' flag');
       h.free();
     } else {
       let amax: f32 = 0;
@@ -119,18 +116,18 @@ function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
       }
       const s: f32 = nan ? NaN : amax / <f32>127;
       const got = load<f32>(row + kvPayloadBytes<i8>(d));
-      if (!(got == s || (got != got && s != s))) fail(what + ': row ' + r.toString() + ' scale ' + got.toString() + ' want ' + s.toString());
+      if (!(got == s || (got != got && s != s))) tally.fail(what + ': row ' + r.toString() + ' scale ' + got.toString() + ' want ' + s.toString());
       for (let x = 0; x < d; x++) {
         const y: f32 = load<f32>(at(X.ptr, ld, r, x)) - (mp ? load<f32>(mp + (<usize>x << 2)) : 0);
         const c: i32 = s > 0 ? min(127, max(-127, <i32>nearest(y / s))) : 0;
-        if (<i32>load<i8>(row + <usize>x) != c) fail(what + ': row ' + r.toString() + ' code ' + x.toString());
+        if (<i32>load<i8>(row + <usize>x) != c) tally.fail(what + ': row ' + r.toString() + ' code ' + x.toString());
       }
     }
     // padding between rows untouched
-    for (let p = rowBytes(format, d); p < rb; p += 4) if (load<u32>(row + <usize>p) != SENTINEL) fail(what + ': row padding written');
+    for (let p = rowBytes(format, d); p < rb; p += 4) if (load<u32>(row + <usize>p) != SENTINEL) tally.fail(what + ': row padding written');
   }
-  if (X.hash() != hx) fail(what + ': input modified');
-  if (R.guardDamage() > 0) fail(what + ': rows guard written');
+  if (X.hash() != hx) tally.fail(what + ': input modified');
+  if (R.guardDamage() > 0) tally.fail(what + ': rows guard written');
   // reading back
   const Y = matrix(rows, d, ld);
   fillMatrixBits(Y.ptr, rows, d, ld, GARBAGE);
@@ -140,10 +137,10 @@ function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
     for (let x = 0; x < d; x++) {
       const want = stored(format, R.ptr + <usize>(r * rb), d, x, mp);
       const got = <f64>load<f32>(at(Y.ptr, ld, r, x));
-      if (!(got == want || (got != got && want != want))) fail(what + ': read back row ' + r.toString() + ' value ' + x.toString());
+      if (!(got == want || (got != got && want != want))) tally.fail(what + ': read back row ' + r.toString() + ' value ' + x.toString());
     }
   }
-  if (paddingDamage(Y, rows, d, ld) > 0) fail(what + ': read-back padding written');
+  if (paddingDamage(Y, rows, d, ld) > 0) tally.fail(what + ': read-back padding written');
   X.free();
   Y.free();
   R.free();
@@ -157,12 +154,12 @@ function fillWordsSentinel(p: usize, bytes: usize): void {
 // ── attention ──
 
 function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rng: Rng): void {
-  cases++;
-  const qStride = dh + 1 + (cases % 3);
-  const oStride = dv + 1 + (cases % 5);
+  tally.begin();
+  const qStride = dh + 1 + (tally.cases % 3);
+  const oStride = dv + 1 + (tally.cases % 5);
   const mStride = nk + 3;
-  const kb = rowBytes(format, dh) + 4 * (cases % 3); // cache rows with 0–8 bytes of extra padding
-  const vb = rowBytes(format, dv) + 4 * (cases % 2);
+  const kb = rowBytes(format, dh) + 4 * (tally.cases % 3); // cache rows with 0–8 bytes of extra padding
+  const vb = rowBytes(format, dv) + 4 * (tally.cases % 2);
   const Q = matrix(nq, dh, qStride);
   const K32 = matrix(nk, dh, dh);
   const V32 = matrix(nk, dv, dv);
@@ -180,7 +177,7 @@ function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rn
   fillMatrix(K32.ptr, nk, dh, dh, rng, -1, 1);
   for (let j = 0; j < nk; j++) for (let x = 0; x < dh; x += 5) store<f32>(at(K32.ptr, dh, j, x), load<f32>(at(K32.ptr, dh, j, x)) + 8);
   fillMatrix(V32.ptr, nk, dv, dv, rng, -1, 1);
-  const useMean = format == Q8 && (cases & 1) == 0;
+  const useMean = format == Q8 && (tally.cases & 1) == 0;
   for (let x = 0; x < dh; x++) store<f32>(mean.ptr + (<usize>x << 2), (x % 5) == 0 ? 8 : rng.uniform(-0.5, 0.5));
   const mp: usize = useMean ? mean.ptr : 0;
   const scale = <f32>(1.0 / Math.sqrt(<f64>dh));
@@ -318,33 +315,18 @@ function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rn
 
   const what = (format == F16 ? 'f16kv' : 'q8kv') + ' nq=' + nq.toString() + ' nk=' + nk.toString() + ' dh=' + dh.toString() +
     ' dv=' + dv.toString() + ' mode=' + mode.toString() + (useMean ? ' mean' : '');
-  let bad = 0;
-  let firstBad = '';
   for (let i = 0; i < nq; i++) {
     for (let x = 0; x < dv; x++) {
       const got = <f64>load<f32>(at(O.ptr, oStride, i, x));
-      let ok: bool;
-      let r: f64 = 0;
-      if (unchecked(empty[i])) {
-        ok = got == 0;
-      } else {
-        r = unchecked(ref[i * dv + x]);
-        ok = Math.abs(got - r) <= REL * unchecked(mag[i * dv + x]) + ABS;
-      }
-      if (!ok) {
-        if (bad == 0) {
-          firstBad = ' o[' + i.toString() + ',' + x.toString() + '] = ' + got.toString() +
-            (unchecked(empty[i]) ? ', expected 0 (no visible key)' : ', f64 ' + r.toString());
-        }
-        bad++;
-      }
+      if (unchecked(empty[i])) tally.exact(got, 0, i, x);
+      else tally.close(got, unchecked(ref[i * dv + x]), ABS, REL, unchecked(mag[i * dv + x]), i, x);
     }
   }
-  if (bad > 0) fail(what + ': ' + bad.toString() + ' elements off,' + firstBad);
-  if (paddingDamage(O, nq, dv, oStride) > 0) fail(what + ': o padding/guard written');
-  if (Q.hash() != hq || K.hash() != hk || V.hash() != hv || M.hash() != hm || mean.hash() != hmean) fail(what + ': an input was modified');
-  if (ws.guardDamage() > 0) fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
-  if (params.guardDamage() > 0 || lse.guardDamage() > 0) fail(what + ': parameter block or lse guard written');
+  tally.endCase(what);
+  if (paddingDamage(O, nq, dv, oStride) > 0) tally.fail(what + ': o padding/guard written');
+  if (Q.hash() != hq || K.hash() != hk || V.hash() != hv || M.hash() != hm || mean.hash() != hmean) tally.fail(what + ': an input was modified');
+  if (ws.guardDamage() > 0) tally.fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
+  if (params.guardDamage() > 0 || lse.guardDamage() > 0) tally.fail(what + ': parameter block or lse guard written');
 
   Q.free();
   K32.free();
@@ -365,9 +347,7 @@ const DH: StaticArray<i32> = [1, 3, 8, 17, 64];
 const DV: StaticArray<i32> = [1, 6, 33, 64];
 
 function sweep(format: i32, mode: i32, seed: u32, name: string): void {
-  cases = 0;
-  failures = 0;
-  firstFailure = '';
+  tally = new Tally(name);
   const rng = new Rng(seed);
   for (let a = 0; a < NQ.length; a++) {
     for (let b = 0; b < NK.length; b++) {
@@ -377,15 +357,12 @@ function sweep(format: i32, mode: i32, seed: u32, name: string): void {
       }
     }
   }
-  report(name + ': ' + cases.toString() + ' shapes' + (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''));
-  expect(failures).toBe(0, keep(name + ': ' + firstFailure));
+  tally.finish();
 }
 
 describe('KV-cache rows (kv-rows.ts)', () => {
   it('f16kv and q8kv rows (with and without a mean): values, flag, codes, scale, reading back', () => {
-    cases = 0;
-    failures = 0;
-    firstFailure = '';
+    tally = new Tally('rows');
     const rng = new Rng(91);
     const ds: StaticArray<i32> = [1, 3, 7, 8, 9, 17, 64, 65];
     for (let i = 0; i < ds.length; i++) {
@@ -393,8 +370,7 @@ describe('KV-cache rows (kv-rows.ts)', () => {
       rowCase(Q8, ds[i], false, rng);
       rowCase(Q8, ds[i], true, rng);
     }
-    report('rows: ' + cases.toString() + ' cases' + (failures > 0 ? '; first failure: ' + firstFailure : ''));
-    expect(failures).toBe(0, keep('rows: ' + firstFailure));
+    tally.finish();
   });
   it('the keys\' mean sits in the ATTN block\'s spare last word', () => {
     expect(ATTN_KV_MEAN).toBeGreaterThanOrEqual(ATTN_LSE + 4);

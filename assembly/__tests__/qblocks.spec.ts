@@ -19,6 +19,7 @@ import {
   qd8_f32_q8_0_gemm, qd8_f32_q4_0_gemm, qd8_f32_qb4w_gemm, qd8_f32_qb_gemm_workspace_bytes,
 } from '../qblocks';
 import { Guarded, Rng, GARBAGE, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
+import { Tally } from './tester';
 
 const MS: StaticArray<i32> = [1, 2, 3, 4, 5, 7, 8, 9];
 const NS: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65];
@@ -27,24 +28,17 @@ const Q8_0: i32 = 0;
 const Q4_0: i32 = 1;
 const QB4W: i32 = 2;
 
-let cases = 0;
-let failures = 0;
-let firstFailure = '';
+/** The current test's tally (tester.ts); begin() starts a new one. */
+let tally = new Tally('');
 
 function begin(): void {
-  cases = 0;
-  failures = 0;
-  firstFailure = '';
+  tally = new Tally('');
 }
 
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
 
 function finish(name: string): void {
-  report(name + ': ' + cases.toString() + ' products' + (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''));
-  expect(failures).toBe(0, keep(name + ': ' + firstFailure));
+  tally.name = name;
+  tally.finish();
 }
 
 /** f16 bits → f64, written from the definition (scalar; independent of the kernels' vector code). */
@@ -154,7 +148,7 @@ function describeCase(fmt: i32, m: i32, n: i32, k: i32, v: i32): string {
 }
 
 function runCase(fmt: i32, m: i32, n: i32, k: i32, v: i32, unit: bool, rng: Rng): void {
-  cases++;
+  tally.begin();
   const nb = k >> 5;
   const lda = k + (v % 3);
   const ldc = n + ((v >> 1) % 3);
@@ -227,25 +221,19 @@ function runCase(fmt: i32, m: i32, n: i32, k: i32, v: i32, unit: bool, rng: Rng)
   kernel(fmt, P);
 
   const what = describeCase(fmt, m, n, k, v) + (unit ? ' (integers)' : '');
-  let bad = 0;
-  let firstBad = '';
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       const got = load<f32>(at(C.ptr, ldc, i, j));
-      const want = unchecked(ref[i * n + j]);
-      const ok = unit ? <f64>got == unchecked(exact[i * n + j]) : reinterpret<u32>(got) == reinterpret<u32>(want);
-      if (!ok) {
-        if (bad == 0) firstBad = ' C[' + i.toString() + ',' + j.toString() + '] = ' + got.toString() + ', reference ' + want.toString();
-        bad++;
-      }
+      if (unit) tally.exact(<f64>got, unchecked(exact[i * n + j]), i, j);
+      else tally.bits(got, unchecked(ref[i * n + j]), i, j);
     }
   }
-  if (bad > 0) fail(what + ': ' + bad.toString() + ' elements differ,' + firstBad);
+  tally.endCase(what);
   const padHits = paddingDamage(C, m, n, ldc);
-  if (padHits > 0) fail(what + ': ' + padHits.toString() + ' words of C padding/guard written');
-  if ((A.hash() ^ (w.hash() * 7) ^ (bias.hash() * 11)) != hashes) fail(what + ': an input was modified');
-  if (ws.guardDamage() > 0) fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
-  if (params.guardDamage() > 0) fail(what + ': parameter block guard written');
+  if (padHits > 0) tally.fail(what + ': ' + padHits.toString() + ' words of C padding/guard written');
+  if ((A.hash() ^ (w.hash() * 7) ^ (bias.hash() * 11)) != hashes) tally.fail(what + ': an input was modified');
+  if (ws.guardDamage() > 0) tally.fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
+  if (params.guardDamage() > 0) tally.fail(what + ': parameter block guard written');
   A.free(); C.free(); bias.free(); w.free(); ws.free(); params.free();
 }
 

@@ -22,27 +22,21 @@ import {
   qc8w_gemm_pack_b, qc8w_gemm_packed_b_bytes, qd8_f32_qc8w_gemm, qd8_f32_qc8w_gemm_workspace_bytes,
 } from '../qgemm';
 import { Guarded, Rng, GARBAGE, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
+import { Tally } from './tester';
 
 const SIZES: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65];
 
-let cases = 0;
-let failures = 0;
-let firstFailure = '';
+/** The current test's tally (tester.ts); begin() starts a new one. */
+let tally = new Tally('');
 
 function begin(): void {
-  cases = 0;
-  failures = 0;
-  firstFailure = '';
+  tally = new Tally('');
 }
 
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
 
 function finish(name: string): void {
-  report(name + ': ' + cases.toString() + ' products' + (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''));
-  expect(failures).toBe(0, keep(name + ': ' + firstFailure));
+  tally.name = name;
+  tally.finish();
 }
 
 // ── the reference quantizer (qd8.ts's header, scalar) ──
@@ -104,7 +98,7 @@ function describeCase(m: i32, n: i32, k: i32, v: i32): string {
 }
 
 function runCase(m: i32, n: i32, k: i32, v: i32, rng: Rng): void {
-  cases++;
+  tally.begin();
   const l = layoutOf(v);
   const lda = k + (v % 3);
   const ldc = n + ((v >> 1) % 4);
@@ -184,25 +178,16 @@ function runCase(m: i32, n: i32, k: i32, v: i32, rng: Rng): void {
   qd8_f32_qc8w_gemm(gp.ptr);
 
   const what = describeCase(m, n, k, v);
-  let bad = 0;
-  let firstBad = '';
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const got = load<f32>(at(C.ptr, ldc, i, j));
-      const want = unchecked(ref[i * n + j]);
-      if (reinterpret<u32>(got) != reinterpret<u32>(want)) {
-        if (bad == 0) firstBad = ' C[' + i.toString() + ',' + j.toString() + '] = ' + got.toString() + ', reference ' + want.toString();
-        bad++;
-      }
-    }
+    for (let j = 0; j < n; j++) tally.bits(load<f32>(at(C.ptr, ldc, i, j)), unchecked(ref[i * n + j]), i, j);
   }
-  if (bad > 0) fail(what + ': ' + bad.toString() + ' elements differ,' + firstBad);
+  tally.endCase(what);
   const padHits = paddingDamage(C, m, n, ldc);
-  if (padHits > 0) fail(what + ': ' + padHits.toString() + ' words of C padding/guard written');
-  if ((A.hash() ^ (B.hash() * 3) ^ (scales.hash() * 5) ^ (zps.hash() * 7) ^ (bias.hash() * 11)) != hashes) fail(what + ': an input was modified');
-  if (ws.guardDamage() > 0) fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
-  if (packed.guardDamage() > 0) fail(what + ': packed buffer of ' + packedBytes.toString() + ' bytes overrun');
-  if (pp.guardDamage() + gp.guardDamage() > 0) fail(what + ': a parameter block guard was written');
+  if (padHits > 0) tally.fail(what + ': ' + padHits.toString() + ' words of C padding/guard written');
+  if ((A.hash() ^ (B.hash() * 3) ^ (scales.hash() * 5) ^ (zps.hash() * 7) ^ (bias.hash() * 11)) != hashes) tally.fail(what + ': an input was modified');
+  if (ws.guardDamage() > 0) tally.fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
+  if (packed.guardDamage() > 0) tally.fail(what + ': packed buffer of ' + packedBytes.toString() + ' bytes overrun');
+  if (pp.guardDamage() + gp.guardDamage() > 0) tally.fail(what + ': a parameter block guard was written');
 
   A.free(); B.free(); C.free(); scales.free(); zps.free(); bias.free(); packed.free(); ws.free(); pp.free(); gp.free();
 }
@@ -212,7 +197,7 @@ function runCase(m: i32, n: i32, k: i32, v: i32, rng: Rng): void {
  * weights int8 with scale 1 and zero points zb (per column): C = Σ (qa − zpA)(qb − zb) exactly.
  */
 function runIntegerCase(m: i32, n: i32, k: i32, rng: Rng): void {
-  cases++;
+  tally.begin();
   const kq = (k + 3) >> 2;
   const blockBytes = <usize>kq << 5; // simd128 build: i16 codes, 4 rows × 4 codes × 2 bytes per group
   const wsBytes = qd8_f32_qc8w_gemm_workspace_bytes(m, k);
@@ -266,17 +251,16 @@ function runIntegerCase(m: i32, n: i32, k: i32, rng: Rng): void {
   store<u32>(gp.ptr + QGEMM_WORKSPACE, <u32>ws.ptr);
   store<i32>(gp.ptr + QGEMM_A_QUANTIZED, 1);
   qd8_f32_qc8w_gemm(gp.ptr);
-  let bad = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
       const z = <i32>load<i8>(zb.ptr + <usize>j);
       for (let x = 0; x < k; x++) s += (unchecked(qa[i * k + x]) - unchecked(zpa[i])) * (<i32>load<i8>(B.ptr + <usize>(x * n + j)) - z);
-      if (load<f32>(at(C.ptr, n, i, j)) != <f32>s) bad++;
+      tally.exact(<f64>load<f32>(at(C.ptr, n, i, j)), <f64><f32>s, i, j);
     }
   }
-  if (bad > 0) fail('integers ' + describeCase(m, n, k, 0) + ': ' + bad.toString() + ' sums differ');
-  if (ws.guardDamage() + packed.guardDamage() > 0) fail('integers ' + describeCase(m, n, k, 0) + ': a buffer overrun');
+  tally.endCase('integers ' + describeCase(m, n, k, 0));
+  if (ws.guardDamage() + packed.guardDamage() > 0) tally.fail('integers ' + describeCase(m, n, k, 0) + ': a buffer overrun');
   ws.free(); B.free(); ones.free(); zb.free(); packed.free(); C.free(); pp.free(); gp.free();
 }
 

@@ -6,7 +6,7 @@
 //          stride = heads·headStride + {0, 2}; cos/sin tables of 11 positions with row stride
 //          R/2 + {0, 2}; each row's position drawn at random (repeats allowed).
 // Inputs:  x uniform in [−4, 4); table angles uniform in [−π, π) (cos/sin in f32).
-// Checks:  every rotated element within 2.01·2⁻²⁴·(|x1·cos| + |x2·sin|) of the float64 value of the
+// Checks:  (a Tally, tester.ts) every rotated element within 2.01·2⁻²⁴·(|x1·cos| + |x2·sin|) of the float64 value of the
 //          same formula on the same f32 inputs (two rounded products and one rounded add/sub);
 //          features past R, padding between heads and rows, and the guards are bit-identical
 //          (sentinel NaN there would also poison a rotated value if it were read); the tables
@@ -16,23 +16,18 @@ import {
   ROPE_COS, ROPE_DIM, ROPE_HEAD_STRIDE, ROPE_HEADS, ROPE_INTERLEAVED, ROPE_PARAMS_BYTES, ROPE_POSITIONS,
   ROPE_ROW_STRIDE, ROPE_ROWS, ROPE_SIN, ROPE_TABLE_STRIDE, ROPE_X, f32_rope,
 } from '../rope';
-import { Guarded, Rng, SENTINEL, keep, paramBlock, report } from './helpers';
+import { Guarded, Rng, SENTINEL, paramBlock } from './helpers';
+import { Tally } from './tester';
 
 const DIMS: StaticArray<i32> = [2, 6, 8, 10, 16, 18];
 const HEADS = 3;
 const ROWS = 5;
 const P = 11;
 
-let failures = 0;
-let firstFailure = '';
-let worst: f64 = 0;
-
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
+const tally = new Tally('f32_rope');
 
 function runCase(R: i32, extra: i32, headPad: i32, rowPad: i32, tablePad: i32, interleaved: i32, rng: Rng): void {
+  tally.begin();
   const D = R + extra;
   const half = R >> 1;
   const headStride = D + headPad;
@@ -92,27 +87,23 @@ function runCase(R: i32, extra: i32, headPad: i32, rowPad: i32, tablePad: i32, i
         const tol2 = 2.01 * 5.960464477539063e-8 * (Math.abs(x1 * sn) + Math.abs(x2 * cs)) + 1e-45;
         const got1 = <f64>load<f32>(X.ptr + (<usize>i1 << 2));
         const got2 = <f64>load<f32>(X.ptr + (<usize>i2 << 2));
-        const e1 = Math.abs(got1 - want1);
-        const e2 = Math.abs(got2 - want2);
-        if (!(e1 <= tol1) || !(e2 <= tol2)) {
-          fail(what + ': row ' + r.toString() + ' head ' + h.toString() + ' pair ' + c.toString() + ': got (' + got1.toString() + ', ' + got2.toString() + ') want (' + want1.toString() + ', ' + want2.toString() + ')');
-        } else {
-          worst = Math.max(worst, Math.max(e1 / tol1, e2 / tol2));
-        }
+        tally.close(got1, want1, tol1, 0, 0, r, i1 - r * rowStride);
+        tally.close(got2, want2, tol2, 0, 0, r, i2 - r * rowStride);
       }
       for (let c = R; c < D; c++) {
         const i = base + c;
-        if (reinterpret<u32>(load<f32>(X.ptr + (<usize>i << 2))) != reinterpret<u32>(unchecked(before[i]))) fail(what + ': feature ' + c.toString() + ' past R changed');
+        if (reinterpret<u32>(load<f32>(X.ptr + (<usize>i << 2))) != reinterpret<u32>(unchecked(before[i]))) tally.fail(what + ': feature ' + c.toString() + ' past R changed');
       }
     }
   }
+  tally.endCase(what);
   // padding between heads/rows (never written: the buffer was filled with the sentinel there)
   for (let i = 0; i < ROWS * rowStride; i++) {
     const inHead = (i % rowStride) < HEADS * headStride && ((i % rowStride) % headStride) < D;
-    if (!inHead && load<u32>(X.ptr + (<usize>i << 2)) != SENTINEL) fail(what + ': padding word ' + i.toString() + ' written');
+    if (!inHead && load<u32>(X.ptr + (<usize>i << 2)) != SENTINEL) tally.fail(what + ': padding word ' + i.toString() + ' written');
   }
-  if (X.guardDamage() != 0) fail(what + ': guard of x written');
-  if (C.hash() != hashes[0] || S.hash() != hashes[1] || POS.hash() != hashes[2]) fail(what + ': a table or the positions changed');
+  if (X.guardDamage() != 0) tally.fail(what + ': guard of x written');
+  if (C.hash() != hashes[0] || S.hash() != hashes[1] || POS.hash() != hashes[2]) tally.fail(what + ': a table or the positions changed');
   X.free();
   C.free();
   S.free();
@@ -132,8 +123,7 @@ describe('f32_rope', () => {
         }
       }
     }
-    report('f32_rope: worst err/tolerance = ' + worst.toString() + (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''));
-    expect(failures).toBe(0, keep(firstFailure));
+    tally.finish();
   });
 
   it('rotary dim 0 or no rows touch nothing', () => {

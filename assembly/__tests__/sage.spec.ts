@@ -20,11 +20,12 @@ import {
   ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
   ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
   ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_PARAMS_BYTES,
-} from '../attention';
+} from '../attention-params';
 import { qs8_attn_online, qs8_attn_workspace_bytes } from '../sage';
 import {
   Rng, GARBAGE, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace,
 } from './helpers';
+import { Tally } from './tester';
 
 const NS: StaticArray<i32> = [1, 3, 5, 9, 65, 130];
 const DH: StaticArray<i32> = [1, 3, 8, 17, 64];
@@ -37,25 +38,20 @@ const CAUSAL = 1;
 const MASKED = 2;
 const WINDOW = 3;
 
-let cases = 0;
-let failures = 0;
-let firstFailure = '';
+/** The current test's tally (tester.ts); begin() starts a new one. */
+let tally = new Tally('');
 
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
 
 function invScale(amax: f32): f32 {
   return amax > 0 ? <f32>127 / amax : 0;
 }
 
 function runCase(nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rng: Rng): void {
-  cases++;
-  const qStride = dh + 1 + (cases % 3);
-  const kStride = dh + 2 + (cases % 2);
-  const vStride = dv + 1 + (cases % 4);
-  const oStride = dv + 1 + (cases % 5);
+  tally.begin();
+  const qStride = dh + 1 + (tally.cases % 3);
+  const kStride = dh + 2 + (tally.cases % 2);
+  const vStride = dv + 1 + (tally.cases % 4);
+  const oStride = dv + 1 + (tally.cases % 5);
   const mStride = nk + 3;
   const Q = matrix(nq, dh, qStride);
   const K = matrix(nk, dh, kStride);
@@ -207,34 +203,19 @@ function runCase(nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rng: Rng): void 
 
   const what = 'nq=' + nq.toString() + ' nk=' + nk.toString() + ' dh=' + dh.toString() + ' dv=' + dv.toString() +
     ' mode=' + mode.toString();
-  let bad = 0;
-  let firstBad = '';
   for (let i = 0; i < nq; i++) {
     for (let x = 0; x < dv; x++) {
       const got = <f64>load<f32>(at(O.ptr, oStride, i, x));
-      let ok: bool;
-      let r: f64 = 0;
-      if (unchecked(empty[i])) {
-        ok = got == 0;
-      } else {
-        r = unchecked(ref[i * dv + x]);
-        ok = Math.abs(got - r) <= REL * unchecked(mag[i * dv + x]) + ABS;
-      }
-      if (!ok) {
-        if (bad == 0) {
-          firstBad = ' o[' + i.toString() + ',' + x.toString() + '] = ' + got.toString() +
-            (unchecked(empty[i]) ? ', expected 0 (no visible key)' : ', f64 ' + r.toString());
-        }
-        bad++;
-      }
+      if (unchecked(empty[i])) tally.exact(got, 0, i, x);
+      else tally.close(got, unchecked(ref[i * dv + x]), ABS, REL, unchecked(mag[i * dv + x]), i, x);
     }
   }
-  if (bad > 0) fail(what + ': ' + bad.toString() + ' elements off,' + firstBad);
+  tally.endCase(what);
   const dmg = paddingDamage(O, nq, dv, oStride);
-  if (dmg > 0) fail(what + ': ' + dmg.toString() + ' words of o padding/guard written');
-  if (Q.hash() != hq || K.hash() != hk || V.hash() != hv || M.hash() != hm) fail(what + ': an input was modified');
-  if (ws.guardDamage() > 0) fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
-  if (params.guardDamage() > 0) fail(what + ': parameter block guard written');
+  if (dmg > 0) tally.fail(what + ': ' + dmg.toString() + ' words of o padding/guard written');
+  if (Q.hash() != hq || K.hash() != hk || V.hash() != hv || M.hash() != hm) tally.fail(what + ': an input was modified');
+  if (ws.guardDamage() > 0) tally.fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
+  if (params.guardDamage() > 0) tally.fail(what + ': parameter block guard written');
 
   Q.free();
   K.free();
@@ -246,9 +227,7 @@ function runCase(nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rng: Rng): void 
 }
 
 function sweep(mode: i32, seed: u32, name: string): void {
-  cases = 0;
-  failures = 0;
-  firstFailure = '';
+  tally = new Tally(name);
   const rng = new Rng(seed);
   for (let a = 0; a < NS.length; a++) {
     for (let b = 0; b < NS.length; b++) {
@@ -258,8 +237,7 @@ function sweep(mode: i32, seed: u32, name: string): void {
       }
     }
   }
-  report(name + ': ' + cases.toString() + ' shapes' + (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''));
-  expect(failures).toBe(0, keep(name + ': ' + firstFailure));
+  tally.finish();
 }
 
 describe('qs8_attn_online, one head vs the same quantization in float64', () => {

@@ -15,7 +15,8 @@
 //          tolerance, |Σ − 1| ≤ 2.3e-7.
 
 import { f32_softmax_rows } from '../softmax';
-import { Rng, at, keep, matrix, paddingDamage, report } from './helpers';
+import { Rng, at, matrix, paddingDamage } from './helpers';
+import { Tally } from './tester';
 
 const COLS: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 63, 64, 65];
 const PADS: StaticArray<i32> = [0, 1, 3, 5];
@@ -27,17 +28,12 @@ const SOME_NEG_INF = 1;
 const ONE_ROW_NEG_INF = 2;
 const HUGE = 3;
 
-let failures = 0;
-let firstFailure = '';
-let worstFraction: f64 = 0; // err / tolerance
+/** The current test's tally (tester.ts), and its worst |Σ − 1|. */
+let tally = new Tally('');
 let worstSum: f64 = 0;
 
-function fail(what: string): void {
-  if (failures == 0) firstFailure = what;
-  failures++;
-}
-
 function runCase(cols: i32, pad: i32, kind: i32, rng: Rng): void {
+  tally.begin();
   const stride = cols + pad;
   const X = matrix(ROWS, cols, stride);
   for (let r = 0; r < ROWS; r++) {
@@ -94,32 +90,26 @@ function runCase(cols: i32, pad: i32, kind: i32, rng: Rng): void {
       const t = unchecked(tol[r * cols + c]);
       sum += <f64>y;
       if (unchecked(wasNegInf[r * cols + c])) {
-        if (reinterpret<u32>(y) != 0) fail(what + ': row ' + r.toString() + ' col ' + c.toString() + ': −∞ gave ' + y.toString() + ', not +0');
+        tally.bits(y, 0, r, c); // −∞ gives +0
         continue;
       }
       allNegInf = false;
-      const err = Math.abs(<f64>y - yr);
-      if (!(err <= t)) {
-        fail(what + ': y[' + r.toString() + ',' + c.toString() + '] = ' + y.toString() + ', f64 ' + yr.toString());
-      } else if (t > 0 && err / t > worstFraction) {
-        worstFraction = err / t;
-      }
+      tally.close(<f64>y, yr, t, 0, 0, r, c);
     }
     if (!allNegInf) {
       const d = Math.abs(sum - 1);
-      if (!(d <= 1e-6)) fail(what + ': row ' + r.toString() + ' sums to ' + sum.toString());
+      if (!(d <= 1e-6)) tally.fail(what + ': row ' + r.toString() + ' sums to ' + sum.toString());
       else if (d > worstSum) worstSum = d;
     }
   }
+  tally.endCase(what);
   const dmg = paddingDamage(X, ROWS, cols, stride);
-  if (dmg > 0) fail(what + ': ' + dmg.toString() + ' padding/guard words written');
+  if (dmg > 0) tally.fail(what + ': ' + dmg.toString() + ' padding/guard words written');
   X.free();
 }
 
 function sweep(kind: i32, seed: u32, name: string): void {
-  failures = 0;
-  firstFailure = '';
-  worstFraction = 0;
+  tally = new Tally(name);
   worstSum = 0;
   const rng = new Rng(seed);
   for (let i = 0; i < COLS.length; i++) {
@@ -127,11 +117,7 @@ function sweep(kind: i32, seed: u32, name: string): void {
       for (let rep = 0; rep < 4; rep++) runCase(COLS[i], PADS[p], kind, rng);
     }
   }
-  report(
-    name + ': worst err/tolerance = ' + worstFraction.toString() + ', worst |Σ − 1| = ' + worstSum.toString() +
-    (failures > 0 ? '; ' + failures.toString() + ' failures, first: ' + firstFailure : ''),
-  );
-  expect(failures).toBe(0, keep(name + ': ' + firstFailure));
+  tally.finish(', worst |Σ − 1| = ' + worstSum.toString());
 }
 
 describe('f32_softmax_rows', () => {
