@@ -2,13 +2,19 @@
 // list of attention variants, so this file checks that the list and the library agree — every
 // variant method of Runtime is in it and installed from it, every example runs and its output is
 // finite and shaped, every path type runs through rt.routedAttention exactly as its own method,
-// the option keys it lists are the ones the method accepts, and the fuzz cases cover every entry.
+// the option keys it lists are the ones the method accepts, and the fuzz cases and the bench's
+// workloads cover every entry.
 
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AttentionError, attentionVariants, createRuntimeSync, Runtime, type Tensor } from '../../src/index';
 import { arenaStats, rng, sameValues } from '../helpers/numeric';
 import { METHODS } from '../reliability/fuzz-cases';
 import { randomTensor } from '../helpers/variant';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Runtime methods named …Attention that are not variants over (q, k, v): layers built from a config, the ONNX operator. */
 const NOT_VARIANTS = new Set(['multiHeadAttention', 'recurrentMemoryAttention', 'onnxAttention']);
@@ -116,6 +122,12 @@ describe('the variant registry', () => {
     } finally {
       rt.dispose();
     }
+  });
+
+  it('the bench measures every variant of the registry (a workload calls its method)', () => {
+    const dir = join(root, 'bench', 'workloads');
+    const text = readdirSync(dir).filter((f) => f.endsWith('.mjs')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    for (const v of variants) expect(text.includes(`rt.${v.method}(`), `no bench workload calls rt.${v.method}`).toBe(true);
   });
 
   it('the fuzz cases cover every variant of the registry', () => {
