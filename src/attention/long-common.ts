@@ -5,11 +5,12 @@
 
 import type { AttnCall } from '../kernels/attention';
 import type { Kernels } from '../kernels/instance';
-import { AttentionError, formatShape } from '../runtime/index';
+import { AttentionError, formatShape, formatValue } from '../runtime/index';
 import {
   checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,
   viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
+import { bhsdLayout, bshdLayout, type HeadLayout } from './head-layout';
 import { assertLive, finiteOption } from './options';
 
 const F32 = [Float32Array] as const;
@@ -25,15 +26,42 @@ export interface Dims {
   dv: number;
 }
 
+/** How a variant's q, k, v and output are laid out: [batch, heads, seq, dim] or [batch, seq, heads, dim]. */
+export type Layout = 'bhsd' | 'bshd';
+
 /** Validated views of q, k (absent for shared-QK LSH), v and the output destination. */
 export interface Prepared {
   dims: Dims;
+  /** the layout of q, k, v and the output */
+  layout: Layout;
   q: TensorView<Float32Array>;
   k: TensorView<Float32Array> | undefined;
   v: TensorView<Float32Array>;
   scale: number;
   /** the caller's `out`, read once */
   out: OutTarget | undefined;
+}
+
+/** [batch, heads, seq, dim] of a 4-D shape in `layout`. */
+function bhsdOf(shape: readonly number[], layout: Layout): number[] {
+  return layout === 'bhsd' ? [...shape] : [shape[0], shape[2], shape[1], shape[3]];
+}
+
+/** The shape [batch, heads, seq, dim] is written as in `layout`. */
+export function shapeIn(layout: Layout, batch: number, heads: number, seq: number, dim: number): number[] {
+  return layout === 'bhsd' ? [batch, heads, seq, dim] : [batch, seq, heads, dim];
+}
+
+/** Where head (b, h) of q, k, v or the output of a prepared call is: its layout's strides at `ptr`. */
+export function headLayoutOf(p: Prepared, ptr: number, heads: number, seq: number, dim: number): HeadLayout {
+  return p.layout === 'bhsd' ? bhsdLayout(ptr, heads, seq, dim) : bshdLayout(ptr, heads, seq, dim);
+}
+
+/** The `layout` option of a variant that reads both layouts (default 'bhsd'). */
+export function layoutOption(value: unknown): Layout {
+  if (value === undefined) return 'bhsd';
+  if (value !== 'bhsd' && value !== 'bshd') throw new AttentionError('INVALID_OPTION', `options.layout must be 'bhsd' or 'bshd', got ${formatValue(value)}`);
+  return value;
 }
 
 function expectRank4(view: TensorView, name: string, what: string): void {
@@ -52,10 +80,14 @@ export function prepare(
   qIn: TensorLike,
   kIn: TensorLike | null | undefined,
   vIn: TensorLike,
-  options: { scale?: number; out?: WasmTensor | Tensor },
+  options: { scale?: number; out?: WasmTensor | Tensor; layout?: Layout },
   who: string,
   kOptional = false,
 ): Prepared {
+  // Own property only: variants without a layout option have no such key (a polluted prototype's is not read).
+  const layout = layoutOption(Object.hasOwn(options, 'layout') ? options.layout : undefined);
+  const bshd = layout === 'bshd';
+  const dims4 = (seq: string, heads: string, dim: string) => (bshd ? `[batch, ${seq}, ${heads}, ${dim}] (layout 'bshd')` : `[batch, ${heads}, ${seq}, ${dim}]`);
   const arena = kernels.arena;
   if (!kOptional && (kIn === null || kIn === undefined)) {
     throw new AttentionError('INVALID_ARGUMENT', `${who}: k must be a tensor { data, shape }, got ${String(kIn)}`);
@@ -63,28 +95,33 @@ export function prepare(
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = kIn === null || kIn === undefined ? undefined : viewTensor(kIn, 'k', F32, arena);
   const v = viewTensor(vIn, 'v', F32, arena);
-  expectRank4(q, 'q', '[batch, heads, nq, headDim]');
-  if (k) expectRank4(k, 'k', '[batch, kvHeads, nk, headDim]');
-  expectRank4(v, 'v', '[batch, kvHeads, nk, valueDim]');
-  const [batch, qHeads, nq, dh] = q.shape;
-  const [vb, kvHeads, nk, dv] = v.shape;
+  expectRank4(q, 'q', dims4('nq', 'heads', 'headDim'));
+  if (k) expectRank4(k, 'k', dims4('nk', 'kvHeads', 'headDim'));
+  expectRank4(v, 'v', dims4('nk', 'kvHeads', 'valueDim'));
+  const [batch, qHeads, nq, dh] = bhsdOf(q.shape, layout);
+  const [vb, kvHeads, nk, dv] = bhsdOf(v.shape, layout);
+  // Every shape error names all the shapes and the layout they were read in.
+  const shapes = `q ${formatShape(q.shape)}, ${k ? `k ${formatShape(k.shape)}, ` : ''}v ${formatShape(v.shape)}: expected ` +
+    (bshd ? dims4('seq', 'heads', 'headDim') : "[batch, heads, seq, headDim] (or pass layout: 'bshd')");
   if (vb !== batch || (k && k.shape[0] !== batch)) {
-    throw new AttentionError('SHAPE_MISMATCH', `${who}: q, k and v must share the batch size: q ${formatShape(q.shape)}, ${k ? `k ${formatShape(k.shape)}, ` : ''}v ${formatShape(v.shape)}`);
+    throw new AttentionError('SHAPE_MISMATCH', `${who}: q, k and v must share the batch size: ${shapes}`);
   }
   if (k) {
-    if (k.shape[3] !== dh) throw new AttentionError('SHAPE_MISMATCH', `${who}: k's head size must equal q's (${dh}): k ${formatShape(k.shape)}`);
-    if (k.shape[1] !== kvHeads || k.shape[2] !== nk) {
-      throw new AttentionError('SHAPE_MISMATCH', `${who}: v must have k's heads and length [${batch}, ${k.shape[1]}, ${k.shape[2]}, valueDim], got ${formatShape(v.shape)}`);
+    const [, kHeads, kLen, kdh] = bhsdOf(k.shape, layout);
+    if (kdh !== dh) throw new AttentionError('SHAPE_MISMATCH', `${who}: k's head size must equal q's (${dh}): ${shapes}`);
+    if (kHeads !== kvHeads || kLen !== nk) {
+      const want = bshd ? `[${batch}, ${kLen}, ${kHeads}, valueDim]` : `[${batch}, ${kHeads}, ${kLen}, valueDim]`;
+      throw new AttentionError('SHAPE_MISMATCH', `${who}: v must have k's heads and length ${want}, got ${formatShape(v.shape)}; ${shapes}`);
     }
   }
   if (kvHeads === 0 || qHeads % kvHeads !== 0) {
-    throw new AttentionError('SHAPE_MISMATCH', `${who}: k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention`);
+    throw new AttentionError('SHAPE_MISMATCH', `${who}: k/v heads (${kvHeads}) must divide q heads (${qHeads}) for grouped-query attention; ${shapes}`);
   }
   const scale = finiteOption(options.scale, 'options.scale', dh > 0 ? 1 / Math.sqrt(dh) : 1);
-  const outShape = [batch, qHeads, nq, dv];
+  const outShape = shapeIn(layout, batch, qHeads, nq, dv);
   checkElementCount(batch * qHeads * nq * dv, 'output');
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
-  return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, q, k, v, scale, out };
+  return { dims: { batch, qHeads, kvHeads, nq, nk, dh, dv }, layout, q, k, v, scale, out };
 }
 
 export { headPtr } from './head-layout';
@@ -110,13 +147,13 @@ export function outputIsEmpty(p: Prepared): boolean {
 /** The result of a call whose output is empty: the caller's `out`, or a zero-length tensor. Allocates nothing. */
 export function emptyOutput(p: Prepared): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;
-  return p.out?.result ?? { data: new Float32Array(0), shape: [batch, qHeads, nq, dv] };
+  return p.out?.result ?? { data: new Float32Array(0), shape: shapeIn(p.layout, batch, qHeads, nq, dv) };
 }
 
 /** Copies the output into `out` (unless written there) and returns it, or a fresh Tensor, as rt.attention does. */
 export function finishOutput(kernels: Kernels, p: Prepared, op: number): Tensor {
   const { batch, qHeads, nq, dv } = p.dims;
-  return writeOut(kernels.arena, p.out, op, [batch, qHeads, nq, dv]);
+  return writeOut(kernels.arena, p.out, op, shapeIn(p.layout, batch, qHeads, nq, dv));
 }
 
 /** An attention call over whole rows with no range, mask or bias; the caller fills the rest. */

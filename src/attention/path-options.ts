@@ -16,7 +16,8 @@ function keysByType(): Record<string, string[]> {
   const byType: Record<string, string[]> = {};
   for (const v of variantEntries()) {
     if (v.path === undefined) continue;
-    byType[v.path] = ['type', ...(v.pathKeys ?? v.keys).filter((k) => k !== 'scale' && k !== 'out')];
+    // scale and out come from the call, and paths read routedAttention's own [batch, heads, seq, dim] tensors: no layout
+    byType[v.path] = ['type', ...(v.pathKeys ?? v.keys).filter((k) => k !== 'scale' && k !== 'out' && k !== 'layout')];
   }
   return byType;
 }

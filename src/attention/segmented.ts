@@ -32,8 +32,9 @@ import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
+import { headAt } from './head-layout';
 import { booleanOption, integerOption, optionKeys, readOptions, requiredInteger } from './options';
 
 /** Options of `rt.segmentedAttention`. */
@@ -46,6 +47,11 @@ export interface SegmentedOptions {
   summaries?: boolean;
   /** Causal: keys at or before the token only; summaries of segments wholly before it. */
   causal?: boolean;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -70,7 +76,7 @@ export function segmentBounds(n: number, S: number, o: number): { start: Int32Ar
 
 /** The keys of SegmentedOptions. */
 export const SEGMENTED_KEYS = optionKeys<SegmentedOptions>({
-  segmentLength: true, overlap: true, summaries: true, causal: true, scale: true, out: true,
+  segmentLength: true, overlap: true, summaries: true, causal: true, layout: true, scale: true, out: true,
 });
 
 export function segmentedAttention(
@@ -113,20 +119,20 @@ export function segmentedAttention(
     const vs = useSummaries ? scope.alloc(W * dv, 'summary values') : 0;
     const group = qHeads / kvHeads;
     const step = S - o;
+    // Heads in the call's layout; qs, kst, vst, os: elements between consecutive positions.
+    const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
+    const [qs, kst, vst, os] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
         const kvh = Math.floor(h / group);
-        const qh = headPtr(qp, b, h, qHeads, n, dh);
-        const kh = headPtr(kp, b, kvh, kvHeads, n, dh);
-        const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
-        const oh = headPtr(op, b, h, qHeads, n, dv);
+        const [qh, kh, vh, oh] = [headAt(Lq, b, h), headAt(Lk, b, kvh), headAt(Lv, b, kvh), headAt(Lo, b, h)];
         for (let s = 0; s < W; s++) {
           // A. Rows first seen in segment s.
           const r0 = s === 0 ? 0 : end[s - 1];
           attentionKernels(kernels).online({
             ...plainCall({
-              q: f32At(qh, r0 * dh), qStride: dh, k: f32At(kh, start[s] * dh), kStride: dh, v: f32At(vh, start[s] * dv), vStride: dv,
-              o: f32At(oh, r0 * dv), oStride: dv, nq: end[s] - r0, nk: end[s] - start[s], dh, dv, scale: p.scale, lse: f32At(lse, r0),
+              q: f32At(qh, r0 * qs), qStride: qs, k: f32At(kh, start[s] * kst), kStride: kst, v: f32At(vh, start[s] * vst), vStride: vst,
+              o: f32At(oh, r0 * os), oStride: os, nq: end[s] - r0, nk: end[s] - start[s], dh, dv, scale: p.scale, lse: f32At(lse, r0),
             }),
             offset: r0 - start[s],
             right: causal ? 0 : -1,
@@ -135,17 +141,17 @@ export function segmentedAttention(
           if (s > 0 && !causal) {
             const rows = end[s - 1] - start[s];
             attentionKernels(kernels).online(plainCall({
-              q: f32At(qh, start[s] * dh), qStride: dh, k: f32At(kh, end[s - 1] * dh), kStride: dh, v: f32At(vh, end[s - 1] * dv), vStride: dv,
+              q: f32At(qh, start[s] * qs), qStride: qs, k: f32At(kh, end[s - 1] * kst), kStride: kst, v: f32At(vh, end[s - 1] * vst), vStride: vst,
               o: tmp, oStride: dv, nq: rows, nk: end[s] - end[s - 1], dh, dv, scale: p.scale, lse: lseT,
             }));
-            attentionKernels(kernels).merge({ acc: f32At(oh, start[s] * dv), accStride: dv, lseAcc: f32At(lse, start[s]), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
+            attentionKernels(kernels).merge({ acc: f32At(oh, start[s] * os), accStride: os, lseAcc: f32At(lse, start[s]), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
           }
         }
         if (!useSummaries) continue;
         // C. Summary tokens of the segments a row is not in.
         for (let s = 0; s < W; s++) {
-          rowKernels(kernels).mean({ src: f32At(kh, start[s] * dh), srcStride: dh, n: end[s] - start[s], d: dh, out: f32At(ks, s * dh) });
-          rowKernels(kernels).mean({ src: f32At(vh, start[s] * dv), srcStride: dv, n: end[s] - start[s], d: dv, out: f32At(vs, s * dv) });
+          rowKernels(kernels).mean({ src: f32At(kh, start[s] * kst), srcStride: kst, n: end[s] - start[s], d: dh, out: f32At(ks, s * dh) });
+          rowKernels(kernels).mean({ src: f32At(vh, start[s] * vst), srcStride: vst, n: end[s] - start[s], d: dv, out: f32At(vs, s * dv) });
         }
         const smin = (t: number): number => (t < S ? 0 : Math.floor((t - S) / step) + 1);
         const smax = (t: number): number => Math.min(W - 1, Math.floor(t / step));
@@ -160,10 +166,10 @@ export function segmentedAttention(
             for (let c0 = r0; c0 < r1; c0 += S) {
               const rows = Math.min(S, r1 - c0);
               attentionKernels(kernels).online(plainCall({
-                q: f32At(qh, c0 * dh), qStride: dh, k: f32At(ks, first * dh), kStride: dh, v: f32At(vs, first * dv), vStride: dv,
+                q: f32At(qh, c0 * qs), qStride: qs, k: f32At(ks, first * dh), kStride: dh, v: f32At(vs, first * dv), vStride: dv,
                 o: tmp, oStride: dv, nq: rows, nk: count, dh, dv, scale: p.scale, lse: lseT,
               }));
-              attentionKernels(kernels).merge({ acc: f32At(oh, c0 * dv), accStride: dv, lseAcc: f32At(lse, c0), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
+              attentionKernels(kernels).merge({ acc: f32At(oh, c0 * os), accStride: os, lseAcc: f32At(lse, c0), part: tmp, partStride: dv, lsePart: lseT, rows, dv });
             }
           }
           r0 = r1;

@@ -19,8 +19,9 @@ import { attentionKernels } from '../kernels/attention';
 import { AttentionError, f32At, formatValue } from '../runtime/index';
 import type { Tensor, TensorLike, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
+import { headAt } from './head-layout';
 import { integerOption, lengthsOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.slidingWindowAttention`. */
@@ -44,6 +45,11 @@ export interface SlidingWindowOptions {
   causal?: boolean | 'bottom-right' | 'top-left';
   /** Valid keys per batch entry (the rest are padding). */
   keyLengths?: ArrayLike<number>;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -245,7 +251,7 @@ export function runWindowHead(kernels: Kernels, w: WindowHead, collect?: AttnCal
 
 /** The keys of SlidingWindowOptions. */
 export const SLIDING_WINDOW_KEYS = optionKeys<SlidingWindowOptions>({
-  window: true, dilation: true, causal: true, keyLengths: true, scale: true, out: true,
+  window: true, dilation: true, causal: true, keyLengths: true, layout: true, scale: true, out: true,
 });
 
 export function slidingWindowAttention(
@@ -281,6 +287,9 @@ export function slidingWindowAttention(
       return finishOutput(kernels, p, op);
     }
     const group = qHeads / kvHeads;
+    const [Lq, Lk, Lv, Lo] = [
+      headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, nk, dh), headLayoutOf(p, vp, kvHeads, nk, dv), headLayoutOf(p, op, qHeads, nq, dv),
+    ];
     const calls: AttnCall[] = [];
     for (let b = 0; b < batch; b++) {
       const offset = spec.topLeft ? 0 : keyLens[b] - nq;
@@ -288,10 +297,10 @@ export function slidingWindowAttention(
         const kvh = Math.floor(h / group);
         if (dv === 0 || nq === 0) continue;
         runWindowHead(kernels, {
-          q: headPtr(qp, b, h, qHeads, nq, dh), qStride: dh,
-          k: headPtr(kp, b, kvh, kvHeads, nk, dh), kStride: dh,
-          v: headPtr(vp, b, kvh, kvHeads, nk, dv), vStride: dv,
-          o: headPtr(op, b, h, qHeads, nq, dv), oStride: dv,
+          q: headAt(Lq, b, h), qStride: Lq.rowStride,
+          k: headAt(Lk, b, kvh), kStride: Lk.rowStride,
+          v: headAt(Lv, b, kvh), vStride: Lv.rowStride,
+          o: headAt(Lo, b, h), oStride: Lo.rowStride,
           nq, nk, dh, dv, scale: p.scale, keyLen: keyLens[b], offset,
           left: spec.left, right: spec.right, dilation: spec.dilation,
           mask: 0, lse: 0, maskScratch: 0, lseScratch: 0,

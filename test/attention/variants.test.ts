@@ -124,6 +124,43 @@ describe('the variant registry', () => {
     }
   });
 
+  /** [b, h, s, d] → [b, s, h, d] (or back: the same permutation swaps the middle axes). */
+  const swapMiddle = (t: Tensor): Tensor => {
+    const [b, x, y, d] = t.shape;
+    const data = new Float32Array(t.data.length);
+    for (let i = 0; i < b; i++) for (let j = 0; j < x; j++) for (let s = 0; s < y; s++) {
+      data.set(t.data.subarray(((i * x + j) * y + s) * d, ((i * x + j) * y + s + 1) * d), ((i * y + s) * x + j) * d);
+    }
+    return { data, shape: [b, y, x, d] };
+  };
+  const withLayout = variants.filter((v) => v.keys.includes('layout'));
+
+  it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
+    expect(withLayout.map((v) => v.method)).toEqual(expect.arrayContaining(['attention', 'slidingWindowAttention']));
+  });
+
+  it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
+    const rt = createRuntimeSync();
+    try {
+      const next = rng(10);
+      const q = randomTensor([2, 4, 16, 8], next);
+      const k = randomTensor([2, 2, 16, 8], next);
+      const val = randomTensor([2, 2, 16, 4], next);
+      const options = v.example(16, 8);
+      const want = swapMiddle(outputOf(call(rt, v.method, q, k, val, options)));
+      const got = outputOf(call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' }));
+      expect(got.shape).toEqual([2, 16, 4, 4]);
+      expect(sameValues(got.data, want.data)).toBeUndefined();
+      const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
+      call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
+      expect(sameValues(out.data, want.data)).toBeUndefined();
+      // the bhsd shapes passed as bshd are a shape error naming the layout
+      expect(() => call(rt, v.method, q, randomTensor([2, 2, 12, 8], next), randomTensor([2, 2, 12, 4], next), { ...options, layout: 'bshd' })).toThrow(/layout 'bshd'/);
+    } finally {
+      rt.dispose();
+    }
+  });
+
   it('the bench measures every variant of the registry (a workload calls its method)', () => {
     const dir = join(root, 'bench', 'workloads');
     const text = readdirSync(dir).filter((f) => f.endsWith('.mjs')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
