@@ -32,8 +32,9 @@ import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At, formatShape, formatValue } from '../runtime/index';
 import { asNumber, type Tensor, type TensorLike, viewData, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
+import { headAt } from './head-layout';
 import { integerOption, optionKeys, readOptions, seedOption } from './options';
 import { runWindowHead, windowSpec } from './sliding-window';
 
@@ -84,6 +85,11 @@ export interface GlobalLocalOptions {
     blocks: number;
     /** Seed of the block choice. Default 0. */
     seed?: number };
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -172,7 +178,7 @@ const RANDOM_KEYS = optionKeys<NonNullable<GlobalLocalOptions['random']>>({ bloc
 
 /** The keys of GlobalLocalOptions. */
 export const GLOBAL_LOCAL_KEYS = optionKeys<GlobalLocalOptions>({
-  window: true, dilation: true, causal: true, global: true, random: true, scale: true, out: true,
+  window: true, dilation: true, causal: true, global: true, random: true, layout: true, scale: true, out: true,
 });
 
 function globalSource(spec: unknown, batch: number, heads: number, n: number, kernels: Kernels): GlobalSource {
@@ -277,14 +283,14 @@ export function globalLocalAttention(
     const mr = random && maxGlobal > 0 ? scope.alloc(randKeys, 'random mask') : 0;
     const lseR = random ? scope.alloc(Math.min(random.blockSize, n), 'lse') : 0;
     const group = qHeads / kvHeads;
+    // Heads in the call's layout; qs, kst, vst, os: elements between consecutive positions.
+    const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
+    const [qs, kst, vst, os] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
 
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
         const kvh = Math.floor(h / group);
-        const qh = headPtr(qp, b, h, qHeads, n, dh);
-        const kh = headPtr(kp, b, kvh, kvHeads, n, dh);
-        const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
-        const oh = headPtr(op, b, h, qHeads, n, dv);
+        const [qh, kh, vh, oh] = [headAt(Lq, b, h), headAt(Lk, b, kvh), headAt(Lv, b, kvh), headAt(Lo, b, h)];
 
         // Global tokens of this (b, h).
         let G: Int32Array;
@@ -294,8 +300,8 @@ export function globalLocalAttention(
           const at = source.perHead ? (b * qHeads + h) * n : b * n;
           G = topK(source.data.subarray(at, at + n), n, source.count);
         } else {
-          const src = source.by === 'query-norm' ? qh : kh;
-          rowKernels(kernels).norm({ src, srcStride: dh, n, d: dh, out: norms });
+          const [src, srcStride] = source.by === 'query-norm' ? [qh, qs] : [kh, kst];
+          rowKernels(kernels).norm({ src, srcStride, n, d: dh, out: norms });
           G = topK(kernels.arena.f32(norms, n), n, source.count);
         }
         const g = G.length;
@@ -307,7 +313,7 @@ export function globalLocalAttention(
 
         // 1. Local window, global keys masked out.
         runWindowHead(kernels, {
-          q: qh, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: oh, oStride: dv,
+          q: qh, qStride: qs, k: kh, kStride: kst, v: vh, vStride: vst, o: oh, oStride: os,
           nq: n, nk: n, dh, dv, scale: p.scale, keyLen: n, offset: 0,
           left: spec.left, right: spec.right, dilation: d,
           mask: g > 0 ? gm : 0, lse: lseA, maskScratch, lseScratch,
@@ -316,9 +322,9 @@ export function globalLocalAttention(
         // 2. Global keys, merged exactly.
         if (g > 0) {
           kernels.arena.i32(idx, g).set(G);
-          rowKernels(kernels).gather({ src: kh, srcStride: dh, idx, n: g, d: dh, dst: kg, dstStride: dh });
-          rowKernels(kernels).gather({ src: vh, srcStride: dv, idx, n: g, d: dv, dst: vg, dstStride: dv });
-          const call = plainCall({ q: qh, qStride: dh, k: kg, kStride: dh, v: vg, vStride: dv, o: tmp, oStride: dv, nq: n, nk: g, dh, dv, scale: p.scale, lse: lseB });
+          rowKernels(kernels).gather({ src: kh, srcStride: kst, idx, n: g, d: dh, dst: kg, dstStride: dh });
+          rowKernels(kernels).gather({ src: vh, srcStride: vst, idx, n: g, d: dv, dst: vg, dstStride: dv });
+          const call = plainCall({ q: qh, qStride: qs, k: kg, kStride: dh, v: vg, vStride: dv, o: tmp, oStride: dv, nq: n, nk: g, dh, dv, scale: p.scale, lse: lseB });
           if (!spec.causal) attentionKernels(kernels).online(call);
           else {
             // Rows in [G[t−1], G[t]) see the first t global keys.
@@ -328,10 +334,10 @@ export function globalLocalAttention(
               const r0 = G[t - 1];
               const r1 = t < g ? G[t] : n;
               if (r1 <= r0) continue;
-              attentionKernels(kernels).online({ ...call, q: f32At(qh, r0 * dh), o: f32At(tmp, r0 * dv), nq: r1 - r0, keyLen: t, lse: f32At(lseB, r0) });
+              attentionKernels(kernels).online({ ...call, q: f32At(qh, r0 * qs), o: f32At(tmp, r0 * dv), nq: r1 - r0, keyLen: t, lse: f32At(lseB, r0) });
             }
           }
-          attentionKernels(kernels).merge({ acc: oh, accStride: dv, lseAcc: lseA, part: tmp, partStride: dv, lsePart: lseB, rows: n, dv });
+          attentionKernels(kernels).merge({ acc: oh, accStride: os, lseAcc: lseA, part: tmp, partStride: dv, lsePart: lseB, rows: n, dv });
         }
 
         // 3. BigBird random key blocks, merged exactly.
@@ -369,14 +375,14 @@ export function globalLocalAttention(
             const ids = kernels.arena.i32(idx, randKeys);
             let nkR = 0;
             for (const kb of chosen) for (let j = kb * bs; j < Math.min(kb * bs + bs, n); j++) ids[nkR++] = j;
-            rowKernels(kernels).gather({ src: kh, srcStride: dh, idx, n: nkR, d: dh, dst: kr, dstStride: dh });
-            rowKernels(kernels).gather({ src: vh, srcStride: dv, idx, n: nkR, d: dv, dst: vr, dstStride: dv });
+            rowKernels(kernels).gather({ src: kh, srcStride: kst, idx, n: nkR, d: dh, dst: kr, dstStride: dh });
+            rowKernels(kernels).gather({ src: vh, srcStride: vst, idx, n: nkR, d: dv, dst: vr, dstStride: dv });
             if (g > 0) rowKernels(kernels).gather({ src: gm, srcStride: 1, idx, n: nkR, d: 1, dst: mr, dstStride: 1 });
             attentionKernels(kernels).online({
-              ...plainCall({ q: f32At(qh, q0 * dh), qStride: dh, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
+              ...plainCall({ q: f32At(qh, q0 * qs), qStride: qs, k: kr, kStride: dh, v: vr, vStride: dv, o: tmp, oStride: dv, nq: q1 - q0, nk: nkR, dh, dv, scale: p.scale, lse: lseR }),
               mask: g > 0 ? mr : 0,
             });
-            attentionKernels(kernels).merge({ acc: f32At(oh, q0 * dv), accStride: dv, lseAcc: f32At(lseA, q0), part: tmp, partStride: dv, lsePart: lseR, rows: q1 - q0, dv });
+            attentionKernels(kernels).merge({ acc: f32At(oh, q0 * os), accStride: os, lseAcc: f32At(lseA, q0), part: tmp, partStride: dv, lsePart: lseR, rows: q1 - q0, dv });
           }
         }
 
@@ -384,16 +390,16 @@ export function globalLocalAttention(
         if (g > 0) {
           if (!spec.causal) {
             kernels.arena.i32(idx, g).set(G);
-            rowKernels(kernels).gather({ src: qh, srcStride: dh, idx, n: g, d: dh, dst: kg, dstStride: dh }); // kg now holds Q[G]
-            attentionKernels(kernels).online(plainCall({ q: kg, qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: og, oStride: dv, nq: g, nk: n, dh, dv, scale: p.scale }));
-            const dst = kernels.arena.f32(oh, n * dv);
+            rowKernels(kernels).gather({ src: qh, srcStride: qs, idx, n: g, d: dh, dst: kg, dstStride: dh }); // kg now holds Q[G]
+            attentionKernels(kernels).online(plainCall({ q: kg, qStride: dh, k: kh, kStride: kst, v: vh, vStride: vst, o: og, oStride: dv, nq: g, nk: n, dh, dv, scale: p.scale }));
+            const dst = kernels.arena.f32(oh, (n - 1) * os + dv);
             const src = kernels.arena.f32(og, g * dv);
-            for (let t = 0; t < g; t++) dst.set(src.subarray(t * dv, (t + 1) * dv), G[t] * dv);
+            for (let t = 0; t < g; t++) dst.set(src.subarray(t * dv, (t + 1) * dv), G[t] * os);
           } else {
             for (let t = 0; t < g; t++) {
               const r = G[t];
               attentionKernels(kernels).online({
-                ...plainCall({ q: f32At(qh, r * dh), qStride: dh, k: kh, kStride: dh, v: vh, vStride: dv, o: f32At(oh, r * dv), oStride: dv, nq: 1, nk: n, dh, dv, scale: p.scale }),
+                ...plainCall({ q: f32At(qh, r * qs), qStride: qs, k: kh, kStride: kst, v: vh, vStride: vst, o: f32At(oh, r * os), oStride: os, nq: 1, nk: n, dh, dv, scale: p.scale }),
                 offset: r, right: 0,
               });
             }

@@ -23,8 +23,9 @@ import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, mixSeed, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
+import { headAt } from './head-layout';
 import {
   assertLive, booleanOption, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
 } from './options';
@@ -45,6 +46,11 @@ export interface LinformerOptions {
   keyLengths?: ArrayLike<number>;
   /** Linformer cannot be causal; `true` throws INVALID_OPTION. */
   causal?: boolean;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -70,7 +76,7 @@ const PROJECTION_KEYS = optionKeys<ProjectionOptions>({ length: true, k: true, s
 
 /** The keys of LinformerOptions. */
 export const LINFORMER_KEYS = optionKeys<LinformerOptions>({
-  k: true, e: true, f: true, shared: true, seed: true, keyLengths: true, causal: true, scale: true, out: true,
+  k: true, e: true, f: true, shared: true, seed: true, keyLengths: true, causal: true, layout: true, scale: true, out: true,
 });
 
 export function linformerProjections(kernels: Kernels, optionsIn: ProjectionOptions): { e: Tensor; f: Tensor } {
@@ -190,6 +196,8 @@ export function linformerAttention(
     const kProj = scope.alloc(kd * dh, 'projected keys');
     const vProj = scope.alloc(kd * dv, 'projected values');
     const group = qHeads / kvHeads;
+    // Heads in the call's layout, read in place through their row strides.
+    const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, nq, dv)];
     for (let b = 0; b < batch; b++) {
       const len = keyLens[b];
       for (let kvh = 0; kvh < kvHeads; kvh++) {
@@ -200,19 +208,19 @@ export function linformerAttention(
         } else {
           if (dh > 0) {
             gemmKernels(kernels).run({
-              a: f32At(et, x * kd * n), lda: n, b: headPtr(kp, b, kvh, kvHeads, n, dh), ldb: dh, c: kProj, ldc: dh,
+              a: f32At(et, x * kd * n), lda: n, b: headAt(Lk, b, kvh), ldb: Lk.rowStride, c: kProj, ldc: dh,
               bias: 0, m: kd, n: dh, k: len, transB: false, accumulate: false,
             });
           }
           gemmKernels(kernels).run({
-            a: f32At(ft, x * kd * n), lda: n, b: headPtr(vp, b, kvh, kvHeads, n, dv), ldb: dv, c: vProj, ldc: dv,
+            a: f32At(ft, x * kd * n), lda: n, b: headAt(Lv, b, kvh), ldb: Lv.rowStride, c: vProj, ldc: dv,
             bias: 0, m: kd, n: dv, k: len, transB: false, accumulate: false,
           });
         }
         for (let h = kvh * group; h < (kvh + 1) * group; h++) {
           attentionKernels(kernels).online(plainCall({
-            q: headPtr(qp, b, h, qHeads, nq, dh), qStride: dh, k: kProj, kStride: dh, v: vProj, vStride: dv,
-            o: headPtr(op, b, h, qHeads, nq, dv), oStride: dv, nq, nk: kd, dh, dv, scale: p.scale,
+            q: headAt(Lq, b, h), qStride: Lq.rowStride, k: kProj, kStride: dh, v: vProj, vStride: dv,
+            o: headAt(Lo, b, h), oStride: Lo.rowStride, nq, nk: kd, dh, dv, scale: p.scale,
           }));
         }
       }

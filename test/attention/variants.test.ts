@@ -134,9 +134,17 @@ describe('the variant registry', () => {
     return { data, shape: [b, y, x, d] };
   };
   const withLayout = variants.filter((v) => v.keys.includes('layout'));
+  /** More options per variant for the layout test, beyond its example (causal paths, norms, masks). */
+  const MORE: Record<string, Array<Record<string, unknown>>> = {
+    attention: [{ causal: true, window: { left: 3 } }],
+    slidingWindowAttention: [{ window: { left: 3 }, causal: true, dilation: 2 }],
+    globalLocalAttention: [{ window: 2, global: { count: 2, by: 'query-norm' }, causal: true }, { window: 1, global: { count: 3, by: 'key-norm' } }],
+    segmentedAttention: [{ segmentLength: 5, overlap: 2, summaries: true, causal: true }],
+    linformerAttention: [{ k: 5, seed: 3, shared: true, keyLengths: [11, 16] }],
+  };
 
   it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(expect.arrayContaining(['attention', 'slidingWindowAttention']));
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'linformerAttention']);
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
@@ -146,14 +154,16 @@ describe('the variant registry', () => {
       const q = randomTensor([2, 4, 16, 8], next);
       const k = randomTensor([2, 2, 16, 8], next);
       const val = randomTensor([2, 2, 16, 4], next);
+      for (const options of [v.example(16, 8), ...(MORE[v.method] ?? [])]) {
+        const want = swapMiddle(outputOf(call(rt, v.method, q, k, val, options)));
+        const got = outputOf(call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' }));
+        expect(got.shape).toEqual([2, 16, 4, 4]);
+        expect(sameValues(got.data, want.data), JSON.stringify(options)).toBeUndefined();
+        const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
+        call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
+        expect(sameValues(out.data, want.data), JSON.stringify(options)).toBeUndefined();
+      }
       const options = v.example(16, 8);
-      const want = swapMiddle(outputOf(call(rt, v.method, q, k, val, options)));
-      const got = outputOf(call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' }));
-      expect(got.shape).toEqual([2, 16, 4, 4]);
-      expect(sameValues(got.data, want.data)).toBeUndefined();
-      const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
-      call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
-      expect(sameValues(out.data, want.data)).toBeUndefined();
       // the bhsd shapes passed as bshd are a shape error naming the layout
       expect(() => call(rt, v.method, q, randomTensor([2, 2, 12, 8], next), randomTensor([2, 2, 12, 4], next), { ...options, layout: 'bshd' })).toThrow(/layout 'bshd'/);
     } finally {
