@@ -41,8 +41,9 @@ import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
+import { headAt, rowAt } from './head-layout';
 import {
   assertLive, booleanOption, checkAtMost, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
 } from './options';
@@ -70,6 +71,11 @@ export interface LshOptions {
   rotations?: TensorLike;
   /** Valid tokens per batch entry; the rest are padding (not hashed, not attended, output 0). */
   keyLengths?: ArrayLike<number>;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -235,7 +241,7 @@ const HASH_KEYS = optionKeys<LshHashOptions>({ buckets: true, rounds: true, seed
 /** The keys of LshOptions. */
 export const LSH_KEYS = optionKeys<LshOptions>({
   buckets: true, rounds: true, chunkLength: true, sharedQK: true, causal: true, seed: true, rotations: true,
-  keyLengths: true, scale: true, out: true,
+  keyLengths: true, layout: true, scale: true, out: true,
 });
 
 export function lshRotations(kernels: Kernels, optionsIn: LshRotationOptions): Tensor {
@@ -262,17 +268,17 @@ export function lshRotations(kernels: Kernels, optionsIn: LshRotationOptions): T
 }
 
 /**
- * Hashes `len` rows of x (row stride dh) into bucket ids (rounds, len) at `out`. y: len·rounds·width
- * floats of scratch; halves: the plan's halves as i32 in Wasm memory.
+ * Hashes `len` rows of x (dh values each, row stride ldx) into bucket ids (rounds, len) at `out`.
+ * y: len·rounds·width floats of scratch; halves: the plan's halves as i32 in Wasm memory.
  */
-function hashRows(kernels: Kernels, x: number, len: number, dh: number, rot: number, plan: HashPlan, y: number, halves: number, out: number): void {
+function hashRows(kernels: Kernels, x: number, ldx: number, len: number, dh: number, rot: number, plan: HashPlan, y: number, halves: number, out: number): void {
   if (len === 0) return;
   if (plan.buckets === 1) {
     kernels.arena.i32(out, plan.rounds * len).fill(0);
     return;
   }
   const W = plan.rounds * plan.width;
-  gemmKernels(kernels).run({ a: x, lda: dh, b: rot, ldb: W, c: y, ldc: W, bias: 0, m: len, n: W, k: dh, transB: false, accumulate: false });
+  gemmKernels(kernels).run({ a: x, lda: ldx, b: rot, ldb: W, c: y, ldc: W, bias: 0, m: len, n: W, k: dh, transB: false, accumulate: false });
   lshKernels(kernels).buckets({ y, ldy: W, n: len, rounds: plan.rounds, halves, nf: plan.halves.length, out });
 }
 
@@ -322,7 +328,7 @@ export function lshHash(kernels: Kernels, xIn: TensorLike, optionsIn: LshHashOpt
     for (let b = 0; b < batch; b++) {
       const len = keyLens[b];
       for (let h = 0; h < heads; h++) {
-        hashRows(kernels, headPtr(xp, b, h, heads, n, dh), len, dh, f32At(rot.ptr, h * rot.headStride), plan, y, halves, ids);
+        hashRows(kernels, headPtr(xp, b, h, heads, n, dh), dh, len, dh, f32At(rot.ptr, h * rot.headStride), plan, y, halves, ids);
         const got = kernels.arena.i32(ids, plan.rounds * len);
         for (let r = 0; r < plan.rounds; r++) {
           out.set(got.subarray(r * len, (r + 1) * len), ((b * heads + h) * plan.rounds + r) * n);
@@ -380,10 +386,14 @@ export function lshAttention(
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope, [plan.view]);
     if (n === 0 || dv === 0) return finishOutput(kernels, p, op);
+    // Heads in the call's layout; qst, kst, vst, ost: elements between consecutive positions.
+    const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
+    const [qst, kst, vst, ost] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
     // Padding rows (past keyLengths[b]) are zeros.
     for (let b = 0; b < batch; b++) {
-      if (keyLens[b] === n) continue;
-      for (let h = 0; h < qHeads; h++) kernels.arena.f32(headPtr(op, b, h, qHeads, n, dv), n * dv).fill(0, keyLens[b] * dv);
+      for (let h = 0; h < qHeads; h++) {
+        for (let r = keyLens[b]; r < n; r++) kernels.arena.f32(rowAt(Lo, b, h, r), dv).fill(0);
+      }
     }
     const rot = placeRotations(kernels, scope, plan, dh, qHeads);
     const halves = placeHalves(kernels, scope, plan);
@@ -417,15 +427,15 @@ export function lshAttention(
       const pre = nChunks > 1 ? lastLen : 0; // the last chunk, prepended to the sorted keys
       for (let h = 0; h < qHeads; h++) {
         const kvh = Math.floor(h / group);
-        const qh = headPtr(qp, b, h, qHeads, n, dh);
-        const kh = shared ? 0 : headPtr(kp, b, kvh, kvHeads, n, dh);
-        const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
-        const oh = headPtr(op, b, h, qHeads, n, dv);
+        const qh = headAt(Lq, b, h);
+        const kh = shared ? 0 : headAt(Lk, b, kvh);
+        const vh = headAt(Lv, b, kvh);
+        const oh = headAt(Lo, b, h);
         const rh = f32At(rot.ptr, h * rot.headStride);
-        hashRows(kernels, qh, len, dh, rh, plan, y, halves, bq);
-        if (!shared) hashRows(kernels, kh, len, dh, rh, plan, y, halves, bk);
-        if (shared) lshKernels(kernels).normalize({ src: qh, srcStride: dh, n: len, d: dh, dst: kn, dstStride: dh });
-        const keySrc = shared ? kn : kh;
+        hashRows(kernels, qh, qst, len, dh, rh, plan, y, halves, bq);
+        if (!shared) hashRows(kernels, kh, kst, len, dh, rh, plan, y, halves, bk);
+        if (shared) lshKernels(kernels).normalize({ src: qh, srcStride: qst, n: len, d: dh, dst: kn, dstStride: dh });
+        const [keySrc, keyStride] = shared ? [kn, dh] : [kh, kst];
         for (let r = 0; r < plan.rounds; r++) {
           lshKernels(kernels).countingSort({ keys: f32At(bq, r * len), n: len, nb, counts, perm: permQ, inv: invQ });
           if (!shared) lshKernels(kernels).countingSort({ keys: f32At(bk, r * len), n: len, nb, counts, perm: permK, inv: invK });
@@ -434,9 +444,9 @@ export function lshAttention(
           const pk = kernels.arena.i32(permK, len);
           e.set(pk.subarray(len - pre, len), 0);
           e.set(pk, pre);
-          rowKernels(kernels).gather({ src: qh, srcStride: dh, idx: permQ, n: len, d: dh, dst: qs, dstStride: dh });
-          rowKernels(kernels).gather({ src: keySrc, srcStride: dh, idx: ext, n: pre + len, d: dh, dst: ks, dstStride: dh });
-          rowKernels(kernels).gather({ src: vh, srcStride: dv, idx: ext, n: pre + len, d: dv, dst: vs, dstStride: dv });
+          rowKernels(kernels).gather({ src: qh, srcStride: qst, idx: permQ, n: len, d: dh, dst: qs, dstStride: dh });
+          rowKernels(kernels).gather({ src: keySrc, srcStride: keyStride, idx: ext, n: pre + len, d: dh, dst: ks, dstStride: dh });
+          rowKernels(kernels).gather({ src: vh, srcStride: vst, idx: ext, n: pre + len, d: dv, dst: vs, dstStride: dv });
           const calls: AttnCall[] = [];
           let maskAt = masks;
           for (let c = 0; c < nChunks; c++) {
@@ -461,12 +471,12 @@ export function lshAttention(
           attentionKernels(kernels).onlineMany(calls);
           // Unsort (row i of the round's result is sorted row inv[i]) and merge the rounds.
           if (r === 0) {
-            rowKernels(kernels).gather({ src: os, srcStride: dv, idx: invQ, n: len, d: dv, dst: oh, dstStride: dv });
+            rowKernels(kernels).gather({ src: os, srcStride: dv, idx: invQ, n: len, d: dv, dst: oh, dstStride: ost });
             rowKernels(kernels).gather({ src: lseS, srcStride: 1, idx: invQ, n: len, d: 1, dst: lseAcc, dstStride: 1 });
           } else {
             rowKernels(kernels).gather({ src: os, srcStride: dv, idx: invQ, n: len, d: dv, dst: tmpO, dstStride: dv });
             rowKernels(kernels).gather({ src: lseS, srcStride: 1, idx: invQ, n: len, d: 1, dst: tmpL, dstStride: 1 });
-            attentionKernels(kernels).merge({ acc: oh, accStride: dv, lseAcc, part: tmpO, partStride: dv, lsePart: tmpL, rows: len, dv });
+            attentionKernels(kernels).merge({ acc: oh, accStride: ost, lseAcc, part: tmpO, partStride: dv, lsePart: tmpL, rows: len, dv });
           }
         }
       }

@@ -141,10 +141,11 @@ describe('the variant registry', () => {
     globalLocalAttention: [{ window: 2, global: { count: 2, by: 'query-norm' }, causal: true }, { window: 1, global: { count: 3, by: 'key-norm' } }],
     segmentedAttention: [{ segmentLength: 5, overlap: 2, summaries: true, causal: true }],
     linformerAttention: [{ k: 5, seed: 3, shared: true, keyLengths: [11, 16] }],
+    lshAttention: [{ buckets: 4, chunkLength: 4, rounds: 3, seed: 2, causal: true, keyLengths: [13, 16] }],
   };
 
   it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'linformerAttention']);
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention']);
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
@@ -162,6 +163,13 @@ describe('the variant registry', () => {
         const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
         call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
         expect(sameValues(out.data, want.data), JSON.stringify(options)).toBeUndefined();
+      }
+      if (v.method === 'lshAttention') { // shared QK: k = null, the keys are the normalized queries
+        const opts = { buckets: 4, chunkLength: 4, rounds: 2, seed: 4, sharedQK: true };
+        const v4 = randomTensor([2, 4, 16, 4], next); // shared QK: v has q's heads
+        const want = swapMiddle(outputOf(call(rt, v.method, q, null, v4, opts)));
+        const got = outputOf(call(rt, v.method, swapMiddle(q), null, swapMiddle(v4), { ...opts, layout: 'bshd' }));
+        expect(sameValues(got.data, want.data), 'sharedQK').toBeUndefined();
       }
       const options = v.example(16, 8);
       // the bhsd shapes passed as bshd are a shape error naming the layout
