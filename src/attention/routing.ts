@@ -40,8 +40,9 @@ import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At, formatShape } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewData, viewTensor, WasmTensor } from '../tensor';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
+import { headAt } from './head-layout';
 import {
   assertLive, booleanOption, checkAtMost, finiteOption, integerOption, optionKeys, readOptions, requiredInteger, seedOption,
 } from './options';
@@ -70,6 +71,11 @@ export interface RoutingOptions {
   emaDecay?: number;
   /** Also return the centroids used (after the EMA update when emaDecay is given). Default false. */
   returnCentroids?: boolean;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ. Default 1/√headDim. */
   scale?: number;
   /**
@@ -101,16 +107,16 @@ export interface RoutingCentroidOptions {
 /** The keys of RoutingOptions. */
 export const ROUTING_KEYS = optionKeys<RoutingOptions>({
   clusters: true, windowSize: true, keyWindowSize: true, causal: true, centroids: true, seed: true, iterations: true,
-  emaDecay: true, returnCentroids: true, scale: true, out: true,
+  emaDecay: true, returnCentroids: true, layout: true, scale: true, out: true,
 });
 const CENTROID_KEYS = optionKeys<RoutingCentroidOptions>({ clusters: true, seed: true, iterations: true });
 
 /** Seed of head h's k-means initialization. */
 export const routingHeadSeed = (seed: number, h: number): number => mixSeed(seed, 0x524f5554, h);
 
-/** L2-normalized rows x / max(‖x‖, 1e-12) of `rows` rows (stride d) at src into dst (stride d). */
-function normalizeRows(kernels: Kernels, src: number, rows: number, d: number, dst: number): void {
-  rowKernels(kernels).l2Normalize({ src, srcStride: d, n: rows, d, dst, dstStride: d });
+/** L2-normalized rows x / max(‖x‖, 1e-12) of `rows` rows of d (row stride srcStride) at src into dst (stride d). */
+function normalizeRows(kernels: Kernels, src: number, srcStride: number, rows: number, d: number, dst: number): void {
+  rowKernels(kernels).l2Normalize({ src, srcStride, n: rows, d, dst, dstStride: d });
 }
 
 /**
@@ -322,13 +328,16 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
   const kRoutes = new Int32Array(C * kw);
   const counts = new Int32Array(nq);
   const result = new Float32Array(qHeads * C * dh);
+  // Heads in the call's layout; qst, kst, vst, ost: elements between consecutive positions.
+  const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, nk, dh), headLayoutOf(p, vp, kvHeads, nk, dv), headLayoutOf(p, op, qHeads, nq, dv)];
+  const [qst, kst, vst, ost] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
   for (let h = 0; h < qHeads; h++) {
     const kvh = Math.floor(h / group);
     const muH = f32At(mu, h * C * dh);
     // Normalized samples: queries of every batch entry, then keys.
     for (let b = 0; b < B; b++) {
-      normalizeRows(kernels, headPtr(qp, b, h, qHeads, nq, dh), nq, dh, f32At(samples, b * nq * dh));
-      normalizeRows(kernels, headPtr(kp, b, kvh, kvHeads, nk, dh), nk, dh, f32At(samples, (B * nq + b * nk) * dh));
+      normalizeRows(kernels, headAt(Lq, b, h), qst, nq, dh, f32At(samples, b * nq * dh));
+      normalizeRows(kernels, headAt(Lk, b, kvh), kst, nk, dh, f32At(samples, (B * nq + b * nk) * dh));
     }
     if (!spec.centroids) kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(spec.seed, h), spec.iterations, muH, dists);
     for (let b = 0; b < B; b++) {
@@ -342,12 +351,9 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
       route(f32At(samples, (B * nq + b * nk) * dh), nk, kw, kRoutes);
       arena.i32(qIdx, C * w).set(qRoutes);
       arena.i32(kIdx, C * kw).set(kRoutes);
-      const qh = headPtr(qp, b, h, qHeads, nq, dh);
-      const kh = headPtr(kp, b, kvh, kvHeads, nk, dh);
-      const vh = headPtr(vp, b, kvh, kvHeads, nk, dv);
-      rowKernels(kernels).gather({ src: qh, srcStride: dh, idx: qIdx, n: C * w, d: dh, dst: qc, dstStride: dh });
-      rowKernels(kernels).gather({ src: kh, srcStride: dh, idx: kIdx, n: C * kw, d: dh, dst: kc, dstStride: dh });
-      rowKernels(kernels).gather({ src: vh, srcStride: dv, idx: kIdx, n: C * kw, d: dv, dst: vc, dstStride: dv });
+      rowKernels(kernels).gather({ src: headAt(Lq, b, h), srcStride: qst, idx: qIdx, n: C * w, d: dh, dst: qc, dstStride: dh });
+      rowKernels(kernels).gather({ src: headAt(Lk, b, kvh), srcStride: kst, idx: kIdx, n: C * kw, d: dh, dst: kc, dstStride: dh });
+      rowKernels(kernels).gather({ src: headAt(Lv, b, kvh), srcStride: vst, idx: kIdx, n: C * kw, d: dv, dst: vc, dstStride: dv });
       const calls: AttnCall[] = [];
       for (let c = 0; c < C; c++) {
         if (causal) lshKernels(kernels).chunkMask({ qpos: f32At(qIdx, c * w), nq: w, kpos: f32At(kIdx, c * kw), nk: kw, causal: true, selfPenalty: 0, out: f32At(mask, c * w * kw) });
@@ -363,17 +369,19 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
       attentionKernels(kernels).onlineMany(calls);
       // Scatter-mean into the output rows (a row that saw no key is zero: it adds nothing, and
       // is not counted).
-      const yh = headPtr(op, b, h, qHeads, nq, dv);
-      arena.f32(yh, nq * dv).fill(0);
-      rowKernels(kernels).scatterAdd({ dst: yh, dstStride: dv, src: oc, srcStride: dv, idx: qIdx, n: C * w, d: dv });
+      const yh = headAt(Lo, b, h);
+      const rowsView = (): Float32Array => arena.f32(yh, nq > 0 ? (nq - 1) * ost + dv : 0); // the head's rows (and, in bshd, the other heads' between them)
+      const zero = rowsView();
+      for (let i = 0; i < nq; i++) zero.fill(0, i * ost, i * ost + dv);
+      rowKernels(kernels).scatterAdd({ dst: yh, dstStride: ost, src: oc, srcStride: dv, idx: qIdx, n: C * w, d: dv });
       const l = causal ? arena.f32(lse, C * w) : undefined;
       counts.fill(0);
       for (let r = 0; r < C * w; r++) if (!l || l[r] !== -Infinity) counts[qRoutes[r]]++;
-      const y = arena.f32(yh, nq * dv);
+      const y = rowsView();
       for (let i = 0; i < nq; i++) {
         if (counts[i] <= 1) continue;
         const inv = 1 / counts[i];
-        for (let e = 0; e < dv; e++) y[i * dv + e] *= inv;
+        for (let e = 0; e < dv; e++) y[i * ost + e] *= inv;
       }
     }
     const muNow = arena.f32(muH, C * dh).slice();
@@ -468,8 +476,8 @@ export function routingCentroids(kernels: Kernels, qIn: TensorLike, kIn: TensorL
     const mu = scope.alloc(H * C * dh, 'centroids');
     for (let h = 0; h < H; h++) {
       for (let b = 0; b < B; b++) {
-        normalizeRows(kernels, headPtr(qp, b, h, H, nq, dh), nq, dh, f32At(samples, b * nq * dh));
-        if (k) normalizeRows(kernels, headPtr(kp, b, Math.floor(h / group), kvHeads, nk, dh), nk, dh, f32At(samples, (B * nq + b * nk) * dh));
+        normalizeRows(kernels, headPtr(qp, b, h, H, nq, dh), dh, nq, dh, f32At(samples, b * nq * dh));
+        if (k) normalizeRows(kernels, headPtr(kp, b, Math.floor(h / group), kvHeads, nk, dh), dh, nk, dh, f32At(samples, (B * nq + b * nk) * dh));
       }
       kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(seed, h), iterations, f32At(mu, h * C * dh), dists);
     }

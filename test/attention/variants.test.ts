@@ -142,10 +142,11 @@ describe('the variant registry', () => {
     segmentedAttention: [{ segmentLength: 5, overlap: 2, summaries: true, causal: true }],
     linformerAttention: [{ k: 5, seed: 3, shared: true, keyLengths: [11, 16] }],
     lshAttention: [{ buckets: 4, chunkLength: 4, rounds: 3, seed: 2, causal: true, keyLengths: [13, 16] }],
+    routingAttention: [{ clusters: 3, windowSize: 7, causal: true, seed: 2 }, { clusters: 2, windowSize: 12, keyWindowSize: 5, emaDecay: 0.5, seed: 3 }],
   };
 
   it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention']);
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'routingAttention']);
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
