@@ -7,8 +7,8 @@
 //          kernel reads the fields it needs into locals once, at its start, in the field order
 //          (V8's code for the loops that follow depends on it: reading fields inside a row loop
 //          measured 5–15% slower on the decode path).
-//          The ATTN_* constants are offsetof<AttnParams>(field): the host (src/kernels.ts,
-//          src/kernels-kv.ts) reads them from the exports, so layout and offsets cannot drift.
+//          The ATTN_* constants are offsetof<AttnParams>(field): the host (src/kernels/attention.ts,
+//          src/kernels/kv.ts) reads them from the exports, so layout and offsets cannot drift.
 // Shapes:  ATTN_PARAMS_BYTES = 112 bytes, every field 4 bytes (wasm32 pointers are u32).
 // Reference: XNNPACK's params structs (one struct per operator, read by every micro-kernel).
 
@@ -83,7 +83,7 @@ export const ATTN_RESCALE_SLACK: f32 = 8;
   return changetype<AttnParams>(params);
 }
 
-// Offsets of the fields (src/kernels.ts reads these from the exports).
+// Offsets of the fields (src/kernels/ reads these from the exports).
 export const ATTN_Q: i32 = offsetof<AttnParams>('q'); //                  0
 export const ATTN_Q_STRIDE: i32 = offsetof<AttnParams>('qStride'); //     4
 export const ATTN_K: i32 = offsetof<AttnParams>('k'); //                  8

@@ -54,7 +54,7 @@ const NC: i32 = 512;
   bPacked: i32;
 }
 
-// Offsets of the fields (src/kernels.ts reads these from the exports).
+// Offsets of the fields (src/kernels/ reads these from the exports).
 export const GEMM_A: i32 = offsetof<GemmParams>('a'); //                 0
 export const GEMM_LDA: i32 = offsetof<GemmParams>('lda'); //             4
 export const GEMM_B: i32 = offsetof<GemmParams>('b'); //                 8

@@ -18,7 +18,7 @@
 // Reference: J. Su et al., "RoFormer: Enhanced Transformer with Rotary Position Embedding"
 //          (2021), eq. (34); ONNX RotaryEmbedding (opset 23), onnx/reference/ops/op_rotary_embedding.py.
 
-// Parameter block, written by the host (src/kernels.ts reads these offsets from the exports).
+// Parameter block, written by the host (src/kernels/rope.ts reads these offsets from the exports).
 export const ROPE_X: i32 = 0; //            x: usize // (rows, heads, headDim) with strides below
 export const ROPE_ROWS: i32 = 4;
 export const ROPE_ROW_STRIDE: i32 = 8; //   elements between consecutive rows (tokens)
