@@ -239,13 +239,14 @@ describe.each(selectedEngines())('%s: browser demo (examples/browser)', (engine)
     await page.waitFor(() => document.getElementById('real')!.dataset.state === 'invalid', undefined, 10_000);
     expect(await page.evaluate(() => document.getElementById('real-validation')!.textContent)).toContain('Tokens: an integer from 2 to 128');
     expect(await page.evaluate(() => (window as unknown as { realAttention: { runs: number } }).realAttention.runs)).toBe(realRuns);
-    // Valid values again: the demo runs.
+    // Valid values again: both views run.
     await page.evaluate(() => {
       (document.getElementById('window') as HTMLInputElement).value = '8';
-      (document.getElementById('real-n') as HTMLInputElement).value = '48';
     });
     const after = await choose(page, 'seq', '128');
     expect(after.runs).toBe(before.runs + 1);
+    expect((await chooseReal(page, 'real-n', '48')).runs).toBe(realRuns + 1);
+    expect(await page.evaluate(() => document.getElementById('real-validation')!.hidden)).toBe(true);
   });
 
   it('lists the variants the runtime offers, full/causal/window first', async () => {
