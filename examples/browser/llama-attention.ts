@@ -45,8 +45,11 @@ export function recordLayerInputs(model: TinyLlama, ids: number[]): Float32Array
     model.reset();
     model.forward(ids);
   } finally {
-    layers.forEach((l, i) => delete (l.attention as Partial<{ forward: Forward }>).forward);
-    layers.forEach((l, i) => { if (l.attention.forward !== originals[i]) l.attention.forward = originals[i]; });
+    // The wrappers are own properties over the class's method: removing them restores it.
+    for (const l of layers) delete (l.attention as Partial<{ forward: Forward }>).forward;
+    layers.forEach((l, i) => {
+      if (l.attention.forward !== originals[i]) l.attention.forward = originals[i];
+    });
   }
   return inputs;
 }
