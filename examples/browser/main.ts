@@ -41,6 +41,8 @@ interface DemoReport {
   drawn: number;
   /** whether the pattern is the variant's definition or read from its weights */
   patternFrom: 'definition' | 'weights';
+  /** head 0's pairs given non-zero weight outside the drawn pattern (0 when the definition holds; pooled or projected variants have dense effective weights) */
+  outside: number;
   ms: number;
   /** runs so far (a refused run does not count) */
   runs: number;
@@ -99,16 +101,18 @@ function time(fn: () => void): { ms: number; runs: number } {
 }
 
 /** Draws the sparsity panel and returns the report's density fields. */
-function showPattern(variant: Variant, p: Params, w: Float32Array): Pick<DemoReport, 'density' | 'drawn' | 'patternFrom'> {
+function showPattern(variant: Variant, p: Params, w: Float32Array): Pick<DemoReport, 'density' | 'drawn' | 'patternFrom' | 'outside'> {
   const canvas = $<HTMLCanvasElement>('sparsity');
   const n = p.n;
   if (variant.pattern) {
     const pattern = variant.pattern(p);
     const drawn = paintPattern(canvas, n, pattern.computed);
     const density = pattern.fraction ?? drawn;
+    let outside = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (w[i * n + j] !== 0 && !pattern.computed(i, j)) outside++;
     $('density').textContent = `${(100 * density).toFixed(1)}% of the ${n}×${n} scores computed` +
       (density === 1 ? ' (all pairs).' : pattern.note ? ` (${pattern.note}).` : '.');
-    return { density, drawn, patternFrom: 'definition' };
+    return { density, drawn, patternFrom: 'definition', outside };
   }
   // Data-dependent patterns (LSH buckets, routing clusters, seeded random blocks): the pairs given a
   // non-zero weight are the ones computed; they differ from head to head.
@@ -117,7 +121,7 @@ function showPattern(variant: Variant, p: Params, w: Float32Array): Pick<DemoRep
   for (let i = 0; i < p.heads * n * n; i++) if (w[i] !== 0) nonzero++;
   const density = nonzero / (p.heads * n * n);
   $('density').textContent = `${(100 * density).toFixed(1)}% of the ${n}×${n} pairs computed (data-dependent: pairs given weight, mean over heads).`;
-  return { density, drawn, patternFrom: 'weights' };
+  return { density, drawn, patternFrom: 'weights', outside: 0 };
 }
 
 async function render(): Promise<void> {

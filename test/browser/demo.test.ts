@@ -27,7 +27,7 @@ import { useBrowser } from './use-browser';
 import { pngStats } from './png';
 
 type Server = Awaited<ReturnType<typeof startServer>>;
-interface DemoReport { variant: string; n: number; heads: number; density: number; drawn: number; patternFrom: string; ms: number; runs: number; isa: string; threads: number }
+interface DemoReport { variant: string; n: number; heads: number; density: number; drawn: number; patternFrom: string; outside: number; ms: number; runs: number; isa: string; threads: number }
 interface RealReport { ids: number[]; n: number; layer: number; head: number; weights: number[]; maxRowSumError: number; upperMax: number; runs: number }
 
 const shots = join(root, 'test-results', 'browser');
@@ -292,6 +292,9 @@ describe.each(selectedEngines())('%s: browser demo (examples/browser)', (engine)
         expect(r.drawn, `${id}: drawn fraction`).toBeCloseTo(exact[id], 10);
         expect(r.patternFrom).toBe('definition');
       }
+      // The drawn pattern holds in the weights the library returned: no pair outside it has weight
+      // (pooled and projected variants excepted: their effective weights are dense).
+      if (!['linformer', 'hierarchical'].includes(id)) expect(r.outside, `${id}: weights outside the computed pairs`).toBe(0);
       // Every variant but full leaves scores out: hierarchical counts its pooled scores, Linformer
       // its n·k projected ones.
       if (id === 'hierarchical') expect(r.density).toBeCloseTo((n * 32 + 16) / (n * n), 10);
