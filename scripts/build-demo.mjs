@@ -1,7 +1,8 @@
 // Builds the browser demo (examples/browser): esbuild bundles main.ts — `import 'wasm-attention'`
 // resolves through the package's own "exports" to dist/browser.js — into
 // examples/browser/dist/demo.js, and copies the worker-pool script beside it (the runtime looks
-// for worker.js next to the bundle). Needs `npm run build` first.
+// for worker.js next to the bundle). Both pages fetch the stories260K checkpoint from dist/ (the
+// demo's real-attention view and the Llama page), copied there below. Needs `npm run build` first.
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
