@@ -5,7 +5,7 @@
 // weights it applied. Also the synthetic inputs: structured, seeded Q/K so that attention has
 // visible structure (local peaks, a periodic component, two "sink" keys every query attends to).
 
-import type { Runtime, Tensor } from 'wasm-attention';
+import { attentionVariants, type Runtime, type Tensor } from 'wasm-attention';
 
 /** The demo's controls, read from the form. */
 export interface Params {
@@ -158,22 +158,20 @@ const VARIANTS: Variant[] = [
 ];
 
 /**
- * Runtime methods that are not (q, k, v, options) attention variants: factories
- * (multiHeadAttention, recurrentMemoryAttention) and routedAttention, which needs a router.
+ * The variants of the library's registry (attentionVariants()) this runtime has: the ones this
+ * page knows, with their controls and patterns, then every other with the registry's label, blurb
+ * and example options — so a variant added to the library appears here without a change to this page.
  */
-const NOT_VARIANTS = new Set(['attention', 'onnxAttention', 'multiHeadAttention', 'recurrentMemoryAttention', 'routedAttention']);
-
-/** The known variants this runtime has, then any other `…Attention(q, k, v, options)` method it offers. */
 export function availableVariants(rt: Runtime): Variant[] {
   const has = (m: string) => typeof (rt as unknown as Record<string, unknown>)[m] === 'function';
   const list = VARIANTS.filter((v) => has(v.method));
   const known = new Set(VARIANTS.map((v) => v.method));
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(rt))) {
-    if (!/Attention$/.test(name) || NOT_VARIANTS.has(name) || known.has(name) || !has(name)) continue;
+  for (const entry of attentionVariants()) {
+    if (known.has(entry.method) || !has(entry.method)) continue;
     list.push({
-      id: name, label: `${name} (default options)`, method: name, params: [],
-      about: `rt.${name}(q, k, v, {}) — a variant this demo does not know yet, run with its default options.`,
-      run: (r, q, k, v) => call(r, name, q, k, v, {}),
+      id: entry.method, label: `${entry.label} (example options)`, method: entry.method, params: [],
+      about: `${entry.about} — rt.${entry.method} with the registry's example options.`,
+      run: (r, q, k, v, p) => call(r, entry.method, q, k, v, entry.example(p.n, p.headDim)),
     });
   }
   return list;

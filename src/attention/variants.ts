@@ -185,7 +185,7 @@ const VARIANTS: readonly VariantEntry[] = [
     method: 'routedAttention', path: undefined, label: 'Routed mixture', selfAttention: false, keys: ROUTED_KEYS,
     about: 'a learned routing matrix mixes several attention paths (or heads) per token; the cost of the paths a token uses',
     example: (_n, headDim) => ({
-      paths: [{ type: 'full' }, { type: 'window', window: 2 }],
+      paths: [{ type: 'window', window: 4 }, { type: 'segmented', segmentLength: 8 }],
       router: { weights: { data: Float32Array.from({ length: 2 * headDim }, (_, i) => ((i % 7) - 3) / 8), shape: [headDim, 2] } },
     }),
     run: (kernels, q, k, v, o: RoutedOptions) => routedAttention(kernels, q, k!, v, o),

@@ -259,6 +259,8 @@ describe.each(selectedEngines())('%s: browser demo (examples/browser)', (engine)
       lsh: 'lshAttention', linformer: 'linformerAttention', segmented: 'segmentedAttention',
     };
     for (const [id, method] of Object.entries(needs)) expect(ids.includes(id), id).toBe(typeof proto[method] === 'function');
+    // A registry variant the page has no controls for is listed under its method, with its example options.
+    expect(ids).toContain('routedAttention');
   });
 
   it('draws a heatmap per head and the sparsity pattern for every listed variant', async () => {
