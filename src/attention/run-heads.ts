@@ -2,6 +2,7 @@
 // Both public entry points (sdpa.ts: rt.attention, onnx.ts: rt.onnxAttention) validate their
 // inputs, place them in Wasm memory, describe them as an AttentionPlan and call runAttention.
 
+import { headsObserver } from './heads-observer';
 import type { AttnCall, Kernels } from '../kernels';
 import type { PlacedMask } from './mask';
 
@@ -184,8 +185,19 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
+  const observe = headsObserver();
   if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
-  else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
+  else if (plan.dv > 0 && observe) {
+    // Observed (the proxy runtime's worker): the tasks in groups of one per thread's share,
+    // the observer told of the pairs done between groups (it may throw to stop the call).
+    const total = plan.batch * plan.qHeads;
+    const step = Math.max(1, 4 * kernels.threads);
+    for (let t = 0; t < tasks.length; t += step) {
+      observe(first + Math.floor((t * calls.length) / tasks.length), total);
+      kernels.attnOnlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);
+    }
+    observe(end, total);
+  } else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {
