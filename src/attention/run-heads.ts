@@ -191,7 +191,7 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
     // Observed (the proxy runtime's worker): the tasks in groups of one per thread's share,
     // the observer told of the pairs done between groups (it may throw to stop the call).
     const total = plan.batch * plan.qHeads;
-    const step = Math.max(1, 4 * kernels.threads);
+    const step = kernels.threads === 1 ? 1 : 4 * kernels.threads;
     for (let t = 0; t < tasks.length; t += step) {
       observe(first + Math.floor((t * calls.length) / tasks.length), total);
       kernels.attnOnlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);

@@ -45,11 +45,13 @@ async function main(): Promise<void> {
     }
     const { id, method, args, progress } = message;
     let last = Date.now();
+    let lastTotal = 1;
     const abortFlag = flag;
     setHeadsObserver(abortFlag || progress ? (done, total) => {
       if (abortFlag && Atomics.load(abortFlag, ABORT_SLOT) === id) {
         throw new AttentionError('ABORTED', `${method} was aborted (options.signal) after ${done} of ${total} heads`);
       }
+      lastTotal = total;
       const now = Date.now();
       if (progress && done < total && now - last >= PROGRESS_INTERVAL_MS) {
         last = now;
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
       if (!rt || !Object.prototype.hasOwnProperty.call(PROXIED_METHODS, method)) throw new Error(`unknown proxied method ${String(method)}`);
       const fn = (rt as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
       const value = fn.apply(rt, args);
-      if (progress) port.post({ type: 'progress', id, done: 1, total: 1 });
+      if (progress) port.post({ type: 'progress', id, done: lastTotal, total: lastTotal });
       port.post({ type: 'result', id, value }, collectTransferables(value));
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
