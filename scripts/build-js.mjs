@@ -85,5 +85,8 @@ const inlineWorker = await build({
 });
 common.define = { __WORKER_SOURCE__: JSON.stringify(inlineWorker.outputFiles[0].text) };
 await bundleEntry('src/index.ts', 'src/workerd.ts', 'index');
+// The core entry has no proxy runtime: the attention driver's heads observer (its progress and
+// abort hook, src/attention/heads-observer.ts) is compiled out of its bundles.
+common.define = { ...common.define, __HEADS_OBSERVER__: 'false' };
 await bundleEntry('src/core.ts', 'src/workerd-core.ts', 'core');
 console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js, dist/proxy-worker.js');

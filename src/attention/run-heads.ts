@@ -6,6 +6,9 @@ import { headsObserver } from './heads-observer';
 import type { AttnCall, Kernels } from '../kernels';
 import type { PlacedMask } from './mask';
 
+/** False in the bundles without the proxy runtime (scripts/build-js.mjs); undefined elsewhere. */
+declare const __HEADS_OBSERVER__: boolean | undefined;
+
 /** Where the (b, h) slice of a [B, H, S, D]-like tensor starts and how its rows are spaced. */
 export interface HeadLayout {
   ptr: number; // byte address of element (0, 0, 0, 0)
@@ -185,19 +188,10 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
-  const observe = headsObserver();
+  // The core bundles define __HEADS_OBSERVER__ false (they have no proxy runtime): esbuild then drops this branch.
   if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
-  else if (plan.dv > 0 && observe) {
-    // Observed (the proxy runtime's worker): the tasks in groups of one per thread's share,
-    // the observer told of the pairs done between groups (it may throw to stop the call).
-    const total = plan.batch * plan.qHeads;
-    const step = kernels.threads === 1 ? 1 : 4 * kernels.threads;
-    for (let t = 0; t < tasks.length; t += step) {
-      observe(first + Math.floor((t * calls.length) / tasks.length), total);
-      kernels.attnOnlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);
-    }
-    observe(end, total);
-  } else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
+  else if (plan.dv > 0 && !(typeof __HEADS_OBSERVER__ === 'boolean' && !__HEADS_OBSERVER__) && headsObserver()) runObserved(kernels, plan, tasks, calls.length, first, end);
+  else if (plan.dv > 0) kernels.attnOnlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
     calls.forEach((call, index) => {
@@ -205,4 +199,20 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       kernels.attnWeights(call, w, weights.mode);
     });
   }
+}
+
+/**
+ * The kernel calls of pairs [first, end) with a heads observer in place (the proxy runtime's
+ * worker): the tasks in groups (one per head with one thread, a round of the pool with threads),
+ * the observer told of the pairs done before each group and at the end (it may throw to stop).
+ */
+function runObserved(kernels: Kernels, plan: AttentionPlan, tasks: AttnCall[], calls: number, first: number, end: number): void {
+  const observe = headsObserver()!;
+  const total = plan.batch * plan.qHeads;
+  const step = kernels.threads === 1 ? 1 : 4 * kernels.threads;
+  for (let t = 0; t < tasks.length; t += step) {
+    observe(first + Math.floor((t * calls) / tasks.length), total);
+    kernels.attnOnlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);
+  }
+  observe(end, total);
 }

@@ -5,8 +5,10 @@
 // one is stopped through a shared flag the attention driver polls between heads (SharedArrayBuffer
 // available) and otherwise by terminating the worker, which restarts on the next call.
 
+import type { AttentionOptions, AttentionWithWeights } from '../attention/sdpa';
+import type { Runtime } from '../create-runtime';
 import { AttentionError, formatValue } from '../runtime/errors';
-import { besideBundle } from '../runtime/pool';
+import type { Tensor, TensorLike } from '../tensor';
 import {
   ABORT_SLOT, collectTransferables, type FromWorker, PROXIED_METHODS, type ProxiedMethod, type ToWorker, WASM_RESIDENT_METHODS,
 } from './protocol';
@@ -46,6 +48,19 @@ interface Pending {
   /** the caller aborted it while it ran (a result that still arrives is dropped) */
   aborted?: boolean;
   onAbort?: () => void;
+}
+
+declare const __dirname: string | undefined;
+
+/**
+ * proxy-worker.js beside this bundle: resolved against the bundle's URL (ESM), or its directory
+ * (the CommonJS bundles, whose import.meta is empty), as runtime/pool.ts finds worker.js.
+ */
+function besideBundle(): string | URL {
+  const bundleUrl: unknown = import.meta.url;
+  if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL('./proxy-worker.js', bundleUrl);
+  if (typeof __dirname === 'string') return `${__dirname}/proxy-worker.js`;
+  throw new AttentionError('UNSUPPORTED', 'cannot locate proxy-worker.js: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass options.proxyWorkerUrl');
 }
 
 const isNode = (): boolean => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -285,11 +300,15 @@ export class ProxyRuntime {
 
 // The proxied methods, declared for TypeScript (defined per instance in the constructor).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface ProxyRuntime extends ProxyMethods<import('../create-runtime').Runtime> {}
+export interface ProxyRuntime extends Omit<ProxyMethods<Runtime>, 'attention'> {
+  /** rt.attention in the worker (see Runtime.attention); with returnWeights, output and weights. */
+  attention(q: TensorLike, k: TensorLike, v: TensorLike, options: AttentionOptions & ProxyCallOptions & { returnWeights: true }): Promise<AttentionWithWeights>;
+  attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions & ProxyCallOptions): Promise<Tensor>;
+}
 
 /** createRuntime({ proxy: true })'s work: the worker beside this bundle unless options.proxyWorkerUrl is given; started before it resolves. */
 export async function createProxyRuntime(options: Record<string, unknown>, proxyWorkerUrl: string | URL | undefined): Promise<ProxyRuntime> {
-  const rt = new ProxyRuntime(proxyWorkerUrl ?? besideBundle('proxy-worker.js'), options);
+  const rt = new ProxyRuntime(proxyWorkerUrl ?? besideBundle(), options);
   await rt.ready();
   return rt;
 }

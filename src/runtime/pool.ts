@@ -29,15 +29,10 @@ declare const __WORKER_SOURCE__: string | undefined;
  * parameter, which no global can shadow.
  */
 function defaultWorkerUrl(): string | URL {
-  return besideBundle('worker.js');
-}
-
-/** The URL (ESM) or path (CommonJS) of `file` beside this bundle (see defaultWorkerUrl). */
-export function besideBundle(file: string): string | URL {
   const bundleUrl: unknown = import.meta.url;
-  if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL(`./${file}`, bundleUrl);
-  if (typeof __dirname === 'string') return `${__dirname}/${file}`;
-  throw new AttentionError('UNSUPPORTED', `cannot locate ${file}: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass ${file === 'worker.js' ? 'options.workerUrl' : 'options.proxyWorkerUrl'}`);
+  if (typeof bundleUrl === 'string' && bundleUrl !== '') return new URL('./worker.js', bundleUrl);
+  if (typeof __dirname === 'string') return `${__dirname}/worker.js`;
+  throw new AttentionError('UNSUPPORTED', 'cannot locate worker.js: this bundle knows neither its URL (import.meta.url) nor its directory (__dirname); pass options.workerUrl');
 }
 
 /** Where a pool's workers may come from, in the order they are tried. */

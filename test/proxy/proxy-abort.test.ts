@@ -25,7 +25,7 @@ describe('proxy runtime: abort', () => {
   it('a signal aborted before the call rejects ABORTED without running it', async () => {
     const controller = new AbortController();
     controller.abort();
-    const e = await px.attention(small, small, small, { signal: controller.signal }).catch((x: unknown) => x as AttentionError);
+    const e = (await px.attention(small, small, small, { signal: controller.signal }).catch((x: unknown) => x)) as AttentionError;
     expect(e).toBeInstanceOf(AttentionError);
     expect(e.code).toBe('ABORTED');
     expect(e.message).toContain('attention');
@@ -44,7 +44,7 @@ describe('proxy runtime: abort', () => {
     const t0 = performance.now();
     const call = px.attention(long.q, long.k, long.v, { signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
-    const e = await call.catch((x: unknown) => x as AttentionError);
+    const e = (await call.catch((x: unknown) => x)) as AttentionError;
     const ms = performance.now() - t0;
     expect(e).toBeInstanceOf(AttentionError);
     expect(e.code).toBe('ABORTED');

@@ -107,11 +107,11 @@ describe('proxy runtime: transfer, errors, dispose', () => {
     const bad = tensor([1, 2, 4, 7], random(3));
     let want: AttentionError | undefined;
     try { rt.attention(q, bad, bad); } catch (e) { want = e as AttentionError; }
-    const got = await px.attention(q, bad, bad).catch((e: unknown) => e as AttentionError);
+    const got = (await px.attention(q, bad, bad).catch((e: unknown) => e)) as AttentionError;
     expect(got).toBeInstanceOf(AttentionError);
     expect(got.code).toBe(want!.code);
     expect(got.message).toBe(want!.message);
-    const unknown = await px.attention(q, q, q, { nope: 1 } as object).catch((e: unknown) => e as AttentionError);
+    const unknown = (await px.attention(q, q, q, { nope: 1 } as object).catch((e: unknown) => e)) as AttentionError;
     expect(unknown.code).toBe('INVALID_OPTION');
     expect(bits(await px.attention(q, q, q))).toEqual(bits(rt.attention(q, q, q)));
   });
@@ -124,7 +124,7 @@ describe('proxy runtime: transfer, errors, dispose', () => {
   it('Wasm-resident methods reject UNSUPPORTED naming the method', async () => {
     const p = px as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     for (const m of ['tensor', 'packMatrix', 'kvCache', 'multiHeadAttention', 'quantizeMatrix']) {
-      const e = await p[m]!({}).catch((x: unknown) => x as AttentionError);
+      const e = (await p[m]!({}).catch((x: unknown) => x)) as AttentionError;
       expect(e).toBeInstanceOf(AttentionError);
       expect(e.code).toBe('UNSUPPORTED');
       expect(e.message).toContain(m);
@@ -141,7 +141,7 @@ describe('proxy runtime: transfer, errors, dispose', () => {
   });
   it('a worker that does not start rejects UNSUPPORTED naming the URL', async () => {
     const url = new URL('../../dist/no-such-worker.js', import.meta.url);
-    const e = await createRuntime({ proxy: true, proxyWorkerUrl: url }).catch((x: unknown) => x as AttentionError);
+    const e = (await createRuntime({ proxy: true, proxyWorkerUrl: url }).catch((x: unknown) => x)) as AttentionError;
     expect(e).toBeInstanceOf(AttentionError);
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain('no-such-worker.js');
