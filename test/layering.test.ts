@@ -76,7 +76,7 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
 /** The files the core entry may reach (repo-relative, without extension). */
 const CORE_GRAPH = new RegExp(String.raw`^src/(${[
   'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels', 'tensor', 'typed-arrays', 'wasm-tensor', String.raw`runtime/[\w.-]+`,
-  'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|run-heads|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
+  'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|run-heads|heads-observer|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
 ].join('|')})$`);
 
 /** Every src/ file reachable from `entry` through static and dynamic imports (repo-relative, no extension). */
