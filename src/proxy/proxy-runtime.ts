@@ -191,6 +191,7 @@ export class ProxyRuntime {
       const onMessage = (m: FromWorker): void => {
         if (m.type === 'ready') {
           started = true;
+          handle!.ref(false); // Node: an idle worker does not keep the process alive
           this.worker = handle;
           this.starting = undefined;
           resolve(handle!);

@@ -139,6 +139,11 @@ describe('proxy runtime: transfer, errors, dispose', () => {
     await expect(pending).rejects.toMatchObject({ code: 'DISPOSED' });
     await expect(own.matmul(q, q)).rejects.toMatchObject({ code: 'DISPOSED' });
   });
+  it('options.proxy and options.proxyWorkerUrl are checked; other runtime options as without proxy', async () => {
+    await expect(createRuntime({ proxy: 'yes' } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createRuntime({ proxy: true, proxyWorkerUrl: 3 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createRuntime({ proxy: true, nope: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
   it('a worker that does not start rejects UNSUPPORTED naming the URL', async () => {
     const url = new URL('../../dist/no-such-worker.js', import.meta.url);
     const e = (await createRuntime({ proxy: true, proxyWorkerUrl: url }).catch((x: unknown) => x)) as AttentionError;
