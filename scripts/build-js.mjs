@@ -15,6 +15,7 @@
 //                    the same four for `wasm-attention/core` (src/core.ts, src/workerd-core.ts):
 //                    CoreRuntime only, no layers, positions or long-sequence/structured variants
 //   dist/worker.js   the worker-pool thread (Node worker_threads and browser module Workers)
+//   dist/proxy-worker.js  the proxy runtime's worker (createRuntime({ proxy: true }))
 import { build } from 'esbuild';
 
 const common = {
@@ -74,6 +75,9 @@ async function bundleEntry(source, workerdSource, name) {
 // dist/worker.js is not served beside the bundle (esbuild, Rollup and webpack do not emit it), a
 // browser starts the pool's workers from that copy through a blob: URL.
 await build({ ...common, entryPoints: ['src/runtime/worker.ts'], format: 'esm', outfile: 'dist/worker.js', footer: { js: 'export {};' } });
+// The proxy runtime's worker (createRuntime({ proxy: true })): the full API in one ESM file that
+// Node worker_threads and module Workers load; not embedded (it is the size of the full entry).
+await build({ ...common, entryPoints: ['src/proxy/proxy-worker.ts'], format: 'esm', outfile: 'dist/proxy-worker.js', define: { __WORKER_SOURCE__: 'undefined' } });
 // The embedded copy only ever runs in a browser: its `node:*` imports become empty modules, as in
 // the browser bundles.
 const inlineWorker = await build({
@@ -81,5 +85,8 @@ const inlineWorker = await build({
 });
 common.define = { __WORKER_SOURCE__: JSON.stringify(inlineWorker.outputFiles[0].text) };
 await bundleEntry('src/index.ts', 'src/workerd.ts', 'index');
+// The core entry has no proxy runtime: the attention driver's heads observer (its progress and
+// abort hook, src/attention/heads-observer.ts) is compiled out of its bundles.
+common.define = { ...common.define, __HEADS_OBSERVER__: 'false' };
 await bundleEntry('src/core.ts', 'src/workerd-core.ts', 'core');
-console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js');
+console.log('bundles: dist/{index,core}.js, dist/{index,core}.cjs, dist/browser.js, dist/core.browser.js, dist/workerd.js, dist/core.workerd.js, dist/worker.js, dist/proxy-worker.js');

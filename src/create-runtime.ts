@@ -3,7 +3,9 @@
 // long-sequence and structured variants; the variant methods themselves are installed from the
 // variant registry (attention/variants.ts); and createRuntime / createRuntimeSync returning it.
 
-import { CoreRuntime, type RuntimeOptions } from './core-runtime';
+import { CoreRuntime, readRuntimeOptions, type RuntimeOptions } from './core-runtime';
+import { createProxyRuntime, type ProxyRuntime } from './proxy/proxy-runtime';
+import { AttentionError, formatValue } from './runtime/errors';
 import { createRuntimeOf, createRuntimeSyncOf } from './runtime-factory';
 import type { Tensor, TensorLike } from './tensor';
 import type { MatmulOptions } from './ops/matmul';
@@ -136,8 +138,38 @@ export class Runtime extends CoreRuntime {
 
 }
 
-/** Creates a runtime in any environment (browsers, workers, Deno, Bun, Node, workerd). */
-export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+/** createRuntime's options for a runtime off the main thread (docs/proxy.md). */
+export interface ProxyRuntimeOptions extends RuntimeOptions {
+  /** Run every call in a dedicated worker; the methods return Promises. */
+  proxy: true;
+  /** Where the proxy's worker script is (default: proxy-worker.js beside this bundle). */
+  proxyWorkerUrl?: string | URL;
+}
+
+/**
+ * Creates a runtime in any environment (browsers, workers, Deno, Bun, Node, workerd). With
+ * `proxy: true`, a ProxyRuntime whose compute methods run in a dedicated worker (docs/proxy.md).
+ */
+export function createRuntime(options: ProxyRuntimeOptions): Promise<ProxyRuntime>;
+export function createRuntime(options?: RuntimeOptions): Promise<Runtime>;
+export function createRuntime(options: RuntimeOptions | ProxyRuntimeOptions = {}): Promise<Runtime | ProxyRuntime> {
+  if (options !== null && typeof options === 'object' && Object.prototype.hasOwnProperty.call(options, 'proxy')) {
+    const { proxy, proxyWorkerUrl, ...rest } = options as ProxyRuntimeOptions;
+    if (proxy !== true && proxy !== (false as unknown)) {
+      return Promise.reject(new AttentionError('INVALID_OPTION', `options.proxy must be true or false, got ${formatValue(proxy)}`));
+    }
+    if (proxyWorkerUrl !== undefined && typeof proxyWorkerUrl !== 'string' && !(typeof URL === 'function' && proxyWorkerUrl instanceof URL)) {
+      return Promise.reject(new AttentionError('INVALID_OPTION', `options.proxyWorkerUrl must be a string or a URL, got ${formatValue(proxyWorkerUrl)}`));
+    }
+    if (!proxy) return createRuntimeOf(Runtime, rest);
+    try {
+      const checked = readRuntimeOptions(rest, 'createRuntime');
+      if (checked.module !== undefined) throw new AttentionError('INVALID_OPTION', 'options.module cannot cross to the proxy worker: a proxy runtime uses the embedded kernels');
+      return createProxyRuntime({ ...checked, workerUrl: checked.workerUrl === undefined ? undefined : String(checked.workerUrl) }, proxyWorkerUrl);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
   return createRuntimeOf(Runtime, options);
 }
 

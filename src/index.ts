@@ -7,7 +7,8 @@
  * Shaw, sinusoidal) and the long-sequence and structured attention variants.
  * @module wasm-attention
  */
-export { createRuntime, createRuntimeSync, Runtime, type RuntimeOptions } from './create-runtime';
+export { createRuntime, createRuntimeSync, type ProxyRuntimeOptions, Runtime, type RuntimeOptions } from './create-runtime';
+export { type ProxyCallOptions, type ProxyMethods, ProxyRuntime } from './proxy/proxy-runtime';
 export { CoreRuntime } from './core-runtime';
 export type { AttentionOptions, AttentionWithWeights } from './attention/sdpa';
 export type {

@@ -81,7 +81,7 @@ const rules: Array<{ from: RegExp; allowed: RegExp; what: string }> = [
 /** The files the core entry may reach (repo-relative, without extension). */
 const CORE_GRAPH = new RegExp(String.raw`^src/(${[
   'core', 'workerd-core', 'workerd-kernels', 'core-runtime', 'runtime-factory', 'kernels/(instance|params|gemm|attention|softmax)', 'tensor', 'typed-arrays', 'wasm-tensor', String.raw`runtime/[\w.-]+`,
-  'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|run-heads|head-layout|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
+  'ops/(matmul|packed|softmax)', 'attention/(sdpa|onnx|run-heads|head-layout|heads-observer|mask|options)', String.raw`wasm/(relaxed|simd128)\.wasm`,
 ].join('|')})$`);
 
 /** Every src/ file reachable from `entry` through static and dynamic imports (repo-relative, no extension). */

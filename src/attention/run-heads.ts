@@ -7,7 +7,11 @@ import { CHUNKS_PER_THREAD, type Kernels, TILE_ROWS } from '../kernels/instance'
 import { attentionKernels } from '../kernels/attention';
 import { f32At, wordIndex } from '../runtime/index';
 import { headAt, type HeadLayout } from './head-layout';
+import { headsObserver } from './heads-observer';
 import type { PlacedMask } from './mask';
+
+/** False in the bundles without the proxy runtime (scripts/build-js.mjs); undefined elsewhere. */
+declare const __HEADS_OBSERVER__: boolean | undefined;
 
 export { bhsdLayout, bshdLayout, type HeadLayout } from './head-layout';
 
@@ -172,7 +176,9 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
+  // The core bundles define __HEADS_OBSERVER__ false (they have no proxy runtime): esbuild then drops this branch.
   if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
+  else if (plan.dv > 0 && !(typeof __HEADS_OBSERVER__ === 'boolean' && !__HEADS_OBSERVER__) && headsObserver()) runObserved(kernels, plan, tasks, calls.length, first, end);
   else if (plan.dv > 0) attentionKernels(kernels).onlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
@@ -181,4 +187,20 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       attentionKernels(kernels).weights(call, w, weights.mode);
     });
   }
+}
+
+/**
+ * The kernel calls of pairs [first, end) with a heads observer in place (the proxy runtime's
+ * worker): the tasks in groups (one per head with one thread, a round of the pool with threads),
+ * the observer told of the pairs done before each group and at the end (it may throw to stop).
+ */
+function runObserved(kernels: Kernels, plan: AttentionPlan, tasks: AttnCall[], calls: number, first: number, end: number): void {
+  const observe = headsObserver()!;
+  const total = plan.batch * plan.qHeads;
+  const step = kernels.threads === 1 ? 1 : CHUNKS_PER_THREAD * kernels.threads;
+  for (let t = 0; t < tasks.length; t += step) {
+    observe(first + Math.floor((t * calls) / tasks.length), total);
+    attentionKernels(kernels).onlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);
+  }
+  observe(end, total);
 }

@@ -10,7 +10,9 @@ export type AttentionErrorCode =
   | 'DISPOSED' //        the runtime or tensor was disposed
   | 'CACHE_FULL' //      a KV cache without a window has no room for more tokens
   | 'MEMORY_CORRUPTION' // guard mode found a write outside an allocation (a library bug)
-  | 'UNSUPPORTED'; //    this environment lacks a needed WebAssembly feature
+  | 'UNSUPPORTED' //     this environment lacks a needed WebAssembly feature, or a proxy runtime
+  //                     was asked for a method whose result lives in Wasm memory
+  | 'ABORTED'; //        a proxy runtime's call was aborted through its options.signal
 
 /**
  * Error thrown by every wasm-attention function. `code` is stable; `message` names the argument,

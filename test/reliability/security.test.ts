@@ -70,9 +70,9 @@ function specifiers(text: string): string[] {
 describe('static scan', () => {
   const bundles = existsSync(DIST) ? readdirSync(DIST).filter((f) => f.endsWith('.js') || f.endsWith('.cjs')).map((f) => join(DIST, f)) : [];
 
-  it('dist/ holds the nine bundles (the full entry, the core entry, the pool worker)', () => {
+  it('dist/ holds the ten bundles (the full entry, the core entry, the pool worker, the proxy worker)', () => {
     expect(bundles.map((f) => relative(DIST, f)).sort()).toEqual([
-      'browser.js', 'core.browser.js', 'core.cjs', 'core.js', 'core.workerd.js', 'index.cjs', 'index.js', 'worker.js', 'workerd.js',
+      'browser.js', 'core.browser.js', 'core.cjs', 'core.js', 'core.workerd.js', 'index.cjs', 'index.js', 'proxy-worker.js', 'worker.js', 'workerd.js',
     ]);
   });
 
