@@ -4,7 +4,7 @@
 //   core JS     each `wasm-attention/core` bundle (dist/core.js, core.cjs, core.browser.js,
 //               core.workerd.js) ≤ 58 KB minified
 //   full JS     each bundle of the full entry (index.js, index.cjs, browser.js, workerd.js) and
-//               the pool's worker.js ≤ 64 KB minified and gzipped
+//               the pool's worker.js ≤ 67 KB minified and gzipped
 //
 // Both JS limits were 50 KB. The reliability guarantees (options read once from own properties
 // with unknown keys rejected, tensors read once through the intrinsic typed-array getters, and
@@ -40,7 +40,8 @@
 // and progress) added about 2.6 KB gzipped to the full entry (60.2 → 63.0 KB for index.cjs): the
 // full limit moved to 64 KB. The core entry does not carry it (nor the driver's heads observer,
 // compiled out of the core bundles); its worker, dist/proxy-worker.js, is the full API with the
-// embedded kernels and is not budgeted here.
+// embedded kernels and is not budgeted here. Together with the registry above and the bshd layout
+// on five more variants, the full entry measured 65.8 KB gzipped (index.cjs): the limit moved to 67 KB.
 // Change BUDGET to move a limit.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -50,7 +51,7 @@ const KB = 1024;
 // rt.attention's `precision: 'int8'` (8-bit attention: the option, its checks and messages, the
 // int8 kernel's workspace and job kind) is in the core entry, like rt.attention itself: core.cjs
 // went from 53.9 to 54.6 KB, so the core limit moved to 55 KB.
-const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 64 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 67 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],
