@@ -20,20 +20,24 @@ import { ROOT } from './util.mjs';
 
 const CACHE = path.join(ROOT, 'node_modules', '.cache', 'wasm-attention-profile');
 
-/** One exact edit of assembly/attention.ts: `find` (string or RegExp) → `replace`. */
+/**
+ * One exact edit of a kernel file: `find` (string or RegExp) → `replace` in assembly/`file` (the
+ * softmax and P·V steps are in attention-tile.ts, the Q·Kᵀ panel walk in attention.ts).
+ */
+const TILE = 'attention-tile.ts';
 const NO_EXP = [
-  { find: 'const e0 = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));', replace: 'const e0 = f32x4.sub(v128.load(p), mv);' },
-  { find: 'const e1 = exp_nonpos_f32x4(f32x4.sub(v128.load(p, 16), mv));', replace: 'const e1 = f32x4.sub(v128.load(p, 16), mv);' },
-  { find: 'const e = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));', replace: 'const e = f32x4.sub(v128.load(p), mv);' },
+  { file: TILE, find: 'const e0 = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));', replace: 'const e0 = f32x4.sub(v128.load(p), mv);' },
+  { file: TILE, find: 'const e1 = exp_nonpos_f32x4(f32x4.sub(v128.load(p, 16), mv));', replace: 'const e1 = f32x4.sub(v128.load(p, 16), mv);' },
+  { file: TILE, find: 'const e = exp_nonpos_f32x4(f32x4.sub(v128.load(p), mv));', replace: 'const e = f32x4.sub(v128.load(p), mv);' },
 ];
 const NO_ROWS = [
-  { find: /for \(let r = 0; r < 4; r\+\+\) \{(\s+const i = i0 \+ min\(r, rows - 1\);\s+const sRow = st)/, replace: 'for (let r = 0; r < 0; r++) {$1' },
+  { file: TILE, find: /for \(let r = 0; r < 4; r\+\+\) \{(\s+const i = i0 \+ min\(r, rows - 1\);\s+const sRow = st)/, replace: 'for (let r = 0; r < 0; r++) {$1' },
 ];
 const NO_PV = [
-  { find: /for \(let x = 0; x < dvp; x \+= 8\) \{(\s+if \(vNonFinite\))/, replace: 'for (let x = 0; x < 0; x += 8) {$1' },
+  { file: TILE, find: /for \(let x = 0; x < dvp; x \+= 8\) \{(\s+if \(vNonFinite\))/, replace: 'for (let x = 0; x < 0; x += 8) {$1' },
 ];
 const NO_QK = [
-  { find: /for \(let p = 0; p < panels; p\+\+\) \{(\s+const panel = kp)/, replace: 'for (let p = 0; p < 0; p++) {$1' },
+  { file: 'attention.ts', find: /for \(let pn = 0; pn < panels; pn\+\+\) \{(\s+const panel = kp)/, replace: 'for (let pn = 0; pn < 0; pn++) {$1' },
 ];
 
 // Sums `bytes` bytes from `p` with four independent f32x4 chains: a pure read, no stores.
@@ -86,8 +90,10 @@ export function buildVariant(name) {
   mkdirSync(dir, { recursive: true });
   cpSync(path.join(ROOT, 'assembly'), path.join(dir, 'assembly'), { recursive: true });
   cpSync(path.join(ROOT, 'asconfig.json'), path.join(dir, 'asconfig.json'));
-  const attention = path.join(dir, 'assembly', 'attention.ts');
-  writeFileSync(attention, applyEdits(readFileSync(attention, 'utf8'), spec.attention, 'assembly/attention.ts'));
+  for (const file of new Set(spec.attention.map((edit) => edit.file))) {
+    const at = path.join(dir, 'assembly', file);
+    writeFileSync(at, applyEdits(readFileSync(at, 'utf8'), spec.attention.filter((edit) => edit.file === file), `assembly/${file}`));
+  }
   if (spec.index) {
     const index = path.join(dir, 'assembly', 'index.ts');
     writeFileSync(index, readFileSync(index, 'utf8') + spec.index);
