@@ -8,7 +8,8 @@
  * @module wasm-attention
  */
 export { createRuntime, createRuntimeSync, type ProxyRuntimeOptions, Runtime, type RuntimeOptions } from './create-runtime';
-export { type ProxyCallOptions, type ProxyMethods, ProxyRuntime } from './proxy/proxy-runtime';
+export { type Proxied, type ProxyCallOptions, type ProxyFn, type ProxyMethods, ProxyRuntime } from './proxy/proxy-runtime';
+export type { ProxiedMethod } from './proxy/protocol';
 export { CoreRuntime } from './core-runtime';
 export type { AttentionOptions, AttentionWithWeights } from './attention/sdpa';
 export type {

@@ -4,8 +4,12 @@
 
 import { type VariantMethod, variantEntries } from '../attention/variants';
 
+/** The name of a method a ProxyRuntime forwards to its worker: every variant of the registry, and the other stateless compute methods. */
+export type ProxiedMethod =
+  | VariantMethod | 'onnxAttention' | 'matmul' | 'softmax' | 'rope' | 'linformerProjections' | 'lshRotations' | 'lshHash' | 'routingCentroids';
+
 /** The forwarded methods that are not attention variants, each with the position of its options argument. */
-const OTHER_METHODS = {
+const OTHER_METHODS: Readonly<Record<Exclude<ProxiedMethod, VariantMethod>, number>> = {
   onnxAttention: 2,
   matmul: 2,
   softmax: 1,
@@ -14,10 +18,7 @@ const OTHER_METHODS = {
   lshRotations: 0,
   lshHash: 1,
   routingCentroids: 2,
-} as const;
-
-/** The name of a method a ProxyRuntime forwards to its worker: every variant of the registry, and the others above. */
-export type ProxiedMethod = keyof typeof OTHER_METHODS | VariantMethod;
+};
 
 /**
  * The Runtime methods a ProxyRuntime forwards, each with the position of its options argument

@@ -23,12 +23,18 @@ export interface ProxyCallOptions {
   transfer?: boolean;
 }
 
-type Fn = (...args: never[]) => unknown;
+/** Any function (the methods ProxyMethods maps). */
+export type ProxyFn = (...args: never[]) => unknown;
 /** A Runtime method as the proxy offers it: same arguments (options may add ProxyCallOptions), a Promise of the result. */
-type Proxied<F> = F extends (...args: infer A) => infer R ? (...args: { [I in keyof A]: A[I] extends object | undefined ? A[I] | (A[I] & ProxyCallOptions) : A[I] }) => Promise<R> : never;
+export type Proxied<F> = F extends (...args: infer A) => infer R
+  ? (...args: { [I in keyof A]: A[I] extends object | undefined ? A[I] | (A[I] & ProxyCallOptions) : A[I] }) => Promise<R>
+  : never;
 
-/** The proxied surface of a Runtime class R. */
-export type ProxyMethods<R> = { [M in ProxiedMethod]: M extends keyof R ? (R[M] extends Fn ? Proxied<R[M]> : never) : never };
+/**
+ * The proxied surface of a Runtime class R: each forwarded method (ProxiedMethod) with R's own
+ * documentation, returning a Promise. Mapped over R's keys, so every method keeps its doc comment.
+ */
+export type ProxyMethods<R> = { [M in keyof Pick<R, ProxiedMethod & keyof R>]: R[M] extends ProxyFn ? Proxied<R[M]> : never };
 
 interface WorkerHandle {
   post(message: ToWorker, transfer?: ArrayBuffer[]): void;
@@ -302,8 +308,42 @@ export class ProxyRuntime {
 // The proxied methods, declared for TypeScript (defined per instance in the constructor).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface ProxyRuntime extends Omit<ProxyMethods<Runtime>, 'attention'> {
+  /** rt.onnxAttention (the ONNX Attention operator) in the worker: see Runtime.onnxAttention; a Promise of its result. */
+  onnxAttention: ProxyMethods<Runtime>['onnxAttention'];
+  /** rt.matmul (the matrix product) in the worker: see Runtime.matmul; a Promise of its result. */
+  matmul: ProxyMethods<Runtime>['matmul'];
+  /** rt.softmax (the row softmax) in the worker: see Runtime.softmax; a Promise of its result. */
+  softmax: ProxyMethods<Runtime>['softmax'];
+  /** rt.rope (rotary position embedding) in the worker: see Runtime.rope; a Promise of its result. */
+  rope: ProxyMethods<Runtime>['rope'];
+  /** rt.slidingWindowAttention (sliding-window attention) in the worker: see Runtime.slidingWindowAttention; a Promise of its result. */
+  slidingWindowAttention: ProxyMethods<Runtime>['slidingWindowAttention'];
+  /** rt.globalLocalAttention (Longformer / BigBird attention) in the worker: see Runtime.globalLocalAttention; a Promise of its result. */
+  globalLocalAttention: ProxyMethods<Runtime>['globalLocalAttention'];
+  /** rt.segmentedAttention (segmented attention) in the worker: see Runtime.segmentedAttention; a Promise of its result. */
+  segmentedAttention: ProxyMethods<Runtime>['segmentedAttention'];
+  /** rt.linformerAttention (Linformer attention) in the worker: see Runtime.linformerAttention; a Promise of its result. */
+  linformerAttention: ProxyMethods<Runtime>['linformerAttention'];
+  /** rt.linformerProjections (the seeded Linformer projections) in the worker: see Runtime.linformerProjections; a Promise of its result. */
+  linformerProjections: ProxyMethods<Runtime>['linformerProjections'];
+  /** rt.lshAttention (Reformer LSH attention) in the worker: see Runtime.lshAttention; a Promise of its result. */
+  lshAttention: ProxyMethods<Runtime>['lshAttention'];
+  /** rt.lshRotations (the seeded LSH rotations) in the worker: see Runtime.lshRotations; a Promise of its result. */
+  lshRotations: ProxyMethods<Runtime>['lshRotations'];
+  /** rt.lshHash (LSH bucket ids) in the worker: see Runtime.lshHash; a Promise of its result. */
+  lshHash: ProxyMethods<Runtime>['lshHash'];
+  /** rt.hierarchicalAttention (hierarchical attention) in the worker: see Runtime.hierarchicalAttention; a Promise of its result. */
+  hierarchicalAttention: ProxyMethods<Runtime>['hierarchicalAttention'];
+  /** rt.routingAttention (Routing Transformer attention) in the worker: see Runtime.routingAttention; a Promise of its result. */
+  routingAttention: ProxyMethods<Runtime>['routingAttention'];
+  /** rt.routingCentroids (the seeded routing centroids) in the worker: see Runtime.routingCentroids; a Promise of its result. */
+  routingCentroids: ProxyMethods<Runtime>['routingCentroids'];
+  /** rt.routedAttention (attention routed over paths) in the worker: see Runtime.routedAttention; a Promise of its result. */
+  routedAttention: ProxyMethods<Runtime>['routedAttention'];
+
   /** rt.attention in the worker (see Runtime.attention); with returnWeights, output and weights. */
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options: AttentionOptions & ProxyCallOptions & { returnWeights: true }): Promise<AttentionWithWeights>;
+  /** rt.attention in the worker (see Runtime.attention): the output. */
   attention(q: TensorLike, k: TensorLike, v: TensorLike, options?: AttentionOptions & ProxyCallOptions): Promise<Tensor>;
 }
 
