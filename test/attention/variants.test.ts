@@ -173,6 +173,16 @@ describe('the variant registry', () => {
         expect(sameValues(got.data, want.data), 'sharedQK').toBeUndefined();
       }
       const options = v.example(16, 8);
+      // an unknown layout is INVALID_OPTION naming the option, the values it takes and the value given
+      let thrown: unknown;
+      try {
+        call(rt, v.method, q, k, val, { ...options, layout: 'bsdh' });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(AttentionError);
+      expect((thrown as AttentionError).code).toBe('INVALID_OPTION');
+      expect((thrown as AttentionError).message).toMatch(/options\.layout must be 'bhsd' or 'bshd', got "bsdh"/);
       // the bhsd shapes passed as bshd are a shape error naming the layout
       expect(() => call(rt, v.method, q, randomTensor([2, 2, 12, 8], next), randomTensor([2, 2, 12, 4], next), { ...options, layout: 'bshd' })).toThrow(/layout 'bshd'/);
     } finally {
