@@ -5,12 +5,12 @@
 
 import type { AttnCall } from '../kernels/attention';
 import type { Kernels } from '../kernels/instance';
-import { AttentionError, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, formatShape } from '../runtime/index';
 import {
   checkElementCount, type OutTarget, outputBlock, Scope, type Tensor, type TensorData, type TensorLike, type TensorView,
   viewOut, viewTensor, type WasmTensor, writeOut,
 } from '../tensor';
-import { bhsdLayout, bshdLayout, type HeadLayout } from './head-layout';
+import { bhsdOf, describeShape, type HeadLayout, layoutOf, layoutOption, shapeIn, type TensorLayout } from './head-layout';
 import { assertLive, finiteOption } from './options';
 
 const F32 = [Float32Array] as const;
@@ -26,8 +26,8 @@ export interface Dims {
   dv: number;
 }
 
-/** How a variant's q, k, v and output are laid out: [batch, heads, seq, dim] or [batch, seq, heads, dim]. */
-export type Layout = 'bhsd' | 'bshd';
+/** How a variant's q, k, v and output are laid out (head-layout.ts). */
+export type Layout = TensorLayout;
 
 /** Validated views of q, k (absent for shared-QK LSH), v and the output destination. */
 export interface Prepared {
@@ -42,26 +42,9 @@ export interface Prepared {
   out: OutTarget | undefined;
 }
 
-/** [batch, heads, seq, dim] of a 4-D shape in `layout`. */
-function bhsdOf(shape: readonly number[], layout: Layout): number[] {
-  return layout === 'bhsd' ? [...shape] : [shape[0], shape[2], shape[1], shape[3]];
-}
-
-/** The shape [batch, heads, seq, dim] is written as in `layout`. */
-export function shapeIn(layout: Layout, batch: number, heads: number, seq: number, dim: number): number[] {
-  return layout === 'bhsd' ? [batch, heads, seq, dim] : [batch, seq, heads, dim];
-}
-
 /** Where head (b, h) of q, k, v or the output of a prepared call is: its layout's strides at `ptr`. */
 export function headLayoutOf(p: Prepared, ptr: number, heads: number, seq: number, dim: number): HeadLayout {
-  return p.layout === 'bhsd' ? bhsdLayout(ptr, heads, seq, dim) : bshdLayout(ptr, heads, seq, dim);
-}
-
-/** The `layout` option of a variant that reads both layouts (default 'bhsd'). */
-export function layoutOption(value: unknown): Layout {
-  if (value === undefined) return 'bhsd';
-  if (value !== 'bhsd' && value !== 'bshd') throw new AttentionError('INVALID_OPTION', `options.layout must be 'bhsd' or 'bshd', got ${formatValue(value)}`);
-  return value;
+  return layoutOf(p.layout, ptr, heads, seq, dim);
 }
 
 function expectRank4(view: TensorView, name: string, what: string): void {
@@ -87,7 +70,7 @@ export function prepare(
   // Own property only: variants without a layout option have no such key (a polluted prototype's is not read).
   const layout = layoutOption(Object.hasOwn(options, 'layout') ? options.layout : undefined);
   const bshd = layout === 'bshd';
-  const dims4 = (seq: string, heads: string, dim: string) => (bshd ? `[batch, ${seq}, ${heads}, ${dim}] (layout 'bshd')` : `[batch, ${heads}, ${seq}, ${dim}]`);
+  const dims4 = (seq: string, heads: string, dim: string) => describeShape(layout, seq, heads, dim);
   const arena = kernels.arena;
   if (!kOptional && (kIn === null || kIn === undefined)) {
     throw new AttentionError('INVALID_ARGUMENT', `${who}: k must be a tensor { data, shape }, got ${String(kIn)}`);

@@ -9,7 +9,8 @@ import {
   checkElementCount, outputBlock, Scope, type Tensor, type TensorLike, type TensorView, viewOut, viewTensor,
   type WasmTensor, writeOut,
 } from '../tensor';
-import { bhsdLayout, bshdLayout, runAttention, writesNothing } from './run-heads';
+import { bhsdOf, describeShape, layoutOf, layoutOption, shapeIn } from './head-layout';
+import { runAttention, writesNothing } from './run-heads';
 import { checkMask, type MaskData, placeMask } from './mask';
 import {
   assertLive, booleanOption, finiteOption, integerOption, lengthsOption, nonNegativeOption, optionKeys, readOptions,
@@ -94,10 +95,6 @@ function expectRank4(view: TensorView, name: string, what: string): void {
   }
 }
 
-/** [batch, heads, seq, dim] of a 4-D shape in `layout`. */
-const bhsdOf = (shape: readonly number[], layout: 'bhsd' | 'bshd'): number[] =>
-  layout === 'bhsd' ? [...shape] : [shape[0], shape[2], shape[1], shape[3]];
-
 export function attention(
   kernels: Kernels,
   qIn: TensorLike,
@@ -108,15 +105,12 @@ export function attention(
   const arena = kernels.arena;
   const options = readOptions<AttentionOptions>(optionsIn, ATTENTION_KEYS, 'options', 'rt.attention');
   booleanOption(options.returnWeights, 'options.returnWeights', false);
-  const layout = options.layout ?? 'bhsd';
-  if (layout !== 'bhsd' && layout !== 'bshd') {
-    throw new AttentionError('INVALID_OPTION', `options.layout must be 'bhsd' or 'bshd', got ${formatValue(layout)}`);
-  }
+  const layout = layoutOption(options.layout);
   const q = viewTensor(qIn, 'q', F32, arena);
   const k = viewTensor(kIn, 'k', F32, arena);
   const v = viewTensor(vIn, 'v', F32, arena);
   const bshd = layout === 'bshd';
-  const dims = (seq: string, heads: string, dim: string) => (bshd ? `[batch, ${seq}, ${heads}, ${dim}] (layout 'bshd')` : `[batch, ${heads}, ${seq}, ${dim}]`);
+  const dims = (seq: string, heads: string, dim: string) => describeShape(layout, seq, heads, dim);
   expectRank4(q, 'q', dims('nq', 'heads', 'headDim'));
   expectRank4(k, 'k', dims('nk', 'kvHeads', 'headDim'));
   expectRank4(v, 'v', dims('nk', 'kvHeads', 'valueDim'));
@@ -155,7 +149,7 @@ export function attention(
     ? undefined
     : lengthsOption(options.keyLengths, 'options.keyLengths', batch, nk);
   const topLeft = causal === 'top-left';
-  const outShape = bshd ? [batch, nq, qHeads, dv] : [batch, qHeads, nq, dv];
+  const outShape = shapeIn(layout, batch, qHeads, nq, dv);
   checkElementCount(batch * qHeads * nq * dv, 'output');
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
   const wantWeights = options.returnWeights === true;
@@ -173,7 +167,6 @@ export function attention(
   }
   const keyLens = keyLengths ?? new Array<number>(batch).fill(nk);
   const offsets = keyLens.map((len) => (topLeft ? 0 : len - nq));
-  const headLayout = bshd ? bshdLayout : bhsdLayout;
   const scope = new Scope(arena);
   try {
     attentionKernels(kernels).reserve(nk, dh, dv, int8);
@@ -185,10 +178,10 @@ export function attention(
     const wp = wantWeights ? scope.alloc(batch * qHeads * nq * nk, 'weights') : 0;
     runAttention(kernels, {
       batch, qHeads, kvHeads, nq, nk, dh, dv,
-      q: headLayout(qp, qHeads, nq, dh),
-      k: headLayout(kp, kvHeads, nk, dh),
-      v: headLayout(vp, kvHeads, nk, dv),
-      o: headLayout(op, qHeads, nq, dv),
+      q: layoutOf(layout, qp, qHeads, nq, dh),
+      k: layoutOf(layout, kp, kvHeads, nk, dh),
+      v: layoutOf(layout, vp, kvHeads, nk, dv),
+      o: layoutOf(layout, op, qHeads, nq, dv),
       scale, softcap, mask, offsets, keyLens, left, right,
       weights: wantWeights ? { ptr: wp, mode: 3 } : undefined,
       int8,
