@@ -38,7 +38,7 @@ import { gemmKernels } from '../kernels/gemm';
 import { lshKernels } from '../kernels/lsh';
 import { randomKernels } from '../kernels/random';
 import { rowKernels } from '../kernels/rows';
-import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
+import { AttentionError, f32At, f32Bytes, formatShape, formatValue, wordIndex } from '../runtime/index';
 import { checkElementCount, type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
 import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
@@ -389,10 +389,11 @@ export function lshAttention(
     // Heads in the call's layout; qst, kst, vst, ost: elements between consecutive positions.
     const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
     const [qst, kst, vst, ost] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
-    // Padding rows (past keyLengths[b]) are zeros.
+    // Padding rows (past keyLengths[b]) are zeros (written through the cached whole-memory view).
+    const mem = kernels.arena.wordViews().f32;
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
-        for (let r = keyLens[b]; r < n; r++) kernels.arena.f32(rowAt(Lo, b, h, r), dv).fill(0);
+        for (let r = keyLens[b]; r < n; r++) mem.fill(0, wordIndex(rowAt(Lo, b, h, r)), wordIndex(rowAt(Lo, b, h, r)) + dv);
       }
     }
     const rot = placeRotations(kernels, scope, plan, dh, qHeads);
