@@ -31,7 +31,7 @@ function trackedTextFiles(): string[] {
   return out
     .split('\0')
     .filter((f) => f !== '' && f !== 'package-lock.json')
-    .filter((f) => /\.(?:ts|mts|cts|js|mjs|cjs|json|md|html|css|sh|yml|yaml|toml)$|^\.ci\/|^\.npmrc$/.test(f))
+    .filter((f) => /\.(?:ts|mts|cts|js|mjs|cjs|json|md|html|css|sh|yml|yaml|toml)$|^\.ci\//.test(f))
     .filter((f) => !f.startsWith('test/fixtures/') && f !== 'test/standalone.test.ts');
 }
 
