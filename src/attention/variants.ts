@@ -55,7 +55,8 @@ export interface VariantMethods {
   /**
    * Hierarchical attention (tokens → segments → … → document): attention within each level's
    * groups, outputs pooled by G ('mean', 'max' or a learned query) into the next level's inputs.
-   * Returns every level's outputs, the document vector and the token-level combination.
+   * Returns every level's outputs, the document vector and the token-level combination, all in
+   * the call's `layout` (with 'bshd', q, k, v are read in place as [batch, seq, heads, dim]).
    */
   hierarchicalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: HierarchicalOptions): HierarchicalResult;
   /**

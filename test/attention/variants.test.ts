@@ -22,6 +22,28 @@ const NOT_VARIANTS = new Set(['multiHeadAttention', 'recurrentMemoryAttention', 
 type Call = (...args: unknown[]) => unknown;
 const call = (rt: Runtime, method: string, ...args: unknown[]): unknown => (rt[method as keyof Runtime] as Call).apply(rt, args);
 
+/** [b, h, s, d] → [b, s, h, d] (or back: the same permutation swaps the middle axes). */
+function swapMiddle(t: Tensor): Tensor {
+  const [b, x, y, d] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let i = 0; i < b; i++) for (let j = 0; j < x; j++) for (let s = 0; s < y; s++) {
+    data.set(t.data.subarray(((i * x + j) * y + s) * d, ((i * x + j) * y + s + 1) * d), ((i * y + s) * x + j) * d);
+  }
+  return { data, shape: [b, y, x, d] };
+}
+
+/** Deterministic small values for a tensor of `shape` (router weights, pooling queries). */
+function ramp(shape: number[], mod = 7): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: Float32Array.from({ length: n }, (_, i) => ((i % mod) - (mod >> 1)) / 8), shape };
+}
+
+/** The other tensors of a variant's result: those in the call's layout (hierarchical levels, document) and those that are not (routed routes). */
+function sideTensors(result: unknown): { laidOut: Tensor[]; fixed: Tensor[] } {
+  const r = result as { levels?: Tensor[]; document?: Tensor; routes?: Tensor };
+  return { laidOut: [...(r.levels ?? []), ...(r.document ? [r.document] : [])], fixed: r.routes ? [r.routes] : [] };
+}
+
 /** A variant's output tensor: the Tensor itself, or the `output` of a result object. */
 function outputOf(result: unknown): Tensor {
   const r = result as Tensor & { output?: Tensor };
@@ -124,15 +146,6 @@ describe('the variant registry', () => {
     }
   });
 
-  /** [b, h, s, d] → [b, s, h, d] (or back: the same permutation swaps the middle axes). */
-  const swapMiddle = (t: Tensor): Tensor => {
-    const [b, x, y, d] = t.shape;
-    const data = new Float32Array(t.data.length);
-    for (let i = 0; i < b; i++) for (let j = 0; j < x; j++) for (let s = 0; s < y; s++) {
-      data.set(t.data.subarray(((i * x + j) * y + s) * d, ((i * x + j) * y + s + 1) * d), ((i * y + s) * x + j) * d);
-    }
-    return { data, shape: [b, y, x, d] };
-  };
   const withLayout = variants.filter((v) => v.keys.includes('layout'));
   /** More options per variant for the layout test, beyond its example (causal paths, norms, masks). */
   const MORE: Record<string, Array<Record<string, unknown>>> = {
@@ -143,10 +156,14 @@ describe('the variant registry', () => {
     linformerAttention: [{ k: 5, seed: 3, shared: true, keyLengths: [11, 16] }],
     lshAttention: [{ buckets: 4, chunkLength: 4, rounds: 3, seed: 2, causal: true, keyLengths: [13, 16] }],
     routingAttention: [{ clusters: 3, windowSize: 7, causal: true, seed: 2 }, { clusters: 2, windowSize: 12, keyWindowSize: 5, emaDecay: 0.5, seed: 3 }],
+    hierarchicalAttention: [
+      { levels: [[0, 5, 9, 16], 2], aggregate: ['max', { query: ramp([4, 4]), scale: 0.7 }, 'mean'], combine: [0.5, 0.3, 0.2], levelScale: 0.9 },
+      { levels: [[[0, 7], [7, 16]]], aggregate: { query: ramp([4]) }, combine: 'sum' },
+    ],
   };
 
-  it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'routingAttention']);
+  it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention, the strided ones and hierarchical)', () => {
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'hierarchicalAttention', 'routingAttention']);
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
@@ -157,11 +174,22 @@ describe('the variant registry', () => {
       const k = randomTensor([2, 2, 16, 8], next);
       const val = randomTensor([2, 2, 16, 4], next);
       for (const options of [v.example(16, 8), ...(MORE[v.method] ?? [])]) {
-        const want = swapMiddle(outputOf(call(rt, v.method, q, k, val, options)));
-        const got = outputOf(call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' }));
-        expect(got.shape).toEqual([2, 16, 4, 4]);
+        const wantResult = call(rt, v.method, q, k, val, options);
+        const want = swapMiddle(outputOf(wantResult));
+        const gotResult = call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' });
+        const got = outputOf(gotResult);
+        expect(got.shape).toEqual(options.over === 'heads' ? [2, 16, 1, 4] : [2, 16, 4, 4]);
         expect(sameValues(got.data, want.data), JSON.stringify(options)).toBeUndefined();
-        const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
+        const [wantSide, gotSide] = [sideTensors(wantResult), sideTensors(gotResult)];
+        wantSide.laidOut.map(swapMiddle).forEach((w, i) => {
+          expect(gotSide.laidOut[i].shape).toEqual(w.shape);
+          expect(sameValues(gotSide.laidOut[i].data, w.data), `${JSON.stringify(options)}: tensor ${i} of the result`).toBeUndefined();
+        });
+        wantSide.fixed.forEach((w, i) => {
+          expect(gotSide.fixed[i].shape).toEqual(w.shape);
+          expect(sameValues(gotSide.fixed[i].data, w.data), 'routes').toBeUndefined();
+        });
+        const out = { data: new Float32Array(want.data.length), shape: got.shape };
         call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
         expect(sameValues(out.data, want.data), JSON.stringify(options)).toBeUndefined();
       }
