@@ -131,7 +131,7 @@ describe('the variant registry', () => {
     }
   });
 
-  it.each(paths.map((v) => [v.path, v] as const))('path %s: rt.routedAttention with all weight on it equals its own method, bit for bit', (_, v) => {
+  it.each(paths.map((v) => [v.path, v] as const))("path %s: rt.routedAttention with all weight on it equals its own method, bit for bit (in either layout: the call's layout reaches the path)", (_, v) => {
     const rt = createRuntimeSync();
     try {
       const next = rng(9);
@@ -141,6 +141,18 @@ describe('the variant registry', () => {
       const routed = rt.routedAttention(q, k, val, { paths: [{ type: v.path, ...options } as never], routes });
       const own = outputOf(call(rt, v.method, q, k, val, options));
       expect(sameValues(routed.data, own.data)).toBeUndefined();
+      const [qs, ks, vs] = [q, k, val].map(swapMiddle);
+      const routedBshd = rt.routedAttention(qs, ks, vs, { paths: [{ type: v.path, ...options } as never], routes, layout: 'bshd' });
+      const ownBshd = outputOf(call(rt, v.method, qs, ks, vs, { ...options, layout: 'bshd' }));
+      expect(routedBshd.shape).toEqual([1, 16, 2, 8]);
+      expect(sameValues(routedBshd.data, ownBshd.data)).toBeUndefined();
+      expect(sameValues(routedBshd.data, swapMiddle(own).data)).toBeUndefined();
+      // a path takes no layout of its own: the call's applies to every path
+      for (const layout of ['bshd', 'bhsd']) {
+        expect(() => rt.routedAttention(q, k, val, { paths: [{ type: v.path, ...options, layout } as never], routes })).toThrow(
+          new RegExp(`options\\.paths\\[0\\]\\.layout is not an option of a path: .*set options\\.layout of rt\\.routedAttention\\), got "${layout}"`),
+        );
+      }
     } finally {
       rt.dispose();
     }
@@ -160,10 +172,24 @@ describe('the variant registry', () => {
       { levels: [[0, 5, 9, 16], 2], aggregate: ['max', { query: ramp([4, 4]), scale: 0.7 }, 'mean'], combine: [0.5, 0.3, 0.2], levelScale: 0.9 },
       { levels: [[[0, 7], [7, 16]]], aggregate: { query: ramp([4]) }, combine: 'sum' },
     ],
+    routedAttention: [
+      { // every path type, a per-head router with a bias, routes returned (they stay [batch, heads, n, P])
+        paths: [
+          { type: 'full', causal: true }, { type: 'window', window: 3, dilation: 2 }, { type: 'global-local', window: 2, global: { count: 2, by: 'query-norm' } },
+          { type: 'segmented', segmentLength: 5, overlap: 2, summaries: true }, { type: 'lsh', buckets: 4, chunkLength: 4, rounds: 2, seed: 2 },
+          { type: 'linformer', k: 5, seed: 3 }, { type: 'routing', clusters: 2, windowSize: 8, seed: 1 },
+        ],
+        router: { weights: ramp([4, 8, 7], 5), bias: ramp([4, 7], 3) }, returnRoutes: true,
+      },
+      { paths: [{ type: 'segmented', segmentLength: 4 }], over: 'heads', router: { weights: ramp([32, 4], 11) }, returnRoutes: true },
+      { paths: [{ type: 'window', window: 2 }, { type: 'lsh', buckets: 2, chunkLength: 8, seed: 4 }], router: { weights: ramp([5, 2]), input: ramp([2, 16, 5], 9) } },
+      { paths: [{ type: 'linformer', k: 4, seed: 1 }, { type: 'routing', clusters: 2, windowSize: 6, keyWindowSize: 5, seed: 2 }], routes: { data: Float32Array.from({ length: 64 }, (_, i) => (i % 3) / 2), shape: [2, 1, 16, 2] } },
+    ],
   };
 
-  it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention, the strided ones and hierarchical)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'hierarchicalAttention', 'routingAttention']);
+  it('every variant reads [batch, seq, heads, dim] too, and says so in its keys (so every routed path can run in the call\'s layout)', () => {
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'hierarchicalAttention', 'routingAttention', 'routedAttention']);
+    expect(withLayout.map((v) => v.method)).toEqual(variants.map((v) => v.method));
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
