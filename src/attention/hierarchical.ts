@@ -19,8 +19,8 @@
 // Token-level output (a_ℓ(t) = the level-ℓ unit containing token t, a_0(t) = t):
 //   y_t = Σ_{ℓ=0}^{L} c_ℓ · O^ℓ_{a_ℓ(t)}      c = `combine`: 'mean' (default, c_ℓ = 1/(L+1)),
 //                                             'sum' (c_ℓ = 1) or explicit weights.
-// Composition: one fused-kernel call per group (K and V read in place, all groups of a level
-// handed to the worker pool together), f32_rows_mean for means, a one-query kernel call per
+// Composition: one fused-kernel call per group (Q, K and V read in place through the layout's row
+// strides, all groups of a level handed to the worker pool together), f32_rows_mean for means, a one-query kernel call per
 // group for attention pooling; max pooling and the combination are O(n·d) loops. Time
 // O(Σ_ℓ Σ_g |g|²·d), memory O(n·d). Not causal (aggregation mixes a group's future tokens).
 // References: Z. Yang, D. Yang, C. Dyer, X. He, A. Smola, E. Hovy, "Hierarchical Attention Networks
@@ -35,8 +35,9 @@ import { attentionKernels } from '../kernels/attention';
 import { rowKernels } from '../kernels/rows';
 import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../runtime/index';
 import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTensor } from '../tensor';
+import { bhsdLayout, headAt, type HeadLayout, layoutOf, rowAt, shapeIn } from './head-layout';
 import {
-  assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
+  assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
 import { checkAtMost, finiteOption, optionKeys, readOptions } from './options';
 
@@ -75,6 +76,12 @@ export interface HierarchicalOptions {
   /** Multiplier of x·x at the upper levels. Default 1/√valueDim. */
   levelScale?: number;
   /**
+   * `'bhsd'` (default): q, k, v, the output and every level's outputs are [batch, heads, seq, dim];
+   * `'bshd'`: [batch, seq, heads, dim] (PyTorch batch_first, flash-attn), q, k, v read in place
+   * through strides.
+   */
+  layout?: 'bhsd' | 'bshd';
+  /**
    * Write the token-level output here: a WasmTensor (zero-copy) or a Tensor of the output shape.
    * Read once. It may be (or overlap) an input: the output is then computed into a temporary block
    * and copied into `out` at the end.
@@ -82,13 +89,13 @@ export interface HierarchicalOptions {
   out?: WasmTensor | Tensor;
 }
 
-/** Result of `rt.hierarchicalAttention`. */
+/** Result of `rt.hierarchicalAttention` (shapes in the call's layout: [batch, seq, heads, dim] with 'bshd'). */
 export interface HierarchicalResult {
   /** Token-level output y, [batch, heads, n, valueDim]. */
   output: Tensor;
   /** O^ℓ for ℓ = 0 … L: [batch, heads, n_ℓ, valueDim] (levels[0] is the token level, before combination). */
   levels: Tensor[];
-  /** The document vector D = G_L(O^L): [batch, heads, 1, valueDim]. */
+  /** The document vector D = G_L(O^L): [batch, heads, 1, valueDim] ([batch, 1, heads, valueDim] with 'bshd', the same values). */
   document: Tensor;
 }
 
@@ -158,7 +165,7 @@ const POOL_KEYS = optionKeys<{ query: unknown; scale?: unknown }>({ query: true,
 
 /** The keys of HierarchicalOptions. */
 export const HIERARCHICAL_KEYS = optionKeys<HierarchicalOptions>({
-  levels: true, aggregate: true, combine: true, scale: true, levelScale: true, out: true,
+  levels: true, aggregate: true, combine: true, scale: true, levelScale: true, layout: true, out: true,
 });
 
 /** A validated aggregation step. */
@@ -182,13 +189,13 @@ function aggregateSpec(kernels: Kernels, spec: unknown, name: string, heads: num
   throw new AttentionError('INVALID_OPTION', `${name} must be 'mean', 'max' or { query }, got ${typeof spec === 'string' ? formatValue(spec) : String(spec)}`);
 }
 
-/** Max pooling of `rows` rows (stride dv) into dst. */
-function maxRows(kernels: Kernels, src: number, rows: number, dv: number, dst: number): void {
-  const s = kernels.arena.f32(src, rows * dv);
+/** Max pooling of `rows` rows (`stride` elements apart) into dst. */
+function maxRows(kernels: Kernels, src: number, stride: number, rows: number, dv: number, dst: number): void {
+  const s = kernels.arena.f32(src, (rows - 1) * stride + dv);
   const d = kernels.arena.f32(dst, dv);
   for (let x = 0; x < dv; x++) d[x] = s[x];
   for (let r = 1; r < rows; r++) {
-    const o = r * dv;
+    const o = r * stride;
     for (let x = 0; x < dv; x++) {
       const val = s[o + x];
       if (val > d[x] || Number.isNaN(val)) d[x] = val;
@@ -199,7 +206,7 @@ function maxRows(kernels: Kernels, src: number, rows: number, dv: number, dst: n
 /** The result of a call without batch entries, heads or value columns: every level empty. */
 function emptyHierarchy(p: Prepared, sizes: number[]): HierarchicalResult {
   const { batch, qHeads, dv } = p.dims;
-  const empty = (units: number): Tensor => ({ data: new Float32Array(0), shape: [batch, qHeads, units, dv] });
+  const empty = (units: number): Tensor => ({ data: new Float32Array(0), shape: shapeIn(p.layout, batch, qHeads, units, dv) });
   return { output: emptyOutput(p), levels: sizes.map(empty), document: empty(1) };
 }
 
@@ -297,33 +304,36 @@ export function hierarchicalAttention(
     const vp = scope.place(p.v);
     const op = outputPtr(p, scope, aggs.map((a) => (a.kind === 'pool' ? a.view : undefined)));
     const bh = batch * qHeads;
-    // O^ℓ and X^ℓ (ℓ ≥ 1) blocks [B, H, n_ℓ, dv]; the document [B, H, 1, dv].
+    // O^ℓ blocks [B, H, n_ℓ, dv] in the call's layout (returned as they are), X^ℓ (ℓ ≥ 1) in bhsd;
+    // the document [B, H, 1, dv] (the same bytes in either layout).
     const O = sizes.map((s, l) => scope.alloc(bh * s * dv, `level ${l} output`));
     const X = sizes.map((s, l) => (l === 0 ? 0 : scope.alloc(bh * s * dv, `level ${l} input`)));
     const doc = scope.alloc(bh * dv, 'document');
     const queries = aggs.map((a) => (a.kind === 'pool' ? scope.place(a.view) : 0));
     const group = qHeads / kvHeads;
+    // Heads of q, k, v and the output in the call's layout, read in place through their row strides.
+    const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
+    const LO = sizes.map((s, l) => layoutOf(p.layout, O[l], qHeads, s, dv));
+    const LX = sizes.map((s, l) => bhsdLayout(X[l], qHeads, s, dv));
 
-    const aggregate = (step: number, src: number, rows: Int32Array, dst: number): void => {
-      // Pools each group [rows[g], rows[g + 1]) of every (b, h) block of src into row g of dst.
+    const aggregate = (step: number, src: HeadLayout, rows: Int32Array, dst: HeadLayout): void => {
+      // Pools each group [rows[g], rows[g + 1]) of every (b, h) head of src into row g of dst.
       const a = aggs[step];
-      const units = rows[rows.length - 1];
       const groups = rows.length - 1;
+      const ss = src.rowStride;
       const calls: AttnCall[] = [];
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < qHeads; h++) {
-          const s0 = headPtr(src, b, h, qHeads, units, dv);
-          const d0 = headPtr(dst, b, h, qHeads, groups, dv);
           for (let g = 0; g < groups; g++) {
-            const from = f32At(s0, rows[g] * dv);
+            const from = rowAt(src, b, h, rows[g]);
             const count = rows[g + 1] - rows[g];
-            const to = f32At(d0, g * dv);
-            if (a.kind === 'mean') rowKernels(kernels).mean({ src: from, srcStride: dv, n: count, d: dv, out: to });
-            else if (a.kind === 'max') maxRows(kernels, from, count, dv, to);
+            const to = rowAt(dst, b, h, g);
+            if (a.kind === 'mean') rowKernels(kernels).mean({ src: from, srcStride: ss, n: count, d: dv, out: to });
+            else if (a.kind === 'max') maxRows(kernels, from, ss, count, dv, to);
             else {
               calls.push(plainCall({
-                q: queries[step] + (a.perHead ? f32Bytes(h * dv) : 0), qStride: dv, k: from, kStride: dv, v: from, vStride: dv,
-                o: to, oStride: dv, nq: 1, nk: count, dh: dv, dv, scale: a.scale,
+                q: queries[step] + (a.perHead ? f32Bytes(h * dv) : 0), qStride: dv, k: from, kStride: ss, v: from, vStride: ss,
+                o: to, oStride: dst.rowStride, nq: 1, nk: count, dh: dv, dv, scale: a.scale,
               }));
             }
           }
@@ -336,19 +346,17 @@ export function hierarchicalAttention(
       // Level 0: tokens attend within their segment.
       const calls: AttnCall[] = [];
       const b0 = bounds[0];
+      const [qs, ks, vs, os] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, LO[0].rowStride];
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < qHeads; h++) {
           const kvh = Math.floor(h / group);
-          const qh = headPtr(qp, b, h, qHeads, n, dh);
-          const kh = headPtr(kp, b, kvh, kvHeads, n, dh);
-          const vh = headPtr(vp, b, kvh, kvHeads, n, dv);
-          const oh = headPtr(O[0], b, h, qHeads, n, dv);
+          const [qh, kh, vh, oh] = [headAt(Lq, b, h), headAt(Lk, b, kvh), headAt(Lv, b, kvh), headAt(LO[0], b, h)];
           for (let g = 0; g + 1 < b0.length; g++) {
             const s0 = b0[g];
             const len = b0[g + 1] - s0;
             calls.push(plainCall({
-              q: f32At(qh, s0 * dh), qStride: dh, k: f32At(kh, s0 * dh), kStride: dh, v: f32At(vh, s0 * dv), vStride: dv,
-              o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh, dv, scale: p.scale,
+              q: f32At(qh, s0 * qs), qStride: qs, k: f32At(kh, s0 * ks), kStride: ks, v: f32At(vh, s0 * vs), vStride: vs,
+              o: f32At(oh, s0 * os), oStride: os, nq: len, nk: len, dh, dv, scale: p.scale,
             }));
           }
         }
@@ -356,41 +364,42 @@ export function hierarchicalAttention(
       attentionKernels(kernels).onlineMany(calls);
       // Levels 1 … L: aggregate the level below, then attend within groups (top level: all units).
       for (let l = 1; l <= L; l++) {
-        aggregate(l - 1, O[l - 1], bounds[l - 1], X[l]);
-        const units = sizes[l];
-        const groups = l < L ? bounds[l] : Int32Array.of(0, units);
+        aggregate(l - 1, LO[l - 1], bounds[l - 1], LX[l]);
+        const groups = l < L ? bounds[l] : Int32Array.of(0, sizes[l]);
         const lc: AttnCall[] = [];
         for (let b = 0; b < batch; b++) {
           for (let h = 0; h < qHeads; h++) {
-            const xh = headPtr(X[l], b, h, qHeads, units, dv);
-            const oh = headPtr(O[l], b, h, qHeads, units, dv);
             for (let g = 0; g + 1 < groups.length; g++) {
               const s0 = groups[g];
               const len = groups[g + 1] - s0;
+              const x = rowAt(LX[l], b, h, s0);
               lc.push(plainCall({
-                q: f32At(xh, s0 * dv), qStride: dv, k: f32At(xh, s0 * dv), kStride: dv, v: f32At(xh, s0 * dv), vStride: dv,
-                o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh: dv, dv, scale: levelScale,
+                q: x, qStride: dv, k: x, kStride: dv, v: x, vStride: dv,
+                o: rowAt(LO[l], b, h, s0), oStride: LO[l].rowStride, nq: len, nk: len, dh: dv, dv, scale: levelScale,
               }));
             }
           }
         }
         attentionKernels(kernels).onlineMany(lc);
       }
-      aggregate(L, O[L], Int32Array.of(0, sizes[L]), doc);
+      aggregate(L, LO[L], Int32Array.of(0, sizes[L]), layoutOf(p.layout, doc, qHeads, 1, dv));
       // Token-level combination y_t = Σ_ℓ c_ℓ·O^ℓ(a_ℓ(t)): one gathered multiply-add per level and head.
       kernels.arena.f32(op, bh * n * dv).fill(0);
       const ancPtr = scope.alloc(L * n, 'ancestors');
       for (let l = 1; l <= L; l++) kernels.arena.i32(f32At(ancPtr, (l - 1) * n), n).set(anc[l]);
       for (let l = 0; l <= L; l++) {
         if (weights[l] === 0) continue;
-        for (let x = 0; x < bh; x++) {
-          rowKernels(kernels).axpy({ dst: f32At(op, x * n * dv), dstStride: dv, src: f32At(O[l], x * sizes[l] * dv), srcStride: dv, idx: l === 0 ? 0 : f32At(ancPtr, (l - 1) * n), w: 0, wStride: 0, c: weights[l], n, d: dv });
+        const idx = l === 0 ? 0 : f32At(ancPtr, (l - 1) * n);
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < qHeads; h++) {
+            rowKernels(kernels).axpy({ dst: headAt(Lo, b, h), dstStride: Lo.rowStride, src: headAt(LO[l], b, h), srcStride: LO[l].rowStride, idx, w: 0, wStride: 0, c: weights[l], n, d: dv });
+          }
         }
       }
     }
     const output = finishOutput(kernels, p, op);
-    const levels = sizes.map((s, l) => ({ data: kernels.arena.f32(O[l], bh * s * dv).slice(), shape: [batch, qHeads, s, dv] }));
-    const document = { data: kernels.arena.f32(doc, bh * dv).slice(), shape: [batch, qHeads, 1, dv] };
+    const levels = sizes.map((s, l) => ({ data: kernels.arena.f32(O[l], bh * s * dv).slice(), shape: shapeIn(p.layout, batch, qHeads, s, dv) }));
+    const document = { data: kernels.arena.f32(doc, bh * dv).slice(), shape: shapeIn(p.layout, batch, qHeads, 1, dv) };
     return { output, levels, document };
   } finally {
     scope.close();

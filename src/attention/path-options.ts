@@ -16,7 +16,7 @@ function keysByType(): Record<string, string[]> {
   const byType: Record<string, string[]> = {};
   for (const v of variantEntries()) {
     if (v.path === undefined) continue;
-    // scale and out come from the call, and paths read routedAttention's own [batch, heads, seq, dim] tensors: no layout
+    // scale, out and layout come from the call: every path reads routedAttention's q, k, v in the call's layout
     byType[v.path] = ['type', ...(v.pathKeys ?? v.keys).filter((k) => k !== 'scale' && k !== 'out' && k !== 'layout')];
   }
   return byType;
@@ -31,8 +31,12 @@ export function pathTypeList(separator: string): string {
 export function readPath(path: unknown, i: number): AttentionPath {
   const label = `options.paths[${i}]`;
   const byType = keysByType();
-  // Every key of every type, each read once; then only the keys of this path's type are allowed.
-  const all = readOptions<Record<string, unknown>>(path, [...new Set(Object.values(byType).flat())], label, 'rt.routedAttention');
+  // Every key of every type (and layout, to say where it goes), each read once; then only the keys of this path's type are allowed.
+  const all = readOptions<Record<string, unknown>>(path, [...new Set([...Object.values(byType).flat(), 'layout'])], label, 'rt.routedAttention');
+  if (all.layout !== undefined) {
+    throw new AttentionError('INVALID_OPTION', `${label}.layout is not an option of a path: every path reads q, k and v in the call's layout (set options.layout of rt.routedAttention), got ${formatValue(all.layout)}`);
+  }
+  delete all.layout;
   const type = all.type;
   const keys = typeof type === 'string' && Object.hasOwn(byType, type) ? byType[type] : undefined;
   if (keys === undefined) {

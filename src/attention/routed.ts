@@ -12,6 +12,9 @@
 // concatenated query heads (W_r: [heads·headDim, heads]) or router.input, and
 // y_i = Σ_h π_{i,h}·O_{h,i} ([batch, 1, n, valueDim]).
 // A path whose weight is 0 for every token is not computed, so a one-hot route is that path alone.
+// Layout: one `layout` for the call; q, k, v and the output are in it, and every path runs with it
+// on the same resident tensors (read in place through strides, no transposing copy); the routes
+// stay [batch, heads, n, P].
 // Reference: the mixture-of-experts gating of N. Shazeer et al., "Outrageously Large Neural
 // Networks: The Sparsely-Gated Mixture-of-Experts Layer" (ICLR 2017) applied to attention paths,
 // as in "Mixture of Attention Heads" (X. Zhang et al., EMNLP 2022) for routing over heads.
@@ -25,7 +28,8 @@ import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../ru
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
-import { assertPreparedLive, headPtr, prepare, Scope } from './long-common';
+import { headAt, layoutOf, shapeIn, type TensorLayout } from './head-layout';
+import { assertPreparedLive, headLayoutOf, prepare, Scope } from './long-common';
 import { booleanOption, optionKeys, readOptions } from './options';
 import { type AttentionPath, pathTypeList, readPath } from './path-options';
 import { variantOfPath } from './variants';
@@ -52,7 +56,10 @@ export interface Router {
 
 /** Options of `rt.routedAttention`. */
 export interface RoutedOptions {
-  /** The attention paths (≥ 1; exactly 1 with over: 'heads'). */
+  /**
+   * The attention paths (≥ 1; exactly 1 with over: 'heads'). Each runs with the call's `layout`; a
+   * path of its own `layout` is INVALID_OPTION (every path reads the same q, k, v).
+   */
   paths: readonly AttentionPath[];
   /** Route over the paths (default) or over the heads of the one path. */
   over?: 'paths' | 'heads';
@@ -62,6 +69,12 @@ export interface RoutedOptions {
   routes?: TensorLike;
   /** Also return the route probabilities. Default false. */
   returnRoutes?: boolean;
+  /**
+   * `'bhsd'` (default): q, k, v and the output are [batch, heads, seq, dim]; `'bshd'`: [batch,
+   * seq, heads, dim] (PyTorch batch_first, flash-attn), read in place through strides by the
+   * router and by every path. Routes (given or returned) stay [batch, heads or 1, n, P].
+   */
+  layout?: 'bhsd' | 'bshd';
   /** Multiplier of Q·Kᵀ in every path. Default 1/√headDim. */
   scale?: number;
   /**
@@ -74,14 +87,14 @@ export interface RoutedOptions {
 
 /** `rt.routedAttention` with `returnRoutes: true`. */
 export interface RoutedResult {
-  /** The mixture, [batch, heads, n, valueDim] (over heads: [batch, 1, n, valueDim]). */
+  /** The mixture, [batch, heads, n, valueDim] (over heads: [batch, 1, n, valueDim]; in the call's layout). */
   output: Tensor;
   /** π: [batch, heads, n, P] (router on the queries), or [batch, 1, n, P] (router input, or over heads). */
   routes: Tensor;
 }
 
 export const ROUTED_KEYS = optionKeys<RoutedOptions>({
-  paths: true, over: true, router: true, routes: true, returnRoutes: true, scale: true, out: true,
+  paths: true, over: true, router: true, routes: true, returnRoutes: true, layout: true, scale: true, out: true,
 });
 const ROUTER_KEYS = optionKeys<Router>({ weights: true, bias: true, input: true });
 
@@ -99,8 +112,13 @@ function pathTensors(paths: readonly AttentionPath[]): Record<string, unknown> {
   return found;
 }
 
-/** Runs path `path` with q, k, v resident, into the resident tensor `out`: its variant's runner from the registry. */
-function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number): void {
+/**
+ * Runs path `path` with q, k, v resident, into the resident tensor `out`, all in `layout`: its
+ * variant's runner from the registry.
+ */
+function runPath(
+  kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor, k: WasmTensor, v: WasmTensor, out: WasmTensor, scale: number, layout: TensorLayout,
+): void {
   try {
     const variant = variantOfPath(path.type);
     if (variant === undefined) { // readPath admits only the registry's path types
@@ -108,7 +126,7 @@ function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor
     }
     const { type, ...own } = path as AttentionPath & Record<string, unknown>;
     void type;
-    const options = { ...(variant.asPath ? variant.asPath(own) : own), scale, out };
+    const options = { ...(variant.asPath ? variant.asPath(own) : own), layout, scale, out };
     variant.run(kernels, q, variant.pathIgnoresK?.(own) ? null : k, v, options as never);
   } catch (e) {
     if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
@@ -131,7 +149,8 @@ export function routedAttention(
   const over = options.over ?? 'paths';
   if (over !== 'paths' && over !== 'heads') throw new AttentionError('INVALID_OPTION', `options.over must be 'paths' or 'heads', got ${formatValue(over)}`);
   // Validate the shapes (and `out` against the mixture's shape, checked below) through prepare.
-  const p = prepare(kernels, qIn, kIn, vIn, { scale: options.scale, out: undefined }, 'routedAttention');
+  const p = prepare(kernels, qIn, kIn, vIn, { scale: options.scale, out: undefined, layout: options.layout }, 'routedAttention');
+  const layout = p.layout;
   const { batch: B, qHeads: H, nq, dh, dv } = p.dims;
   const pathsIn = options.paths;
   if (!Array.isArray(pathsIn) || pathsIn.length === 0) {
@@ -143,7 +162,7 @@ export function routedAttention(
   }
   const P = over === 'heads' ? H : paths.length;
   const outHeads = over === 'heads' ? 1 : H;
-  const outShape = [B, outHeads, nq, dv];
+  const outShape = shapeIn(layout, B, outHeads, nq, dv);
   const out = options.out === undefined ? undefined : viewOut(options.out, 'options.out', outShape, arena);
   const returnRoutes = booleanOption(options.returnRoutes, 'options.returnRoutes', false);
 
@@ -242,6 +261,7 @@ export function routedAttention(
     const kp = scope.place(p.k!);
     const vp = scope.place(p.v);
     const op = outputBlock(scope, out, B * outHeads * nq * dv, 'output', [p.q, p.k, p.v, routesView, wView, bView, xView]);
+    const Lq = headLayoutOf(p, qp, H, nq, dh); // the router reads the query heads through their row stride
     // π: [B, routeHeads, nq, P] in the arena.
     const pi = scope.alloc(B * routeHeads * nq * P, 'routes');
     if (routesView) {
@@ -255,11 +275,11 @@ export function routedAttention(
         const xp = scope.place(xView);
         gemmKernels(kernels).run({ a: xp, lda: inDim, b: wp, ldb: P, c: pi, ldc: P, bias: bp, m: B * nq, n: P, k: inDim, transB: false, accumulate: false });
       } else if (over === 'heads') {
-        // x_i = concatenated query heads: row i of head h at q[b, h, i, :], i.e. column block h of W_r.
+        // x_i = concatenated query heads: row i of head h (q[b, h, i, :] in bhsd), i.e. column block h of W_r.
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             gemmKernels(kernels).run({
-              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: f32At(wp, h * dh * P), ldb: P, c: f32At(pi, b * nq * P), ldc: P,
+              a: headAt(Lq, b, h), lda: Lq.rowStride, b: f32At(wp, h * dh * P), ldb: P, c: f32At(pi, b * nq * P), ldc: P,
               bias: h === 0 ? bp : 0, m: nq, n: P, k: dh, transB: false, accumulate: h > 0,
             });
           }
@@ -268,7 +288,7 @@ export function routedAttention(
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             gemmKernels(kernels).run({
-              a: headPtr(qp, b, h, H, nq, dh), lda: dh, b: wp + (wPerHead ? f32Bytes(h * dh * P) : 0), ldb: P,
+              a: headAt(Lq, b, h), lda: Lq.rowStride, b: wp + (wPerHead ? f32Bytes(h * dh * P) : 0), ldb: P,
               c: f32At(pi, (b * H + h) * nq * P), ldc: P, bias: bp ? f32At(bp, h * bRow) : 0, m: nq, n: P, k: dh, transB: false, accumulate: false,
             });
           }
@@ -282,13 +302,15 @@ export function routedAttention(
       const kT = p.k!.resident ?? new WasmTensor(arena, p.k!.shape, kp);
       const vT = p.v.resident ?? new WasmTensor(arena, p.v.shape, vp);
       const pathOut = scope.alloc(B * H * nq * dv, 'path output');
-      const oT = new WasmTensor(arena, [B, H, nq, dv], pathOut);
+      const oT = new WasmTensor(arena, shapeIn(layout, B, H, nq, dv), pathOut);
+      // The path's output and the mixture, in the call's layout.
+      const [Lp, Lo] = [layoutOf(layout, pathOut, H, nq, dv), layoutOf(layout, op, outHeads, nq, dv)];
       arena.f32(op, size).fill(0);
       if (over === 'heads') {
-        runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale);
+        runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale, layout);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            rowKernels(kernels).axpy({ dst: f32At(op, b * nq * dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: f32At(pi, (b * nq * P + h)), wStride: P, c: 1, n: nq, d: dv });
+            rowKernels(kernels).axpy({ dst: headAt(Lo, b, 0), dstStride: Lo.rowStride, src: headAt(Lp, b, h), srcStride: Lp.rowStride, idx: 0, w: f32At(pi, (b * nq * P + h)), wStride: P, c: 1, n: nq, d: dv });
           }
         }
       } else {
@@ -302,11 +324,11 @@ export function routedAttention(
             }
           }
           if (!used) continue;
-          runPath(kernels, paths[path], path, qT, kT, vT, oT, p.scale);
+          runPath(kernels, paths[path], path, qT, kT, vT, oT, p.scale, layout);
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < H; h++) {
               const wh = routeHeads === 1 ? 0 : h;
-              rowKernels(kernels).axpy({ dst: headPtr(op, b, h, H, nq, dv), dstStride: dv, src: headPtr(pathOut, b, h, H, nq, dv), srcStride: dv, idx: 0, w: f32At(pi, ((b * routeHeads + wh) * nq * P + path)), wStride: P, c: 1, n: nq, d: dv });
+              rowKernels(kernels).axpy({ dst: headAt(Lo, b, h), dstStride: Lo.rowStride, src: headAt(Lp, b, h), srcStride: Lp.rowStride, idx: 0, w: f32At(pi, ((b * routeHeads + wh) * nq * P + path)), wStride: P, c: 1, n: nq, d: dv });
             }
           }
         }

@@ -55,7 +55,8 @@ export interface VariantMethods {
   /**
    * Hierarchical attention (tokens → segments → … → document): attention within each level's
    * groups, outputs pooled by G ('mean', 'max' or a learned query) into the next level's inputs.
-   * Returns every level's outputs, the document vector and the token-level combination.
+   * Returns every level's outputs, the document vector and the token-level combination, all in
+   * the call's `layout` (with 'bshd', q, k, v are read in place as [batch, seq, heads, dim]).
    */
   hierarchicalAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: HierarchicalOptions): HierarchicalResult;
   /**
@@ -67,14 +68,16 @@ export interface VariantMethods {
   routingAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutingOptions): Tensor;
   /**
    * Attention routed over paths: a routing matrix W_r gives each token a distribution over
-   * attention paths (full, window, LSH, …) or heads; the output is the mixture.
+   * attention paths (full, window, LSH, …) or heads; the output is the mixture. One `layout` for
+   * the call: q, k, v and the output are in it and every path runs in it (read in place, no
+   * transposing copy); a path's own `layout` is INVALID_OPTION; routes stay [batch, heads, n, P].
    */
   routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions & { returnRoutes: true }): RoutedResult;
   /** Attention routed over paths (see above), returning the mixture only. */
   routedAttention(q: TensorLike, k: TensorLike, v: TensorLike, options: RoutedOptions): Tensor;
 }
 
-/** The options of each path type of rt.routedAttention (scale and out come from the call). */
+/** The options of each path type of rt.routedAttention (scale, out and layout come from the call). */
 export interface PathOptions {
   /** Full attention (rt.attention): its causal and window. */
   full: Pick<AttentionOptions, 'causal' | 'window'>;
@@ -95,8 +98,8 @@ export interface PathOptions {
 /** A path type of rt.routedAttention. */
 export type PathType = keyof PathOptions;
 
-/** One attention path of `rt.routedAttention`: a variant's options (without scale and out) and its `type`. */
-export type AttentionPath = { [T in PathType]: PathOf<T> & Omit<PathOptions[T], 'scale' | 'out'> }[PathType];
+/** One attention path of `rt.routedAttention`: a variant's options (without scale, out and layout) and its `type`. */
+export type AttentionPath = { [T in PathType]: PathOf<T> & Omit<PathOptions[T], 'scale' | 'out' | 'layout'> }[PathType];
 
 /** The `type` field of a path. */
 export interface PathOf<T extends PathType> {
@@ -128,9 +131,9 @@ export interface AttentionVariant {
 /** A registry entry: the public description and the runner (kernels first, then the method's arguments). */
 interface VariantEntry extends AttentionVariant {
   run(kernels: Kernels, q: TensorLike, k: TensorLike | null, v: TensorLike, options: never): unknown;
-  /** The option keys a path of this type takes (besides `type`; scale and out come from the call). Default: keys. */
+  /** The option keys a path of this type takes (besides `type`; scale, out and layout come from the call). Default: keys. */
   pathKeys?: readonly string[];
-  /** Options a path of this type runs with (scale and out set by rt.routedAttention). */
+  /** Options a path of this type runs with (scale, out and layout set by rt.routedAttention). */
   asPath?(options: Record<string, unknown>): Record<string, unknown>;
   /** Whether the path ignores k (LSH with sharedQK). */
   pathIgnoresK?(options: Record<string, unknown>): boolean;

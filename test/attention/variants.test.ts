@@ -22,6 +22,28 @@ const NOT_VARIANTS = new Set(['multiHeadAttention', 'recurrentMemoryAttention', 
 type Call = (...args: unknown[]) => unknown;
 const call = (rt: Runtime, method: string, ...args: unknown[]): unknown => (rt[method as keyof Runtime] as Call).apply(rt, args);
 
+/** [b, h, s, d] → [b, s, h, d] (or back: the same permutation swaps the middle axes). */
+function swapMiddle(t: Tensor): Tensor {
+  const [b, x, y, d] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let i = 0; i < b; i++) for (let j = 0; j < x; j++) for (let s = 0; s < y; s++) {
+    data.set(t.data.subarray(((i * x + j) * y + s) * d, ((i * x + j) * y + s + 1) * d), ((i * y + s) * x + j) * d);
+  }
+  return { data, shape: [b, y, x, d] };
+}
+
+/** Deterministic small values for a tensor of `shape` (router weights, pooling queries). */
+function ramp(shape: number[], mod = 7): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: Float32Array.from({ length: n }, (_, i) => ((i % mod) - (mod >> 1)) / 8), shape };
+}
+
+/** The other tensors of a variant's result: those in the call's layout (hierarchical levels, document) and those that are not (routed routes). */
+function sideTensors(result: unknown): { laidOut: Tensor[]; fixed: Tensor[] } {
+  const r = result as { levels?: Tensor[]; document?: Tensor; routes?: Tensor };
+  return { laidOut: [...(r.levels ?? []), ...(r.document ? [r.document] : [])], fixed: r.routes ? [r.routes] : [] };
+}
+
 /** A variant's output tensor: the Tensor itself, or the `output` of a result object. */
 function outputOf(result: unknown): Tensor {
   const r = result as Tensor & { output?: Tensor };
@@ -109,7 +131,7 @@ describe('the variant registry', () => {
     }
   });
 
-  it.each(paths.map((v) => [v.path, v] as const))('path %s: rt.routedAttention with all weight on it equals its own method, bit for bit', (_, v) => {
+  it.each(paths.map((v) => [v.path, v] as const))("path %s: rt.routedAttention with all weight on it equals its own method, bit for bit (in either layout: the call's layout reaches the path)", (_, v) => {
     const rt = createRuntimeSync();
     try {
       const next = rng(9);
@@ -119,20 +141,23 @@ describe('the variant registry', () => {
       const routed = rt.routedAttention(q, k, val, { paths: [{ type: v.path, ...options } as never], routes });
       const own = outputOf(call(rt, v.method, q, k, val, options));
       expect(sameValues(routed.data, own.data)).toBeUndefined();
+      const [qs, ks, vs] = [q, k, val].map(swapMiddle);
+      const routedBshd = rt.routedAttention(qs, ks, vs, { paths: [{ type: v.path, ...options } as never], routes, layout: 'bshd' });
+      const ownBshd = outputOf(call(rt, v.method, qs, ks, vs, { ...options, layout: 'bshd' }));
+      expect(routedBshd.shape).toEqual([1, 16, 2, 8]);
+      expect(sameValues(routedBshd.data, ownBshd.data)).toBeUndefined();
+      expect(sameValues(routedBshd.data, swapMiddle(own).data)).toBeUndefined();
+      // a path takes no layout of its own: the call's applies to every path
+      for (const layout of ['bshd', 'bhsd']) {
+        expect(() => rt.routedAttention(q, k, val, { paths: [{ type: v.path, ...options, layout } as never], routes })).toThrow(
+          new RegExp(`options\\.paths\\[0\\]\\.layout is not an option of a path: .*set options\\.layout of rt\\.routedAttention\\), got "${layout}"`),
+        );
+      }
     } finally {
       rt.dispose();
     }
   });
 
-  /** [b, h, s, d] → [b, s, h, d] (or back: the same permutation swaps the middle axes). */
-  const swapMiddle = (t: Tensor): Tensor => {
-    const [b, x, y, d] = t.shape;
-    const data = new Float32Array(t.data.length);
-    for (let i = 0; i < b; i++) for (let j = 0; j < x; j++) for (let s = 0; s < y; s++) {
-      data.set(t.data.subarray(((i * x + j) * y + s) * d, ((i * x + j) * y + s + 1) * d), ((i * y + s) * x + j) * d);
-    }
-    return { data, shape: [b, y, x, d] };
-  };
   const withLayout = variants.filter((v) => v.keys.includes('layout'));
   /** More options per variant for the layout test, beyond its example (causal paths, norms, masks). */
   const MORE: Record<string, Array<Record<string, unknown>>> = {
@@ -143,10 +168,28 @@ describe('the variant registry', () => {
     linformerAttention: [{ k: 5, seed: 3, shared: true, keyLengths: [11, 16] }],
     lshAttention: [{ buckets: 4, chunkLength: 4, rounds: 3, seed: 2, causal: true, keyLengths: [13, 16] }],
     routingAttention: [{ clusters: 3, windowSize: 7, causal: true, seed: 2 }, { clusters: 2, windowSize: 12, keyWindowSize: 5, emaDecay: 0.5, seed: 3 }],
+    hierarchicalAttention: [
+      { levels: [[0, 5, 9, 16], 2], aggregate: ['max', { query: ramp([4, 4]), scale: 0.7 }, 'mean'], combine: [0.5, 0.3, 0.2], levelScale: 0.9 },
+      { levels: [[[0, 7], [7, 16]]], aggregate: { query: ramp([4]) }, combine: 'sum' },
+    ],
+    routedAttention: [
+      { // every path type, a per-head router with a bias, routes returned (they stay [batch, heads, n, P])
+        paths: [
+          { type: 'full', causal: true }, { type: 'window', window: 3, dilation: 2 }, { type: 'global-local', window: 2, global: { count: 2, by: 'query-norm' } },
+          { type: 'segmented', segmentLength: 5, overlap: 2, summaries: true }, { type: 'lsh', buckets: 4, chunkLength: 4, rounds: 2, seed: 2 },
+          { type: 'linformer', k: 5, seed: 3 }, { type: 'routing', clusters: 2, windowSize: 8, seed: 1 },
+        ],
+        router: { weights: ramp([4, 8, 7], 5), bias: ramp([4, 7], 3) }, returnRoutes: true,
+      },
+      { paths: [{ type: 'segmented', segmentLength: 4 }], over: 'heads', router: { weights: ramp([32, 4], 11) }, returnRoutes: true },
+      { paths: [{ type: 'window', window: 2 }, { type: 'lsh', buckets: 2, chunkLength: 8, seed: 4 }], router: { weights: ramp([5, 2]), input: ramp([2, 16, 5], 9) } },
+      { paths: [{ type: 'linformer', k: 4, seed: 1 }, { type: 'routing', clusters: 2, windowSize: 6, keyWindowSize: 5, seed: 2 }], routes: { data: Float32Array.from({ length: 64 }, (_, i) => (i % 3) / 2), shape: [2, 1, 16, 2] } },
+    ],
   };
 
-  it('the variants that read [batch, seq, heads, dim] say so in their keys (full attention and the strided ones)', () => {
-    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'routingAttention']);
+  it('every variant reads [batch, seq, heads, dim] too, and says so in its keys (so every routed path can run in the call\'s layout)', () => {
+    expect(withLayout.map((v) => v.method)).toEqual(['attention', 'slidingWindowAttention', 'globalLocalAttention', 'segmentedAttention', 'lshAttention', 'linformerAttention', 'hierarchicalAttention', 'routingAttention', 'routedAttention']);
+    expect(withLayout.map((v) => v.method)).toEqual(variants.map((v) => v.method));
   });
 
   it.each(withLayout.map((v) => [v.method, v] as const))("%s: layout 'bshd' equals the bhsd call on transposed inputs, bit for bit (GQA, out too)", (_, v) => {
@@ -157,11 +200,22 @@ describe('the variant registry', () => {
       const k = randomTensor([2, 2, 16, 8], next);
       const val = randomTensor([2, 2, 16, 4], next);
       for (const options of [v.example(16, 8), ...(MORE[v.method] ?? [])]) {
-        const want = swapMiddle(outputOf(call(rt, v.method, q, k, val, options)));
-        const got = outputOf(call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' }));
-        expect(got.shape).toEqual([2, 16, 4, 4]);
+        const wantResult = call(rt, v.method, q, k, val, options);
+        const want = swapMiddle(outputOf(wantResult));
+        const gotResult = call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd' });
+        const got = outputOf(gotResult);
+        expect(got.shape).toEqual(options.over === 'heads' ? [2, 16, 1, 4] : [2, 16, 4, 4]);
         expect(sameValues(got.data, want.data), JSON.stringify(options)).toBeUndefined();
-        const out = { data: new Float32Array(want.data.length), shape: [2, 16, 4, 4] };
+        const [wantSide, gotSide] = [sideTensors(wantResult), sideTensors(gotResult)];
+        wantSide.laidOut.map(swapMiddle).forEach((w, i) => {
+          expect(gotSide.laidOut[i].shape).toEqual(w.shape);
+          expect(sameValues(gotSide.laidOut[i].data, w.data), `${JSON.stringify(options)}: tensor ${i} of the result`).toBeUndefined();
+        });
+        wantSide.fixed.forEach((w, i) => {
+          expect(gotSide.fixed[i].shape).toEqual(w.shape);
+          expect(sameValues(gotSide.fixed[i].data, w.data), 'routes').toBeUndefined();
+        });
+        const out = { data: new Float32Array(want.data.length), shape: got.shape };
         call(rt, v.method, swapMiddle(q), swapMiddle(k), swapMiddle(val), { ...options, layout: 'bshd', out });
         expect(sameValues(out.data, want.data), JSON.stringify(options)).toBeUndefined();
       }
