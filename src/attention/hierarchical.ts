@@ -38,6 +38,7 @@ import { type Tensor, type TensorLike, type TensorView, viewTensor, type WasmTen
 import {
   assertPreparedLive, emptyOutput, finishOutput, headPtr, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
+import { observeUnits } from './heads-observer';
 import { checkAtMost, finiteOption, optionKeys, readOptions } from './options';
 
 /**
@@ -332,6 +333,13 @@ export function hierarchicalAttention(
       if (calls.length) attentionKernels(kernels).onlineMany(calls);
     };
 
+    // Units: (level, batch, head); with an observer (the proxy's worker) each unit's calls run
+    // on their own after its tick (the pooling between levels counts with the level above).
+    const tick = observeUnits((L + 1) * bh);
+    const runUnit = (calls: AttnCall[], unit: number): void => {
+      tick!(unit);
+      attentionKernels(kernels).onlineMany(calls.splice(0));
+    };
     if (dv > 0) {
       // Level 0: tokens attend within their segment.
       const calls: AttnCall[] = [];
@@ -351,6 +359,7 @@ export function hierarchicalAttention(
               o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh, dv, scale: p.scale,
             }));
           }
+          if (tick) runUnit(calls, b * qHeads + h);
         }
       }
       attentionKernels(kernels).onlineMany(calls);
@@ -372,6 +381,7 @@ export function hierarchicalAttention(
                 o: f32At(oh, s0 * dv), oStride: dv, nq: len, nk: len, dh: dv, dv, scale: levelScale,
               }));
             }
+            if (tick) runUnit(lc, (l * batch + b) * qHeads + h);
           }
         }
         attentionKernels(kernels).onlineMany(lc);

@@ -25,6 +25,7 @@ import { AttentionError, f32At, f32Bytes, formatShape, formatValue } from '../ru
 import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
+import { observeUnits } from './heads-observer';
 import { assertPreparedLive, headPtr, prepare, Scope } from './long-common';
 import { booleanOption, optionKeys, readOptions } from './options';
 import { type AttentionPath, pathTypeList, readPath } from './path-options';
@@ -111,7 +112,7 @@ function runPath(kernels: Kernels, path: AttentionPath, i: number, q: WasmTensor
     const options = { ...(variant.asPath ? variant.asPath(own) : own), scale, out };
     variant.run(kernels, q, variant.pathIgnoresK?.(own) ? null : k, v, options as never);
   } catch (e) {
-    if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
+    if (e instanceof AttentionError && e.code !== 'ABORTED' && !e.message.startsWith(`options.paths[${i}]`)) {
       throw new AttentionError(e.code, `options.paths[${i}] (${String(path.type)}): ${e.message}`);
     }
     throw e;
@@ -284,7 +285,11 @@ export function routedAttention(
       const pathOut = scope.alloc(B * H * nq * dv, 'path output');
       const oT = new WasmTensor(arena, [B, H, nq, dv], pathOut);
       arena.f32(op, size).fill(0);
+      // Units: (path, batch, head); a path's own loop reports within its B·H units.
+      const pathUnits = B * H;
+      const tick = observeUnits((over === 'heads' ? 1 : P) * pathUnits);
       if (over === 'heads') {
+        tick?.(0, pathUnits);
         runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
@@ -302,6 +307,7 @@ export function routedAttention(
             }
           }
           if (!used) continue;
+          tick?.(path * pathUnits, pathUnits);
           runPath(kernels, paths[path], path, qT, kT, vT, oT, p.scale);
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < H; h++) {
