@@ -10,7 +10,7 @@ import type { Runtime } from '../create-runtime';
 import { AttentionError, formatValue } from '../runtime/errors';
 import type { Tensor, TensorLike } from '../tensor';
 import {
-  ABORT_SLOT, collectTransferables, type FromWorker, PROXIED_METHODS, type ProxiedMethod, type ToWorker, WASM_RESIDENT_METHODS,
+  ABORT_SLOT, collectTransferables, type FromWorker, OBSERVED_METHODS, PROXIED_METHODS, type ProxiedMethod, type ToWorker, WASM_RESIDENT_METHODS,
 } from './protocol';
 
 /** Options every proxied call accepts beside the method's own (removed before the call is sent). */
@@ -222,7 +222,8 @@ export class ProxyRuntime {
     } else if (m.type === 'result') {
       this.finish(p, m.value, p.aborted ? abortedError(p.method, 'while running') : undefined);
     } else {
-      this.finish(p, undefined, m.code ? (m.code === 'ABORTED' ? abortedError(p.method, 'while running') : new AttentionError(m.code as AttentionError['code'], m.message)) : Object.assign(new Error(m.message), { name: m.name }));
+      // ABORTED keeps the worker's message: how many of the call's units (heads) it had done.
+      this.finish(p, undefined, m.code ? new AttentionError(m.code as AttentionError['code'], m.message) : Object.assign(new Error(m.message), { name: m.name }));
     }
   }
 
@@ -263,8 +264,8 @@ export class ProxyRuntime {
     }
     if (this.current !== p) return;
     p.aborted = true;
-    if (this.abortFlag && (p.method === 'attention' || p.method === 'onnxAttention')) {
-      // The attention driver polls this flag between heads and throws ABORTED; the worker lives on.
+    if (this.abortFlag && OBSERVED_METHODS.has(p.method)) {
+      // The method's loop polls this flag between units (heads) and throws ABORTED; the worker lives on.
       Atomics.store(this.abortFlag, ABORT_SLOT, p.id);
       return;
     }
