@@ -2,8 +2,9 @@
 // dedicated worker (dist/proxy-worker.js; Node worker_threads, else a module Worker) and return
 // Promises. Calls run one at a time in order. Inputs are structured-cloned, or transferred with
 // `transfer: true`; results come back as plain tensors. Abort: a queued call is dropped; a running
-// one is stopped through a shared flag the attention driver polls between heads (SharedArrayBuffer
-// available) and otherwise by terminating the worker, which restarts on the next call.
+// attention or variant is stopped through a shared flag its loop polls between units (heads;
+// SharedArrayBuffer available), any other call by terminating the worker, which restarts on the
+// next call.
 
 import type { AttentionOptions, AttentionWithWeights } from '../attention/sdpa';
 import type { Runtime } from '../create-runtime';
@@ -15,9 +16,21 @@ import {
 
 /** Options every proxied call accepts beside the method's own (removed before the call is sent). */
 export interface ProxyCallOptions {
-  /** Aborts the call: a call not started rejects at once, a running one stops (ABORTED). */
+  /**
+   * Aborts the call with AttentionError code 'ABORTED'. A call not started yet rejects at once.
+   * A running `attention`, `onnxAttention` or other variant of `attentionVariants()` stops at its
+   * next unit (a (batch, head) pair, or the variant's unit: docs/proxy.md) through a shared flag,
+   * where SharedArrayBuffer is available (see `sharedAbort`); the worker lives on. Any other
+   * running method, and every method without SharedArrayBuffer, stops by terminating the worker
+   * (restarted by the next call).
+   */
   signal?: AbortSignal;
-  /** Called with (done, total) (batch·head pairs) from the worker, at most about every 75 ms. */
+  /**
+   * Called on the main thread with (done, total): `done` of the call's `total` units (the same
+   * units as `signal`'s) have finished. `total` is fixed for the call and `done` strictly
+   * increases; reports come at most about every 75 ms, then a final done === total. Methods
+   * without units report only 1 / 1. A throwing callback is ignored.
+   */
   onProgress?: (done: number, total: number) => void;
   /** Transfers the inputs' buffers instead of copying them: the caller's arrays are detached. */
   transfer?: boolean;
@@ -153,7 +166,7 @@ export class ProxyRuntime {
     }
   }
 
-  /** True when a running call can be stopped between heads (SharedArrayBuffer available), not only by restarting the worker. */
+  /** True when a running attention or variant can be stopped between its units (SharedArrayBuffer available), not only by restarting the worker. */
   get sharedAbort(): boolean {
     return this.abortFlag !== undefined;
   }
