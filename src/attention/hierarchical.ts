@@ -39,6 +39,7 @@ import { bhsdLayout, headAt, type HeadLayout, layoutOf, rowAt, shapeIn } from '.
 import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
+import { observeUnits } from './heads-observer';
 import { checkAtMost, finiteOption, optionKeys, readOptions } from './options';
 
 /**
@@ -342,6 +343,13 @@ export function hierarchicalAttention(
       if (calls.length) attentionKernels(kernels).onlineMany(calls);
     };
 
+    // Units: (level, batch, head); with an observer (the proxy's worker) each unit's calls run
+    // on their own after its tick (the pooling between levels counts with the level above).
+    const tick = observeUnits((L + 1) * bh);
+    const runUnit = (calls: AttnCall[], unit: number): void => {
+      tick!(unit);
+      attentionKernels(kernels).onlineMany(calls.splice(0));
+    };
     if (dv > 0) {
       // Level 0: tokens attend within their segment.
       const calls: AttnCall[] = [];
@@ -359,6 +367,7 @@ export function hierarchicalAttention(
               o: f32At(oh, s0 * os), oStride: os, nq: len, nk: len, dh, dv, scale: p.scale,
             }));
           }
+          if (tick) runUnit(calls, b * qHeads + h);
         }
       }
       attentionKernels(kernels).onlineMany(calls);
@@ -378,6 +387,7 @@ export function hierarchicalAttention(
                 o: rowAt(LO[l], b, h, s0), oStride: LO[l].rowStride, nq: len, nk: len, dh: dv, dv, scale: levelScale,
               }));
             }
+            if (tick) runUnit(lc, (l * batch + b) * qHeads + h);
           }
         }
         attentionKernels(kernels).onlineMany(lc);

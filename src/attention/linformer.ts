@@ -26,6 +26,7 @@ import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, mixSeed, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
 import { headAt } from './head-layout';
+import { observeUnits } from './heads-observer';
 import {
   assertLive, booleanOption, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
 } from './options';
@@ -198,9 +199,11 @@ export function linformerAttention(
     const group = qHeads / kvHeads;
     // Heads in the call's layout, read in place through their row strides.
     const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, nq, dv)];
+    const tick = observeUnits(batch * qHeads);
     for (let b = 0; b < batch; b++) {
       const len = keyLens[b];
       for (let kvh = 0; kvh < kvHeads; kvh++) {
+        tick?.(b * qHeads + kvh * group); // the projections count with the group's first head
         const x = perHead ? kvh : 0;
         if (len === 0) {
           kernels.arena.f32(kProj, kd * dh).fill(0);
@@ -218,6 +221,7 @@ export function linformerAttention(
           });
         }
         for (let h = kvh * group; h < (kvh + 1) * group; h++) {
+          if (h > kvh * group) tick?.(b * qHeads + h);
           attentionKernels(kernels).online(plainCall({
             q: headAt(Lq, b, h), qStride: Lq.rowStride, k: kProj, kStride: dh, v: vProj, vStride: dv,
             o: headAt(Lo, b, h), oStride: Lo.rowStride, nq, nk: kd, dh, dv, scale: p.scale,

@@ -44,6 +44,7 @@ import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, headPtr, mixSeed, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
 import { headAt, rowAt } from './head-layout';
+import { observeUnits } from './heads-observer';
 import {
   assertLive, booleanOption, checkAtMost, integerOption, lengthsOption, optionKeys, readOptions, seedOption,
 } from './options';
@@ -420,6 +421,7 @@ export function lshAttention(
     const masks = needMask ? scope.alloc(n * 2 * Lmax, 'chunk masks') : 0;
     const group = qHeads / kvHeads;
 
+    const tick = observeUnits(batch * qHeads);
     for (let b = 0; b < batch; b++) {
       const len = keyLens[b];
       if (len === 0) continue;
@@ -427,6 +429,7 @@ export function lshAttention(
       const lastLen = len - (nChunks - 1) * L;
       const pre = nChunks > 1 ? lastLen : 0; // the last chunk, prepended to the sorted keys
       for (let h = 0; h < qHeads; h++) {
+        tick?.(b * qHeads + h);
         const kvh = Math.floor(h / group);
         const qh = headAt(Lq, b, h);
         const kh = shared ? 0 : headAt(Lk, b, kvh);

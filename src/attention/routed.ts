@@ -29,6 +29,7 @@ import {
   outputBlock, type Tensor, type TensorLike, type TensorView, viewData, viewOut, viewTensor, WasmTensor, writeOut,
 } from '../tensor';
 import { headAt, layoutOf, shapeIn, type TensorLayout } from './head-layout';
+import { observeUnits } from './heads-observer';
 import { assertPreparedLive, headLayoutOf, prepare, Scope } from './long-common';
 import { booleanOption, optionKeys, readOptions } from './options';
 import { type AttentionPath, pathTypeList, readPath } from './path-options';
@@ -129,7 +130,7 @@ function runPath(
     const options = { ...(variant.asPath ? variant.asPath(own) : own), layout, scale, out };
     variant.run(kernels, q, variant.pathIgnoresK?.(own) ? null : k, v, options as never);
   } catch (e) {
-    if (e instanceof AttentionError && !e.message.startsWith(`options.paths[${i}]`)) {
+    if (e instanceof AttentionError && e.code !== 'ABORTED' && !e.message.startsWith(`options.paths[${i}]`)) {
       throw new AttentionError(e.code, `options.paths[${i}] (${String(path.type)}): ${e.message}`);
     }
     throw e;
@@ -306,7 +307,11 @@ export function routedAttention(
       // The path's output and the mixture, in the call's layout.
       const [Lp, Lo] = [layoutOf(layout, pathOut, H, nq, dv), layoutOf(layout, op, outHeads, nq, dv)];
       arena.f32(op, size).fill(0);
+      // Units: (path, batch, head); a path's own loop reports within its B·H units.
+      const pathUnits = B * H;
+      const tick = observeUnits((over === 'heads' ? 1 : P) * pathUnits);
       if (over === 'heads') {
+        tick?.(0, pathUnits);
         runPath(kernels, paths[0], 0, qT, kT, vT, oT, p.scale, layout);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
@@ -324,6 +329,7 @@ export function routedAttention(
             }
           }
           if (!used) continue;
+          tick?.(path * pathUnits, pathUnits);
           runPath(kernels, paths[path], path, qT, kT, vT, oT, p.scale, layout);
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < H; h++) {

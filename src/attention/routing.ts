@@ -43,6 +43,7 @@ import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, headPtr, mixSeed, mulberry32, outputIsEmpty, outputPtr, plainCall, prepare, type Prepared, Scope,
 } from './long-common';
 import { headAt } from './head-layout';
+import { observeUnits } from './heads-observer';
 import {
   assertLive, booleanOption, checkAtMost, finiteOption, integerOption, optionKeys, readOptions, requiredInteger, seedOption,
 } from './options';
@@ -331,7 +332,10 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
   // Heads in the call's layout; qst, kst, vst, ost: elements between consecutive positions.
   const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, nk, dh), headLayoutOf(p, vp, kvHeads, nk, dv), headLayoutOf(p, op, qHeads, nq, dv)];
   const [qst, kst, vst, ost] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
+  // Units: (head, batch entry) in the loops' order; a head's k-means counts with its first entry.
+  const tick = observeUnits(qHeads * B);
   for (let h = 0; h < qHeads; h++) {
+    tick?.(h * B);
     const kvh = Math.floor(h / group);
     const muH = f32At(mu, h * C * dh);
     // Normalized samples: queries of every batch entry, then keys.
@@ -341,6 +345,7 @@ function runRouting(kernels: Kernels, p: Prepared, spec: RoutingSpec, qp: number
     }
     if (!spec.centroids) kmeans(kernels, samples, Ns, dh, C, routingHeadSeed(spec.seed, h), spec.iterations, muH, dists);
     for (let b = 0; b < B; b++) {
+      if (b > 0) tick?.(h * B + b);
       // Top-w queries and top-w' keys of each cluster, by μ_c·x̂ (rows of μ·X̂ᵀ).
       const route = (x: number, n: number, take: number, routes: Int32Array): void => {
         gemmKernels(kernels).run({ a: muH, lda: dh, b: x, ldb: dh, c: dists, ldc: n, bias: 0, m: C, n, k: dh, transB: true, accumulate: false });

@@ -7,7 +7,7 @@ import { CHUNKS_PER_THREAD, type Kernels, TILE_ROWS } from '../kernels/instance'
 import { attentionKernels } from '../kernels/attention';
 import { f32At, wordIndex } from '../runtime/index';
 import { headAt, type HeadLayout } from './head-layout';
-import { headsObserver } from './heads-observer';
+import { observeUnits, type UnitsTick } from './heads-observer';
 import type { PlacedMask } from './mask';
 
 /** False in the bundles without the proxy runtime (scripts/build-js.mjs); undefined elsewhere. */
@@ -97,8 +97,11 @@ export function runAttention(kernels: Kernels, plan: AttentionPlan): void {
     return;
   }
   const pairs = plan.batch * plan.qHeads;
+  // The core bundles define __HEADS_OBSERVER__ false (they have no proxy runtime): esbuild then
+  // drops the observer's code (the test stays inline at both uses, where esbuild folds it).
+  const tick = !(typeof __HEADS_OBSERVER__ === 'boolean' && !__HEADS_OBSERVER__) && plan.dv > 0 && !plan.runCalls ? observeUnits(pairs) : undefined;
   for (let first = 0; first < pairs; first += PAIRS_PER_BATCH) {
-    runPairs(kernels, plan, first, Math.min(first + PAIRS_PER_BATCH, pairs));
+    runPairs(kernels, plan, first, Math.min(first + PAIRS_PER_BATCH, pairs), tick);
   }
 }
 
@@ -122,8 +125,8 @@ function zeroRows(kernels: Kernels, plan: AttentionPlan): void {
   if (plan.lse) mem.fill(-Infinity, wordIndex(plan.lse), wordIndex(plan.lse) + batch * qHeads * nq);
 }
 
-/** Runs the (batch, head) pairs [first, end) of a plan, pair p = b·qHeads + h. */
-function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: number): void {
+/** Runs the (batch, head) pairs [first, end) of a plan, pair p = b·qHeads + h (told to `tick` between heads when given). */
+function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: number, tick: UnitsTick | undefined): void {
   const group = plan.qHeads / plan.kvHeads;
   const calls: AttnCall[] = [];
   for (let pair = first; pair < end; pair++) {
@@ -176,9 +179,8 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
       }
     }
   }
-  // The core bundles define __HEADS_OBSERVER__ false (they have no proxy runtime): esbuild then drops this branch.
   if (plan.dv > 0 && plan.runCalls) plan.runCalls(tasks);
-  else if (plan.dv > 0 && !(typeof __HEADS_OBSERVER__ === 'boolean' && !__HEADS_OBSERVER__) && headsObserver()) runObserved(kernels, plan, tasks, calls.length, first, end);
+  else if (!(typeof __HEADS_OBSERVER__ === 'boolean' && !__HEADS_OBSERVER__) && tick) runObserved(kernels, plan, tasks, calls.length, first, tick);
   else if (plan.dv > 0) attentionKernels(kernels).onlineMany(tasks, undefined, plan.int8 === true);
   if (plan.weights) {
     const weights = plan.weights;
@@ -190,17 +192,14 @@ function runPairs(kernels: Kernels, plan: AttentionPlan, first: number, end: num
 }
 
 /**
- * The kernel calls of pairs [first, end) with a heads observer in place (the proxy runtime's
- * worker): the tasks in groups (one per head with one thread, a round of the pool with threads),
- * the observer told of the pairs done before each group and at the end (it may throw to stop).
+ * The kernel calls of pairs starting at `first` with a heads observer in place (the proxy
+ * runtime's worker): the tasks in groups (one per head with one thread, a round of the pool with
+ * threads), `tick` told of the pairs done before each group (it may throw to stop the call).
  */
-function runObserved(kernels: Kernels, plan: AttentionPlan, tasks: AttnCall[], calls: number, first: number, end: number): void {
-  const observe = headsObserver()!;
-  const total = plan.batch * plan.qHeads;
+function runObserved(kernels: Kernels, plan: AttentionPlan, tasks: AttnCall[], calls: number, first: number, tick: UnitsTick): void {
   const step = kernels.threads === 1 ? 1 : CHUNKS_PER_THREAD * kernels.threads;
   for (let t = 0; t < tasks.length; t += step) {
-    observe(first + Math.floor((t * calls) / tasks.length), total);
+    tick(first + Math.floor((t * calls) / tasks.length));
     attentionKernels(kernels).onlineMany(tasks.slice(t, t + step), undefined, plan.int8 === true);
   }
-  observe(end, total);
 }

@@ -35,6 +35,7 @@ import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, plainCall, prepare, Scope,
 } from './long-common';
 import { headAt } from './head-layout';
+import { observeUnits } from './heads-observer';
 import { booleanOption, integerOption, optionKeys, readOptions, requiredInteger } from './options';
 
 /** Options of `rt.segmentedAttention`. */
@@ -122,8 +123,10 @@ export function segmentedAttention(
     // Heads in the call's layout; qs, kst, vst, os: elements between consecutive positions.
     const [Lq, Lk, Lv, Lo] = [headLayoutOf(p, qp, qHeads, n, dh), headLayoutOf(p, kp, kvHeads, n, dh), headLayoutOf(p, vp, kvHeads, n, dv), headLayoutOf(p, op, qHeads, n, dv)];
     const [qs, kst, vst, os] = [Lq.rowStride, Lk.rowStride, Lv.rowStride, Lo.rowStride];
+    const tick = observeUnits(batch * qHeads);
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
+        tick?.(b * qHeads + h);
         const kvh = Math.floor(h / group);
         const [qh, kh, vh, oh] = [headAt(Lq, b, h), headAt(Lk, b, kvh), headAt(Lv, b, kvh), headAt(Lo, b, h)];
         for (let s = 0; s < W; s++) {

@@ -22,6 +22,7 @@ import {
   assertPreparedLive, emptyOutput, finishOutput, headLayoutOf, outputIsEmpty, outputPtr, prepare, Scope,
 } from './long-common';
 import { headAt } from './head-layout';
+import { observeUnits } from './heads-observer';
 import { integerOption, lengthsOption, optionKeys, readOptions } from './options';
 
 /** Options of `rt.slidingWindowAttention`. */
@@ -291,6 +292,8 @@ export function slidingWindowAttention(
       headLayoutOf(p, qp, qHeads, nq, dh), headLayoutOf(p, kp, kvHeads, nk, dh), headLayoutOf(p, vp, kvHeads, nk, dv), headLayoutOf(p, op, qHeads, nq, dv),
     ];
     const calls: AttnCall[] = [];
+    // With an observer (the proxy's worker), each head's calls run on their own, after its tick.
+    const tick = observeUnits(batch * qHeads);
     for (let b = 0; b < batch; b++) {
       const offset = spec.topLeft ? 0 : keyLens[b] - nq;
       for (let h = 0; h < qHeads; h++) {
@@ -305,6 +308,10 @@ export function slidingWindowAttention(
           left: spec.left, right: spec.right, dilation: spec.dilation,
           mask: 0, lse: 0, maskScratch: 0, lseScratch: 0,
         }, calls);
+        if (tick) {
+          tick(b * qHeads + h);
+          attentionKernels(kernels).onlineMany(calls.splice(0));
+        }
       }
     }
     attentionKernels(kernels).onlineMany(calls);

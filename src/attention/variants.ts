@@ -5,7 +5,8 @@
 // its paths through it, and attentionVariants() hands the public part to the demo page, the tests
 // (fuzz, soak, limits, options) and the bench.
 //
-// Adding a variant: its file in src/attention/ (runner, options type, option keys), one entry in
+// Adding a variant: its file in src/attention/ (runner, options type, option keys; its main loop
+// ticks observeUnits of heads-observer.ts before each unit, for the proxy's abort and progress), one entry in
 // VARIANTS and one method in VariantMethods below (and a line in PathOptions if it can be a routed
 // path), its float64 reference in test/reference/, its test, its README row.
 

@@ -31,6 +31,14 @@ export const PROXIED_METHODS: Readonly<Record<ProxiedMethod, number>> = {
 };
 
 /**
+ * The forwarded methods whose loops tell the heads observer (attention/heads-observer.ts) of each
+ * unit: every variant of the registry and onnxAttention. A running call of one of them stops at
+ * its next unit when the shared abort flag names it; the others (matmul, softmax, rope, the
+ * seeded tables, lshHash, routingCentroids) are stopped by terminating the worker.
+ */
+export const OBSERVED_METHODS: ReadonlySet<ProxiedMethod> = new Set<ProxiedMethod>(['onnxAttention', ...variantEntries().map((v) => v.method)]);
+
+/**
  * The Runtime methods that return objects living in Wasm memory (WasmTensor, PackedMatrix,
  * QuantizedMatrix, layers, caches): a ProxyRuntime rejects them with UNSUPPORTED.
  */

@@ -2,22 +2,35 @@
 // dedicated worker (dist/proxy-worker.js; Node worker_threads, else a module Worker) and return
 // Promises. Calls run one at a time in order. Inputs are structured-cloned, or transferred with
 // `transfer: true`; results come back as plain tensors. Abort: a queued call is dropped; a running
-// one is stopped through a shared flag the attention driver polls between heads (SharedArrayBuffer
-// available) and otherwise by terminating the worker, which restarts on the next call.
+// attention or variant is stopped through a shared flag its loop polls between units (heads;
+// SharedArrayBuffer available), any other call by terminating the worker, which restarts on the
+// next call.
 
 import type { AttentionOptions, AttentionWithWeights } from '../attention/sdpa';
 import type { Runtime } from '../create-runtime';
 import { AttentionError, formatValue } from '../runtime/errors';
 import type { Tensor, TensorLike } from '../tensor';
 import {
-  ABORT_SLOT, collectTransferables, type FromWorker, PROXIED_METHODS, type ProxiedMethod, type ToWorker, WASM_RESIDENT_METHODS,
+  ABORT_SLOT, collectTransferables, type FromWorker, OBSERVED_METHODS, PROXIED_METHODS, type ProxiedMethod, type ToWorker, WASM_RESIDENT_METHODS,
 } from './protocol';
 
 /** Options every proxied call accepts beside the method's own (removed before the call is sent). */
 export interface ProxyCallOptions {
-  /** Aborts the call: a call not started rejects at once, a running one stops (ABORTED). */
+  /**
+   * Aborts the call with AttentionError code 'ABORTED'. A call not started yet rejects at once.
+   * A running `attention`, `onnxAttention` or other variant of `attentionVariants()` stops at its
+   * next unit (a (batch, head) pair, or the variant's unit: docs/proxy.md) through a shared flag,
+   * where SharedArrayBuffer is available (see `sharedAbort`); the worker lives on. Any other
+   * running method, and every method without SharedArrayBuffer, stops by terminating the worker
+   * (restarted by the next call).
+   */
   signal?: AbortSignal;
-  /** Called with (done, total) (batch·head pairs) from the worker, at most about every 75 ms. */
+  /**
+   * Called on the main thread with (done, total): `done` of the call's `total` units (the same
+   * units as `signal`'s) have finished. `total` is fixed for the call and `done` strictly
+   * increases; reports come at most about every 75 ms, then a final done === total. Methods
+   * without units report only 1 / 1. A throwing callback is ignored.
+   */
   onProgress?: (done: number, total: number) => void;
   /** Transfers the inputs' buffers instead of copying them: the caller's arrays are detached. */
   transfer?: boolean;
@@ -153,7 +166,7 @@ export class ProxyRuntime {
     }
   }
 
-  /** True when a running call can be stopped between heads (SharedArrayBuffer available), not only by restarting the worker. */
+  /** True when a running attention or variant can be stopped between its units (SharedArrayBuffer available), not only by restarting the worker. */
   get sharedAbort(): boolean {
     return this.abortFlag !== undefined;
   }
@@ -222,7 +235,8 @@ export class ProxyRuntime {
     } else if (m.type === 'result') {
       this.finish(p, m.value, p.aborted ? abortedError(p.method, 'while running') : undefined);
     } else {
-      this.finish(p, undefined, m.code ? (m.code === 'ABORTED' ? abortedError(p.method, 'while running') : new AttentionError(m.code as AttentionError['code'], m.message)) : Object.assign(new Error(m.message), { name: m.name }));
+      // ABORTED keeps the worker's message: how many of the call's units (heads) it had done.
+      this.finish(p, undefined, m.code ? new AttentionError(m.code as AttentionError['code'], m.message) : Object.assign(new Error(m.message), { name: m.name }));
     }
   }
 
@@ -263,8 +277,8 @@ export class ProxyRuntime {
     }
     if (this.current !== p) return;
     p.aborted = true;
-    if (this.abortFlag && (p.method === 'attention' || p.method === 'onnxAttention')) {
-      // The attention driver polls this flag between heads and throws ABORTED; the worker lives on.
+    if (this.abortFlag && OBSERVED_METHODS.has(p.method)) {
+      // The method's loop polls this flag between units (heads) and throws ABORTED; the worker lives on.
       Atomics.store(this.abortFlag, ABORT_SLOT, p.id);
       return;
     }

@@ -45,16 +45,18 @@ async function main(): Promise<void> {
     }
     const { id, method, args, progress } = message;
     let last = Date.now();
+    let lastDone = 0;
     let lastTotal = 1;
     const abortFlag = flag;
     setHeadsObserver(abortFlag || progress ? (done, total) => {
       if (abortFlag && Atomics.load(abortFlag, ABORT_SLOT) === id) {
-        throw new AttentionError('ABORTED', `${method} was aborted (options.signal) after ${done} of ${total} heads`);
+        throw new AttentionError('ABORTED', `${method} was aborted (options.signal) after ${done} of ${total} units`);
       }
       lastTotal = total;
       const now = Date.now();
-      if (progress && done < total && now - last >= PROGRESS_INTERVAL_MS) {
+      if (progress && done > lastDone && done < total && now - last >= PROGRESS_INTERVAL_MS) {
         last = now;
+        lastDone = done;
         port.post({ type: 'progress', id, done, total });
       }
     } : undefined);

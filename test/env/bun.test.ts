@@ -3,10 +3,12 @@
 // of fixtures/case.mjs and prints it; checked here against the float64 reference. Bun ships
 // relaxed SIMD, so the runtime must pick the relaxed binary. Also two threads (Bun's
 // worker_threads over shared memory). The core entry (`wasm-attention/core`) computes the case too.
+// The proxy runtime (fixtures/proxy.mjs) computes it in its worker as in-thread, and stops an
+// aborted attention between heads.
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, CASE_SHAPE, type CaseReport, expectedCase, expectedLowPrecision, type Install, lowPrecisionDifferences, installPackedPackage, lastJson, maxAbsError, run } from './helpers';
+import { bin, CASE_SHAPE, type CaseReport, expectedCase, expectedLowPrecision, type Install, lowPrecisionDifferences, installPackedPackage, lastJson, maxAbsError, type ProxyReport, proxyProblems, run } from './helpers';
 
 let install: Install;
 let env: NodeJS.ProcessEnv;
@@ -49,5 +51,12 @@ describe('Bun (packed package)', () => {
     expect(r.splitThreads).toBe(2);
     expect(r.splitDiff).toBe(0);
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('runs createRuntime({ proxy: true }): results equal in-thread, progress, abort between heads', async () => {
+    const { stdout } = await run(bin('bun'), ['proxy.mjs'], { cwd: install.dir, env, timeout: 60_000 });
+    const r = lastJson<ProxyReport>(stdout);
+    expect(r.env).toBe('bun');
+    expect(proxyProblems(r)).toEqual([]);
   });
 });

@@ -220,3 +220,38 @@ export function lowPrecisionDifferences(got: LowPrecisionReport | undefined, wan
   }
   return problems;
 }
+
+/** What fixtures/proxy.mjs prints: the proxy runtime's case, a variant, progress and an abort. */
+export interface ProxyReport {
+  env: string;
+  sharedAbort: boolean;
+  shape: number[];
+  output: number[];
+  progress: [number, number][];
+  sameAsInThread: boolean;
+  windowSameAsInThread: boolean;
+  aborted: { code: string; message?: string };
+  againSameAsInThread: boolean;
+}
+
+/**
+ * What is wrong with a proxy report (empty when nothing): the case computed in the worker matches
+ * the float64 reference and, bit for bit, the in-thread runtime (a sliding-window attention too);
+ * progress ends at done === total; the long attention aborted at its first progress event rejects
+ * ABORTED between heads, before the last (through the shared flag), and the next call still matches.
+ */
+export function proxyProblems(r: ProxyReport): string[] {
+  const problems: string[] = [];
+  if (!r.sharedAbort) problems.push('no shared abort flag (SharedArrayBuffer)');
+  if (JSON.stringify(r.shape) !== JSON.stringify(CASE_SHAPE)) problems.push(`shape ${JSON.stringify(r.shape)}`);
+  if (!(maxAbsError(r.output, expectedCase()) < 1e-6)) problems.push(`case off the reference by ${maxAbsError(r.output, expectedCase())}`);
+  if (!r.sameAsInThread) problems.push('attention: not the in-thread bits');
+  if (!r.windowSameAsInThread) problems.push('slidingWindowAttention: not the in-thread bits');
+  const last = r.progress[r.progress.length - 1];
+  if (!last || last[0] !== last[1]) problems.push(`progress ${JSON.stringify(r.progress)} does not end at done === total`);
+  const units = /after (\d+) of (\d+) units/.exec(r.aborted.message ?? '');
+  if (r.aborted.code !== 'ABORTED') problems.push(`aborted call: code ${r.aborted.code}`);
+  else if (!units || !(Number(units[1]) < Number(units[2]))) problems.push(`aborted call not stopped between heads: ${r.aborted.message}`);
+  if (!r.againSameAsInThread) problems.push('the call after the abort: not the in-thread bits');
+  return problems;
+}

@@ -2,13 +2,14 @@
 // `require` (each in a fresh process, resolving the "exports" map's node/import and node/require
 // conditions) and computes the causal attention of fixtures/case.mjs, checked here against the
 // float64 reference. The Node example (examples/node/attention.mjs) runs against it too. The
-// core entry, `wasm-attention/core`, loads the same two ways (dist/core.js, dist/core.cjs).
+// core entry, `wasm-attention/core`, loads the same two ways (dist/core.js, dist/core.cjs). The
+// proxy runtime (fixtures/proxy.mjs) computes the case in its worker as in-thread.
 
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CASE_SHAPE, type CaseReport, expectedCase, expectedLowPrecision, type Install, lowPrecisionDifferences, installPackedPackage, lastJson, maxAbsError, root, run,
+  CASE_SHAPE, type CaseReport, expectedCase, expectedLowPrecision, type Install, lowPrecisionDifferences, installPackedPackage, lastJson, maxAbsError, type ProxyReport, proxyProblems, root, run,
 } from './helpers';
 
 let install: Install;
@@ -46,6 +47,13 @@ describe('Node (packed package)', () => {
     expect(r.env).toBe('node-cjs');
     expect(r.resolved).toMatch(/node_modules\/wasm-attention\/dist\/index\.cjs$/);
     expect(maxAbsError(r.output, expectedCase())).toBeLessThan(1e-6);
+  });
+
+  it('createRuntime({ proxy: true }) finds dist/proxy-worker.js beside the entry: results equal in-thread, progress, abort between heads', async () => {
+    const { stdout } = await run(process.execPath, ['proxy.mjs'], { cwd: install.dir, timeout: 60_000 });
+    const r = lastJson<ProxyReport>(stdout);
+    expect(r.env).toBe('node');
+    expect(proxyProblems(r)).toEqual([]);
   });
 
   it('ESM import of wasm-attention/core resolves dist/core.js and computes the case', async () => {

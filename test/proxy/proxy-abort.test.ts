@@ -1,5 +1,6 @@
 // The proxy runtime's abort and progress, in Node (SharedArrayBuffer: a running attention stops
-// between heads through the shared flag; other methods by restarting the worker): aborted
+// between heads through the shared flag; methods without units, such as matmul, by restarting
+// the worker): aborted
 // before start, aborted while queued, aborted during a long call well before it would finish
 // (the runtime usable after), progress callbacks monotone and ending at done === total.
 
@@ -53,9 +54,10 @@ describe('proxy runtime: abort', () => {
     const next = await px.attention(small, small, small);
     expect(next.shape).toEqual([1, 2, 8, 8]);
   });
-  it('a long variant aborted while running (worker restarted) rejects ABORTED; the next call works', async () => {
+  it('a long matmul aborted while running (no units to stop between: the worker restarted) rejects ABORTED; the next call works', async () => {
     const controller = new AbortController();
-    const call = px.slidingWindowAttention(long.q, long.k, long.v, { window: 2048, signal: controller.signal });
+    const a = tensor([2048, 2048], rnd);
+    const call = px.matmul(a, a, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await expect(call).rejects.toMatchObject({ code: 'ABORTED' });
     const next = await px.attention(small, small, small);
