@@ -16,10 +16,72 @@
 // f32_rows_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
-import { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from '../lsh';
-import { f32_randn } from '../random';
+import {
+  i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask,
+  LSH_N, LSH_OUT, LSH_Y, LSH_LDY, LSH_ROUNDS, LSH_HALVES, LSH_NF, LSH_KEYS, LSH_NB, LSH_COUNTS, LSH_PERM, LSH_INV,
+  LSH_SRC, LSH_SRC_STRIDE, LSH_D, LSH_DST, LSH_DST_STRIDE, LSH_QPOS, LSH_NQ, LSH_KPOS, LSH_NK, LSH_CAUSAL,
+  LSH_SELF_PENALTY, LSH_PARAMS_BYTES,
+} from '../lsh';
+import { f32_randn, RANDOM_SEED, RANDOM_N, RANDOM_SCALE, RANDOM_OUT, RANDOM_PARAMS_BYTES } from '../random';
 import { f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose } from '../rows';
-import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
+import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, paramBlock, report } from './helpers';
+
+// The kernels through their parameter blocks (LSH_*, RANDOM_* offsets).
+function randn(seed: u32, n: i32, scale: f32, out: usize): void {
+  const b = paramBlock(RANDOM_PARAMS_BYTES);
+  store<u32>(b.ptr + RANDOM_SEED, seed);
+  store<i32>(b.ptr + RANDOM_N, n);
+  store<f32>(b.ptr + RANDOM_SCALE, scale);
+  store<u32>(b.ptr + RANDOM_OUT, <u32>out);
+  f32_randn(b.ptr);
+  b.free();
+}
+function lshBuckets(y: usize, ldy: i32, n: i32, rounds: i32, halves: usize, nf: i32, out: usize): void {
+  const b = paramBlock(LSH_PARAMS_BYTES);
+  store<u32>(b.ptr + LSH_Y, <u32>y);
+  store<i32>(b.ptr + LSH_LDY, ldy);
+  store<i32>(b.ptr + LSH_N, n);
+  store<i32>(b.ptr + LSH_ROUNDS, rounds);
+  store<u32>(b.ptr + LSH_HALVES, <u32>halves);
+  store<i32>(b.ptr + LSH_NF, nf);
+  store<u32>(b.ptr + LSH_OUT, <u32>out);
+  i32_lsh_buckets(b.ptr);
+  b.free();
+}
+function countingSort(keys: usize, n: i32, nb: i32, counts: usize, perm: usize, inv: usize): void {
+  const b = paramBlock(LSH_PARAMS_BYTES);
+  store<u32>(b.ptr + LSH_KEYS, <u32>keys);
+  store<i32>(b.ptr + LSH_N, n);
+  store<i32>(b.ptr + LSH_NB, nb);
+  store<u32>(b.ptr + LSH_COUNTS, <u32>counts);
+  store<u32>(b.ptr + LSH_PERM, <u32>perm);
+  store<u32>(b.ptr + LSH_INV, <u32>inv);
+  i32_counting_sort(b.ptr);
+  b.free();
+}
+function lshNormalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
+  const b = paramBlock(LSH_PARAMS_BYTES);
+  store<u32>(b.ptr + LSH_SRC, <u32>src);
+  store<i32>(b.ptr + LSH_SRC_STRIDE, srcStride);
+  store<i32>(b.ptr + LSH_N, n);
+  store<i32>(b.ptr + LSH_D, d);
+  store<u32>(b.ptr + LSH_DST, <u32>dst);
+  store<i32>(b.ptr + LSH_DST_STRIDE, dstStride);
+  f32_lsh_normalize(b.ptr);
+  b.free();
+}
+function chunkMask(qpos: usize, nq: i32, kpos: usize, nk: i32, causal: i32, selfPenalty: f32, out: usize): void {
+  const b = paramBlock(LSH_PARAMS_BYTES);
+  store<u32>(b.ptr + LSH_QPOS, <u32>qpos);
+  store<i32>(b.ptr + LSH_NQ, nq);
+  store<u32>(b.ptr + LSH_KPOS, <u32>kpos);
+  store<i32>(b.ptr + LSH_NK, nk);
+  store<i32>(b.ptr + LSH_CAUSAL, causal);
+  store<f32>(b.ptr + LSH_SELF_PENALTY, selfPenalty);
+  store<u32>(b.ptr + LSH_OUT, <u32>out);
+  f32_lsh_chunk_mask(b.ptr);
+  b.free();
+}
 
 function i32buf(n: i32): Guarded {
   return new Guarded(<usize>max(n, 1) << 2);
@@ -28,9 +90,9 @@ function i32buf(n: i32): Guarded {
 describe('f32_randn', () => {
   it('is pinned, prefix-consistent and writes exactly n values', () => {
     const A = new Guarded(9 << 2);
-    f32_randn(7, 9, 1, A.ptr);
+    randn(7, 9, 1, A.ptr);
     const B = new Guarded(4 << 2);
-    f32_randn(7, 3, 1, B.ptr);
+    randn(7, 3, 1, B.ptr);
     for (let i = 0; i < 3; i++) expect(load<u32>(B.ptr + (<usize>i << 2))).toBe(load<u32>(A.ptr + (<usize>i << 2)));
     expect(load<u32>(B.ptr + 12)).toBe(SENTINEL); // 4th word untouched for n = 3
     expect(A.guardDamage()).toBe(0);
@@ -45,8 +107,8 @@ describe('f32_randn', () => {
     const n = 200000;
     const A = new Guarded(<usize>n << 2);
     const B = new Guarded(<usize>n << 2);
-    f32_randn(12345, n, 1, A.ptr);
-    f32_randn(12345, n, 0.5, B.ptr);
+    randn(12345, n, 1, A.ptr);
+    randn(12345, n, 0.5, B.ptr);
     let sum: f64 = 0, sq: f64 = 0;
     let scaled = 0;
     for (let i = 0; i < n; i++) {
@@ -79,7 +141,7 @@ describe('i32_lsh_buckets', () => {
         const out = i32buf(rounds * n);
         const hv = i32buf(1);
         store<i32>(hv.ptr, half);
-        i32_lsh_buckets(Y.ptr, ldy, n, rounds, hv.ptr, 1, out.ptr);
+        lshBuckets(Y.ptr, ldy, n, rounds, hv.ptr, 1, out.ptr);
         hv.free();
         for (let i = 0; i < n; i++) {
           for (let r = 0; r < rounds; r++) {
@@ -110,7 +172,7 @@ describe('i32_lsh_buckets', () => {
     const out = i32buf(2);
     const hv = i32buf(1);
     store<i32>(hv.ptr, 4);
-    i32_lsh_buckets(Y.ptr, 4, 2, 1, hv.ptr, 1, out.ptr);
+    lshBuckets(Y.ptr, 4, 2, 1, hv.ptr, 1, out.ptr);
     hv.free();
     expect(load<i32>(out.ptr)).toBe(0);
     expect(load<i32>(out.ptr, 4)).toBe(5);
@@ -132,7 +194,7 @@ describe('i32_lsh_buckets (factorized)', () => {
     const Y = matrix(n, rounds * width, rounds * width);
     fillMatrix(Y.ptr, n, rounds * width, rounds * width, rng, -1, 1);
     const out = i32buf(rounds * n);
-    i32_lsh_buckets(Y.ptr, rounds * width, n, rounds, hv.ptr, 3, out.ptr);
+    lshBuckets(Y.ptr, rounds * width, n, rounds, hv.ptr, 3, out.ptr);
     let bad = 0;
     for (let i = 0; i < n; i++) {
       for (let r = 0; r < rounds; r++) {
@@ -176,7 +238,7 @@ describe('i32_counting_sort', () => {
       const counts = i32buf(nb + 1);
       const perm = i32buf(n);
       const inv = i32buf(n);
-      i32_counting_sort(keys.ptr, n, nb, counts.ptr, perm.ptr, inv.ptr);
+      countingSort(keys.ptr, n, nb, counts.ptr, perm.ptr, inv.ptr);
       let bad = 0;
       for (let s = 0; s < n; s++) {
         const p = load<i32>(perm.ptr + (<usize>s << 2));
@@ -240,7 +302,7 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       const norms = new Guarded(<usize>n << 2);
       f32_rows_norm(X.ptr, d + 3, n, d, norms.ptr);
       const Y = matrix(n, d, d);
-      f32_lsh_normalize(X.ptr, d + 3, n, d, Y.ptr, d);
+      lshNormalize(X.ptr, d + 3, n, d, Y.ptr, d);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 3, i, x)) ** 2;
@@ -257,7 +319,7 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       expect(load<f32>(norms.ptr + 8)).toBe(0);
       for (let x = 0; x < d; x++) expect(load<f32>(at(Y.ptr, d, 2, x))).toBe(0);
       // In place gives the same bits.
-      f32_lsh_normalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
+      lshNormalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
       let diff = 0;
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) if (load<u32>(at(X.ptr, d + 3, i, x)) != load<u32>(at(Y.ptr, d, i, x))) diff++;
       expect(diff).toBe(0);
@@ -284,7 +346,7 @@ describe('f32_lsh_chunk_mask', () => {
       for (let c = 0; c < nk; c++) store<i32>(kpos.ptr + (<usize>c << 2), c < nq ? load<i32>(qpos.ptr + (<usize>c << 2)) : rng.below(50));
       for (let causal = 0; causal < 2; causal++) {
         const M = matrix(nq, nk, nk);
-        f32_lsh_chunk_mask(qpos.ptr, nq, kpos.ptr, nk, causal, -1e5, M.ptr);
+        chunkMask(qpos.ptr, nq, kpos.ptr, nk, causal, -1e5, M.ptr);
         let bad = 0;
         for (let r = 0; r < nq; r++) {
           for (let c = 0; c < nk; c++) {

@@ -14,8 +14,19 @@
 //          Measured worst err / tolerance and worst |Σ − 1| are logged; measured: err ≤ 0.37 of the
 //          tolerance, |Σ − 1| ≤ 2.3e-7.
 
-import { f32_softmax_rows } from '../softmax';
-import { Rng, at, matrix, paddingDamage } from './helpers';
+import { f32_softmax_rows, SOFTMAX_X, SOFTMAX_ROWS, SOFTMAX_COLS, SOFTMAX_STRIDE, SOFTMAX_PARAMS_BYTES } from '../softmax';
+import { Rng, at, matrix, paddingDamage, paramBlock } from './helpers';
+
+/** f32_softmax_rows through its parameter block (SOFTMAX_* offsets). */
+function softmaxRows(x: usize, rows: i32, cols: i32, stride: i32): void {
+  const b = paramBlock(SOFTMAX_PARAMS_BYTES);
+  store<u32>(b.ptr + SOFTMAX_X, <u32>x);
+  store<i32>(b.ptr + SOFTMAX_ROWS, rows);
+  store<i32>(b.ptr + SOFTMAX_COLS, cols);
+  store<i32>(b.ptr + SOFTMAX_STRIDE, stride);
+  f32_softmax_rows(b.ptr);
+  b.free();
+}
 import { Tally } from './tester';
 
 const COLS: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 63, 64, 65];
@@ -78,7 +89,7 @@ function runCase(cols: i32, pad: i32, kind: i32, rng: Rng): void {
     for (let c = 0; c < cols; c++) unchecked(wasNegInf[r * cols + c] = load<f32>(at(X.ptr, stride, r, c)) == -Infinity);
   }
 
-  f32_softmax_rows(X.ptr, ROWS, cols, stride);
+  softmaxRows(X.ptr, ROWS, cols, stride);
 
   const what = 'cols=' + cols.toString() + ' stride=' + stride.toString() + ' kind=' + kind.toString();
   for (let r = 0; r < ROWS; r++) {
@@ -137,7 +148,7 @@ describe('f32_softmax_rows', () => {
     const X = matrix(1, 9, 12);
     for (let c = 0; c < 9; c++) store<f32>(X.ptr + (<usize>c << 2), -Infinity);
     store<f32>(X.ptr + (8 << 2), 3.5);
-    f32_softmax_rows(X.ptr, 1, 9, 12);
+    softmaxRows(X.ptr, 1, 9, 12);
     for (let c = 0; c < 8; c++) expect(reinterpret<u32>(load<f32>(X.ptr + (<usize>c << 2)))).toBe(0);
     expect(load<f32>(X.ptr + (8 << 2))).toBe(1);
     expect(paddingDamage(X, 1, 9, 12)).toBe(0);
@@ -145,8 +156,8 @@ describe('f32_softmax_rows', () => {
   });
   it('rows = 0 or cols = 0 touch nothing', () => {
     const X = matrix(3, 5, 8);
-    f32_softmax_rows(X.ptr, 0, 5, 8);
-    f32_softmax_rows(X.ptr, 3, 0, 8);
+    softmaxRows(X.ptr, 0, 5, 8);
+    softmaxRows(X.ptr, 3, 0, 8);
     expect(paddingDamage(X, 0, 0, 8)).toBe(0);
     X.free();
   });
