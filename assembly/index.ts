@@ -16,7 +16,9 @@ export {
 export { f32_attn_online, f32_attn_workspace_bytes } from './attention';
 export { f32_attn_weights } from './attention-weights';
 export { f32_attn_merge } from './attention-merge';
-export { f32_softmax_rows, f32_exp } from './softmax';
+export {
+  SOFTMAX_X, SOFTMAX_ROWS, SOFTMAX_COLS, SOFTMAX_STRIDE, SOFTMAX_PARAMS_BYTES, f32_softmax_rows, f32_exp,
+} from './softmax';
 export { f32_peak_madd } from './peak';
 // ── kernels for positions ──
 export {
@@ -24,8 +26,12 @@ export {
   ROPE_COS, ROPE_SIN, ROPE_TABLE_STRIDE, ROPE_POSITIONS, ROPE_PARAMS_BYTES, f32_rope,
 } from './rope';
 // ── kernels of the long-sequence and structured variants ──
-export { f32_randn } from './random';
-export { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from './lsh';
+export { RANDOM_SEED, RANDOM_N, RANDOM_SCALE, RANDOM_OUT, RANDOM_PARAMS_BYTES, f32_randn } from './random';
+export {
+  LSH_N, LSH_OUT, LSH_Y, LSH_LDY, LSH_ROUNDS, LSH_HALVES, LSH_NF, LSH_KEYS, LSH_NB, LSH_COUNTS, LSH_PERM, LSH_INV,
+  LSH_SRC, LSH_SRC_STRIDE, LSH_D, LSH_DST, LSH_DST_STRIDE, LSH_QPOS, LSH_NQ, LSH_KPOS, LSH_NK, LSH_CAUSAL,
+  LSH_SELF_PENALTY, LSH_PARAMS_BYTES, i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask,
+} from './lsh';
 export {
   f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose, f32_rows_l2_normalize, f32_rows_axpy,
   f32_rows_scatter_add, f32_rows_bias_scale,

@@ -7,6 +7,8 @@
 //          i32_counting_sort    stable order of keys in [0, nb): perm (sorted → position), inv
 //          f32_lsh_normalize    dst_i = x_i / √(mean(x_i²) + 1e-6)   (trax `length_normalized`)
 //          f32_lsh_chunk_mask   additive (nq, nk) mask of one LSH chunk from token positions
+// Params:  every kernel takes the address of an LshParams block (below; the host writes it through
+//          the exported LSH_* offsets) and reads the fields it needs into locals once, first.
 // Shapes:  row-major with row strides in elements; bucket ids, permutations and positions are i32.
 // Determinism: bucket ids depend on Y = X·R, whose last bits may differ between the relaxed (fused
 //          madd) and simd128 builds, so a vector sitting on a near-tie between two rotations may
@@ -23,15 +25,96 @@ import { sumSquares } from './rows';
 import { zero4 } from './simd';
 
 /**
+ * The LSH family's parameter block, written by the host; field order is the layout. Each kernel
+ * reads its own group (and n / out where it says so); the others' fields are left as they are.
+ */
+@final @unmanaged export class LshParams {
+  /** rows (buckets, normalize) or keys (counting sort) */
+  n: i32;
+  /** i32_lsh_buckets: (rounds, n) i32 ids;  f32_lsh_chunk_mask: (nq, nk) f32, row stride nk */
+  out: usize;
+  // ── i32_lsh_buckets ──
+  /** (n, rounds·Σhalves), row stride ldy */
+  y: usize;
+  ldy: i32;
+  rounds: i32;
+  /** (nf) i32: each factor's buckets / 2 */
+  halves: usize;
+  nf: i32;
+  // ── i32_counting_sort ──
+  /** (n) i32 in [0, nb) */
+  keys: usize;
+  nb: i32;
+  /** (nb + 1) i32 scratch */
+  counts: usize;
+  /** (n) i32: sorted → position */
+  perm: usize;
+  /** (n) i32: position → sorted */
+  inv: usize;
+  // ── f32_lsh_normalize ──
+  /** (n, d), row stride srcStride */
+  src: usize;
+  srcStride: i32;
+  d: i32;
+  /** (n, d), row stride dstStride (may equal src) */
+  dst: usize;
+  dstStride: i32;
+  // ── f32_lsh_chunk_mask ──
+  /** (nq) i32 positions of the chunk's queries */
+  qpos: usize;
+  nq: i32;
+  /** (nk) i32 positions of its keys */
+  kpos: usize;
+  nk: i32;
+  /** 1: −∞ where a key's position is after the query's */
+  causal: i32;
+  /** added where query and key are the same token (0 = none) */
+  selfPenalty: f32;
+}
+
+// Offsets of the fields (src/kernels/lsh.ts reads these from the exports).
+export const LSH_N: i32 = offsetof<LshParams>('n'); //                      0
+export const LSH_OUT: i32 = offsetof<LshParams>('out'); //                  4
+export const LSH_Y: i32 = offsetof<LshParams>('y'); //                      8
+export const LSH_LDY: i32 = offsetof<LshParams>('ldy'); //                  12
+export const LSH_ROUNDS: i32 = offsetof<LshParams>('rounds'); //            16
+export const LSH_HALVES: i32 = offsetof<LshParams>('halves'); //            20
+export const LSH_NF: i32 = offsetof<LshParams>('nf'); //                    24
+export const LSH_KEYS: i32 = offsetof<LshParams>('keys'); //                28
+export const LSH_NB: i32 = offsetof<LshParams>('nb'); //                    32
+export const LSH_COUNTS: i32 = offsetof<LshParams>('counts'); //            36
+export const LSH_PERM: i32 = offsetof<LshParams>('perm'); //                40
+export const LSH_INV: i32 = offsetof<LshParams>('inv'); //                  44
+export const LSH_SRC: i32 = offsetof<LshParams>('src'); //                  48
+export const LSH_SRC_STRIDE: i32 = offsetof<LshParams>('srcStride'); //     52
+export const LSH_D: i32 = offsetof<LshParams>('d'); //                      56
+export const LSH_DST: i32 = offsetof<LshParams>('dst'); //                  60
+export const LSH_DST_STRIDE: i32 = offsetof<LshParams>('dstStride'); //     64
+export const LSH_QPOS: i32 = offsetof<LshParams>('qpos'); //                68
+export const LSH_NQ: i32 = offsetof<LshParams>('nq'); //                    72
+export const LSH_KPOS: i32 = offsetof<LshParams>('kpos'); //                76
+export const LSH_NK: i32 = offsetof<LshParams>('nk'); //                    80
+export const LSH_CAUSAL: i32 = offsetof<LshParams>('causal'); //            84
+export const LSH_SELF_PENALTY: i32 = offsetof<LshParams>('selfPenalty'); // 88
+export const LSH_PARAMS_BYTES: i32 = offsetof<LshParams>(); //              92
+
+/**
  * LSH bucket ids from rotated vectors, possibly factorized (trax hash_vecs with a list of bucket
  * counts): round r's block of y is split into consecutive segments of halves[0], halves[1], …
  * columns; factor f's id is argmax over [y_f, −y_f] ∈ [0, 2·halves[f]) (the first maximum wins),
  * and bucket = Σ_f id_f · Π_{f' < f} 2·halves[f'] (the first factor is the least significant).
  * One factor is the plain argmax([xR, −xR]).
- * y: usize // (n, rounds·Σhalves), row stride ldy;  halves: usize // (nf) i32
- * out: usize // (rounds, n) i32
+ * Fields: y (n, rounds·Σhalves), row stride ldy; n; rounds; halves (nf) i32; nf; out (rounds, n) i32.
  */
-export function i32_lsh_buckets(y: usize, ldy: i32, n: i32, rounds: i32, halves: usize, nf: i32, out: usize): void {
+export function i32_lsh_buckets(params: usize): void {
+  const par = changetype<LshParams>(params);
+  const n = par.n;
+  const out = par.out;
+  const y = par.y;
+  const ldy = par.ldy;
+  const rounds = par.rounds;
+  const halves = par.halves;
+  const nf = par.nf;
   let width = 0;
   for (let f = 0; f < nf; f++) width += load<i32>(halves + (<usize>f << 2));
   for (let i = 0; i < n; i++) {
@@ -70,9 +153,16 @@ export function i32_lsh_buckets(y: usize, ldy: i32, n: i32, rounds: i32, halves:
 /**
  * Stable counting sort of n keys in [0, nb): perm[s] = the position of the s-th smallest key
  * (ties in position order, i.e. sorted by (key, position)); inv[perm[s]] = s.
- * keys: usize // (n) i32;  counts: usize // (nb + 1) i32 scratch;  perm, inv: usize // (n) i32
+ * Fields: keys (n) i32; n; nb; counts (nb + 1) i32 scratch; perm, inv (n) i32.
  */
-export function i32_counting_sort(keys: usize, n: i32, nb: i32, counts: usize, perm: usize, inv: usize): void {
+export function i32_counting_sort(params: usize): void {
+  const par = changetype<LshParams>(params);
+  const n = par.n;
+  const keys = par.keys;
+  const nb = par.nb;
+  const counts = par.counts;
+  const perm = par.perm;
+  const inv = par.inv;
   memory.fill(counts, 0, <usize>(nb + 1) << 2);
   for (let i = 0; i < n; i++) {
     const k = load<i32>(keys + (<usize>i << 2));
@@ -95,9 +185,16 @@ export function i32_counting_sort(keys: usize, n: i32, nb: i32, counts: usize, p
 
 /**
  * trax's length_normalized: dst_i = x_i / √(Σx_i²/d + 1e-6) (RMS 1; a zero row stays zero).
- * src: usize // (n, d), row stride srcStride;  dst: usize // (n, d), row stride dstStride (may equal src)
+ * Fields: src (n, d), row stride srcStride; n; d; dst (n, d), row stride dstStride (may equal src).
  */
-export function f32_lsh_normalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f32_lsh_normalize(params: usize): void {
+  const par = changetype<LshParams>(params);
+  const n = par.n;
+  const src = par.src;
+  const srcStride = par.srcStride;
+  const d = par.d;
+  const dst = par.dst;
+  const dstStride = par.dstStride;
   if (d <= 0) return;
   const invD: f32 = <f32>1 / <f32>d;
   const d4 = d & ~3;
@@ -115,10 +212,18 @@ export function f32_lsh_normalize(src: usize, srcStride: i32, n: i32, d: i32, ds
 /**
  * Additive mask of one LSH chunk: out[r, c] = −∞ when causal and kpos[c] > qpos[r] (a later
  * token), else `selfPenalty` when kpos[c] == qpos[r] (the same token; 0 = no penalty), else 0.
- * qpos: usize // (nq) i32 positions of the chunk's queries;  kpos: usize // (nk) i32 of its keys
- * out: usize // (nq, nk) f32, row stride nk
+ * Fields: qpos (nq) i32 positions of the chunk's queries; nq; kpos (nk) i32 of its keys; nk;
+ * causal; selfPenalty; out (nq, nk) f32, row stride nk.
  */
-export function f32_lsh_chunk_mask(qpos: usize, nq: i32, kpos: usize, nk: i32, causal: i32, selfPenalty: f32, out: usize): void {
+export function f32_lsh_chunk_mask(params: usize): void {
+  const par = changetype<LshParams>(params);
+  const out = par.out;
+  const qpos = par.qpos;
+  const nq = par.nq;
+  const kpos = par.kpos;
+  const nk = par.nk;
+  const causal = par.causal;
+  const selfPenalty = par.selfPenalty;
   const nInf = f32x4.splat(-Infinity);
   const pen = f32x4.splat(selfPenalty);
   const zero = zero4();

@@ -2,6 +2,8 @@
 // the random rotations of LSH attention and Linformer's projections.
 //
 // What:    f32_randn  out[i] ~ N(0, scale²), i < n, from a seed (mulberry32 + polar method)
+// Params:  f32_randn takes the address of a RandomParams block (the host writes it through the
+//          exported RANDOM_* offsets) and reads its fields into locals once, first.
 // Shapes:  out: (n) f32.
 // Determinism: only integer arithmetic and f64 +, −, ×, ÷ and √ (correctly rounded in
 //          WebAssembly; no host Math, no SIMD, no fused multiply-add), so both binaries produce
@@ -9,6 +11,24 @@
 // Error:   the polar method in f64, rounded once to f32; ln by its own series (< 1e-18 relative).
 // Reference: T. Ettinger, mulberry32 (public domain); G. Marsaglia, T. Bray, "A convenient method
 //          for generating normal random variables" (1964).
+
+/** The random-number parameter block, written by the host; field order is the layout. */
+@final @unmanaged export class RandomParams {
+  seed: u32;
+  /** numbers to write */
+  n: i32;
+  /** their standard deviation */
+  scale: f32;
+  /** (n) f32 */
+  out: usize;
+}
+
+// Offsets of the fields (src/kernels/random.ts reads these from the exports).
+export const RANDOM_SEED: i32 = offsetof<RandomParams>('seed'); //     0
+export const RANDOM_N: i32 = offsetof<RandomParams>('n'); //           4
+export const RANDOM_SCALE: i32 = offsetof<RandomParams>('scale'); //   8
+export const RANDOM_OUT: i32 = offsetof<RandomParams>('out'); //       12
+export const RANDOM_PARAMS_BYTES: i32 = offsetof<RandomParams>(); //   16
 
 /** mulberry32's output function for one state (the caller advances the state by 0x6D2B79F5). */
 // @ts-ignore: decorator
@@ -54,9 +74,14 @@ function lnPositive(x: f64): f64 {
  * 0x6D2B79F5 per draw) feeds Marsaglia's polar method — u, v = (a >>> 8)·2⁻²³ − 1 ∈ [−1, 1),
  * s = u² + v², pairs with s ∉ (0, 1) are drawn again; out[2i] = u·f, out[2i+1] = v·f with
  * f = √(−2 ln s / s)·scale. A prefix of a longer stream equals the shorter stream.
- * out: usize // (n) f32
+ * Fields: seed; n; scale; out (n) f32.
  */
-export function f32_randn(seed: u32, n: i32, scale: f32, out: usize): void {
+export function f32_randn(params: usize): void {
+  const par = changetype<RandomParams>(params);
+  const seed = par.seed;
+  const n = par.n;
+  const scale = par.scale;
+  const out = par.out;
   let state = seed;
   const sc = <f64>scale;
   for (let i = 0; i < n; i += 2) {

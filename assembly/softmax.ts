@@ -1,6 +1,9 @@
 // softmax.ts — row-wise softmax in place.
 //
 // What:    x[r, :] ← exp(x[r, :] − max_r) / Σ exp(x[r, :] − max_r) for r < rows.
+// Params:  f32_softmax_rows takes the address of a SoftmaxParams block (the host writes it through
+//          the exported SOFTMAX_* offsets) and reads its fields into locals once, first; f32_exp,
+//          which only the specs call, keeps plain arguments.
 // Shapes:  x: (rows, cols) row-major, row stride in elements.
 // Masking: −∞ entries become exact zeros; a row that is all −∞ becomes all zeros (never NaN).
 // Tails:   cols % 4 handled by scalar steps through the same vector exp, so results do not
@@ -11,8 +14,29 @@
 
 import { exp_f32, exp_f32x4, hmax, hsum, negInf4, zero4 } from './simd';
 
-/** x: usize // (rows, cols) row-major, row stride `stride` elements */
-export function f32_softmax_rows(x: usize, rows: i32, cols: i32, stride: i32): void {
+/** The softmax parameter block, written by the host; field order is the layout. */
+@final @unmanaged export class SoftmaxParams {
+  /** (rows, cols) row-major, row stride `stride` elements; updated in place */
+  x: usize;
+  rows: i32;
+  cols: i32;
+  stride: i32;
+}
+
+// Offsets of the fields (src/kernels/softmax.ts reads these from the exports).
+export const SOFTMAX_X: i32 = offsetof<SoftmaxParams>('x'); //           0
+export const SOFTMAX_ROWS: i32 = offsetof<SoftmaxParams>('rows'); //     4
+export const SOFTMAX_COLS: i32 = offsetof<SoftmaxParams>('cols'); //     8
+export const SOFTMAX_STRIDE: i32 = offsetof<SoftmaxParams>('stride'); // 12
+export const SOFTMAX_PARAMS_BYTES: i32 = offsetof<SoftmaxParams>(); //   16
+
+/** Softmax of each row in place; fields: x (rows, cols), row stride `stride` elements. */
+export function f32_softmax_rows(params: usize): void {
+  const par = changetype<SoftmaxParams>(params);
+  const x = par.x;
+  const rows = par.rows;
+  const cols = par.cols;
+  const stride = par.stride;
   const cols4 = cols & ~3;
   for (let r = 0; r < rows; r++) {
     const row = x + ((<usize>r * <usize>stride) << 2);

@@ -1,6 +1,7 @@
 // kv-attention.spec.ts — the low-precision KV-cache rows (assembly/kv-rows.ts) and the fused
-// attention that reads them in place (assembly/attention-kv.ts), SIMD128 build
-// (test/layers/kv-dtype.test.ts runs both binaries through rt.kvCache).
+// attention that reads them in place (assembly/attention-kv.ts), SIMD128 build; the attention
+// through AttentionTester's F16KV / Q8KV kernels (attention-tester.ts: cache rows, buffers,
+// strides, guards, checks); test/layers/kv-dtype.test.ts runs both binaries through rt.kvCache.
 //
 // Rows:    f32_f16kv_convert → f16 bits equal f32_f16_convert's (tested exhaustively in f16.spec.ts)
 //          and the flag is 1 exactly when a half is ∞/NaN; f32_q8kv_convert → codes and scale as
@@ -15,17 +16,11 @@
 //          defines, μ added back); f16 rows holding ±∞/NaN at masked positions must not leak.
 // Tolerance: |o − o₆₄| ≤ 4e-6 · Σⱼ pⱼ|vⱼ| + 1e-7, as sage.spec.ts.
 
-import {
-  ATTN_Q, ATTN_Q_STRIDE, ATTN_K, ATTN_K_STRIDE, ATTN_V, ATTN_V_STRIDE, ATTN_O, ATTN_O_STRIDE,
-  ATTN_NQ, ATTN_NK, ATTN_DH, ATTN_DV, ATTN_SCALE, ATTN_SOFTCAP, ATTN_MASK, ATTN_MASK_STRIDE,
-  ATTN_OFFSET, ATTN_LEFT, ATTN_RIGHT, ATTN_KEY_LEN, ATTN_WORKSPACE, ATTN_PARAMS_BYTES, ATTN_LSE,
-} from '../attention-params';
-import { f32_attn_workspace_bytes } from '../attention';
-import { ATTN_KV_MEAN } from '../attention-params';
-import { f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
+import { ATTN_LSE, ATTN_KV_MEAN, ATTN_PARAMS_BYTES } from '../attention-params';
 import { f32_f16_convert } from '../f16';
 import { f16kv_f32_convert, f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes, q8kv_f32_convert } from '../kv-rows';
-import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, keep, matrix, paddingDamage, paramBlock, report, workspace } from './helpers';
+import { AttentionTester, F16KV, Q8KV } from './attention-tester';
+import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, matrix, paddingDamage } from './helpers';
 import { Tally } from './tester';
 
 const F16: i32 = 0;
@@ -153,90 +148,32 @@ function fillWordsSentinel(p: usize, bytes: usize): void {
 
 // ── attention ──
 
-function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rng: Rng): void {
-  tally.begin();
-  const qStride = dh + 1 + (tally.cases % 3);
-  const oStride = dv + 1 + (tally.cases % 5);
-  const mStride = nk + 3;
-  const kb = rowBytes(format, dh) + 4 * (tally.cases % 3); // cache rows with 0–8 bytes of extra padding
-  const vb = rowBytes(format, dv) + 4 * (tally.cases % 2);
-  const Q = matrix(nq, dh, qStride);
-  const K32 = matrix(nk, dh, dh);
-  const V32 = matrix(nk, dv, dv);
-  const K = new Guarded(<usize>max(1, nk * kb));
-  const V = new Guarded(<usize>max(1, nk * vb));
-  const O = matrix(nq, dv, oStride);
-  const M = matrix(mode == MASKED ? nq : 0, nk, mStride);
-  const mean = new Guarded(<usize>dh << 2);
-  const lse = new Guarded(<usize>nq << 2);
-  const wsBytes = f32_attn_workspace_bytes(nk, dh, dv);
-  const ws = workspace(wsBytes);
-  const params = paramBlock(ATTN_PARAMS_BYTES);
-
-  fillMatrix(Q.ptr, nq, dh, qStride, rng, -1, 1);
-  fillMatrix(K32.ptr, nk, dh, dh, rng, -1, 1);
-  for (let j = 0; j < nk; j++) for (let x = 0; x < dh; x += 5) store<f32>(at(K32.ptr, dh, j, x), load<f32>(at(K32.ptr, dh, j, x)) + 8);
-  fillMatrix(V32.ptr, nk, dv, dv, rng, -1, 1);
-  const useMean = format == Q8 && (tally.cases & 1) == 0;
-  for (let x = 0; x < dh; x++) store<f32>(mean.ptr + (<usize>x << 2), (x % 5) == 0 ? 8 : rng.uniform(-0.5, 0.5));
-  const mp: usize = useMean ? mean.ptr : 0;
-  const scale = <f32>(1.0 / Math.sqrt(<f64>dh));
-  let offset = 0, left = -1, right = -1, keyLen = nk;
-  if (mode == CAUSAL) {
-    right = 0;
-    offset = nk - nq;
-  } else if (mode == WINDOW) {
-    left = 5;
-    right = 2;
-    keyLen = nk - 2;
-    for (let j = keyLen; j < nk; j++) for (let x = 0; x < dh; x++) store<f32>(at(K32.ptr, dh, j, x), 1e6);
-  }
-  const deadRow = nq / 2;
-  if (mode == MASKED) {
-    for (let i = 0; i < nq; i++) {
-      for (let j = 0; j < nk; j++) {
-        const x: f32 = i == deadRow || rng.below(4) == 0 ? -Infinity : rng.uniform(-2, 2);
-        store<f32>(at(M.ptr, mStride, i, j), x);
-      }
-    }
-  }
-  // f16: a key and a value no query sees hold ∞ / NaN (masked everywhere, or padding).
-  let poisoned = -1;
-  if (format == F16 && mode == WINDOW) poisoned = nk - 1;
-  if (format == F16 && mode == MASKED && nk > 1) {
-    poisoned = nk - 1;
-    for (let i = 0; i < nq; i++) store<f32>(at(M.ptr, mStride, i, poisoned), -Infinity);
-  }
-  if (poisoned >= 0) {
-    store<f32>(at(K32.ptr, dh, poisoned, 0), Infinity);
-    store<f32>(at(V32.ptr, dv, poisoned, dv - 1), NaN);
-  }
-  fillWordsSentinel(K.ptr, K.bytes);
-  fillWordsSentinel(V.ptr, V.bytes);
-  toRows(format, K32.ptr, dh, nk, dh, K.ptr, kb, mp);
-  toRows(format, V32.ptr, dv, nk, dv, V.ptr, vb, 0);
-  fillMatrixBits(O.ptr, nq, dv, oStride, GARBAGE);
-
-  // float64 attention over the stored values; q8kv decode: the 16-bit query codes' scores.
-  const ref = new StaticArray<f64>(nq * dv);
-  const mag = new StaticArray<f64>(nq * dv);
-  const empty = new StaticArray<bool>(nq);
+/** Float64 attention over the stored values of the tester's cache rows; q8kv decode: the 16-bit query codes' scores. */
+function reference(
+  t: AttentionTester, qp: usize, kp: usize, vp: usize, mp: usize,
+  ref: StaticArray<f64>, mag: StaticArray<f64>, empty: StaticArray<bool>,
+): void {
+  const format = t.kernel_ == F16KV ? F16 : Q8;
+  const nq = t.nq_, nk = t.nk_, dh = t.dh_, dv = t.dv_;
+  const keyLen = t.visibleKeys;
+  const scale = t.scale;
+  const kb = t.kRowBytes, vb = t.vRowBytes, mean = t.meanPtr;
   const s = new StaticArray<f64>(nk);
   const qc = new StaticArray<i32>(dh);
   for (let i = 0; i < nq; i++) {
-    const lo = left >= 0 ? max(0, i + offset - left) : 0;
-    const hi = right >= 0 ? min(keyLen, i + offset + right + 1) : keyLen;
+    const lo = t.left >= 0 ? max(0, i + t.offset - t.left) : 0;
+    const hi = t.right >= 0 ? min(keyLen, i + t.offset + t.right + 1) : keyLen;
     const decode16 = format == Q8 && nq < 4;
-    let t: f32 = 0;
+    let sc: f32 = 0;
     let c: f64 = 0;
     if (decode16) {
       let amax: f32 = 0;
-      for (let x = 0; x < dh; x++) amax = max(amax, Mathf.abs(load<f32>(at(Q.ptr, qStride, i, x))));
+      for (let x = 0; x < dh; x++) amax = max(amax, Mathf.abs(load<f32>(at(qp, t.qStride, i, x))));
       const sq: f32 = amax / <f32>32767;
-      for (let x = 0; x < dh; x++) unchecked(qc[x] = sq > 0 ? <i32>nearest(load<f32>(at(Q.ptr, qStride, i, x)) / sq) : 0);
-      t = scale * sq;
-      if (mp) {
-        for (let x = 0; x < dh; x++) c += <f64>load<f32>(at(Q.ptr, qStride, i, x)) * <f64>load<f32>(mp + (<usize>x << 2));
+      for (let x = 0; x < dh; x++) unchecked(qc[x] = sq > 0 ? <i32>nearest(load<f32>(at(qp, t.qStride, i, x)) / sq) : 0);
+      sc = scale * sq;
+      if (mean) {
+        for (let x = 0; x < dh; x++) c += <f64>load<f32>(at(qp, t.qStride, i, x)) * <f64>load<f32>(mean + (<usize>x << 2));
         c *= <f64>scale;
       }
     }
@@ -244,18 +181,18 @@ function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rn
     for (let j = 0; j < nk; j++) {
       let sj: f64 = -Infinity;
       if (j >= lo && j < hi) {
-        const row = K.ptr + <usize>(j * kb);
+        const row = kp + <usize>(j * kb);
         if (decode16) {
           let d: i32 = 0;
           for (let x = 0; x < dh; x++) d += unchecked(qc[x]) * <i32>load<i8>(row + <usize>x);
-          sj = <f64>((<f32>d * t) * load<f32>(row + kvPayloadBytes<i8>(dh))) + c;
+          sj = <f64>((<f32>d * sc) * load<f32>(row + kvPayloadBytes<i8>(dh))) + c;
         } else {
           let d: f64 = 0;
-          for (let x = 0; x < dh; x++) d += <f64>load<f32>(at(Q.ptr, qStride, i, x)) * stored(format, row, dh, x, mp);
+          for (let x = 0; x < dh; x++) d += <f64>load<f32>(at(qp, t.qStride, i, x)) * stored(format, row, dh, x, mean);
           sj = d * <f64>scale;
         }
-        if (mode == MASKED) {
-          const mv = load<f32>(at(M.ptr, mStride, i, j));
+        if (mp) {
+          const mv = load<f32>(at(mp, t.mStride, i, j));
           sj = mv == -Infinity ? -Infinity : sj + <f64>mv;
         }
       }
@@ -276,7 +213,7 @@ function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rn
       for (let j = 0; j < nk; j++) {
         const p = unchecked(s[j]);
         if (p == 0) continue;
-        const v = stored(format, V.ptr + <usize>(j * vb), dv, x, 0);
+        const v = stored(format, vp + <usize>(j * vb), dv, x, 0);
         o += p * v;
         g += p * Math.abs(v);
       }
@@ -284,61 +221,6 @@ function attnCase(format: i32, nq: i32, nk: i32, dh: i32, dv: i32, mode: i32, rn
       unchecked(mag[i * dv + x] = g / l);
     }
   }
-  const hq = Q.hash(), hk = K.hash(), hv = V.hash(), hm = M.hash(), hmean = mean.hash();
-
-  const P = params.ptr;
-  store<u32>(P + ATTN_Q, <u32>Q.ptr);
-  store<i32>(P + ATTN_Q_STRIDE, qStride);
-  store<u32>(P + ATTN_K, <u32>K.ptr);
-  store<i32>(P + ATTN_K_STRIDE, kb >> 2);
-  store<u32>(P + ATTN_V, <u32>V.ptr);
-  store<i32>(P + ATTN_V_STRIDE, vb >> 2);
-  store<u32>(P + ATTN_O, <u32>O.ptr);
-  store<i32>(P + ATTN_O_STRIDE, oStride);
-  store<i32>(P + ATTN_NQ, nq);
-  store<i32>(P + ATTN_NK, nk);
-  store<i32>(P + ATTN_DH, dh);
-  store<i32>(P + ATTN_DV, dv);
-  store<f32>(P + ATTN_SCALE, scale);
-  store<f32>(P + ATTN_SOFTCAP, 0);
-  store<u32>(P + ATTN_MASK, mode == MASKED ? <u32>M.ptr : 0);
-  store<i32>(P + ATTN_MASK_STRIDE, mode == MASKED ? mStride : 0);
-  store<i32>(P + ATTN_OFFSET, offset);
-  store<i32>(P + ATTN_LEFT, left);
-  store<i32>(P + ATTN_RIGHT, right);
-  store<i32>(P + ATTN_KEY_LEN, keyLen);
-  store<u32>(P + ATTN_WORKSPACE, <u32>ws.ptr);
-  store<u32>(P + ATTN_LSE, <u32>lse.ptr);
-  store<u32>(P + ATTN_KV_MEAN, <u32>mp);
-  if (format == F16) f16kv_attn_online(P);
-  else q8kv_attn_online(P);
-
-  const what = (format == F16 ? 'f16kv' : 'q8kv') + ' nq=' + nq.toString() + ' nk=' + nk.toString() + ' dh=' + dh.toString() +
-    ' dv=' + dv.toString() + ' mode=' + mode.toString() + (useMean ? ' mean' : '');
-  for (let i = 0; i < nq; i++) {
-    for (let x = 0; x < dv; x++) {
-      const got = <f64>load<f32>(at(O.ptr, oStride, i, x));
-      if (unchecked(empty[i])) tally.exact(got, 0, i, x);
-      else tally.close(got, unchecked(ref[i * dv + x]), ABS, REL, unchecked(mag[i * dv + x]), i, x);
-    }
-  }
-  tally.endCase(what);
-  if (paddingDamage(O, nq, dv, oStride) > 0) tally.fail(what + ': o padding/guard written');
-  if (Q.hash() != hq || K.hash() != hk || V.hash() != hv || M.hash() != hm || mean.hash() != hmean) tally.fail(what + ': an input was modified');
-  if (ws.guardDamage() > 0) tally.fail(what + ': workspace of ' + wsBytes.toString() + ' bytes overrun');
-  if (params.guardDamage() > 0 || lse.guardDamage() > 0) tally.fail(what + ': parameter block or lse guard written');
-
-  Q.free();
-  K32.free();
-  V32.free();
-  K.free();
-  V.free();
-  O.free();
-  M.free();
-  mean.free();
-  lse.free();
-  ws.free();
-  params.free();
 }
 
 const NQ: StaticArray<i32> = [1, 2, 3, 4, 5, 9, 65];
@@ -353,7 +235,17 @@ function sweep(format: i32, mode: i32, seed: u32, name: string): void {
     for (let b = 0; b < NK.length; b++) {
       if (mode == WINDOW && NK[b] < 3) continue;
       for (let c = 0; c < DH.length; c++) {
-        for (let d = 0; d < DV.length; d++) attnCase(format, NQ[a], NK[b], DH[c], DV[d], mode, rng);
+        for (let d = 0; d < DV.length; d++) {
+          const t = new AttentionTester().kernel(format == F16 ? F16KV : Q8KV).nq(NQ[a]).nk(NK[b]).dh(DH[c]).dv(DV[d])
+            .outlierChannels(8).tolerance(ABS, REL);
+          // q8kv: every other case stores the keys around a mean
+          t.kvMean(format == Q8 && ((tally.cases + 1) & 1) == 0);
+          if (format == F16) t.poisonMaskedKey();
+          if (mode == CAUSAL) t.causal();
+          else if (mode == MASKED) t.mask(true);
+          else if (mode == WINDOW) t.window(5, 2).keyLen(NK[b] - 2).paddingKeys(1e6);
+          t.test(tally, rng, reference);
+        }
       }
     }
   }

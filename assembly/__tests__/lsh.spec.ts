@@ -1,36 +1,69 @@
-// lsh.spec.ts — the long-sequence helper kernels of assembly/lsh.ts, SIMD128 build.
+// lsh.spec.ts — the kernels of assembly/lsh.ts and assembly/random.ts through LshTester and
+// RandnTester (lsh-tester.ts: parameter blocks, guarded buffers, float64 references, checks), and
+// the rows.ts kernels LSH attention uses; SIMD128 build.
 //
 // f32_randn:          pinned first values for seed 7 (the TypeScript tests pin derived streams
-//                     through rt.linformerProjections and rt.lshRotations); a prefix of a longer stream equals the
-//                     shorter stream; odd n writes exactly n values; 200 000 draws have mean
-//                     |μ| < 0.01 and variance within 1 ± 0.02, and scale multiplies exactly.
+//                     through rt.linformerProjections and rt.lshRotations); against the float64
+//                     stream for n ∈ {1, …, 9, 15, 16, 17, 33, 1001} and several seeds and scales
+//                     (a prefix of a longer stream equals the shorter stream; exactly n values are
+//                     written; scale multiplies); 200 000 draws have mean |μ| < 0.01 and variance
+//                     within 1 ± 0.02.
 // i32_lsh_buckets:    against a scalar argmax over [y, −y] (first maximum wins) for half ∈ {1, 3,
-//                     4, 5, 16}, rounds 1–3, strided rows; exact ties go to the lower index;
-//                     factorized (halves [2, 3, 1]): Σ id_f · Π earlier 2·halves.
-// i32_counting_sort:  permutation sorted by (key, position), inv its inverse, nb ∈ {1, 2, 7, 64}.
+//                     4, 5, 16}, rounds 1–3, n ∈ {1, …, 9, 15, 16, 17, 33, 37}, strided rows;
+//                     inputs from {−2, …, 2} (exact ties go to the lower index); factorized
+//                     (halves [2, 3, 1], [1, 1], [4, 2]): Σ id_f · Π earlier 2·halves.
+// i32_counting_sort:  perm exactly the stable order by (key, position), inv its inverse, nb ∈ {1, 2,
+//                     7, 64} × n ∈ {1, …, 9, 15, 16, 17, 33, 301}.
+// f32_lsh_normalize:  against float64 for d ∈ {1, …, 9, 15, 16, 17, 33, 64} (relative 1e-6); a zero
+//                     row stays zero; in place gives the same bits.
+// f32_lsh_chunk_mask: every entry 0 / −∞ (causal, later key) / penalty (same token), nk ∈ {1, …, 9,
+//                     15, 16, 17, 33, 128}, causal or not, penalty −1e5 or 0.
 // f32_rows_gather:    d ∈ {1, 3, 4, 64} with strides; padding between destination rows untouched.
-// f32_rows_norm, f32_lsh_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6);
-//                     a zero row stays zero; in-place works.
-// f32_lsh_chunk_mask: every entry 0 / −∞ (causal, later key) / penalty (same token), nk tails.
+// f32_rows_norm:      against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6), beside f32_lsh_normalize.
 // f32_rows_mean:      against float64 (relative 1e-6), n = 0 gives zeros.
 // f32_rows_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
-import { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from '../lsh';
-import { f32_randn } from '../random';
+import { ATTN_PARAMS_BYTES } from '../attention-params';
+import { LSH_PARAMS_BYTES } from '../lsh';
+import { RANDOM_PARAMS_BYTES } from '../random';
+import { SOFTMAX_PARAMS_BYTES } from '../softmax';
 import { f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose } from '../rows';
 import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
+import { LshTester, RandnTester, lshNormalize, randn } from './lsh-tester';
+import { Tally } from './tester';
+
+/** Sizes with every SIMD tail (n % 4, n % 8) and a few past one and two vectors. */
+const TAILS: StaticArray<i32> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33];
 
 function i32buf(n: i32): Guarded {
   return new Guarded(<usize>max(n, 1) << 2);
 }
 
+describe('parameter blocks', () => {
+  it('the LSH, random and softmax blocks fit the shared block the host writes them in', () => {
+    expect(LSH_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
+    expect(RANDOM_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
+    expect(SOFTMAX_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
+  });
+});
+
 describe('f32_randn', () => {
+  it('matches the float64 stream; prefixes agree; exactly n values; scale multiplies', () => {
+    const tally = new Tally('randn streams');
+    const seeds: StaticArray<u32> = [7, 12345, 0, 0xffffffff];
+    const scales: StaticArray<f32> = [1, 0.5, 2.5];
+    for (let s = 0; s < seeds.length; s++) {
+      for (let i = 0; i < TAILS.length; i++) new RandnTester().seed(seeds[s]).n(TAILS[i]).scale(scales[(s + i) % 3]).test(tally);
+      new RandnTester().seed(seeds[s]).n(1001).scale(scales[s % 3]).test(tally);
+    }
+    tally.finish();
+  });
   it('is pinned, prefix-consistent and writes exactly n values', () => {
     const A = new Guarded(9 << 2);
-    f32_randn(7, 9, 1, A.ptr);
+    randn(7, 9, 1, A.ptr);
     const B = new Guarded(4 << 2);
-    f32_randn(7, 3, 1, B.ptr);
+    randn(7, 3, 1, B.ptr);
     for (let i = 0; i < 3; i++) expect(load<u32>(B.ptr + (<usize>i << 2))).toBe(load<u32>(A.ptr + (<usize>i << 2)));
     expect(load<u32>(B.ptr + 12)).toBe(SENTINEL); // 4th word untouched for n = 3
     expect(A.guardDamage()).toBe(0);
@@ -45,8 +78,8 @@ describe('f32_randn', () => {
     const n = 200000;
     const A = new Guarded(<usize>n << 2);
     const B = new Guarded(<usize>n << 2);
-    f32_randn(12345, n, 1, A.ptr);
-    f32_randn(12345, n, 0.5, B.ptr);
+    randn(12345, n, 1, A.ptr);
+    randn(12345, n, 0.5, B.ptr);
     let sum: f64 = 0, sq: f64 = 0;
     let scaled = 0;
     for (let i = 0; i < n; i++) {
@@ -66,135 +99,67 @@ describe('f32_randn', () => {
 
 describe('i32_lsh_buckets', () => {
   it('is the first argmax over [y, −y] per round', () => {
+    const tally = new Tally('buckets');
     const rng = new Rng(41);
     const halves: StaticArray<i32> = [1, 3, 4, 5, 16];
-    let bad = 0;
-    for (let hi = 0; hi < halves.length; hi++) {
-      const half = halves[hi];
+    for (let h = 0; h < halves.length; h++) {
       for (let rounds = 1; rounds <= 3; rounds++) {
-        const n = 37;
-        const ldy = rounds * half + 3;
-        const Y = matrix(n, rounds * half, ldy);
-        fillMatrix(Y.ptr, n, rounds * half, ldy, rng, -1, 1);
-        const out = i32buf(rounds * n);
-        const hv = i32buf(1);
-        store<i32>(hv.ptr, half);
-        i32_lsh_buckets(Y.ptr, ldy, n, rounds, hv.ptr, 1, out.ptr);
-        hv.free();
-        for (let i = 0; i < n; i++) {
-          for (let r = 0; r < rounds; r++) {
-            let best: f32 = -Infinity;
-            let idx = -1;
-            for (let c = 0; c < 2 * half; c++) {
-              const y = load<f32>(at(Y.ptr, ldy, i, r * half + (c % half)));
-              const v = c < half ? y : -y;
-              if (v > best) {
-                best = v;
-                idx = c;
-              }
-            }
-            if (load<i32>(out.ptr + ((<usize>(r * n + i)) << 2)) != idx) bad++;
-          }
-        }
-        expect(out.guardDamage()).toBe(0);
-        Y.free();
-        out.free();
+        new LshTester().buckets([halves[h]]).rounds(rounds).n(37).pad(3).test(tally, rng);
+        for (let i = 0; i < TAILS.length; i++) new LshTester().buckets([halves[h]]).rounds(rounds).n(TAILS[i]).pad(i % 4).test(tally, rng);
       }
     }
-    expect(bad).toBe(0);
+    tally.finish();
   });
-  it('breaks exact ties towards the lower index (y = 0 everywhere → bucket 0)', () => {
-    const Y = matrix(2, 4, 4);
-    memory.fill(Y.ptr, 0, 32);
-    store<f32>(Y.ptr + 16 + 4, -2); // row 1: [0, −2, 0, 0] → −y has 2 at index 4 + 1
-    const out = i32buf(2);
-    const hv = i32buf(1);
-    store<i32>(hv.ptr, 4);
-    i32_lsh_buckets(Y.ptr, 4, 2, 1, hv.ptr, 1, out.ptr);
-    hv.free();
-    expect(load<i32>(out.ptr)).toBe(0);
-    expect(load<i32>(out.ptr, 4)).toBe(5);
-    Y.free();
-    out.free();
+  it('breaks exact ties towards the lower index', () => {
+    const tally = new Tally('bucket ties');
+    const rng = new Rng(49);
+    const halves: StaticArray<i32> = [1, 2, 4, 16];
+    for (let h = 0; h < halves.length; h++) {
+      for (let i = 0; i < TAILS.length; i++) new LshTester().buckets([halves[h]]).rounds(2).n(TAILS[i]).pad(1).ties().test(tally, rng);
+    }
+    new LshTester().buckets([2, 3, 1]).rounds(2).n(17).ties().test(tally, rng);
+    tally.finish();
   });
 });
 
 describe('i32_lsh_buckets (factorized)', () => {
   it('combines per-factor argmaxes, first factor least significant', () => {
+    const tally = new Tally('factorized buckets');
     const rng = new Rng(48);
-    const hv = i32buf(3);
-    store<i32>(hv.ptr, 2);
-    store<i32>(hv.ptr, 3, 4);
-    store<i32>(hv.ptr, 1, 8);
-    const width = 6;
-    const rounds = 2;
-    const n = 29;
-    const Y = matrix(n, rounds * width, rounds * width);
-    fillMatrix(Y.ptr, n, rounds * width, rounds * width, rng, -1, 1);
-    const out = i32buf(rounds * n);
-    i32_lsh_buckets(Y.ptr, rounds * width, n, rounds, hv.ptr, 3, out.ptr);
-    let bad = 0;
-    for (let i = 0; i < n; i++) {
-      for (let r = 0; r < rounds; r++) {
-        let bucket = 0, product = 1, col = r * width;
-        for (let f = 0; f < 3; f++) {
-          const half = load<i32>(hv.ptr + (<usize>f << 2));
-          let best: f32 = -Infinity;
-          let idx = -1;
-          for (let c = 0; c < 2 * half; c++) {
-            const y = load<f32>(at(Y.ptr, rounds * width, i, col + (c % half)));
-            const v = c < half ? y : -y;
-            if (v > best) {
-              best = v;
-              idx = c;
-            }
-          }
-          bucket += idx * product;
-          product *= 2 * half;
-          col += half;
-        }
-        if (load<i32>(out.ptr + (<usize>(r * n + i) << 2)) != bucket) bad++;
-      }
+    new LshTester().buckets([2, 3, 1]).rounds(2).n(29).test(tally, rng);
+    for (let i = 0; i < TAILS.length; i++) {
+      new LshTester().buckets([2, 3, 1]).rounds(1 + i % 3).n(TAILS[i]).pad(i % 3).test(tally, rng);
+      new LshTester().buckets([1, 1]).rounds(2).n(TAILS[i]).test(tally, rng);
+      new LshTester().buckets([4, 2]).rounds(3).n(TAILS[i]).pad(2).test(tally, rng);
     }
-    expect(bad).toBe(0);
-    expect(out.guardDamage()).toBe(0);
-    Y.free();
-    out.free();
-    hv.free();
+    tally.finish();
   });
 });
 
 describe('i32_counting_sort', () => {
   it('sorts by (key, position) and returns the inverse', () => {
+    const tally = new Tally('counting sort');
     const rng = new Rng(42);
     const nbs: StaticArray<i32> = [1, 2, 7, 64];
     for (let t = 0; t < nbs.length; t++) {
-      const nb = nbs[t];
-      const n = 301;
-      const keys = i32buf(n);
-      for (let i = 0; i < n; i++) store<i32>(keys.ptr + (<usize>i << 2), rng.below(nb));
-      const counts = i32buf(nb + 1);
-      const perm = i32buf(n);
-      const inv = i32buf(n);
-      i32_counting_sort(keys.ptr, n, nb, counts.ptr, perm.ptr, inv.ptr);
-      let bad = 0;
-      for (let s = 0; s < n; s++) {
-        const p = load<i32>(perm.ptr + (<usize>s << 2));
-        if (load<i32>(inv.ptr + (<usize>p << 2)) != s) bad++;
-        if (s > 0) {
-          const q = load<i32>(perm.ptr + (<usize>(s - 1) << 2));
-          const kq = load<i32>(keys.ptr + (<usize>q << 2));
-          const kp = load<i32>(keys.ptr + (<usize>p << 2));
-          if (kq > kp || (kq == kp && q >= p)) bad++;
-        }
-      }
-      expect(bad).toBe(0);
-      expect(perm.guardDamage() + inv.guardDamage() + counts.guardDamage()).toBe(0);
-      keys.free();
-      counts.free();
-      perm.free();
-      inv.free();
+      new LshTester().countingSort(nbs[t]).n(301).test(tally, rng);
+      for (let i = 0; i < TAILS.length; i++) new LshTester().countingSort(nbs[t]).n(TAILS[i]).test(tally, rng);
     }
+    tally.finish();
+  });
+});
+
+describe('f32_lsh_normalize', () => {
+  it('matches float64; zero rows stay zero; in place gives the same bits', () => {
+    const tally = new Tally('length normalization');
+    const rng = new Rng(50);
+    LshTester.worstNormalize = 0;
+    for (let i = 0; i < TAILS.length; i++) {
+      new LshTester().normalize().n(7).d(TAILS[i]).pad(3).test(tally, rng);
+      new LshTester().normalize().n(1 + i % 4).d(TAILS[i]).pad(i % 4).test(tally, rng);
+    }
+    new LshTester().normalize().n(7).d(64).pad(3).test(tally, rng);
+    tally.finish(', worst relative error / 1e-6 = ' + LshTester.worstNormalize.toString());
   });
 });
 
@@ -240,7 +205,7 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       const norms = new Guarded(<usize>n << 2);
       f32_rows_norm(X.ptr, d + 3, n, d, norms.ptr);
       const Y = matrix(n, d, d);
-      f32_lsh_normalize(X.ptr, d + 3, n, d, Y.ptr, d);
+      lshNormalize(X.ptr, d + 3, n, d, Y.ptr, d);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 3, i, x)) ** 2;
@@ -257,7 +222,7 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       expect(load<f32>(norms.ptr + 8)).toBe(0);
       for (let x = 0; x < d; x++) expect(load<f32>(at(Y.ptr, d, 2, x))).toBe(0);
       // In place gives the same bits.
-      f32_lsh_normalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
+      lshNormalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
       let diff = 0;
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) if (load<u32>(at(X.ptr, d + 3, i, x)) != load<u32>(at(Y.ptr, d, i, x))) diff++;
       expect(diff).toBe(0);
@@ -273,34 +238,16 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
 
 describe('f32_lsh_chunk_mask', () => {
   it('is 0, −∞ for later keys when causal, and the penalty on the same token', () => {
+    const tally = new Tally('chunk masks');
     const rng = new Rng(45);
-    const nks: StaticArray<i32> = [1, 3, 4, 9, 128];
+    const nks: StaticArray<i32> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33, 128];
     for (let t = 0; t < nks.length; t++) {
-      const nk = nks[t];
-      const nq = 5;
-      const qpos = i32buf(nq);
-      const kpos = i32buf(nk);
-      for (let r = 0; r < nq; r++) store<i32>(qpos.ptr + (<usize>r << 2), rng.below(50));
-      for (let c = 0; c < nk; c++) store<i32>(kpos.ptr + (<usize>c << 2), c < nq ? load<i32>(qpos.ptr + (<usize>c << 2)) : rng.below(50));
       for (let causal = 0; causal < 2; causal++) {
-        const M = matrix(nq, nk, nk);
-        f32_lsh_chunk_mask(qpos.ptr, nq, kpos.ptr, nk, causal, -1e5, M.ptr);
-        let bad = 0;
-        for (let r = 0; r < nq; r++) {
-          for (let c = 0; c < nk; c++) {
-            const p = load<i32>(qpos.ptr + (<usize>r << 2));
-            const k = load<i32>(kpos.ptr + (<usize>c << 2));
-            const want: f32 = causal != 0 && k > p ? -Infinity : k == p ? -1e5 : 0;
-            if (load<f32>(at(M.ptr, nk, r, c)) != want) bad++;
-          }
-        }
-        expect(bad).toBe(0);
-        expect(M.guardDamage()).toBe(0);
-        M.free();
+        new LshTester().chunkMask().nq(5).nk(nks[t]).causal(causal != 0).penalty(-1e5).test(tally, rng);
+        new LshTester().chunkMask().nq(1 + t % 4).nk(nks[t]).causal(causal != 0).penalty(0).test(tally, rng);
       }
-      qpos.free();
-      kpos.free();
     }
+    tally.finish();
   });
 });
 

@@ -1,6 +1,7 @@
-// softmax.spec.ts — f32_softmax_rows (assembly/softmax.ts) against float64, SIMD128 build.
+// softmax.spec.ts — f32_softmax_rows (assembly/softmax.ts) against float64, SIMD128 build, through
+// SoftmaxTester (softmax-tester.ts: the parameter block, buffers, strides, guards, reference, checks).
 //
-// Shapes:  cols ∈ {1, 3, 4, 5, 7, 8, 9, 63, 64, 65} (every cols % 4, vector body + scalar tail),
+// Shapes:  cols ∈ {1, …, 9, 15, 16, 17, 33, 63, 64, 65} (every cols % 4, vector body + scalar tail),
 //          7 rows, row stride = cols + {0, 1, 3, 5}; padding and 64-byte guards hold a NaN sentinel
 //          that must survive (never written) and must not be read (it would poison the row).
 // Inputs:  logits uniform in [−10, 10); the same with ~1/3 of the entries −∞ (each row keeps at
@@ -14,110 +15,23 @@
 //          Measured worst err / tolerance and worst |Σ − 1| are logged; measured: err ≤ 0.37 of the
 //          tolerance, |Σ − 1| ≤ 2.3e-7.
 
-import { f32_softmax_rows } from '../softmax';
-import { Rng, at, matrix, paddingDamage } from './helpers';
+import { SoftmaxTester, UNIFORM, SOME_NEG_INF, ONE_ROW_NEG_INF, HUGE, ONE_HOT, softmaxWorstSum, resetSoftmaxWorstSum } from './softmax-tester';
+import { Rng } from './helpers';
 import { Tally } from './tester';
 
-const COLS: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 63, 64, 65];
+const COLS: StaticArray<i32> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33, 63, 64, 65];
 const PADS: StaticArray<i32> = [0, 1, 3, 5];
-const ROWS = 7;
-
-/** Logit generators. */
-const UNIFORM = 0;
-const SOME_NEG_INF = 1;
-const ONE_ROW_NEG_INF = 2;
-const HUGE = 3;
-
-/** The current test's tally (tester.ts), and its worst |Σ − 1|. */
-let tally = new Tally('');
-let worstSum: f64 = 0;
-
-function runCase(cols: i32, pad: i32, kind: i32, rng: Rng): void {
-  tally.begin();
-  const stride = cols + pad;
-  const X = matrix(ROWS, cols, stride);
-  for (let r = 0; r < ROWS; r++) {
-    let finite = 0;
-    for (let c = 0; c < cols; c++) {
-      let x: f32;
-      if (kind == HUGE) {
-        x = rng.uniform(-1e4, 1e4);
-        if (r == 1) x = c % 2 == 0 ? 1e4 : -1e4; //         tied maxima at +1e4
-        if (r == 2) x = c == cols - 1 ? -1e4 : -1e4 - 1; //  maximum at the last (tail) column
-      } else {
-        x = rng.uniform(-10, 10);
-      }
-      if (kind == SOME_NEG_INF && rng.below(3) == 0) x = -Infinity;
-      if (kind == ONE_ROW_NEG_INF && r == 3) x = -Infinity;
-      if (x != -Infinity) finite++;
-      store<f32>(at(X.ptr, stride, r, c), x);
-    }
-    if (kind == SOME_NEG_INF && finite == 0) store<f32>(at(X.ptr, stride, r, rng.below(cols)), rng.uniform(-10, 10));
-  }
-  // float64 reference
-  const ref = new StaticArray<f64>(ROWS * cols);
-  const tol = new StaticArray<f64>(ROWS * cols);
-  for (let r = 0; r < ROWS; r++) {
-    let m: f64 = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, <f64>load<f32>(at(X.ptr, stride, r, c)));
-    let s: f64 = 0;
-    for (let c = 0; c < cols; c++) {
-      const x = <f64>load<f32>(at(X.ptr, stride, r, c));
-      const e = m == -Infinity ? 0 : Math.exp(x - m);
-      unchecked(ref[r * cols + c] = e);
-      unchecked(tol[r * cols + c] = m == -Infinity || x == -Infinity ? 0 : 5e-7 + 1.2e-7 * <f64>cols + 1.2e-7 * (m - x));
-      s += e;
-    }
-    for (let c = 0; c < cols; c++) {
-      if (s > 0) unchecked(ref[r * cols + c] = ref[r * cols + c] / s);
-      unchecked(tol[r * cols + c] = tol[r * cols + c] * ref[r * cols + c] + (tol[r * cols + c] > 0 ? 2e-38 : 0));
-    }
-  }
-  const wasNegInf = new StaticArray<bool>(ROWS * cols);
-  for (let r = 0; r < ROWS; r++) {
-    for (let c = 0; c < cols; c++) unchecked(wasNegInf[r * cols + c] = load<f32>(at(X.ptr, stride, r, c)) == -Infinity);
-  }
-
-  f32_softmax_rows(X.ptr, ROWS, cols, stride);
-
-  const what = 'cols=' + cols.toString() + ' stride=' + stride.toString() + ' kind=' + kind.toString();
-  for (let r = 0; r < ROWS; r++) {
-    let sum: f64 = 0;
-    let allNegInf = true;
-    for (let c = 0; c < cols; c++) {
-      const y = load<f32>(at(X.ptr, stride, r, c));
-      const yr = unchecked(ref[r * cols + c]);
-      const t = unchecked(tol[r * cols + c]);
-      sum += <f64>y;
-      if (unchecked(wasNegInf[r * cols + c])) {
-        tally.bits(y, 0, r, c); // −∞ gives +0
-        continue;
-      }
-      allNegInf = false;
-      tally.close(<f64>y, yr, t, 0, 0, r, c);
-    }
-    if (!allNegInf) {
-      const d = Math.abs(sum - 1);
-      if (!(d <= 1e-6)) tally.fail(what + ': row ' + r.toString() + ' sums to ' + sum.toString());
-      else if (d > worstSum) worstSum = d;
-    }
-  }
-  tally.endCase(what);
-  const dmg = paddingDamage(X, ROWS, cols, stride);
-  if (dmg > 0) tally.fail(what + ': ' + dmg.toString() + ' padding/guard words written');
-  X.free();
-}
 
 function sweep(kind: i32, seed: u32, name: string): void {
-  tally = new Tally(name);
-  worstSum = 0;
+  const tally = new Tally(name);
+  resetSoftmaxWorstSum();
   const rng = new Rng(seed);
   for (let i = 0; i < COLS.length; i++) {
     for (let p = 0; p < PADS.length; p++) {
-      for (let rep = 0; rep < 4; rep++) runCase(COLS[i], PADS[p], kind, rng);
+      for (let rep = 0; rep < 4; rep++) new SoftmaxTester().rows(7).cols(COLS[i]).pad(PADS[p]).logits(kind).test(tally, rng);
     }
   }
-  tally.finish(', worst |Σ − 1| = ' + worstSum.toString());
+  tally.finish(', worst |Σ − 1| = ' + softmaxWorstSum.toString());
 }
 
 describe('f32_softmax_rows', () => {
@@ -134,20 +48,18 @@ describe('f32_softmax_rows', () => {
     sweep(HUGE, 14, '±1e4 logits');
   });
   it('a row holding only −∞ and one finite value is one-hot', () => {
-    const X = matrix(1, 9, 12);
-    for (let c = 0; c < 9; c++) store<f32>(X.ptr + (<usize>c << 2), -Infinity);
-    store<f32>(X.ptr + (8 << 2), 3.5);
-    f32_softmax_rows(X.ptr, 1, 9, 12);
-    for (let c = 0; c < 8; c++) expect(reinterpret<u32>(load<f32>(X.ptr + (<usize>c << 2)))).toBe(0);
-    expect(load<f32>(X.ptr + (8 << 2))).toBe(1);
-    expect(paddingDamage(X, 1, 9, 12)).toBe(0);
-    X.free();
+    const tally = new Tally('one-hot rows');
+    const rng = new Rng(15);
+    new SoftmaxTester().rows(1).cols(9).pad(3).logits(ONE_HOT).test(tally, rng);
+    for (let i = 0; i < COLS.length; i++) new SoftmaxTester().rows(3).cols(COLS[i]).pad(1).logits(ONE_HOT).test(tally, rng);
+    tally.finish();
   });
   it('rows = 0 or cols = 0 touch nothing', () => {
-    const X = matrix(3, 5, 8);
-    f32_softmax_rows(X.ptr, 0, 5, 8);
-    f32_softmax_rows(X.ptr, 3, 0, 8);
-    expect(paddingDamage(X, 0, 0, 8)).toBe(0);
-    X.free();
+    const tally = new Tally('empty calls');
+    const rng = new Rng(16);
+    new SoftmaxTester().rows(0).cols(5).pad(3).test(tally, rng);
+    new SoftmaxTester().rows(3).cols(0).pad(8).test(tally, rng);
+    new SoftmaxTester().rows(0).cols(0).pad(4).test(tally, rng);
+    tally.finish();
   });
 });

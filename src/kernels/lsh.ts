@@ -1,7 +1,9 @@
 // lsh.ts — the LSH family (assembly/lsh.ts): bucket ids from rotated rows, the stable counting
-// sort by bucket, length normalization of shared query-keys, and one chunk's additive mask.
+// sort by bucket, length normalization of shared query-keys, and one chunk's additive mask, each
+// through the LSH_* parameter block (written in the instance's shared block).
 
 import type { KernelAccess, Kernels } from './instance';
+import { type Layout, ParamWriter, readLayout } from './params';
 
 /** Bucket ids (rounds, n) i32 at `out` from rotated rows y (n, rounds·Σhalves), row stride ldy. */
 export interface LshBucketsCall {
@@ -39,28 +41,59 @@ export interface LshChunkMaskCall {
   out: number;
 }
 
+const FIELDS = [
+  'N', 'OUT', 'Y', 'LDY', 'ROUNDS', 'HALVES', 'NF', 'KEYS', 'NB', 'COUNTS', 'PERM', 'INV', 'SRC', 'SRC_STRIDE', 'D', 'DST',
+  'DST_STRIDE', 'QPOS', 'NQ', 'KPOS', 'NK', 'CAUSAL', 'SELF_PENALTY',
+];
+
 /** The LSH kernels of one instance; see the file header. */
 export class LshKernels {
-  constructor(private readonly access: KernelAccess) {}
+  private readonly layout: Layout;
+  private readonly writer: ParamWriter;
+
+  constructor(private readonly access: KernelAccess) {
+    this.layout = readLayout(access.exports, 'LSH', FIELDS);
+    this.writer = new ParamWriter(access.arena);
+  }
 
   /** Bucket ids of every row and round. */
   buckets(call: LshBucketsCall): void {
-    this.access.exports.i32_lsh_buckets(call.y, call.ldy, call.n, call.rounds, call.halves, call.nf, call.out);
+    const L = this.layout;
+    const params = this.access.params;
+    this.writer.at(params)
+      .int(L.N, call.n).int(L.OUT, call.out).int(L.Y, call.y).int(L.LDY, call.ldy).int(L.ROUNDS, call.rounds)
+      .int(L.HALVES, call.halves).int(L.NF, call.nf);
+    this.access.exports.i32_lsh_buckets(params);
   }
 
   /** Sorts positions by key, stably. */
   countingSort(call: CountingSortCall): void {
-    this.access.exports.i32_counting_sort(call.keys, call.n, call.nb, call.counts, call.perm, call.inv);
+    const L = this.layout;
+    const params = this.access.params;
+    this.writer.at(params)
+      .int(L.N, call.n).int(L.KEYS, call.keys).int(L.NB, call.nb).int(L.COUNTS, call.counts).int(L.PERM, call.perm)
+      .int(L.INV, call.inv);
+    this.access.exports.i32_counting_sort(params);
   }
 
   /** dst_r = src_r / √(mean(src_r²) + 1e-6) (trax length_normalized), n rows of d floats. */
   normalize(call: { src: number; srcStride: number; n: number; d: number; dst: number; dstStride: number }): void {
-    this.access.exports.f32_lsh_normalize(call.src, call.srcStride, call.n, call.d, call.dst, call.dstStride);
+    const L = this.layout;
+    const params = this.access.params;
+    this.writer.at(params)
+      .int(L.N, call.n).int(L.SRC, call.src).int(L.SRC_STRIDE, call.srcStride).int(L.D, call.d).int(L.DST, call.dst)
+      .int(L.DST_STRIDE, call.dstStride);
+    this.access.exports.f32_lsh_normalize(params);
   }
 
   /** The chunk's mask. */
   chunkMask(call: LshChunkMaskCall): void {
-    this.access.exports.f32_lsh_chunk_mask(call.qpos, call.nq, call.kpos, call.nk, call.causal ? 1 : 0, call.selfPenalty, call.out);
+    const L = this.layout;
+    const params = this.access.params;
+    this.writer.at(params)
+      .int(L.OUT, call.out).int(L.QPOS, call.qpos).int(L.NQ, call.nq).int(L.KPOS, call.kpos).int(L.NK, call.nk)
+      .int(L.CAUSAL, call.causal ? 1 : 0).float(L.SELF_PENALTY, call.selfPenalty);
+    this.access.exports.f32_lsh_chunk_mask(params);
   }
 }
 

@@ -1,7 +1,9 @@
 // random.ts — the seeded-random family (assembly/random.ts): Gaussian numbers bit-identical in every
-// engine (LSH rotations, Linformer projections).
+// engine (LSH rotations, Linformer projections), through the RANDOM_* parameter block (written in the
+// instance's shared block).
 
 import type { KernelAccess, Kernels } from './instance';
+import { type Layout, ParamWriter, readLayout } from './params';
 
 /** `n` normal numbers of standard deviation `scale` from `seed`, written as f32 at `out`. */
 export interface RandnCall {
@@ -11,13 +13,25 @@ export interface RandnCall {
   out: number;
 }
 
+const FIELDS = ['SEED', 'N', 'SCALE', 'OUT'];
+
 /** The random-number kernel of one instance. */
 export class RandomKernels {
-  constructor(private readonly access: KernelAccess) {}
+  private readonly layout: Layout;
+  private readonly writer: ParamWriter;
+
+  constructor(private readonly access: KernelAccess) {
+    this.layout = readLayout(access.exports, 'RANDOM', FIELDS);
+    this.writer = new ParamWriter(access.arena);
+  }
 
   /** Fills `call.out` with seeded normal numbers. */
   normal(call: RandnCall): void {
-    this.access.exports.f32_randn(call.seed >>> 0, call.n, call.scale, call.out);
+    const L = this.layout;
+    const params = this.access.params;
+    // the seed's 32 bits as an i32 field (the kernel reads them as u32)
+    this.writer.at(params).int(L.SEED, call.seed | 0).int(L.N, call.n).float(L.SCALE, call.scale).int(L.OUT, call.out);
+    this.access.exports.f32_randn(params);
   }
 }
 
