@@ -8,17 +8,14 @@
 //                     4, 5, 16}, rounds 1–3, strided rows; exact ties go to the lower index;
 //                     factorized (halves [2, 3, 1]): Σ id_f · Π earlier 2·halves.
 // i32_counting_sort:  permutation sorted by (key, position), inv its inverse, nb ∈ {1, 2, 7, 64}.
-// f32_rows_gather:    d ∈ {1, 3, 4, 64} with strides; padding between destination rows untouched.
-// f32_rows_norm, f32_lsh_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6);
+// f32_lsh_normalize:  against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6);
 //                     a zero row stays zero; in-place works.
 // f32_lsh_chunk_mask: every entry 0 / −∞ (causal, later key) / penalty (same token), nk tails.
-// f32_rows_mean:      against float64 (relative 1e-6), n = 0 gives zeros.
-// f32_rows_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
+// The row kernels these serve (f32_rows_gather, _norm, _mean, _transpose) are in rows.spec.ts.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
 import { i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask } from '../lsh';
 import { f32_randn } from '../random';
-import { f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose } from '../rows';
 import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
 
 function i32buf(n: i32): Guarded {
@@ -198,35 +195,7 @@ describe('i32_counting_sort', () => {
   });
 });
 
-describe('f32_rows_gather', () => {
-  it('copies the indexed rows, nothing else', () => {
-    const rng = new Rng(43);
-    const ds: StaticArray<i32> = [1, 3, 4, 64];
-    for (let t = 0; t < ds.length; t++) {
-      const d = ds[t];
-      const rows = 20;
-      const src = matrix(rows, d, d + 2);
-      fillMatrix(src.ptr, rows, d, d + 2, rng, -1, 1);
-      const n = 9;
-      const idx = i32buf(n);
-      for (let r = 0; r < n; r++) store<i32>(idx.ptr + (<usize>r << 2), rng.below(rows));
-      const dst = matrix(n, d, d + 1);
-      f32_rows_gather(src.ptr, d + 2, idx.ptr, n, d, dst.ptr, d + 1);
-      let bad = 0;
-      for (let r = 0; r < n; r++) {
-        const j = load<i32>(idx.ptr + (<usize>r << 2));
-        for (let x = 0; x < d; x++) if (load<u32>(at(dst.ptr, d + 1, r, x)) != load<u32>(at(src.ptr, d + 2, j, x))) bad++;
-      }
-      expect(bad).toBe(0);
-      expect(paddingDamage(dst, n, d, d + 1)).toBe(0);
-      src.free();
-      idx.free();
-      dst.free();
-    }
-  });
-});
-
-describe('f32_rows_norm and f32_lsh_normalize', () => {
+describe('f32_lsh_normalize', () => {
   it('match float64; zero rows stay zero; in place works', () => {
     const rng = new Rng(44);
     const ds: StaticArray<i32> = [1, 3, 4, 5, 64];
@@ -237,16 +206,11 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       const X = matrix(n, d, d + 3);
       fillMatrix(X.ptr, n, d, d + 3, rng, -2, 2);
       for (let x = 0; x < d; x++) store<f32>(at(X.ptr, d + 3, 2, x), 0); // a zero row
-      const norms = new Guarded(<usize>n << 2);
-      f32_rows_norm(X.ptr, d + 3, n, d, norms.ptr);
       const Y = matrix(n, d, d);
       f32_lsh_normalize(X.ptr, d + 3, n, d, Y.ptr, d);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 3, i, x)) ** 2;
-        const nrm = Math.sqrt(ss);
-        const got = <f64>load<f32>(norms.ptr + (<usize>i << 2));
-        worst = max(worst, Math.abs(got - nrm) / max(nrm, 1e-30));
         const inv = 1 / Math.sqrt(ss / <f64>d + 1e-6);
         for (let x = 0; x < d; x++) {
           const want = <f64>load<f32>(at(X.ptr, d + 3, i, x)) * inv;
@@ -254,19 +218,17 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
           worst = max(worst, Math.abs(y - want) / max(Math.abs(want), 1e-3));
         }
       }
-      expect(load<f32>(norms.ptr + 8)).toBe(0);
       for (let x = 0; x < d; x++) expect(load<f32>(at(Y.ptr, d, 2, x))).toBe(0);
       // In place gives the same bits.
       f32_lsh_normalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
       let diff = 0;
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) if (load<u32>(at(X.ptr, d + 3, i, x)) != load<u32>(at(Y.ptr, d, i, x))) diff++;
       expect(diff).toBe(0);
-      expect(paddingDamage(Y, n, d, d) + norms.guardDamage()).toBe(0);
+      expect(paddingDamage(Y, n, d, d)).toBe(0);
       X.free();
       Y.free();
-      norms.free();
     }
-    report(keep('row norms / length_normalize: worst relative error ' + worst.toString()));
+    report(keep('length_normalize: worst relative error ' + worst.toString()));
     expect(worst).toBeLessThan(1e-6);
   });
 });
@@ -300,52 +262,6 @@ describe('f32_lsh_chunk_mask', () => {
       }
       qpos.free();
       kpos.free();
-    }
-  });
-});
-
-describe('f32_rows_mean and f32_rows_transpose', () => {
-  it('mean matches float64; n = 0 gives zeros', () => {
-    const rng = new Rng(46);
-    const ds: StaticArray<i32> = [1, 2, 3, 64, 65];
-    for (let t = 0; t < ds.length; t++) {
-      const d = ds[t];
-      const n = 33;
-      const X = matrix(n, d, d + 1);
-      fillMatrix(X.ptr, n, d, d + 1, rng, -2, 2);
-      const m = new Guarded(<usize>d << 2);
-      f32_rows_mean(X.ptr, d + 1, n, d, m.ptr);
-      for (let x = 0; x < d; x++) {
-        let s: f64 = 0;
-        for (let r = 0; r < n; r++) s += <f64>load<f32>(at(X.ptr, d + 1, r, x));
-        const want = s / n;
-        expect(Math.abs(<f64>load<f32>(m.ptr + (<usize>x << 2)) - want)).toBeLessThan(1e-6 * max(Math.abs(want), 1e-3));
-      }
-      f32_rows_mean(X.ptr, d + 1, 0, d, m.ptr);
-      for (let x = 0; x < d; x++) expect(load<f32>(m.ptr + (<usize>x << 2))).toBe(0);
-      expect(m.guardDamage()).toBe(0);
-      X.free();
-      m.free();
-    }
-  });
-  it('transpose is exact with strides', () => {
-    const rng = new Rng(47);
-    const sizes: StaticArray<i32> = [1, 5, 16, 17, 40];
-    for (let a = 0; a < sizes.length; a++) {
-      for (let b = 0; b < sizes.length; b++) {
-        const rows = sizes[a];
-        const cols = sizes[b];
-        const X = matrix(rows, cols, cols + 2);
-        fillMatrix(X.ptr, rows, cols, cols + 2, rng, -1, 1);
-        const Y = matrix(cols, rows, rows + 1);
-        f32_rows_transpose(X.ptr, cols + 2, rows, cols, Y.ptr, rows + 1);
-        let bad = 0;
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (load<u32>(at(Y.ptr, rows + 1, c, r)) != load<u32>(at(X.ptr, cols + 2, r, c))) bad++;
-        expect(bad).toBe(0);
-        expect(paddingDamage(Y, cols, rows, rows + 1)).toBe(0);
-        X.free();
-        Y.free();
-      }
     }
   });
 });

@@ -52,7 +52,7 @@ export interface KernelAccess {
 export class Kernels {
   readonly arena: Arena;
   readonly isa: Isa;
-  /** Bytes of the shared parameter block: the larger of the GEMM and attention blocks (the pool's blocks have this size too). */
+  /** Bytes of the shared parameter block: the largest of the GEMM, attention and row blocks (the pool's blocks have this size too). */
   readonly paramsBytes: number;
   private readonly access: KernelAccess;
   /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */
@@ -70,7 +70,7 @@ export class Kernels {
   constructor(exports: KernelExports, maxMemoryBytes: number, guardAllocations = false) {
     this.isa = exports.isa() === 2 ? 'relaxed' : 'simd128';
     this.arena = new Arena(exports.memory, exports.heap_base(), maxMemoryBytes, guardAllocations);
-    this.paramsBytes = Math.max(exportedConstant(exports, 'GEMM_PARAMS_BYTES'), exportedConstant(exports, 'ATTN_PARAMS_BYTES'));
+    this.paramsBytes = Math.max(exportedConstant(exports, 'GEMM_PARAMS_BYTES'), exportedConstant(exports, 'ATTN_PARAMS_BYTES'), exportedConstant(exports, 'ROWS_PARAMS_BYTES'));
     const params = this.arena.alloc(this.paramsBytes);
     this.workspaces = new Workspaces(this.arena, () => this.pool);
     this.access = {
