@@ -33,6 +33,8 @@ export {
   LSH_SELF_PENALTY, LSH_PARAMS_BYTES, i32_lsh_buckets, i32_counting_sort, f32_lsh_normalize, f32_lsh_chunk_mask,
 } from './lsh';
 export {
+  ROWS_SRC, ROWS_SRC_STRIDE, ROWS_DST, ROWS_DST_STRIDE, ROWS_N, ROWS_D, ROWS_IDX, ROWS_OUT, ROWS_W, ROWS_W_STRIDE,
+  ROWS_C, ROWS_BIAS, ROWS_SCALE, ROWS_PARAMS_BYTES,
   f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose, f32_rows_l2_normalize, f32_rows_axpy,
   f32_rows_scatter_add, f32_rows_bias_scale,
 } from './rows';

@@ -2,8 +2,8 @@
 // variants share (LSH, Linformer, hierarchical, Transformer-XL memory, routing).
 //
 // What:    f32_rows_gather        dst[r] = src[idx[r]] (rows of d floats)
-//          f32_rows_norm          out[i] = ‖x_i‖₂
-//          f32_rows_mean          dst = mean of n rows (f64 accumulation)
+//          f32_rows_norm          out[i] = ‖src_i‖₂
+//          f32_rows_mean          out (d) = mean of n rows (f64 accumulation)
 //          f32_rows_transpose     dst (cols, rows) = srcᵀ, in 16×16 blocks
 //          f32_rows_l2_normalize  dst_i = x_i / max(‖x_i‖₂, 1e-12)   (PyTorch F.normalize; routing)
 //          f32_rows_axpy          dst_r += a_r·src_{s_r},  s_r = idx ? idx[r] : r,
@@ -11,21 +11,72 @@
 //                                 (hierarchical level combination, mixture of routed paths)
 //          f32_rows_scatter_add   dst_{idx[r]} += src_r              (routing scatter-mean)
 //          f32_rows_bias_scale    dst_r = scale·(src_r + bias)        (Transformer-XL q + u, scale·(q + v))
+// Params:  every kernel takes one argument, the address of a RowsParams block (below; the host
+//          writes it through the exported ROWS_* offsets, src/kernels/rows.ts) and reads the
+//          fields it uses into locals once, before its loops. Fields a kernel does not use are
+//          ignored.
 // Shapes:  row-major (rows, d) blocks with row strides in elements; idx: i32; bias: (d).
 //          src and dst of f32_rows_axpy / f32_rows_scatter_add / f32_rows_gather must not overlap;
 //          f32_rows_l2_normalize and f32_rows_bias_scale may run in place (dst = src, same stride).
-// Tiling:  4 lanes per step along d, scalar tails; no over-read past a row's d floats;
-//          f32_rows_gather copies with memory.copy.
-// Error:   one rounding per multiply-add (f32); f32_rows_norm: f32 sum of squares (relative error
-//          ≤ d·2⁻²⁴); f32_rows_l2_normalize: the sum of squares in f64 and one rounding of ‖x‖ to
-//          f32, so a one-element row normalizes to exactly ±1 (d·2⁻⁵³ relative otherwise);
-//          f32_rows_mean accumulates in f64 (≤ 1 ulp of f32). Tested against float64 in
-//          __tests__/rows.spec.ts and __tests__/lsh.spec.ts.
+// Tiling:  4 lanes per step along d, scalar tails (f32_rows_mean: 2 columns per step in f64
+//          lanes); no over-read past a row's d floats; f32_rows_gather copies with memory.copy,
+//          f32_rows_transpose element by element in 16×16 blocks.
+// Error:   f32_rows_axpy: a_r = c·w rounded to f32, then one multiply and one add per element
+//          (the relaxed build's vector steps may fuse them: one rounding); f32_rows_scatter_add: one
+//          f32 add per source row; f32_rows_bias_scale: one add, one multiply; f32_rows_norm: f32
+//          sum of squares (relative error ≤ d·2⁻²⁴); f32_rows_l2_normalize: the sum of squares in
+//          f64 and one rounding of ‖x‖ to f32, so a one-element row normalizes to exactly ±1
+//          (d·2⁻⁵³ relative otherwise);
+//          f32_rows_mean accumulates in f64 (≤ 1 ulp of f32); gather and transpose copy exactly.
+//          Tested against float64 in __tests__/rows.spec.ts through __tests__/rows-tester.ts.
 // Reference: A. Roy et al., "Efficient Content-Based Sparse Attention with Routing Transformers"
 //          (TACL 2021) §4 (normalized queries/keys, scatter-mean); Z. Dai et al., "Transformer-XL"
 //          (ACL 2019) §3.3 (u, v biases).
 
 import { hsum, madd, zero4 } from './simd';
+
+/** The row kernels' parameter block, written by the host; field order is the layout (offsets below). */
+@final @unmanaged export class RowsParams {
+  /** (n, d) input rows (gather: (·, d), indexed by idx), row stride srcStride elements */
+  src: usize;
+  srcStride: i32;
+  /** (n, d) output rows (transpose: (d, n); scatter_add: (·, d), indexed by idx), row stride dstStride */
+  dst: usize;
+  dstStride: i32;
+  /** rows (transpose: rows of src) */
+  n: i32;
+  /** floats per row (transpose: columns of src) */
+  d: i32;
+  /** (n) i32 row indices: gather's and axpy's source rows, scatter_add's destination rows; axpy: 0 = identity */
+  idx: usize;
+  /** norm: (n) f32 norms; mean: (d) f32 mean */
+  out: usize;
+  /** axpy: (n) f32 row weights with stride wStride, 0 = none */
+  w: usize;
+  wStride: i32;
+  /** axpy: the factor c of every row */
+  c: f32;
+  /** bias_scale: (d) f32 bias */
+  bias: usize;
+  /** bias_scale: the factor */
+  scale: f32;
+}
+
+// Offsets of the fields (src/kernels/rows.ts reads these from the exports).
+export const ROWS_SRC: i32 = offsetof<RowsParams>('src'); //               0
+export const ROWS_SRC_STRIDE: i32 = offsetof<RowsParams>('srcStride'); //  4
+export const ROWS_DST: i32 = offsetof<RowsParams>('dst'); //               8
+export const ROWS_DST_STRIDE: i32 = offsetof<RowsParams>('dstStride'); //  12
+export const ROWS_N: i32 = offsetof<RowsParams>('n'); //                   16
+export const ROWS_D: i32 = offsetof<RowsParams>('d'); //                   20
+export const ROWS_IDX: i32 = offsetof<RowsParams>('idx'); //               24
+export const ROWS_OUT: i32 = offsetof<RowsParams>('out'); //               28
+export const ROWS_W: i32 = offsetof<RowsParams>('w'); //                   32
+export const ROWS_W_STRIDE: i32 = offsetof<RowsParams>('wStride'); //      36
+export const ROWS_C: i32 = offsetof<RowsParams>('c'); //                   40
+export const ROWS_BIAS: i32 = offsetof<RowsParams>('bias'); //             44
+export const ROWS_SCALE: i32 = offsetof<RowsParams>('scale'); //           48
+export const ROWS_PARAMS_BYTES: i32 = offsetof<RowsParams>(); //           52
 
 /** Σ x² over d floats (vector part plus scalar tail). */
 // @ts-ignore: decorator
@@ -47,9 +98,18 @@ import { hsum, madd, zero4 } from './simd';
 
 /**
  * dst[r, 0..d) = src[idx[r], 0..d) for r < n.
- * src: usize // (·, d), row stride srcStride;  idx: usize // (n) i32;  dst: usize // (n, d), row stride dstStride
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d, idx
+ * src: (·, d), row stride srcStride;  idx: (n) i32;  dst: (n, d), row stride dstStride
  */
-export function f32_rows_gather(src: usize, srcStride: i32, idx: usize, n: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f32_rows_gather(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const n = p.n;
+  const d = p.d;
+  const idx = p.idx;
   const bytes = <usize>d << 2;
   if (d == 1) {
     for (let r = 0; r < n; r++) {
@@ -66,19 +126,33 @@ export function f32_rows_gather(src: usize, srcStride: i32, idx: usize, n: i32, 
 
 /**
  * out[i] = ‖x_i‖₂ for n rows of d floats.
- * x: usize // (n, d), row stride stride;  out: usize // (n)
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, n, d, out
+ * src: (n, d), row stride srcStride;  out: (n) f32
  */
-export function f32_rows_norm(x: usize, stride: i32, n: i32, d: i32, out: usize): void {
+export function f32_rows_norm(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const x = p.src;
+  const stride = p.srcStride;
+  const n = p.n;
+  const d = p.d;
+  const out = p.out;
   for (let i = 0; i < n; i++) {
     store<f32>(out + (<usize>i << 2), Mathf.sqrt(sumSquares(x + ((<usize>i * <usize>stride) << 2), d)));
   }
 }
 
 /**
- * dst[x] = (1/n)·Σ_r src[r, x] for x < d, accumulated in f64; n = 0 gives zeros.
- * src: usize // (n, d), row stride stride;  dst: usize // (d)
+ * out[x] = (1/n)·Σ_r src[r, x] for x < d, accumulated in f64; n = 0 gives zeros.
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, n, d, out
+ * src: (n, d), row stride srcStride;  out: (d) f32
  */
-export function f32_rows_mean(src: usize, stride: i32, n: i32, d: i32, dst: usize): void {
+export function f32_rows_mean(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const stride = p.srcStride;
+  const n = p.n;
+  const d = p.d;
+  const dst = p.out;
   const inv: f64 = n > 0 ? 1.0 / <f64>n : 0.0;
   const d2 = d & ~1;
   let x = 0;
@@ -104,10 +178,18 @@ export function f32_rows_mean(src: usize, stride: i32, n: i32, d: i32, dst: usiz
 }
 
 /**
- * dst = srcᵀ: dst[c, r] = src[r, c], in 16×16 blocks.
- * src: usize // (rows, cols), row stride srcStride;  dst: usize // (cols, rows), row stride dstStride
+ * dst = srcᵀ: dst[c, r] = src[r, c], in 16×16 blocks; rows = n, cols = d.
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d
+ * src: (rows, cols), row stride srcStride;  dst: (cols, rows), row stride dstStride
  */
-export function f32_rows_transpose(src: usize, srcStride: i32, rows: i32, cols: i32, dst: usize, dstStride: i32): void {
+export function f32_rows_transpose(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const rows = p.n;
+  const cols = p.d;
   const B = 16;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = min(r0 + B, rows);
@@ -149,9 +231,17 @@ export function f32_rows_transpose(src: usize, srcStride: i32, rows: i32, cols: 
 
 /**
  * dst_i = x_i / max(‖x_i‖₂, 1e-12) for n rows of d floats (a zero row stays zero).
- * src: usize // (n, d), row stride srcStride;  dst: usize // (n, d), row stride dstStride (may equal src)
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d
+ * src: (n, d), row stride srcStride;  dst: (n, d), row stride dstStride (may equal src)
  */
-export function f32_rows_l2_normalize(src: usize, srcStride: i32, n: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f32_rows_l2_normalize(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const n = p.n;
+  const d = p.d;
   const d4 = d & ~3;
   for (let i = 0; i < n; i++) {
     const s = src + ((<usize>i * <usize>srcStride) << 2);
@@ -184,12 +274,22 @@ export function f32_rows_l2_normalize(src: usize, srcStride: i32, n: i32, d: i32
 /**
  * dst_r += a_r·src_{s_r} for r < n, s_r = idx ? idx[r] : r, a_r = c·(w ? w[r·wStride] : 1);
  * rows with a_r = 0 are skipped (non-finite values there cannot leak).
- * dst: usize // (n, d), row stride dstStride;  src: usize // (·, d), row stride srcStride
- * idx: usize // (n) i32 source rows, 0 = identity;  w: usize // (n) f32 with stride wStride, 0 = none
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d, idx, w, wStride, c
+ * dst: (n, d), row stride dstStride;  src: (·, d), row stride srcStride
+ * idx: (n) i32 source rows, 0 = identity;  w: (n) f32 with stride wStride, 0 = none
  */
-export function f32_rows_axpy(
-  dst: usize, dstStride: i32, src: usize, srcStride: i32, idx: usize, w: usize, wStride: i32, c: f32, n: i32, d: i32,
-): void {
+export function f32_rows_axpy(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const n = p.n;
+  const d = p.d;
+  const idx = p.idx;
+  const w = p.w;
+  const wStride = p.wStride;
+  const c = p.c;
   for (let r = 0; r < n; r++) {
     const a = w ? c * load<f32>(w + ((<usize>r * <usize>wStride) << 2)) : c;
     if (a == 0) continue;
@@ -200,9 +300,18 @@ export function f32_rows_axpy(
 
 /**
  * dst_{idx[r]} += src_r for r < n (rows may repeat in idx).
- * dst: usize // (·, d), row stride dstStride;  src: usize // (n, d), row stride srcStride;  idx: usize // (n) i32
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d, idx
+ * dst: (·, d), row stride dstStride;  src: (n, d), row stride srcStride;  idx: (n) i32
  */
-export function f32_rows_scatter_add(dst: usize, dstStride: i32, src: usize, srcStride: i32, idx: usize, n: i32, d: i32): void {
+export function f32_rows_scatter_add(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const n = p.n;
+  const d = p.d;
+  const idx = p.idx;
   const d4 = d & ~3;
   for (let r = 0; r < n; r++) {
     const o = dst + ((<usize>load<i32>(idx + (<usize>r << 2)) * <usize>dstStride) << 2);
@@ -221,9 +330,19 @@ export function f32_rows_scatter_add(dst: usize, dstStride: i32, src: usize, src
 
 /**
  * dst_r = scale·(src_r + bias) for n rows of d floats.
- * src: usize // (n, d), row stride srcStride;  bias: usize // (d);  dst: usize // (n, d), row stride dstStride (may equal src)
+ * params: usize // ROWS_PARAMS_BYTES bytes; reads src, srcStride, dst, dstStride, n, d, bias, scale
+ * src: (n, d), row stride srcStride;  bias: (d) f32;  dst: (n, d), row stride dstStride (may equal src)
  */
-export function f32_rows_bias_scale(src: usize, srcStride: i32, n: i32, d: i32, bias: usize, scale: f32, dst: usize, dstStride: i32): void {
+export function f32_rows_bias_scale(params: usize): void {
+  const p = changetype<RowsParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const n = p.n;
+  const d = p.d;
+  const bias = p.bias;
+  const scale = p.scale;
   const d4 = d & ~3;
   const sv = f32x4.splat(scale);
   for (let r = 0; r < n; r++) {

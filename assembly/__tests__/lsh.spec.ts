@@ -1,6 +1,6 @@
 // lsh.spec.ts — the kernels of assembly/lsh.ts and assembly/random.ts through LshTester and
-// RandnTester (lsh-tester.ts: parameter blocks, guarded buffers, float64 references, checks), and
-// the rows.ts kernels LSH attention uses; SIMD128 build.
+// RandnTester (lsh-tester.ts: parameter blocks, guarded buffers, float64 references, checks);
+// SIMD128 build.
 //
 // f32_randn:          pinned first values for seed 7 (the TypeScript tests pin derived streams
 //                     through rt.linformerProjections and rt.lshRotations); against the float64
@@ -18,17 +18,13 @@
 //                     row stays zero; in place gives the same bits.
 // f32_lsh_chunk_mask: every entry 0 / −∞ (causal, later key) / penalty (same token), nk ∈ {1, …, 9,
 //                     15, 16, 17, 33, 128}, causal or not, penalty −1e5 or 0.
-// f32_rows_gather:    d ∈ {1, 3, 4, 64} with strides; padding between destination rows untouched.
-// f32_rows_norm:      against float64 for d ∈ {1, 3, 4, 5, 64} (relative 1e-6), beside f32_lsh_normalize.
-// f32_rows_mean:      against float64 (relative 1e-6), n = 0 gives zeros.
-// f32_rows_transpose:      exact for rows, cols ∈ {1, 5, 16, 17, 40} with strides.
+// The row kernels these serve (f32_rows_gather, _norm, _mean, _transpose) are in rows.spec.ts.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
 import { ATTN_PARAMS_BYTES } from '../attention-params';
 import { LSH_PARAMS_BYTES } from '../lsh';
 import { RANDOM_PARAMS_BYTES } from '../random';
 import { SOFTMAX_PARAMS_BYTES } from '../softmax';
-import { f32_rows_gather, f32_rows_norm, f32_rows_mean, f32_rows_transpose } from '../rows';
 import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
 import { LshTester, RandnTester, lshNormalize, randn } from './lsh-tester';
 import { Tally } from './tester';
@@ -163,35 +159,7 @@ describe('f32_lsh_normalize', () => {
   });
 });
 
-describe('f32_rows_gather', () => {
-  it('copies the indexed rows, nothing else', () => {
-    const rng = new Rng(43);
-    const ds: StaticArray<i32> = [1, 3, 4, 64];
-    for (let t = 0; t < ds.length; t++) {
-      const d = ds[t];
-      const rows = 20;
-      const src = matrix(rows, d, d + 2);
-      fillMatrix(src.ptr, rows, d, d + 2, rng, -1, 1);
-      const n = 9;
-      const idx = i32buf(n);
-      for (let r = 0; r < n; r++) store<i32>(idx.ptr + (<usize>r << 2), rng.below(rows));
-      const dst = matrix(n, d, d + 1);
-      f32_rows_gather(src.ptr, d + 2, idx.ptr, n, d, dst.ptr, d + 1);
-      let bad = 0;
-      for (let r = 0; r < n; r++) {
-        const j = load<i32>(idx.ptr + (<usize>r << 2));
-        for (let x = 0; x < d; x++) if (load<u32>(at(dst.ptr, d + 1, r, x)) != load<u32>(at(src.ptr, d + 2, j, x))) bad++;
-      }
-      expect(bad).toBe(0);
-      expect(paddingDamage(dst, n, d, d + 1)).toBe(0);
-      src.free();
-      idx.free();
-      dst.free();
-    }
-  });
-});
-
-describe('f32_rows_norm and f32_lsh_normalize', () => {
+describe('f32_lsh_normalize (zero rows, in place)', () => {
   it('match float64; zero rows stay zero; in place works', () => {
     const rng = new Rng(44);
     const ds: StaticArray<i32> = [1, 3, 4, 5, 64];
@@ -202,16 +170,11 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
       const X = matrix(n, d, d + 3);
       fillMatrix(X.ptr, n, d, d + 3, rng, -2, 2);
       for (let x = 0; x < d; x++) store<f32>(at(X.ptr, d + 3, 2, x), 0); // a zero row
-      const norms = new Guarded(<usize>n << 2);
-      f32_rows_norm(X.ptr, d + 3, n, d, norms.ptr);
       const Y = matrix(n, d, d);
       lshNormalize(X.ptr, d + 3, n, d, Y.ptr, d);
       for (let i = 0; i < n; i++) {
         let ss: f64 = 0;
         for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 3, i, x)) ** 2;
-        const nrm = Math.sqrt(ss);
-        const got = <f64>load<f32>(norms.ptr + (<usize>i << 2));
-        worst = max(worst, Math.abs(got - nrm) / max(nrm, 1e-30));
         const inv = 1 / Math.sqrt(ss / <f64>d + 1e-6);
         for (let x = 0; x < d; x++) {
           const want = <f64>load<f32>(at(X.ptr, d + 3, i, x)) * inv;
@@ -219,19 +182,17 @@ describe('f32_rows_norm and f32_lsh_normalize', () => {
           worst = max(worst, Math.abs(y - want) / max(Math.abs(want), 1e-3));
         }
       }
-      expect(load<f32>(norms.ptr + 8)).toBe(0);
       for (let x = 0; x < d; x++) expect(load<f32>(at(Y.ptr, d, 2, x))).toBe(0);
       // In place gives the same bits.
       lshNormalize(X.ptr, d + 3, n, d, X.ptr, d + 3);
       let diff = 0;
       for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) if (load<u32>(at(X.ptr, d + 3, i, x)) != load<u32>(at(Y.ptr, d, i, x))) diff++;
       expect(diff).toBe(0);
-      expect(paddingDamage(Y, n, d, d) + norms.guardDamage()).toBe(0);
+      expect(paddingDamage(Y, n, d, d)).toBe(0);
       X.free();
       Y.free();
-      norms.free();
     }
-    report(keep('row norms / length_normalize: worst relative error ' + worst.toString()));
+    report(keep('length_normalize: worst relative error ' + worst.toString()));
     expect(worst).toBeLessThan(1e-6);
   });
 });
@@ -248,51 +209,5 @@ describe('f32_lsh_chunk_mask', () => {
       }
     }
     tally.finish();
-  });
-});
-
-describe('f32_rows_mean and f32_rows_transpose', () => {
-  it('mean matches float64; n = 0 gives zeros', () => {
-    const rng = new Rng(46);
-    const ds: StaticArray<i32> = [1, 2, 3, 64, 65];
-    for (let t = 0; t < ds.length; t++) {
-      const d = ds[t];
-      const n = 33;
-      const X = matrix(n, d, d + 1);
-      fillMatrix(X.ptr, n, d, d + 1, rng, -2, 2);
-      const m = new Guarded(<usize>d << 2);
-      f32_rows_mean(X.ptr, d + 1, n, d, m.ptr);
-      for (let x = 0; x < d; x++) {
-        let s: f64 = 0;
-        for (let r = 0; r < n; r++) s += <f64>load<f32>(at(X.ptr, d + 1, r, x));
-        const want = s / n;
-        expect(Math.abs(<f64>load<f32>(m.ptr + (<usize>x << 2)) - want)).toBeLessThan(1e-6 * max(Math.abs(want), 1e-3));
-      }
-      f32_rows_mean(X.ptr, d + 1, 0, d, m.ptr);
-      for (let x = 0; x < d; x++) expect(load<f32>(m.ptr + (<usize>x << 2))).toBe(0);
-      expect(m.guardDamage()).toBe(0);
-      X.free();
-      m.free();
-    }
-  });
-  it('transpose is exact with strides', () => {
-    const rng = new Rng(47);
-    const sizes: StaticArray<i32> = [1, 5, 16, 17, 40];
-    for (let a = 0; a < sizes.length; a++) {
-      for (let b = 0; b < sizes.length; b++) {
-        const rows = sizes[a];
-        const cols = sizes[b];
-        const X = matrix(rows, cols, cols + 2);
-        fillMatrix(X.ptr, rows, cols, cols + 2, rng, -1, 1);
-        const Y = matrix(cols, rows, rows + 1);
-        f32_rows_transpose(X.ptr, cols + 2, rows, cols, Y.ptr, rows + 1);
-        let bad = 0;
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (load<u32>(at(Y.ptr, rows + 1, c, r)) != load<u32>(at(X.ptr, cols + 2, r, c))) bad++;
-        expect(bad).toBe(0);
-        expect(paddingDamage(Y, cols, rows, rows + 1)).toBe(0);
-        X.free();
-        Y.free();
-      }
-    }
   });
 });

@@ -1,167 +1,119 @@
-// rows.spec.ts — the row kernels of assembly/rows.ts (f32_rows_gather, _norm, _mean and _transpose
-// are specified in lsh.spec.ts with the LSH kernels they serve), SIMD128 build.
+// rows.spec.ts — the row kernels of assembly/rows.ts through their RowsParams block, SIMD128 build,
+// on RowsTester (rows-tester.ts: guarded strided buffers, a poisoned parameter block, the float64
+// reference, the tolerances and every check).
 //
-// f32_rows_l2_normalize: against float64 for d ∈ {1, 3, 4, 5, 64} with strides (relative 2e-7);
-//                        a one-element row becomes exactly ±1; a zero row stays zero; in place works.
-// f32_rows_axpy:         gathered (idx) and identity rows, per-row weights with a stride, constant
-//                        c; d ∈ {1, 3, 4, 7, 64}; against float64 (absolute 1e-5 on O(1) values);
-//                        a zero weight skips its row (NaN in that source row does not leak).
-// f32_rows_scatter_add:  repeated destination rows accumulate; untouched rows and padding intact.
-// f32_rows_bias_scale:   against float64 (relative 1e-6); in place works.
-// Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
+// Sweep:   every kernel at every n ∈ {1, 3, 8} × d ∈ {1…9, 15, 16, 17, 33} (each SIMD tail d % 4,
+//          one and several vectors), row paddings cycling through 0–5 elements (source and
+//          destination differently).
+// Besides: gather from 20 rows at d = 64; norm and l2_normalize with a zero row (exactly 0);
+//          l2_normalize and bias_scale in place; one-element rows normalize to exactly ±1; mean
+//          over 33 and 65 rows, n = 0 gives zeros; transpose across its 16×16 blocks (rows, cols ∈
+//          {1, 5, 16, 17, 40}); axpy gathered or identity, weighted or not, c = 0.5, 0.7 and 0
+//          (every row skipped), a zero weight skipping its row (a NaN there does not leak);
+//          scatter_add into one row and with repeats; n = 0 touches nothing.
 
-import { f32_rows_l2_normalize, f32_rows_axpy, f32_rows_bias_scale, f32_rows_scatter_add } from '../rows';
-import { Guarded, Rng, at, fillMatrix, matrix, paddingDamage } from './helpers';
+import { RowsTester } from './rows-tester';
+import { Rng } from './helpers';
+import { Tally } from './tester';
 
-const DS: StaticArray<i32> = [1, 3, 4, 5, 7, 64];
+const SIZES: StaticArray<i32> = [1, 5, 16, 17, 40];
 
-function i32buf(n: i32): Guarded {
-  return new Guarded(<usize>max(n, 1) << 2);
-}
+describe('f32_rows_gather', () => {
+  it('copies the indexed rows bit for bit, nothing else', () => {
+    const tally = new Tally('gather');
+    const rng = new Rng(41);
+    RowsTester.gather().sweep(tally, rng);
+    RowsTester.gather().n(9).d(64).rows(20).pads(2, 1).test(tally, rng);
+    RowsTester.gather().n(0).d(5).test(tally, rng);
+    tally.finish();
+  });
+});
+
+describe('f32_rows_norm', () => {
+  it('matches float64; a zero row is exactly 0', () => {
+    const tally = new Tally('norm');
+    const rng = new Rng(42);
+    RowsTester.norm().sweep(tally, rng);
+    RowsTester.norm().zeroRow(true).sweep(tally, rng);
+    RowsTester.norm().n(7).d(64).zeroRow(true).pads(3, 0).test(tally, rng);
+    RowsTester.norm().n(0).d(5).test(tally, rng);
+    tally.finish();
+  });
+});
+
+describe('f32_rows_mean', () => {
+  it('matches float64 (f64 accumulation); n = 0 gives zeros', () => {
+    const tally = new Tally('mean');
+    const rng = new Rng(43);
+    RowsTester.mean().sweep(tally, rng);
+    RowsTester.mean().n(33).d(1).pads(1, 0).test(tally, rng);
+    RowsTester.mean().n(33).d(64).pads(1, 0).test(tally, rng);
+    RowsTester.mean().n(65).d(65).pads(3, 0).test(tally, rng);
+    RowsTester.mean().n(0).d(7).test(tally, rng);
+    tally.finish();
+  });
+});
+
+describe('f32_rows_transpose', () => {
+  it('is exact, within and across 16×16 blocks', () => {
+    const tally = new Tally('transpose');
+    const rng = new Rng(44);
+    RowsTester.transpose().sweep(tally, rng);
+    for (let a = 0; a < SIZES.length; a++) {
+      for (let b = 0; b < SIZES.length; b++) RowsTester.transpose().n(SIZES[a]).d(SIZES[b]).pads(2, 1).test(tally, rng);
+    }
+    tally.finish();
+  });
+});
 
 describe('f32_rows_l2_normalize', () => {
   it('matches float64; ±1 for one element; zero rows stay zero; in place', () => {
-    const rng = new Rng(61);
-    let worst: f64 = 0;
-    for (let t = 0; t < DS.length; t++) {
-      const d = DS[t];
-      const n = 6;
-      const X = matrix(n, d, d + 2);
-      fillMatrix(X.ptr, n, d, d + 2, rng, -3, 3);
-      for (let x = 0; x < d; x++) store<f32>(at(X.ptr, d + 2, 1, x), 0);
-      const Y = matrix(n, d, d + 1);
-      f32_rows_l2_normalize(X.ptr, d + 2, n, d, Y.ptr, d + 1);
-      for (let i = 0; i < n; i++) {
-        let ss: f64 = 0;
-        for (let x = 0; x < d; x++) ss += <f64>load<f32>(at(X.ptr, d + 2, i, x)) ** 2;
-        const nrm = max(Math.sqrt(ss), 1e-12);
-        for (let x = 0; x < d; x++) {
-          const want = <f64>load<f32>(at(X.ptr, d + 2, i, x)) / nrm;
-          const got = <f64>load<f32>(at(Y.ptr, d + 1, i, x));
-          if (i == 1) expect(got).toBe(0);
-          else worst = max(worst, Math.abs(got - want) / max(Math.abs(want), 1e-3));
-          if (d == 1 && i != 1) expect(Math.abs(got)).toBe(1);
-        }
-      }
-      expect(paddingDamage(Y, n, d, d + 1)).toBe(0);
-      // in place
-      f32_rows_l2_normalize(X.ptr, d + 2, n, d, X.ptr, d + 2);
-      for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) expect(load<u32>(at(X.ptr, d + 2, i, x))).toBe(load<u32>(at(Y.ptr, d + 1, i, x)));
-      X.free();
-      Y.free();
-    }
-    expect(worst).toBeLessThan(2e-7);
+    const tally = new Tally('l2_normalize');
+    const rng = new Rng(45);
+    RowsTester.l2Normalize().sweep(tally, rng);
+    RowsTester.l2Normalize().zeroRow(true).sweep(tally, rng);
+    RowsTester.l2Normalize().inPlace(true).zeroRow(true).sweep(tally, rng);
+    RowsTester.l2Normalize().n(6).d(64).pads(2, 1).test(tally, rng);
+    tally.finish();
   });
 });
 
 describe('f32_rows_axpy', () => {
-  it('gathers, weights (strided), skips zero weights, matches float64', () => {
-    const rng = new Rng(62);
-    for (let t = 0; t < DS.length; t++) {
-      const d = DS[t];
-      const n = 9;
-      const srcRows = 5;
-      const S = matrix(srcRows, d, d + 3);
-      fillMatrix(S.ptr, srcRows, d, d + 3, rng, -1, 1);
-      const D = matrix(n, d, d + 1);
-      fillMatrix(D.ptr, n, d, d + 1, rng, -1, 1);
-      const before = new Array<f64>(n * d);
-      for (let r = 0; r < n; r++) for (let x = 0; x < d; x++) before[r * d + x] = <f64>load<f32>(at(D.ptr, d + 1, r, x));
-      const idx = i32buf(n);
-      for (let r = 0; r < n; r++) store<i32>(idx.ptr + (<usize>r << 2), rng.below(srcRows));
-      const W = new Guarded(<usize>(n * 3) << 2);
-      for (let r = 0; r < n; r++) store<f32>(W.ptr + (<usize>(r * 3) << 2), r == 4 ? 0 : rng.uniform(-2, 2));
-      // A NaN in a source row that only a zero-weight row reads must not leak.
-      const nanRow = load<i32>(idx.ptr + 16);
-      let shared = false;
-      for (let r = 0; r < n; r++) if (r != 4 && load<i32>(idx.ptr + (<usize>r << 2)) == nanRow) shared = true;
-      if (!shared) store<f32>(at(S.ptr, d + 3, nanRow, 0), NaN);
-      f32_rows_axpy(D.ptr, d + 1, S.ptr, d + 3, idx.ptr, W.ptr, 3, 0.5, n, d);
-      for (let r = 0; r < n; r++) {
-        const s = load<i32>(idx.ptr + (<usize>r << 2));
-        const a = 0.5 * <f64>load<f32>(W.ptr + (<usize>(r * 3) << 2));
-        for (let x = 0; x < d; x++) {
-          const want = before[r * d + x] + (a == 0 ? 0 : a * <f64>load<f32>(at(S.ptr, d + 3, s, x)));
-          expect(Math.abs(<f64>load<f32>(at(D.ptr, d + 1, r, x)) - want)).toBeLessThan(1e-5);
-        }
-      }
-      expect(paddingDamage(D, n, d, d + 1)).toBe(0);
-      // identity rows, no weights: dst_r += c·src_r (exact from zero)
-      const E = matrix(srcRows, d, d);
-      for (let r = 0; r < srcRows; r++) for (let x = 0; x < d; x++) store<f32>(at(E.ptr, d, r, x), 0);
-      f32_rows_axpy(E.ptr, d, S.ptr, d + 3, 0, 0, 0, 1, srcRows, d);
-      for (let r = 0; r < srcRows; r++) {
-        for (let x = 0; x < d; x++) {
-          const s = load<f32>(at(S.ptr, d + 3, r, x));
-          if (!isNaN(s)) expect(load<f32>(at(E.ptr, d, r, x))).toBe(s);
-        }
-      }
-      expect(paddingDamage(E, srcRows, d, d)).toBe(0);
-      S.free();
-      D.free();
-      E.free();
-      idx.free();
-      W.free();
-    }
+  it('gathered or identity rows, weighted or not; zero weights skip their rows', () => {
+    const tally = new Tally('axpy');
+    const rng = new Rng(46);
+    RowsTester.axpy().indexed(true).weighted(true).sweep(tally, rng);
+    RowsTester.axpy().indexed(true).weighted(false).sweep(tally, rng);
+    RowsTester.axpy().indexed(false).weighted(true).sweep(tally, rng);
+    RowsTester.axpy().indexed(false).weighted(false).c(1).sweep(tally, rng);
+    RowsTester.axpy().indexed(true).weighted(true).c(0.7).sweep(tally, rng);
+    RowsTester.axpy().indexed(false).weighted(false).c(0).n(5).d(9).test(tally, rng);
+    RowsTester.axpy().n(9).d(64).rows(5).pads(3, 1).test(tally, rng);
+    RowsTester.axpy().n(0).d(5).test(tally, rng);
+    tally.finish();
   });
 });
 
 describe('f32_rows_scatter_add', () => {
   it('accumulates repeated rows and leaves the others intact', () => {
-    const rng = new Rng(63);
-    for (let t = 0; t < DS.length; t++) {
-      const d = DS[t];
-      const n = 8;
-      const rows = 5;
-      const S = matrix(n, d, d + 2);
-      fillMatrix(S.ptr, n, d, d + 2, rng, -1, 1);
-      const D = matrix(rows, d, d + 1);
-      for (let r = 0; r < rows; r++) for (let x = 0; x < d; x++) store<f32>(at(D.ptr, d + 1, r, x), 0);
-      const idx = i32buf(n);
-      // rows 0 and 2 receive several, row 4 none
-      const targets: StaticArray<i32> = [0, 2, 0, 1, 3, 2, 0, 1];
-      for (let r = 0; r < n; r++) store<i32>(idx.ptr + (<usize>r << 2), targets[r]);
-      f32_rows_scatter_add(D.ptr, d + 1, S.ptr, d + 2, idx.ptr, n, d);
-      for (let g = 0; g < rows; g++) {
-        for (let x = 0; x < d; x++) {
-          let want: f64 = 0;
-          for (let r = 0; r < n; r++) if (targets[r] == g) want += <f64>load<f32>(at(S.ptr, d + 2, r, x));
-          expect(Math.abs(<f64>load<f32>(at(D.ptr, d + 1, g, x)) - want)).toBeLessThan(1e-6);
-        }
-      }
-      expect(paddingDamage(D, rows, d, d + 1)).toBe(0);
-      S.free();
-      D.free();
-      idx.free();
-    }
+    const tally = new Tally('scatter_add');
+    const rng = new Rng(47);
+    RowsTester.scatterAdd().sweep(tally, rng);
+    RowsTester.scatterAdd().rows(1).sweep(tally, rng);
+    RowsTester.scatterAdd().n(8).d(64).rows(5).pads(2, 1).test(tally, rng);
+    RowsTester.scatterAdd().n(0).d(5).test(tally, rng);
+    tally.finish();
   });
 });
 
 describe('f32_rows_bias_scale', () => {
-  it('matches float64; in place works', () => {
-    const rng = new Rng(64);
-    for (let t = 0; t < DS.length; t++) {
-      const d = DS[t];
-      const n = 6;
-      const X = matrix(n, d, d + 3);
-      fillMatrix(X.ptr, n, d, d + 3, rng, -2, 2);
-      const bias = new Guarded(<usize>d << 2);
-      fillMatrix(bias.ptr, 1, d, d, rng, -1, 1);
-      const Y = matrix(n, d, d);
-      f32_rows_bias_scale(X.ptr, d + 3, n, d, bias.ptr, 0.375, Y.ptr, d);
-      for (let r = 0; r < n; r++) {
-        for (let x = 0; x < d; x++) {
-          const want = 0.375 * (<f64>load<f32>(at(X.ptr, d + 3, r, x)) + <f64>load<f32>(bias.ptr + (<usize>x << 2)));
-          expect(Math.abs(<f64>load<f32>(at(Y.ptr, d, r, x)) - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want) + 1e-7);
-        }
-      }
-      expect(paddingDamage(Y, n, d, d)).toBe(0);
-      f32_rows_bias_scale(X.ptr, d + 3, n, d, bias.ptr, 0.375, X.ptr, d + 3);
-      for (let r = 0; r < n; r++) for (let x = 0; x < d; x++) expect(load<u32>(at(X.ptr, d + 3, r, x))).toBe(load<u32>(at(Y.ptr, d, r, x)));
-      expect(paddingDamage(X, n, d, d + 3)).toBe(0);
-      X.free();
-      Y.free();
-      bias.free();
-    }
+  it('matches float64; in place', () => {
+    const tally = new Tally('bias_scale');
+    const rng = new Rng(48);
+    RowsTester.biasScale().sweep(tally, rng);
+    RowsTester.biasScale().inPlace(true).sweep(tally, rng);
+    RowsTester.biasScale().scale(1.3).sweep(tally, rng);
+    RowsTester.biasScale().n(6).d(64).pads(3, 0).test(tally, rng);
+    tally.finish();
   });
 });

@@ -1,6 +1,6 @@
 // tester.ts — the kernel specs' shared tally and tolerance check (not a spec itself: the as-pect
 // entries glob is *.spec.ts). Per-family testers build on it: gemm-tester.ts, attention-tester.ts,
-// softmax-tester.ts, lsh-tester.ts.
+// softmax-tester.ts, lsh-tester.ts, rows-tester.ts.
 //
 // A Tally collects one test's cases: each case is begun (tally.begin()), its elements checked
 // with close() — |got − want| ≤ atol + rtol·mag, mag the magnitude the error scales with (Σ|a·b|

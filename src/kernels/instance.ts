@@ -16,6 +16,9 @@ export const TILE_ROWS = 4;
 /** Tasks per thread a split for the worker pool aims at, to even out a loaded machine's threads. */
 export const CHUNKS_PER_THREAD = 4;
 
+/** The families whose parameter blocks are written into the shared block (each exports <PREFIX>_PARAMS_BYTES). */
+const PARAM_BLOCKS = ['GEMM', 'ATTN', 'ROWS', 'LSH', 'SOFTMAX', 'RANDOM'] as const;
+
 /**
  * A job for the worker pool: `count` parameter blocks of `stride` bytes for the kernel of `kind`
  * (runtime/tasks.ts), each filled by `write(block, i)` with its workspace field (at `wsOffset`)
@@ -36,7 +39,7 @@ export interface PoolJob {
 export interface KernelAccess {
   exports: KernelExports;
   arena: Arena;
-  /** The instance's shared parameter block (params of GEMM_PARAMS_BYTES and ATTN_PARAMS_BYTES at least). */
+  /** The instance's shared parameter block: as large as the largest family's block (GEMM, ATTN, ROWS, LSH, SOFTMAX, RANDOM). */
   params: number;
   /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   scratch(bytes: number): number;
@@ -52,7 +55,7 @@ export interface KernelAccess {
 export class Kernels {
   readonly arena: Arena;
   readonly isa: Isa;
-  /** Bytes of the shared parameter block: the larger of the GEMM and attention blocks (the pool's blocks have this size too). */
+  /** Bytes of the shared parameter block: the largest of the GEMM, attention and row blocks (the pool's blocks have this size too). */
   readonly paramsBytes: number;
   private readonly access: KernelAccess;
   /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */
@@ -70,7 +73,7 @@ export class Kernels {
   constructor(exports: KernelExports, maxMemoryBytes: number, guardAllocations = false) {
     this.isa = exports.isa() === 2 ? 'relaxed' : 'simd128';
     this.arena = new Arena(exports.memory, exports.heap_base(), maxMemoryBytes, guardAllocations);
-    this.paramsBytes = Math.max(exportedConstant(exports, 'GEMM_PARAMS_BYTES'), exportedConstant(exports, 'ATTN_PARAMS_BYTES'));
+    this.paramsBytes = Math.max(...PARAM_BLOCKS.map((prefix) => exportedConstant(exports, `${prefix}_PARAMS_BYTES`)));
     const params = this.arena.alloc(this.paramsBytes);
     this.workspaces = new Workspaces(this.arena, () => this.pool);
     this.access = {

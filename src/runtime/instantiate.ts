@@ -36,19 +36,19 @@ export interface KernelExports {
   f32_randn(params: number): void;
   i32_lsh_buckets(params: number): void;
   i32_counting_sort(params: number): void;
-  f32_rows_gather(src: number, srcStride: number, idx: number, n: number, d: number, dst: number, dstStride: number): void;
-  f32_rows_norm(x: number, stride: number, n: number, d: number, out: number): void;
+  f32_rows_gather(params: number): void;
+  f32_rows_norm(params: number): void;
   f32_lsh_normalize(params: number): void;
   f32_lsh_chunk_mask(params: number): void;
-  f32_rows_mean(src: number, stride: number, n: number, d: number, dst: number): void;
-  f32_rows_transpose(src: number, srcStride: number, rows: number, cols: number, dst: number, dstStride: number): void;
+  f32_rows_mean(params: number): void;
+  f32_rows_transpose(params: number): void;
   f32_softmax_rows(params: number): void;
   f32_exp(x: number, y: number, n: number): void;
   // ── exports for structured variants ──
-  f32_rows_l2_normalize(src: number, srcStride: number, n: number, d: number, dst: number, dstStride: number): void;
-  f32_rows_axpy(dst: number, dstStride: number, src: number, srcStride: number, idx: number, w: number, wStride: number, c: number, n: number, d: number): void;
-  f32_rows_scatter_add(dst: number, dstStride: number, src: number, srcStride: number, idx: number, n: number, d: number): void;
-  f32_rows_bias_scale(src: number, srcStride: number, n: number, d: number, bias: number, scale: number, dst: number, dstStride: number): void;
+  f32_rows_l2_normalize(params: number): void;
+  f32_rows_axpy(params: number): void;
+  f32_rows_scatter_add(params: number): void;
+  f32_rows_bias_scale(params: number): void;
   // ── the worker pool's task loop (tasks.ts) ──
   pool_task_load(dst: number, src: number, bytes: number, wsOffset: number, workspace: number): void;
   [name: string]: unknown;
