@@ -5,6 +5,9 @@
 //          f32_f16_convert: dst[i] = f16(src[i]) rounded to nearest, ties to even, as IEEE 754
 //          (and x86 F16C / ARM FCVT) do: |x| ≥ 65520 → ±∞, results below 2⁻¹⁴ become subnormals
 //          (rounded at 2⁻²⁴), NaN → quiet NaN (0x7e00 | top 9 payload bits | sign).
+// Params:  both take one argument, the address of an F16ConvertParams block (src, dst, n; the
+//          host writes it through the exported F16_CONVERT_* offsets, src/kernels/quantized.ts)
+//          and copy its fields to locals before their loops.
 // Shapes:  src, dst: n elements, pointers in bytes; any alignment (vector loads are unaligned).
 // Tails:   n % 8 elements one at a time through the same vector code (a splat), so every element
 //          goes through one code path.
@@ -16,6 +19,21 @@
 //          subnormals by a float add of 0.5, whose ulp is the f16 subnormal step).
 // Reference: IEEE 754-2019 §5.4.2 (formatOf conversions); F. Giesen, "half.cpp" (2016);
 //          XNNPACK f16-f32-vcvt / f32-f16-vcvt wasmsimd.
+
+/** The conversions' parameter block, written by the host; field order is the layout (offsets below). */
+@final @unmanaged export class F16ConvertParams {
+  /** (n) source elements (f16 bit patterns or f32) */
+  src: usize;
+  /** (n) destination elements (f32 or f16 bit patterns) */
+  dst: usize;
+  n: i32;
+}
+
+// Offsets of the fields (src/kernels/quantized.ts reads these from the exports).
+export const F16_CONVERT_SRC: i32 = offsetof<F16ConvertParams>('src'); //        0
+export const F16_CONVERT_DST: i32 = offsetof<F16ConvertParams>('dst'); //        4
+export const F16_CONVERT_N: i32 = offsetof<F16ConvertParams>('n'); //            8
+export const F16_CONVERT_PARAMS_BYTES: i32 = offsetof<F16ConvertParams>(); //    12
 
 // Constant table, one i32x4 splat per 16 bytes (V8 on Node 20 materializes v128.const poorly).
 const H_SIGN_EM: i32 = 0;
@@ -130,9 +148,14 @@ const CONSTANTS: usize = memory.data<i32>([
 
 /**
  * dst[i] = f32(src[i]) for i < n.
- * src: usize // (n) f16 bit patterns   dst: usize // (n) f32
+ * params: usize // F16_CONVERT_PARAMS_BYTES bytes (F16ConvertParams); reads src, dst, n
+ * src: (n) f16 bit patterns   dst: (n) f32
  */
-export function f16_f32_convert(src: usize, dst: usize, n: i32): void {
+export function f16_f32_convert(params: usize): void {
+  const p = changetype<F16ConvertParams>(params);
+  const src = p.src;
+  const dst = p.dst;
+  const n = p.n;
   const n8 = n & ~7;
   let i = 0;
   for (; i < n8; i += 8) {
@@ -148,9 +171,14 @@ export function f16_f32_convert(src: usize, dst: usize, n: i32): void {
 
 /**
  * dst[i] = f16(src[i]) for i < n (round to nearest even).
- * src: usize // (n) f32   dst: usize // (n) f16 bit patterns
+ * params: usize // F16_CONVERT_PARAMS_BYTES bytes (F16ConvertParams); reads src, dst, n
+ * src: (n) f32   dst: (n) f16 bit patterns
  */
-export function f32_f16_convert(src: usize, dst: usize, n: i32): void {
+export function f32_f16_convert(params: usize): void {
+  const p = changetype<F16ConvertParams>(params);
+  const src = p.src;
+  const dst = p.dst;
+  const n = p.n;
   const n8 = n & ~7;
   let i = 0;
   for (; i < n8; i += 8) {

@@ -16,6 +16,10 @@
 //          transpose-add; with B, 32 output columns per pass accumulated over k.
 // Packed B: weights used many times can be packed once (f32_gemm_pack_b) and passed with
 //          GEMM_B_PACKED = 1; f32_gemm then reads the panels of each KC block in place.
+// Params:  f32_gemm reads a GemmParams block (GEMM_*), f32_gemm_pack_b a GemmPackParams block
+//          (GEMM_PACK_*), each by its address (the host writes them through the exported offsets,
+//          src/kernels/gemm.ts) and copies the fields to locals before its loops; the size
+//          queries f32_gemm_workspace_bytes and f32_gemm_packed_b_bytes take (n, k).
 // Error:   each output is a k-term dot product in f32; |error| ≤ k·ε·Σ|a·b| (ε = 2⁻²⁴), the
 //          standard bound, with or without the fused madd of the relaxed build.
 // Reference: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
@@ -71,6 +75,30 @@ export const GEMM_WORKSPACE: i32 = offsetof<GemmParams>('workspace'); // 48
 export const GEMM_B_PACKED: i32 = offsetof<GemmParams>('bPacked'); //    52
 /** Bytes the host reserves for the block (two spare words after the fields). */
 export const GEMM_PARAMS_BYTES: i32 = 64;
+
+/** f32_gemm_pack_b's parameter block, written by the host; field order is the layout (offsets below). */
+@final @unmanaged export class GemmPackParams {
+  /** (k, n) row-major, or (n, k) when transB; row stride ldb */
+  b: usize;
+  ldb: i32;
+  /** 0 or 1 */
+  transB: i32;
+  /** columns of the product */
+  n: i32;
+  /** depth */
+  k: i32;
+  /** f32_gemm_packed_b_bytes(n, k) bytes */
+  dst: usize;
+}
+
+// Offsets of the fields (src/kernels/gemm.ts reads these from the exports).
+export const GEMM_PACK_B: i32 = offsetof<GemmPackParams>('b'); //              0
+export const GEMM_PACK_LDB: i32 = offsetof<GemmPackParams>('ldb'); //          4
+export const GEMM_PACK_TRANS_B: i32 = offsetof<GemmPackParams>('transB'); //   8
+export const GEMM_PACK_N: i32 = offsetof<GemmPackParams>('n'); //              12
+export const GEMM_PACK_K: i32 = offsetof<GemmPackParams>('k'); //              16
+export const GEMM_PACK_DST: i32 = offsetof<GemmPackParams>('dst'); //          20
+export const GEMM_PACK_PARAMS_BYTES: i32 = offsetof<GemmPackParams>(); //      24
 
 /**
  * C = bias broadcast over the m rows (plus C when accumulating), or C = 0 when k = 0 and there is
@@ -264,10 +292,18 @@ export function f32_gemm_packed_b_bytes(n: i32, k: i32): usize {
 
 /**
  * Packs all of B once, as f32_gemm would per call: KC-deep blocks, each (⌈n/8⌉, kc, 8).
- * b: usize // (k, n) row-major, row stride ldb; or (n, k) when transB
- * dst: usize // f32_gemm_packed_b_bytes(n, k) bytes
+ * params: usize // GEMM_PACK_PARAMS_BYTES bytes (GemmPackParams); reads b, ldb, transB, n, k, dst
+ * b: (k, n) row-major, row stride ldb; or (n, k) when transB
+ * dst: f32_gemm_packed_b_bytes(n, k) bytes
  */
-export function f32_gemm_pack_b(b: usize, ldb: i32, transB: i32, n: i32, k: i32, dst: usize): void {
+export function f32_gemm_pack_b(params: usize): void {
+  const p = changetype<GemmPackParams>(params);
+  const b = p.b;
+  const ldb = p.ldb;
+  const transB = p.transB;
+  const n = p.n;
+  const k = p.k;
+  const dst = p.dst;
   const panels = <usize>((n + 7) >> 3);
   for (let p0 = 0; p0 < k; p0 += KC) {
     packB(b, ldb, transB, n, p0, min(KC, k - p0), dst + panels * <usize>p0 * 32);

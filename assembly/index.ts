@@ -5,6 +5,7 @@
 export {
   GEMM_A, GEMM_LDA, GEMM_B, GEMM_LDB, GEMM_C, GEMM_LDC, GEMM_BIAS, GEMM_M, GEMM_N, GEMM_K,
   GEMM_TRANS_B, GEMM_ACCUMULATE, GEMM_WORKSPACE, GEMM_B_PACKED, GEMM_PARAMS_BYTES,
+  GEMM_PACK_B, GEMM_PACK_LDB, GEMM_PACK_TRANS_B, GEMM_PACK_N, GEMM_PACK_K, GEMM_PACK_DST, GEMM_PACK_PARAMS_BYTES,
   f32_gemm, f32_gemm_workspace_bytes, f32_gemm_pack_b, f32_gemm_packed_b_bytes,
 } from './gemm';
 export {
@@ -15,7 +16,10 @@ export {
 } from './attention-params';
 export { f32_attn_online, f32_attn_workspace_bytes } from './attention';
 export { f32_attn_weights } from './attention-weights';
-export { f32_attn_merge } from './attention-merge';
+export {
+  MERGE_ACC, MERGE_ACC_STRIDE, MERGE_LSE_ACC, MERGE_PART, MERGE_PART_STRIDE, MERGE_LSE_PART, MERGE_ROWS, MERGE_DV,
+  MERGE_PARAMS_BYTES, f32_attn_merge,
+} from './attention-merge';
 export {
   SOFTMAX_X, SOFTMAX_ROWS, SOFTMAX_COLS, SOFTMAX_STRIDE, SOFTMAX_PARAMS_BYTES, f32_softmax_rows, f32_exp,
 } from './softmax';
@@ -64,7 +68,9 @@ export {
   QB_A_QUANTIZED, QB_ACCUMULATE, QB_PARAMS_BYTES,
   qd8_f32_q8_0_gemm, qd8_f32_q4_0_gemm, qd8_f32_qb4w_gemm, qd8_f32_qb_gemm_workspace_bytes, f32_qd8b32_convert,
 } from './qblocks';
-export { f16_f32_convert, f32_f16_convert } from './f16';
+export {
+  F16_CONVERT_SRC, F16_CONVERT_DST, F16_CONVERT_N, F16_CONVERT_PARAMS_BYTES, f16_f32_convert, f32_f16_convert,
+} from './f16';
 export { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from './f16w';
 export { qs8_peak_dot_i16x8, qs8_peak_relaxed_dot_add, qs8_peak_relaxed_dot } from './peak';
 // ── 8-bit attention (SageAttention: int8 Q·Kᵀ, f32 softmax and P·V) ──
@@ -72,4 +78,7 @@ export { qs8_attn_online, qs8_attn_workspace_bytes } from './sage';
 // ── low-precision KV caches (f16kv, q8kv rows) read in place by the fused kernel ──
 export { ATTN_KV_MEAN } from './attention-params';
 export { f16kv_attn_online, q8kv_attn_online } from './attention-kv';
-export { f32_f16kv_convert, f16kv_f32_convert, f32_q8kv_convert, q8kv_f32_convert } from './kv-rows';
+export {
+  KV_CONVERT_SRC, KV_CONVERT_SRC_STRIDE, KV_CONVERT_DST, KV_CONVERT_DST_STRIDE, KV_CONVERT_ROWS, KV_CONVERT_D,
+  KV_CONVERT_MEAN, KV_CONVERT_PARAMS_BYTES, f32_f16kv_convert, f16kv_f32_convert, f32_q8kv_convert, q8kv_f32_convert,
+} from './kv-rows';

@@ -16,8 +16,13 @@
 //                   and codes 0, so every value of it reads back as NaN.
 //          Row bytes: f16kv align4(2d) + 4, q8kv align4(d) + 4 (kvRowBytes); rows of a cache
 //          head follow each other, so strides given in 4-byte words are whole.
+// Params:  each converter takes one argument, the address of a KvConvertParams block (below; the
+//          host writes it through the exported KV_CONVERT_* offsets, src/kernels/kv.ts) and copies
+//          the fields to locals before its row loop. The f16kv converters ignore mean.
 // Shapes:  f32 rows (rows, d) with a row stride in f32 elements; cache rows (rows, ·) with a row
 //          stride in bytes.
+// Tiling:  the converters go along a row 8 values per step (q8kv's max |y|: 4), then one value
+//          at a time through the same arithmetic.
 // Over-read: the attention kernels read cache rows in 16-byte loads and may read up to 15 bytes
 //          past a row's values (its padding, its trailer, the next row, the arena's 16-byte
 //          pad); they multiply those lanes by zero (keys) or keep them in padding columns
@@ -29,6 +34,36 @@
 //          per token, as here, and keys per channel: see attention-kv.ts for why keys are per token).
 
 import { f16High4, f16HighToF32x4, f16Low4, f16ToF32, f32x4ToF16x4 } from './f16';
+
+/**
+ * The row converters' parameter block, written by the host; field order is the layout (offsets
+ * below). The f32 side's row stride is in elements, the cache side's in bytes.
+ */
+@final @unmanaged export class KvConvertParams {
+  /** f32 → cache: (rows, d) f32; cache → f32: (rows, ·) cache rows */
+  src: usize;
+  /** f32 → cache: elements; cache → f32: bytes */
+  srcStride: i32;
+  /** f32 → cache: (rows, ·) cache rows; cache → f32: (rows, d) f32 */
+  dst: usize;
+  /** f32 → cache: bytes; cache → f32: elements */
+  dstStride: i32;
+  rows: i32;
+  /** values per row */
+  d: i32;
+  /** q8kv: (d) f32 mean the rows are quantized around, 0 = none; f16kv: ignored */
+  mean: usize;
+}
+
+// Offsets of the fields (src/kernels/kv.ts reads these from the exports).
+export const KV_CONVERT_SRC: i32 = offsetof<KvConvertParams>('src'); //                0
+export const KV_CONVERT_SRC_STRIDE: i32 = offsetof<KvConvertParams>('srcStride'); //   4
+export const KV_CONVERT_DST: i32 = offsetof<KvConvertParams>('dst'); //                8
+export const KV_CONVERT_DST_STRIDE: i32 = offsetof<KvConvertParams>('dstStride'); //   12
+export const KV_CONVERT_ROWS: i32 = offsetof<KvConvertParams>('rows'); //              16
+export const KV_CONVERT_D: i32 = offsetof<KvConvertParams>('d'); //                    20
+export const KV_CONVERT_MEAN: i32 = offsetof<KvConvertParams>('mean'); //              24
+export const KV_CONVERT_PARAMS_BYTES: i32 = offsetof<KvConvertParams>(); //            28
 
 /** Keys per block of the decode row path's P·V (attention-kv-*.ts): their value rows stay in L1 across column passes. */
 export const KV_ROW_PV_BLOCK: i32 = 64;
@@ -46,9 +81,17 @@ export const KV_ROW_PV_BLOCK: i32 = 64;
 
 /**
  * dst rows = f16kv(src rows).
- * src: usize // (rows, d) f32, row stride srcStride elements;  dst: usize // (rows, ·), row stride dstBytes
+ * params: usize // KV_CONVERT_PARAMS_BYTES bytes (KvConvertParams); reads src, srcStride, dst, dstStride, rows, d
+ * src: (rows, d) f32, row stride srcStride elements;  dst: (rows, ·), row stride dstStride bytes
  */
-export function f32_f16kv_convert(src: usize, srcStride: i32, rows: i32, d: i32, dst: usize, dstBytes: i32): void {
+export function f32_f16kv_convert(params: usize): void {
+  const p = changetype<KvConvertParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstBytes = p.dstStride;
+  const rows = p.rows;
+  const d = p.d;
   const d8 = d & ~7;
   const trail = kvPayloadBytes<u16>(d);
   for (let r = 0; r < rows; r++) {
@@ -73,9 +116,17 @@ export function f32_f16kv_convert(src: usize, srcStride: i32, rows: i32, d: i32,
 
 /**
  * dst rows = f32(src f16kv rows), exact.
- * src: usize // (rows, ·) f16kv, row stride srcBytes;  dst: usize // (rows, d) f32, row stride dstStride elements
+ * params: usize // KV_CONVERT_PARAMS_BYTES bytes (KvConvertParams); reads src, srcStride, dst, dstStride, rows, d
+ * src: (rows, ·) f16kv, row stride srcStride bytes;  dst: (rows, d) f32, row stride dstStride elements
  */
-export function f16kv_f32_convert(src: usize, srcBytes: i32, rows: i32, d: i32, dst: usize, dstStride: i32): void {
+export function f16kv_f32_convert(params: usize): void {
+  const p = changetype<KvConvertParams>(params);
+  const src = p.src;
+  const srcBytes = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const rows = p.rows;
+  const d = p.d;
   const d8 = d & ~7;
   for (let r = 0; r < rows; r++) {
     const s = src + <usize>r * <usize>srcBytes;
@@ -115,10 +166,19 @@ export function f16kv_f32_convert(src: usize, srcBytes: i32, rows: i32, d: i32, 
 
 /**
  * dst rows = q8kv(src rows − mean): codes and one scale per row (see the header).
- * src: usize // (rows, d) f32, row stride srcStride elements;  dst: usize // (rows, ·), row stride dstBytes
- * mean: usize // (d) f32 subtracted from every row first, 0 = none
+ * params: usize // KV_CONVERT_PARAMS_BYTES bytes (KvConvertParams); reads every field
+ * src: (rows, d) f32, row stride srcStride elements;  dst: (rows, ·), row stride dstStride bytes
+ * mean: (d) f32 subtracted from every row first, 0 = none
  */
-export function f32_q8kv_convert(src: usize, srcStride: i32, rows: i32, d: i32, dst: usize, dstBytes: i32, mean: usize): void {
+export function f32_q8kv_convert(params: usize): void {
+  const p = changetype<KvConvertParams>(params);
+  const src = p.src;
+  const srcStride = p.srcStride;
+  const dst = p.dst;
+  const dstBytes = p.dstStride;
+  const rows = p.rows;
+  const d = p.d;
+  const mean = p.mean;
   const d4 = d & ~3;
   const d8 = d & ~7;
   const trail = kvPayloadBytes<i8>(d);
@@ -155,10 +215,19 @@ export function f32_q8kv_convert(src: usize, srcStride: i32, rows: i32, d: i32, 
 
 /**
  * dst rows = fround(fround(code · scale) + mean) of src q8kv rows (mean 0: none).
- * src: usize // (rows, ·) q8kv, row stride srcBytes;  dst: usize // (rows, d) f32, row stride dstStride elements
- * mean: usize // (d) f32, the mean the rows were quantized around, 0 = none
+ * params: usize // KV_CONVERT_PARAMS_BYTES bytes (KvConvertParams); reads every field
+ * src: (rows, ·) q8kv, row stride srcStride bytes;  dst: (rows, d) f32, row stride dstStride elements
+ * mean: (d) f32, the mean the rows were quantized around, 0 = none
  */
-export function q8kv_f32_convert(src: usize, srcBytes: i32, rows: i32, d: i32, dst: usize, dstStride: i32, mean: usize): void {
+export function q8kv_f32_convert(params: usize): void {
+  const p = changetype<KvConvertParams>(params);
+  const src = p.src;
+  const srcBytes = p.srcStride;
+  const dst = p.dst;
+  const dstStride = p.dstStride;
+  const rows = p.rows;
+  const d = p.d;
+  const mean = p.mean;
   const trail = kvPayloadBytes<i8>(d);
   const d4 = d & ~3;
   for (let r = 0; r < rows; r++) {

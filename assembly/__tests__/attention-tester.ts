@@ -27,7 +27,10 @@ import {
 } from '../attention-params';
 import { f32_attn_online, f32_attn_workspace_bytes } from '../attention';
 import { f16kv_attn_online, q8kv_attn_online } from '../attention-kv';
-import { f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes } from '../kv-rows';
+import {
+  f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes, KV_CONVERT_SRC, KV_CONVERT_SRC_STRIDE, KV_CONVERT_DST,
+  KV_CONVERT_DST_STRIDE, KV_CONVERT_ROWS, KV_CONVERT_D, KV_CONVERT_MEAN, KV_CONVERT_PARAMS_BYTES,
+} from '../kv-rows';
 import { qs8_attn_online, qs8_attn_workspace_bytes } from '../sage';
 import { Guarded, Rng, GARBAGE, at, fillMatrix, fillMatrixBits, fillWords, matrix, paddingDamage, paramBlock, SENTINEL, workspace } from './helpers';
 import { Tally } from './tester';
@@ -43,10 +46,33 @@ export function kvRowBytes(kernel: i32, d: i32): i32 {
   return <i32>(kernel == F16KV ? kvPayloadBytes<u16>(d) : kvPayloadBytes<i8>(d)) + 4;
 }
 
-/** f32 rows (stride ld elements) → cache rows (stride rb bytes) of the kernel's format. */
-function toRows(kernel: i32, src: usize, ld: i32, rows: i32, d: i32, dst: usize, rb: i32, mean: usize): void {
-  if (kernel == F16KV) f32_f16kv_convert(src, ld, rows, d, dst, rb);
-  else f32_q8kv_convert(src, ld, rows, d, dst, rb, mean);
+/**
+ * Runs the KV row converter `kernel` (assembly/kv-rows.ts) through a guarded KvConvertParams
+ * block: src (rows, d) with row stride srcStride, dst with row stride dstStride (the f32 side's in
+ * elements, the cache side's in bytes), mean (q8kv; 0 = none). Returns false when the kernel wrote
+ * the block or its guards.
+ */
+export function kvConvert(
+  kernel: (params: usize) => void, src: usize, srcStride: i32, rows: i32, d: i32, dst: usize, dstStride: i32, mean: usize,
+): bool {
+  const pp = paramBlock(KV_CONVERT_PARAMS_BYTES);
+  store<u32>(pp.ptr + KV_CONVERT_SRC, <u32>src);
+  store<i32>(pp.ptr + KV_CONVERT_SRC_STRIDE, srcStride);
+  store<u32>(pp.ptr + KV_CONVERT_DST, <u32>dst);
+  store<i32>(pp.ptr + KV_CONVERT_DST_STRIDE, dstStride);
+  store<i32>(pp.ptr + KV_CONVERT_ROWS, rows);
+  store<i32>(pp.ptr + KV_CONVERT_D, d);
+  store<u32>(pp.ptr + KV_CONVERT_MEAN, <u32>mean);
+  const h = pp.hash();
+  kernel(pp.ptr);
+  const ok = pp.hash() == h && pp.guardDamage() == 0;
+  pp.free();
+  return ok;
+}
+
+/** f32 rows (stride ld elements) → cache rows (stride rb bytes) of the kernel's format (mean: q8kv's, 0 = none). */
+function toRows(kernel: i32, src: usize, ld: i32, rows: i32, d: i32, dst: usize, rb: i32, mean: usize): bool {
+  return kvConvert(kernel == F16KV ? f32_f16kv_convert : f32_q8kv_convert, src, ld, rows, d, dst, rb, mean);
 }
 
 /**
@@ -193,8 +219,9 @@ export class AttentionTester {
       }
       fillWords(K.ptr, K.bytes, SENTINEL);
       fillWords(V.ptr, V.bytes, SENTINEL);
-      toRows(kind, K32.ptr, kStride, nk, dh, K.ptr, kb, mp);
-      toRows(kind, V32.ptr, vStride, nk, dv, V.ptr, vb, 0);
+      if (!toRows(kind, K32.ptr, kStride, nk, dh, K.ptr, kb, mp) || !toRows(kind, V32.ptr, vStride, nk, dv, V.ptr, vb, 0)) {
+        tally.fail(this.describe() + ': a row converter wrote its parameter block');
+      }
     }
     const ref = new StaticArray<f64>(nq * dv);
     const mag = new StaticArray<f64>(nq * dv);

@@ -4,13 +4,14 @@
 // Conversion: f16_f32_convert on all 65536 patterns (exact values, NaN sign and payload);
 //          f32_f16_convert on 200k random f32 patterns plus the halfway points of every binade
 //          of the f16 range, the largest finite, overflow, the subnormal range and ±0 — against a
-//          float64 round-half-to-even encoder; buffers guarded, odd lengths (vector tails).
+//          float64 round-half-to-even encoder; buffers guarded, odd lengths (vector tails); each
+//          call through a guarded F16ConvertParams block that must come back unchanged.
 // Product: f32_f16w_gemm on every (M, N, K) in {1, 3, 4, 5, 9} × {1, 3, 4, 8, 9, 16, 17, 33} ×
 //          {1, 7, 8, 9, 16, 31, 64, 257}, B and Bᵀ, bias / accumulate cycling, against the float64
 //          product of the decoded weights: |C − C₆₄| ≤ 1e-5 · (1 + Σ|a·b| + |bias| + |C₀|);
 //          padding and guards never written, inputs unchanged.
 
-import { f16_f32_convert, f32_f16_convert } from '../f16';
+import { f16_f32_convert, f32_f16_convert, F16_CONVERT_DST, F16_CONVERT_N, F16_CONVERT_PARAMS_BYTES, F16_CONVERT_SRC } from '../f16';
 import { f32_f16w_gemm, f32_f16w_gemm_workspace_bytes } from '../f16w';
 import {
   GEMM_A, GEMM_LDA, GEMM_B, GEMM_LDB, GEMM_C, GEMM_LDC, GEMM_BIAS, GEMM_M, GEMM_N, GEMM_K, GEMM_TRANS_B,
@@ -47,6 +48,22 @@ function f16Of(bits: u32): u32 {
   return sign | (<u32>(e + 15) << 10) | (m - 1024);
 }
 
+/**
+ * Runs conversion `kernel` over n elements src → dst through a guarded F16ConvertParams block;
+ * returns false when the kernel wrote the block or its guards.
+ */
+function convert(kernel: (params: usize) => void, src: usize, dst: usize, n: i32): bool {
+  const pp = paramBlock(F16_CONVERT_PARAMS_BYTES);
+  store<u32>(pp.ptr + F16_CONVERT_SRC, <u32>src);
+  store<u32>(pp.ptr + F16_CONVERT_DST, <u32>dst);
+  store<i32>(pp.ptr + F16_CONVERT_N, n);
+  const h = pp.hash();
+  kernel(pp.ptr);
+  const ok = pp.hash() == h && pp.guardDamage() == 0;
+  pp.free();
+  return ok;
+}
+
 describe('f16 conversion (simd128 build)', () => {
   it('f16_f32_convert: all 65536 patterns exact', () => {
     const n = 65536 + 5;
@@ -54,7 +71,7 @@ describe('f16 conversion (simd128 build)', () => {
     const dst = new Guarded(<usize>n << 2);
     for (let i = 0; i < n; i++) store<u16>(src.ptr + (<usize>i << 1), <u16>(i & 0xffff));
     const h = src.hash();
-    f16_f32_convert(src.ptr, dst.ptr, n);
+    expect(convert(f16_f32_convert, src.ptr, dst.ptr, n)).toBe(true, 'parameter block unchanged');
     let bad = 0;
     let first = '';
     for (let i = 0; i < n; i++) {
@@ -99,7 +116,7 @@ describe('f16 conversion (simd128 build)', () => {
       }
     }
     for (; t < n; t++) store<u32>(src.ptr + (<usize>t << 2), rng.next());
-    f32_f16_convert(src.ptr, dst.ptr, n);
+    expect(convert(f32_f16_convert, src.ptr, dst.ptr, n)).toBe(true, 'parameter block unchanged');
     let bad = 0;
     let first = '';
     for (let i = 0; i < n; i++) {

@@ -7,7 +7,8 @@
 //          and the flag is 1 exactly when a half is ∞/NaN; f32_q8kv_convert → codes and scale as
 //          the header defines them, emulated here in f32 (with and without a mean); the readers
 //          give f16 values exactly and fround(fround(c·s) + μ); d ∈ {1, 3, 7, 8, 9, 17, 64, 65};
-//          row padding and guards keep their sentinel.
+//          row padding and guards keep their sentinel; each converter runs through a guarded
+//          KvConvertParams block (attention-tester.ts's kvConvert) that must come back unchanged.
 // Attention: nq ∈ {1, 2, 3, 4, 5, 9, 65} (row path below 4, tiles from 4) × nk ∈ {1, 3, 9, 65, 130}
 //          × dh ∈ {1, 3, 8, 17, 64} × dv ∈ {1, 6, 33, 64}, full / causal / additive mask with a
 //          fully masked row / window with two padding keys, cache rows with extra padding words
@@ -17,10 +18,10 @@
 // Tolerance: |o − o₆₄| ≤ 4e-6 · Σⱼ pⱼ|vⱼ| + 1e-7, as sage.spec.ts.
 
 import { ATTN_LSE, ATTN_KV_MEAN, ATTN_PARAMS_BYTES } from '../attention-params';
-import { f32_f16_convert } from '../f16';
+import { f32_f16_convert, F16_CONVERT_DST, F16_CONVERT_N, F16_CONVERT_PARAMS_BYTES, F16_CONVERT_SRC } from '../f16';
 import { f16kv_f32_convert, f32_f16kv_convert, f32_q8kv_convert, kvPayloadBytes, q8kv_f32_convert } from '../kv-rows';
-import { AttentionTester, F16KV, Q8KV } from './attention-tester';
-import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, matrix, paddingDamage } from './helpers';
+import { AttentionTester, F16KV, kvConvert, Q8KV } from './attention-tester';
+import { Guarded, Rng, GARBAGE, SENTINEL, at, fillMatrix, fillMatrixBits, matrix, paddingDamage, paramBlock } from './helpers';
 import { Tally } from './tester';
 
 const F16: i32 = 0;
@@ -61,10 +62,9 @@ function stored(format: i32, row: usize, d: i32, x: i32, mean: usize): f64 {
   return <f64>(mean ? v + load<f32>(mean + (<usize>x << 2)) : v);
 }
 
-/** Converts f32 rows (stride ld elements) into cache rows (stride rb bytes). */
-function toRows(format: i32, src: usize, ld: i32, rows: i32, d: i32, dst: usize, rb: i32, mean: usize): void {
-  if (format == F16) f32_f16kv_convert(src, ld, rows, d, dst, rb);
-  else f32_q8kv_convert(src, ld, rows, d, dst, rb, mean);
+/** Converts f32 rows (stride ld elements) into cache rows (stride rb bytes); false when the kernel wrote its parameter block. */
+function toRows(format: i32, src: usize, ld: i32, rows: i32, d: i32, dst: usize, rb: i32, mean: usize): bool {
+  return kvConvert(format == F16 ? f32_f16kv_convert : f32_q8kv_convert, src, ld, rows, d, dst, rb, mean);
 }
 
 // ── rows ──
@@ -86,13 +86,19 @@ function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
   const R = new Guarded(<usize>(rows * rb));
   fillWordsSentinel(R.ptr, R.bytes);
   const hx = X.hash();
-  toRows(format, X.ptr, ld, rows, d, R.ptr, rb, mp);
+  const converted = toRows(format, X.ptr, ld, rows, d, R.ptr, rb, mp);
   const what = (format == F16 ? 'f16kv' : 'q8kv') + ' d=' + d.toString() + (withMean ? ' with mean' : '');
+  if (!converted) tally.fail(what + ': parameter block written');
   for (let r = 0; r < rows; r++) {
     const row = R.ptr + <usize>(r * rb);
     if (format == F16) {
       const h = new Guarded(<usize>d << 1);
-      f32_f16_convert(at(X.ptr, ld, r, 0), h.ptr, d);
+      const pp = paramBlock(F16_CONVERT_PARAMS_BYTES);
+      store<u32>(pp.ptr + F16_CONVERT_SRC, <u32>at(X.ptr, ld, r, 0));
+      store<u32>(pp.ptr + F16_CONVERT_DST, <u32>h.ptr);
+      store<i32>(pp.ptr + F16_CONVERT_N, d);
+      f32_f16_convert(pp.ptr);
+      pp.free();
       let special: u32 = 0;
       for (let x = 0; x < d; x++) {
         const want = load<u16>(h.ptr + (<usize>x << 1));
@@ -126,8 +132,9 @@ function rowCase(format: i32, d: i32, withMean: bool, rng: Rng): void {
   // reading back
   const Y = matrix(rows, d, ld);
   fillMatrixBits(Y.ptr, rows, d, ld, GARBAGE);
-  if (format == F16) f16kv_f32_convert(R.ptr, rb, rows, d, Y.ptr, ld);
-  else q8kv_f32_convert(R.ptr, rb, rows, d, Y.ptr, ld, mp);
+  if (!kvConvert(format == F16 ? f16kv_f32_convert : q8kv_f32_convert, R.ptr, rb, rows, d, Y.ptr, ld, mp)) {
+    tally.fail(what + ': read-back parameter block written');
+  }
   for (let r = 0; r < rows; r++) {
     for (let x = 0; x < d; x++) {
       const want = stored(format, R.ptr + <usize>(r * rb), d, x, mp);

@@ -94,7 +94,7 @@ function f32Gemm(isa, m, n, k, wf, a, { transB = false, packed = true } = {}) {
   let B = b;
   if (packed) {
     B = h.alloc(h.e.f32_gemm_packed_b_bytes(n, k));
-    h.e.f32_gemm_pack_b(b, transB ? k : n, transB ? 1 : 0, n, k, B);
+    h.e.f32_gemm_pack_b(h.params('GEMM_PACK_', { B: b, LDB: transB ? k : n, TRANS_B: transB ? 1 : 0, N: n, K: k, DST: B }));
   }
   const p = h.params('GEMM_', {
     A: h.put(a), LDA: k, B, LDB: transB ? k : n, C: h.alloc(m * n * 4), LDC: n, M: m, N: n, K: k,

@@ -1,6 +1,7 @@
 // attention.ts — the f32 attention family (assembly/attention.ts; sage.ts for 8-bit Q·Kᵀ): fused
 // online-softmax attention for one (batch, head) through the ATTN_* parameter block, several heads
-// as one pool job, the materialized weights kernel, and the log-sum-exp merge of partial results.
+// as one pool job, the materialized weights kernel, and the log-sum-exp merge of partial results
+// (f32_attn_merge, through its MERGE_* block written into the instance's shared block).
 
 import { f32Bytes, JOB_ATTENTION, JOB_QS8_ATTENTION } from '../runtime/index';
 import type { KernelAccess, Kernels } from './instance';
@@ -55,14 +56,19 @@ const FIELDS = [
   'REL', 'REL_STRIDE', 'REL_MAX', 'LSE',
 ];
 
+const MERGE_FIELDS = ['ACC', 'ACC_STRIDE', 'LSE_ACC', 'PART', 'PART_STRIDE', 'LSE_PART', 'ROWS', 'DV'];
+
 /** The attention kernels of one instance; see the file header. */
 export class AttentionKernels {
   /** The ATTN_* block layout (the KV-cache family writes the same block). */
   readonly layout: Layout;
+  /** The MERGE_* block layout (f32_attn_merge). */
+  private readonly mergeLayout: Layout;
   private readonly writer: ParamWriter;
 
   constructor(private readonly access: KernelAccess) {
     this.layout = readLayout(access.exports, 'ATTN', FIELDS);
+    this.mergeLayout = readLayout(access.exports, 'MERGE', MERGE_FIELDS);
     this.writer = new ParamWriter(access.arena);
   }
 
@@ -123,7 +129,12 @@ export class AttentionKernels {
 
   /** Merges a partial result into an accumulated one exactly, by their log-sum-exps. */
   merge(call: AttnMergeCall): void {
-    this.access.exports.f32_attn_merge(call.acc, call.accStride, call.lseAcc, call.part, call.partStride, call.lsePart, call.rows, call.dv);
+    const L = this.mergeLayout;
+    this.writer.at(this.access.params)
+      .int(L.ACC, call.acc).int(L.ACC_STRIDE, call.accStride).int(L.LSE_ACC, call.lseAcc)
+      .int(L.PART, call.part).int(L.PART_STRIDE, call.partStride).int(L.LSE_PART, call.lsePart)
+      .int(L.ROWS, call.rows).int(L.DV, call.dv);
+    this.access.exports.f32_attn_merge(this.access.params);
   }
 
   /** Writes the ATTN_* block for `call` at `at` with workspace `ws` (and the weights output `w` in mode `wMode`). */

@@ -1,6 +1,7 @@
 // gemm.ts — the f32 matrix-product family (assembly/gemm.ts): C = A·B (+ bias) through f32_gemm's
 // parameter block (GEMM_* offsets), several independent products as one pool job, and B packed once
-// into the panels f32_gemm reads (layer weights).
+// into the panels f32_gemm reads (layer weights) through f32_gemm_pack_b's block (GEMM_PACK_*, written
+// into the instance's shared block).
 
 import { f32Bytes, JOB_GEMM } from '../runtime/index';
 import type { KernelAccess, Kernels } from './instance';
@@ -35,14 +36,17 @@ export interface GemmPackCall {
 }
 
 const FIELDS = ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'B_PACKED'];
+const PACK_FIELDS = ['B', 'LDB', 'TRANS_B', 'N', 'K', 'DST'];
 
 /** The matrix-product kernels of one instance; see the file header. */
 export class GemmKernels {
   private readonly layout: Layout;
+  private readonly packLayout: Layout;
   private readonly writer: ParamWriter;
 
   constructor(private readonly access: KernelAccess) {
     this.layout = readLayout(access.exports, 'GEMM', FIELDS);
+    this.packLayout = readLayout(access.exports, 'GEMM_PACK', PACK_FIELDS);
     this.writer = new ParamWriter(access.arena);
   }
 
@@ -98,7 +102,10 @@ export class GemmKernels {
 
   /** Packs B once into the panels f32_gemm reads, so products with the same B skip packing (pass bPacked). */
   pack(call: GemmPackCall): void {
-    this.access.exports.f32_gemm_pack_b(call.b, call.ldb, call.transB ? 1 : 0, call.n, call.k, call.dst);
+    const L = this.packLayout;
+    this.writer.at(this.access.params)
+      .int(L.B, call.b).int(L.LDB, call.ldb).int(L.TRANS_B, call.transB ? 1 : 0).int(L.N, call.n).int(L.K, call.k).int(L.DST, call.dst);
+    this.access.exports.f32_gemm_pack_b(this.access.params);
   }
 }
 

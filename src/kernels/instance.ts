@@ -17,7 +17,7 @@ export const TILE_ROWS = 4;
 export const CHUNKS_PER_THREAD = 4;
 
 /** The families whose parameter blocks are written into the shared block (each exports <PREFIX>_PARAMS_BYTES). */
-const PARAM_BLOCKS = ['GEMM', 'ATTN', 'ROWS', 'LSH', 'SOFTMAX', 'RANDOM'] as const;
+const PARAM_BLOCKS = ['GEMM', 'GEMM_PACK', 'ATTN', 'MERGE', 'ROWS', 'LSH', 'SOFTMAX', 'RANDOM', 'KV_CONVERT', 'F16_CONVERT'] as const;
 
 /**
  * A job for the worker pool: `count` parameter blocks of `stride` bytes for the kernel of `kind`
@@ -39,7 +39,7 @@ export interface PoolJob {
 export interface KernelAccess {
   exports: KernelExports;
   arena: Arena;
-  /** The instance's shared parameter block: as large as the largest family's block (GEMM, ATTN, ROWS, LSH, SOFTMAX, RANDOM). */
+  /** The instance's shared parameter block: as large as the largest block written into it (PARAM_BLOCKS). */
   params: number;
   /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   scratch(bytes: number): number;
@@ -55,7 +55,7 @@ export interface KernelAccess {
 export class Kernels {
   readonly arena: Arena;
   readonly isa: Isa;
-  /** Bytes of the shared parameter block: the largest of the GEMM, attention and row blocks (the pool's blocks have this size too). */
+  /** Bytes of the shared parameter block: the largest of the PARAM_BLOCKS blocks (the pool's blocks have this size too). */
   readonly paramsBytes: number;
   private readonly access: KernelAccess;
   /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */

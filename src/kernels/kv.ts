@@ -1,5 +1,6 @@
 // kv.ts — typed wrappers of the low-precision KV-cache kernels (assembly/kv-rows.ts,
-// assembly/attention-kv.ts): converting f32 rows to and from the cache's f16kv / q8kv rows, and
+// assembly/attention-kv.ts): converting f32 rows to and from the cache's f16kv / q8kv rows (through
+// the KV_CONVERT_* block, written into the instance's shared block), and
 // the fused attention over cache rows read in place (one call at a time, or as a pool job like
 // f32 attention). Reached through `kvKernels(kernels)` (a family of Kernels, so the core entry
 // does not carry it); pointers are byte addresses in the arena.
@@ -7,7 +8,7 @@
 import { exportedConstant, F32_BYTES, f32Bytes, JOB_F16KV_ATTENTION, JOB_Q8KV_ATTENTION, type KernelExports } from '../runtime/index';
 import { type AttentionKernels, type AttnCall, attentionKernelsOf } from './attention';
 import type { KernelAccess, Kernels } from './instance';
-import { ParamWriter } from './params';
+import { type Layout, ParamWriter, readLayout } from './params';
 
 /** Row formats of a low-precision KV cache (assembly/kv-rows.ts). */
 export type KvRowFormat = 'f16kv' | 'q8kv';
@@ -24,6 +25,8 @@ export function kvRowBytes(format: KvRowFormat | 'f32', d: number): number {
   return f32Bytes(Math.ceil(codes / F32_BYTES) + 1); // rounded up to whole words, then the trailer word
 }
 
+const CONVERT_FIELDS = ['SRC', 'SRC_STRIDE', 'DST', 'DST_STRIDE', 'ROWS', 'D', 'MEAN'];
+
 /** Attention calls (multiply-adds) from which the pool takes part, as for f32 attention. */
 const MIN_POOL_FLOPS = 1 << 21;
 
@@ -34,6 +37,8 @@ export class KvKernels {
   private readonly attention: AttentionKernels;
   private readonly writer: ParamWriter;
   private readonly meanOffset: number;
+  /** The KV_CONVERT_* block layout of the row converters (written into the instance's shared block). */
+  private readonly convertLayout: Layout;
   /** This family's attention parameter block. */
   private readonly params: number;
 
@@ -43,6 +48,7 @@ export class KvKernels {
     this.attention = attentionKernelsOf(access);
     this.writer = new ParamWriter(access.arena);
     this.meanOffset = exportedConstant(this.exports, 'ATTN_KV_MEAN');
+    this.convertLayout = readLayout(this.exports, 'KV_CONVERT', CONVERT_FIELDS);
     this.params = access.arena.alloc(this.attention.layout.PARAMS_BYTES);
   }
 
@@ -55,12 +61,22 @@ export class KvKernels {
    * dstBytes); q8kv rows are quantized around `mean` (d f32; 0 = none), f16kv ignores it.
    */
   fromF32(format: KvRowFormat, src: number, srcStride: number, rows: number, d: number, dst: number, dstBytes: number, mean = 0): void {
-    this.fn(`f32_${format}_convert`)(src, srcStride, rows, d, dst, dstBytes, mean);
+    this.convert(`f32_${format}_convert`, src, srcStride, rows, d, dst, dstBytes, mean);
   }
 
   /** rows cache rows (row stride srcBytes) → f32 rows of d values at dst (row stride dstStride elements), `mean` added back (q8kv). */
   toF32(format: KvRowFormat, src: number, srcBytes: number, rows: number, d: number, dst: number, dstStride: number, mean = 0): void {
-    this.fn(`${format}_f32_convert`)(src, srcBytes, rows, d, dst, dstStride, mean);
+    this.convert(`${format}_f32_convert`, src, srcBytes, rows, d, dst, dstStride, mean);
+  }
+
+  /** Writes the KV_CONVERT_* block into the shared block and runs the converter `name`. */
+  private convert(name: string, src: number, srcStride: number, rows: number, d: number, dst: number, dstStride: number, mean: number): void {
+    const L = this.convertLayout;
+    const params = this.access.params;
+    this.writer.at(params)
+      .int(L.SRC, src).int(L.SRC_STRIDE, srcStride).int(L.DST, dst).int(L.DST_STRIDE, dstStride)
+      .int(L.ROWS, rows).int(L.D, d).int(L.MEAN, mean);
+    this.fn(name)(params);
   }
 
   /**

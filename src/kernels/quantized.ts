@@ -1,6 +1,7 @@
 // quantized.ts — typed wrappers of the low-precision kernels (assembly/qd8.ts, qgemm.ts,
 // qblocks.ts, f16.ts, f16w.ts): each writes its kernel's parameter block, with field offsets read
-// from the module's own exported constants (QGEMM_*, QPACK_*, QB_*, GEMM_*), and calls it.
+// from the module's own exported constants (QGEMM_*, QPACK_*, QB_*, GEMM_*; F16_CONVERT_* for the
+// f16 ↔ f32 conversions, written into the instance's shared block), and calls it.
 // Reached through `quantizedKernels(kernels)` (a family of Kernels, so the core entry does not carry
 // it); pointers are byte addresses in the arena, strides are in elements.
 
@@ -65,6 +66,8 @@ export class QuantizedKernels {
   private readonly qpack: Layout;
   private readonly qb: Layout;
   private readonly gemm: Layout;
+  /** f32_f16_convert / f16_f32_convert's block (F16_CONVERT_*), written into the instance's shared block. */
+  private readonly f16Convert: Layout;
 
   private readonly exports: KernelExports;
   private readonly access: KernelAccess;
@@ -81,6 +84,7 @@ export class QuantizedKernels {
     this.qpack = readLayout(exports, 'QPACK', ['B', 'LDB', 'TRANS_B', 'UNSIGNED', 'N', 'K', 'SCALE', 'SCALE_STRIDE', 'ZERO_POINT', 'ZERO_POINT_STRIDE', 'DST']);
     this.qb = readLayout(exports, 'QB', ['A', 'LDA', 'W', 'SCALES', 'ZERO_POINTS', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'WORKSPACE', 'A_QUANTIZED', 'ACCUMULATE']);
     this.gemm = readLayout(exports, 'GEMM', ['A', 'LDA', 'B', 'LDB', 'C', 'LDC', 'BIAS', 'M', 'N', 'K', 'TRANS_B', 'ACCUMULATE', 'WORKSPACE', 'B_PACKED']);
+    this.f16Convert = readLayout(exports, 'F16_CONVERT', ['SRC', 'DST', 'N']);
     this.params = access.arena.alloc(Math.max(this.qgemm.PARAMS_BYTES, this.qpack.PARAMS_BYTES, this.qb.PARAMS_BYTES, this.gemm.PARAMS_BYTES));
   }
 
@@ -187,12 +191,12 @@ export class QuantizedKernels {
 
   /** n f32 values at src → f16 bits at dst (round to nearest even; exact f16 ↔ f32 conversion). */
   f32ToF16(src: number, dst: number, n: number): void {
-    this.fn('f32_f16_convert')(src, dst, n);
+    this.fn('f32_f16_convert')(this.write(this.f16Convert, { SRC: src, DST: dst, N: n }, this.access.params));
   }
 
   /** n f16 values at src → f32 at dst (exact). */
   f16ToF32(src: number, dst: number, n: number): void {
-    this.fn('f16_f32_convert')(src, dst, n);
+    this.fn('f16_f32_convert')(this.write(this.f16Convert, { SRC: src, DST: dst, N: n }, this.access.params));
   }
 }
 

@@ -21,12 +21,12 @@ export interface KernelExports {
   isa(): number;
   f32_gemm(params: number): void;
   f32_gemm_workspace_bytes(n: number, k: number): number;
-  f32_gemm_pack_b(b: number, ldb: number, transB: number, n: number, k: number, dst: number): void;
+  f32_gemm_pack_b(params: number): void;
   f32_gemm_packed_b_bytes(n: number, k: number): number;
   f32_attn_online(params: number): void;
   f32_attn_weights(params: number): void;
   f32_attn_workspace_bytes(nk: number, dh: number, dv: number): number;
-  f32_attn_merge(acc: number, accStride: number, lseAcc: number, part: number, partStride: number, lsePart: number, rows: number, dv: number): void;
+  f32_attn_merge(params: number): void;
   f32_peak_madd(iters: number, seed: number): number;
   qs8_attn_online(params: number): void;
   qs8_attn_workspace_bytes(nk: number, dh: number, dv: number): number;

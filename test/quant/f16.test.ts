@@ -1,5 +1,6 @@
 // f16 (assembly/f16.ts, f16w.ts) in both binaries, against test/reference/quant.ts:
-//  - f16_f32_convert on all 65536 bit patterns (exact values; NaN keeps its sign and payload);
+//  - f16_f32_convert (through its F16_CONVERT_* block, like every conversion here) on all 65536
+//    bit patterns (exact values; NaN keeps its sign and payload);
 //  - f32_f16_convert round to nearest even on random bit patterns and on the edge cases (halfway
 //    points, the largest finite, overflow to ∞, the subnormal range and its boundary, ±0, NaN
 //    payloads), and the round trip f16 → f32 → f16 is the identity for every non-NaN pattern;
@@ -27,7 +28,7 @@ describe.each(ISAS)('f16 conversion (%s)', (isa) => {
       const src = Uint16Array.from({ length: n }, (_, i) => (n === 7 ? 0x7c01 + i * 0x1111 : i) & 0xffff);
       const ps = h.put(src);
       const pd = h.alloc(n * 4);
-      h.call('f16_f32_convert', ps, pd, n);
+      h.call('f16_f32_convert', h.params('F16_CONVERT_', { SRC: ps, DST: pd, N: n }));
       expect(h.guardDamage()).toBe(0);
       const out = h.f32(pd, n);
       for (let i = 0; i < n; i++) {
@@ -58,7 +59,7 @@ describe.each(ISAS)('f16 conversion (%s)', (isa) => {
     const n = bits.length;
     const ps = h.put(Uint32Array.from(bits));
     const pd = h.alloc(n * 2);
-    h.call('f32_f16_convert', ps, pd, n);
+    h.call('f32_f16_convert', h.params('F16_CONVERT_', { SRC: ps, DST: pd, N: n }));
     expect(h.guardDamage()).toBe(0);
     const out = new Uint16Array(h.exports.memory.buffer, pd, n);
     for (let i = 0; i < n; i++) expect(out[i], `f32 bits 0x${bits[i].toString(16)}`).toBe(f32BitsToF16(bits[i]));
@@ -70,8 +71,8 @@ describe.each(ISAS)('f16 conversion (%s)', (isa) => {
     const ps = h.put(Uint16Array.from({ length: n }, (_, i) => i));
     const pf = h.alloc(n * 4);
     const pb = h.alloc(n * 2);
-    h.call('f16_f32_convert', ps, pf, n);
-    h.call('f32_f16_convert', pf, pb, n);
+    h.call('f16_f32_convert', h.params('F16_CONVERT_', { SRC: ps, DST: pf, N: n }));
+    h.call('f32_f16_convert', h.params('F16_CONVERT_', { SRC: pf, DST: pb, N: n }));
     const back = new Uint16Array(h.exports.memory.buffer, pb, n);
     for (let i = 0; i < n; i++) if ((i & 0x7c00) !== 0x7c00 || (i & 0x3ff) === 0) expect(back[i]).toBe(i);
   });
