@@ -13,13 +13,22 @@
 //          the workspace (f32_gemm_workspace_bytes, filled with a third NaN pattern so that
 //          workspace bytes copied into C's padding show up) is not exceeded; with accumulate off the
 //          logical C starts as NaN garbage, which must not leak (it must not be read).
+// Packing: f32_gemm_pack_b through its GemmPackParams block (GEMM_PACK_*), n ∈ {1, 7, 8, 9, 17},
+//          k ∈ {1, 5, 256, 257, 300} (one and two KC blocks), B and Bᵀ with padded strides: the
+//          panels hold B exactly at the documented layout (KC-deep blocks of (⌈n/8⌉, kc, 8), zero
+//          columns past n), nothing is written past f32_gemm_packed_b_bytes, B and the block are
+//          unchanged.
 // Values:  A, B, bias, initial C uniform in [−1, 1), fixed-seed xorshift32.
 // Tolerance: |C − C₆₄| ≤ 1e-5 · (1 + |C₀| + |bias| + Σₚ |a·b|) per element, C₆₄ the float64 result
 //          of the same f32 inputs. (The a-priori bound is k·2⁻²⁴·Σ|a·b|, ≤ 1e-5·Σ|a·b| for k ≤ 167;
 //          the measured worst ratio err / (1 + Σ…) is logged per test; measured ≤ 2.6e-7.)
 
+import {
+  f32_gemm_pack_b, f32_gemm_packed_b_bytes, GEMM_PACK_B, GEMM_PACK_LDB, GEMM_PACK_TRANS_B, GEMM_PACK_N, GEMM_PACK_K,
+  GEMM_PACK_DST, GEMM_PACK_PARAMS_BYTES,
+} from '../gemm';
 import { GemmTester } from './gemm-tester';
-import { Rng, at, keep } from './helpers';
+import { Guarded, Rng, at, fillMatrix, keep, matrix, paramBlock } from './helpers';
 import { Tally } from './tester';
 
 const SIZES: StaticArray<i32> = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65];
@@ -126,6 +135,68 @@ describe('f32_gemm degenerate sizes', () => {
       runCase(tally, 5, 9, 0, v, 0, 1, 3, rng);
       runCase(tally, 0, 9, 7, v, 1, 1, 1, rng);
       runCase(tally, 5, 0, 7, v, 1, 1, 1, rng);
+    }
+    tally.finish();
+  });
+});
+
+const PACK_N: StaticArray<i32> = [1, 7, 8, 9, 17];
+const PACK_K: StaticArray<i32> = [1, 5, 256, 257, 300];
+const KC: i32 = 256;
+
+/** One f32_gemm_pack_b call through a guarded GemmPackParams block, checked against B's layout. */
+function packCase(tally: Tally, n: i32, k: i32, transB: i32, pad: i32, rng: Rng): void {
+  tally.begin();
+  const rows = transB ? n : k;
+  const cols = transB ? k : n;
+  const ldb = cols + pad;
+  const B = matrix(rows, cols, ldb);
+  fillMatrix(B.ptr, rows, cols, ldb, rng, -1, 1);
+  const hb = B.hash();
+  const bytes = f32_gemm_packed_b_bytes(n, k);
+  const dst = new Guarded(bytes); // filled with the sentinel: every byte must be written
+  const pp = paramBlock(GEMM_PACK_PARAMS_BYTES);
+  store<u32>(pp.ptr + GEMM_PACK_B, <u32>B.ptr);
+  store<i32>(pp.ptr + GEMM_PACK_LDB, ldb);
+  store<i32>(pp.ptr + GEMM_PACK_TRANS_B, transB);
+  store<i32>(pp.ptr + GEMM_PACK_N, n);
+  store<i32>(pp.ptr + GEMM_PACK_K, k);
+  store<u32>(pp.ptr + GEMM_PACK_DST, <u32>dst.ptr);
+  const hp = pp.hash();
+  f32_gemm_pack_b(pp.ptr);
+  const panels = (n + 7) >> 3;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    for (let jp = 0; jp < panels; jp++) {
+      for (let x = 0; x < kc; x++) {
+        for (let c = 0; c < 8; c++) {
+          const col = jp * 8 + c;
+          const got = load<f32>(dst.ptr + ((<usize>(panels * p0 + jp * kc + x) * 8 + <usize>c) << 2));
+          const want: f32 = col < n ? load<f32>(transB ? at(B.ptr, ldb, col, p0 + x) : at(B.ptr, ldb, p0 + x, col)) : 0;
+          tally.bits(got, want, p0 + x, col);
+        }
+      }
+    }
+  }
+  const what = 'pack n=' + n.toString() + ' k=' + k.toString() + (transB ? ' Bᵀ' : ' B') + ' pad=' + pad.toString();
+  tally.endCase(what);
+  if (dst.guardDamage() > 0) tally.fail(what + ': written past f32_gemm_packed_b_bytes');
+  if (B.hash() != hb) tally.fail(what + ': B modified');
+  if (pp.hash() != hp || pp.guardDamage() > 0) tally.fail(what + ': parameter block written');
+  B.free();
+  dst.free();
+  pp.free();
+}
+
+describe('f32_gemm_pack_b', () => {
+  it('packs B and Bᵀ into KC-deep blocks of 8-column panels through its GemmPackParams block', () => {
+    const tally = new Tally('pack');
+    const rng = new Rng(0x9ac);
+    let t = 0;
+    for (let i = 0; i < PACK_N.length; i++) {
+      for (let j = 0; j < PACK_K.length; j++) {
+        for (let transB = 0; transB < 2; transB++) packCase(tally, PACK_N[i], PACK_K[j], transB, PADS[t++ % 5], rng);
+      }
     }
     tally.finish();
   });
