@@ -1,8 +1,13 @@
 // params.ts — kernel parameter blocks, the one calling convention of every kernel family here.
-// A kernel with more than a few arguments reads them from a block in Wasm memory; the module
-// exports each field's byte offset as a constant (<PREFIX>_<FIELD>, e.g. ATTN_NQ), so the two
-// sides cannot drift. readLayout reads those offsets once per instance; ParamWriter writes fields
-// by byte offset (no shifts at call sites). kernelBytes checks a size a kernel computed.
+// Every Wasm kernel that TypeScript calls and that reads or writes memory takes one argument, the
+// address of its parameter block in Wasm memory; the module exports each field's byte offset as a
+// constant (<PREFIX>_<FIELD>, e.g. ATTN_NQ, MERGE_LSE_ACC, KV_CONVERT_MEAN), so the two sides
+// cannot drift. Three kinds of export keep plain arguments: the pure size queries
+// (*_workspace_bytes, *_packed_b_bytes: they read no memory, take 2–3 sizes and return a byte
+// count), pool_task_load (the worker pool's own copy of a task's parameter block into the
+// worker's, which cannot itself take one) and f32_exp (called only by the specs). readLayout reads
+// the offsets once per instance; ParamWriter writes fields by byte offset (no shifts at call
+// sites). kernelBytes checks a size a kernel computed.
 
 import { type Arena, AttentionError, exportedConstant, type KernelExports, wordIndex, wordsIn } from '../runtime/index';
 
