@@ -42,6 +42,11 @@
 // compiled out of the core bundles); its worker, dist/proxy-worker.js, is the full API with the
 // embedded kernels and is not budgeted here. Together with the registry above and the bshd layout
 // on five more variants, the full entry measured 65.8 KB gzipped (index.cjs): the limit moved to 67 KB.
+// One calling convention for every kernel that touches memory (parameter blocks for
+// f32_gemm_pack_b, f32_attn_merge, the KV row converters and the f16 conversions: their layouts
+// and field writes) took index.cjs from 66.8 to 67.2 KB gzipped (68 437 → 68 831 bytes) and
+// core.cjs from 57.4 to 58.0 KB minified (58 760 → 59 368 bytes, just under its limit): the full
+// limit moved to 68 KB.
 // Change BUDGET to move a limit.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -51,7 +56,7 @@ const KB = 1024;
 // rt.attention's `precision: 'int8'` (8-bit attention: the option, its checks and messages, the
 // int8 kernel's workspace and job kind) is in the core entry, like rt.attention itself: core.cjs
 // went from 53.9 to 54.6 KB, so the core limit moved to 55 KB.
-const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 67 * KB };
+const BUDGET = { wasm: 100 * KB, jsMin: 58 * KB, jsGzip: 68 * KB };
 // [file, format, embedded base64 kernels expected, gate: 'min' (minified) or 'gzip' (min + gzip)]
 const BUNDLES = [
   ['dist/core.js', 'esm', 4, 'min'],
