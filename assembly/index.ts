@@ -82,3 +82,4 @@ export {
   KV_CONVERT_SRC, KV_CONVERT_SRC_STRIDE, KV_CONVERT_DST, KV_CONVERT_DST_STRIDE, KV_CONVERT_ROWS, KV_CONVERT_D,
   KV_CONVERT_MEAN, KV_CONVERT_PARAMS_BYTES, f32_f16kv_convert, f16kv_f32_convert, f32_q8kv_convert, q8kv_f32_convert,
 } from './kv-rows';
+export { SHARED_PARAMS_BYTES } from './params-shared';

@@ -21,10 +21,6 @@
 // The row kernels these serve (f32_rows_gather, _norm, _mean, _transpose) are in rows.spec.ts.
 // Buffers are Guarded (helpers.ts): writes outside the logical region are caught.
 
-import { ATTN_PARAMS_BYTES } from '../attention-params';
-import { LSH_PARAMS_BYTES } from '../lsh';
-import { RANDOM_PARAMS_BYTES } from '../random';
-import { SOFTMAX_PARAMS_BYTES } from '../softmax';
 import { Guarded, Rng, SENTINEL, at, fillMatrix, keep, matrix, paddingDamage, report } from './helpers';
 import { LshTester, RandnTester, lshNormalize, randn } from './lsh-tester';
 import { Tally } from './tester';
@@ -35,14 +31,6 @@ const TAILS: StaticArray<i32> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33];
 function i32buf(n: i32): Guarded {
   return new Guarded(<usize>max(n, 1) << 2);
 }
-
-describe('parameter blocks', () => {
-  it('the LSH, random and softmax blocks fit the shared block the host writes them in', () => {
-    expect(LSH_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
-    expect(RANDOM_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
-    expect(SOFTMAX_PARAMS_BYTES).toBeLessThanOrEqual(ATTN_PARAMS_BYTES);
-  });
-});
 
 describe('f32_randn', () => {
   it('matches the float64 stream; prefixes agree; exactly n values; scale multiplies', () => {

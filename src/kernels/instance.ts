@@ -16,9 +16,6 @@ export const TILE_ROWS = 4;
 /** Tasks per thread a split for the worker pool aims at, to even out a loaded machine's threads. */
 export const CHUNKS_PER_THREAD = 4;
 
-/** The families whose parameter blocks are written into the shared block (each exports <PREFIX>_PARAMS_BYTES). */
-const PARAM_BLOCKS = ['GEMM', 'GEMM_PACK', 'ATTN', 'MERGE', 'ROWS', 'LSH', 'SOFTMAX', 'RANDOM', 'KV_CONVERT', 'F16_CONVERT'] as const;
-
 /**
  * A job for the worker pool: `count` parameter blocks of `stride` bytes for the kernel of `kind`
  * (runtime/tasks.ts), each filled by `write(block, i)` with its workspace field (at `wsOffset`)
@@ -39,7 +36,7 @@ export interface PoolJob {
 export interface KernelAccess {
   exports: KernelExports;
   arena: Arena;
-  /** The instance's shared parameter block: as large as the largest block written into it (PARAM_BLOCKS). */
+  /** The instance's shared parameter block: as large as the largest block written into it (SHARED_PARAMS_BYTES). */
   params: number;
   /** This thread's workspace of at least `bytes`; take it right before the kernel call that uses it. */
   scratch(bytes: number): number;
@@ -55,7 +52,7 @@ export interface KernelAccess {
 export class Kernels {
   readonly arena: Arena;
   readonly isa: Isa;
-  /** Bytes of the shared parameter block: the largest of the PARAM_BLOCKS blocks (the pool's blocks have this size too). */
+  /** Bytes of the shared parameter block: the module's SHARED_PARAMS_BYTES, the largest block written into it (assembly/params-shared.ts; the pool's blocks have this size too). */
   readonly paramsBytes: number;
   private readonly access: KernelAccess;
   /** This thread's and the pool workers' reusable workspaces (see runtime/workspaces.ts). */
@@ -73,7 +70,7 @@ export class Kernels {
   constructor(exports: KernelExports, maxMemoryBytes: number, guardAllocations = false) {
     this.isa = exports.isa() === 2 ? 'relaxed' : 'simd128';
     this.arena = new Arena(exports.memory, exports.heap_base(), maxMemoryBytes, guardAllocations);
-    this.paramsBytes = Math.max(...PARAM_BLOCKS.map((prefix) => exportedConstant(exports, `${prefix}_PARAMS_BYTES`)));
+    this.paramsBytes = exportedConstant(exports, 'SHARED_PARAMS_BYTES');
     const params = this.arena.alloc(this.paramsBytes);
     this.workspaces = new Workspaces(this.arena, () => this.pool);
     this.access = {

@@ -27,6 +27,36 @@ export function kvRowBytes(format: KvRowFormat | 'f32', d: number): number {
 
 const CONVERT_FIELDS = ['SRC', 'SRC_STRIDE', 'DST', 'DST_STRIDE', 'ROWS', 'D', 'MEAN'];
 
+/** Rows of f32 into cache rows (KvKernels.fromF32). */
+export interface KvFromF32Call {
+  format: KvRowFormat;
+  src: number;
+  /** f32 row stride, in elements */
+  srcStride: number;
+  rows: number;
+  d: number;
+  dst: number;
+  /** cache row stride, in bytes */
+  dstBytes: number;
+  /** address of the d f32 values q8kv rows are quantized around (0 or absent: none) */
+  mean?: number;
+}
+
+/** Cache rows into rows of f32 (KvKernels.toF32). */
+export interface KvToF32Call {
+  format: KvRowFormat;
+  src: number;
+  /** cache row stride, in bytes */
+  srcBytes: number;
+  rows: number;
+  d: number;
+  dst: number;
+  /** f32 row stride, in elements */
+  dstStride: number;
+  /** address of the d f32 values added back to q8kv rows (0 or absent: none) */
+  mean?: number;
+}
+
 /** Attention calls (multiply-adds) from which the pool takes part, as for f32 attention. */
 const MIN_POOL_FLOPS = 1 << 21;
 
@@ -57,16 +87,16 @@ export class KvKernels {
   }
 
   /**
-   * rows f32 rows of d values (row stride srcStride elements) → cache rows at dst (row stride
-   * dstBytes); q8kv rows are quantized around `mean` (d f32; 0 = none), f16kv ignores it.
+   * `rows` f32 rows of `d` values at `src` (row stride `srcStride` elements) → cache rows at `dst`
+   * (row stride `dstBytes`); q8kv rows are quantized around `mean` (d f32; 0 = none), f16kv ignores it.
    */
-  fromF32(format: KvRowFormat, src: number, srcStride: number, rows: number, d: number, dst: number, dstBytes: number, mean = 0): void {
-    this.convert(`f32_${format}_convert`, src, srcStride, rows, d, dst, dstBytes, mean);
+  fromF32(call: KvFromF32Call): void {
+    this.convert(`f32_${call.format}_convert`, call.src, call.srcStride, call.rows, call.d, call.dst, call.dstBytes, call.mean ?? 0);
   }
 
-  /** rows cache rows (row stride srcBytes) → f32 rows of d values at dst (row stride dstStride elements), `mean` added back (q8kv). */
-  toF32(format: KvRowFormat, src: number, srcBytes: number, rows: number, d: number, dst: number, dstStride: number, mean = 0): void {
-    this.convert(`${format}_f32_convert`, src, srcBytes, rows, d, dst, dstStride, mean);
+  /** `rows` cache rows at `src` (row stride `srcBytes`) → f32 rows of `d` values at `dst` (row stride `dstStride` elements), `mean` added back (q8kv). */
+  toF32(call: KvToF32Call): void {
+    this.convert(`${call.format}_f32_convert`, call.src, call.srcBytes, call.rows, call.d, call.dst, call.dstStride, call.mean ?? 0);
   }
 
   /** Writes the KV_CONVERT_* block into the shared block and runs the converter `name`. */

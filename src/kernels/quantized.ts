@@ -189,14 +189,9 @@ export class QuantizedKernels {
     }));
   }
 
-  /** n f32 values at src → f16 bits at dst (round to nearest even; exact f16 ↔ f32 conversion). */
-  f32ToF16(src: number, dst: number, n: number): void {
-    this.fn('f32_f16_convert')(this.write(this.f16Convert, { SRC: src, DST: dst, N: n }, this.access.params));
-  }
-
-  /** n f16 values at src → f32 at dst (exact). */
-  f16ToF32(src: number, dst: number, n: number): void {
-    this.fn('f16_f32_convert')(this.write(this.f16Convert, { SRC: src, DST: dst, N: n }, this.access.params));
+  /** `n` f32 values at `src` → f16 bits at `dst` (round to nearest even; exact f16 ↔ f32 conversion). */
+  f32ToF16(call: { src: number; dst: number; n: number }): void {
+    this.fn('f32_f16_convert')(this.write(this.f16Convert, { SRC: call.src, DST: call.dst, N: call.n }, this.access.params));
   }
 }
 

@@ -160,7 +160,7 @@ export class KVStorage {
       const mem = this.arena.f32(0, wordIndex(this.arena.byteLength));
       for (let r = 0; r < rows; r++) mem.copyWithin(wordIndex(dst + r * dstBytes), wordIndex(src) + r * srcStride, wordIndex(src) + r * srcStride + d);
     } else {
-      kvKernels(kernels).fromF32(this.format, src, srcStride, rows, d, dst, dstBytes, head >= 0 ? this.meanAt(head) : 0);
+      kvKernels(kernels).fromF32({ format: this.format, src, srcStride, rows, d, dst, dstBytes, mean: head >= 0 ? this.meanAt(head) : 0 });
     }
   }
 
@@ -227,7 +227,10 @@ export class KVStorage {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const from = f32At(rows.ptr, (b * rows.batchStride + h * rows.headStride));
-        kvKernels(kernels).toF32(this.format, from, f32Bytes(rows.rowStride), count, d, f32At(ptr, (b * out.batchStride + h * out.headStride)), d, this.meanAt(b * heads + h));
+        kvKernels(kernels).toF32({
+          format: this.format, src: from, srcBytes: f32Bytes(rows.rowStride), rows: count, d,
+          dst: f32At(ptr, (b * out.batchStride + h * out.headStride)), dstStride: d, mean: this.meanAt(b * heads + h),
+        });
       }
     }
     return out;
@@ -247,7 +250,7 @@ export class KVStorage {
         for (const s of runs) {
           const from = head + s.slot * rowBytes;
           if (this.format !== 'f32') {
-            kvKernels(kernels).toF32(this.format, from, rowBytes, s.count, d, tmp, d, keys ? this.meanAt(b * heads + h) : 0);
+            kvKernels(kernels).toF32({ format: this.format, src: from, srcBytes: rowBytes, rows: s.count, d, dst: tmp, dstStride: d, mean: keys ? this.meanAt(b * heads + h) : 0 });
             out.set(this.arena.f32(tmp, s.count * d), ((b * heads + h) * length + s.time) * d);
           } else {
             out.set(this.arena.f32(from, s.count * d), ((b * heads + h) * length + s.time) * d);

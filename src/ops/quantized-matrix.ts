@@ -145,7 +145,7 @@ function toF16(kernels: Kernels, values: Float32Array, dst: number): void {
   const tmp = kernels.arena.alloc(f32Bytes(values.length));
   try {
     kernels.arena.f32(tmp, values.length).set(values);
-    quantizedKernels(kernels).f32ToF16(tmp, dst, values.length);
+    quantizedKernels(kernels).f32ToF16({ src: tmp, dst, n: values.length });
   } finally {
     kernels.arena.release(tmp);
   }
