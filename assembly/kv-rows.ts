@@ -86,12 +86,11 @@ export const KV_ROW_PV_BLOCK: i32 = 64;
  */
 export function f32_f16kv_convert(params: usize): void {
   const p = changetype<KvConvertParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstBytes = p.dstStride;
-  const rows = p.rows;
-  const d = p.d;
+  f32ToF16kvRows(p.src, p.srcStride, p.dst, p.dstStride, p.rows, p.d);
+}
+
+// @ts-ignore: decorator
+@inline function f32ToF16kvRows(src: usize, srcStride: i32, dst: usize, dstBytes: i32, rows: i32, d: i32): void {
   const d8 = d & ~7;
   const trail = kvPayloadBytes<u16>(d);
   for (let r = 0; r < rows; r++) {
@@ -121,12 +120,11 @@ export function f32_f16kv_convert(params: usize): void {
  */
 export function f16kv_f32_convert(params: usize): void {
   const p = changetype<KvConvertParams>(params);
-  const src = p.src;
-  const srcBytes = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const rows = p.rows;
-  const d = p.d;
+  f16kvToF32Rows(p.src, p.srcStride, p.dst, p.dstStride, p.rows, p.d);
+}
+
+// @ts-ignore: decorator
+@inline function f16kvToF32Rows(src: usize, srcBytes: i32, dst: usize, dstStride: i32, rows: i32, d: i32): void {
   const d8 = d & ~7;
   for (let r = 0; r < rows; r++) {
     const s = src + <usize>r * <usize>srcBytes;
@@ -172,13 +170,11 @@ export function f16kv_f32_convert(params: usize): void {
  */
 export function f32_q8kv_convert(params: usize): void {
   const p = changetype<KvConvertParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstBytes = p.dstStride;
-  const rows = p.rows;
-  const d = p.d;
-  const mean = p.mean;
+  f32ToQ8kvRows(p.src, p.srcStride, p.dst, p.dstStride, p.rows, p.d, p.mean);
+}
+
+// @ts-ignore: decorator
+@inline function f32ToQ8kvRows(src: usize, srcStride: i32, dst: usize, dstBytes: i32, rows: i32, d: i32, mean: usize): void {
   const d4 = d & ~3;
   const d8 = d & ~7;
   const trail = kvPayloadBytes<i8>(d);
@@ -221,13 +217,11 @@ export function f32_q8kv_convert(params: usize): void {
  */
 export function q8kv_f32_convert(params: usize): void {
   const p = changetype<KvConvertParams>(params);
-  const src = p.src;
-  const srcBytes = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const rows = p.rows;
-  const d = p.d;
-  const mean = p.mean;
+  q8kvToF32Rows(p.src, p.srcStride, p.dst, p.dstStride, p.rows, p.d, p.mean);
+}
+
+// @ts-ignore: decorator
+@inline function q8kvToF32Rows(src: usize, srcBytes: i32, dst: usize, dstStride: i32, rows: i32, d: i32, mean: usize): void {
   const trail = kvPayloadBytes<i8>(d);
   const d4 = d & ~3;
   for (let r = 0; r < rows; r++) {

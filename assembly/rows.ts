@@ -103,13 +103,11 @@ export const ROWS_PARAMS_BYTES: i32 = offsetof<RowsParams>(); //           52
  */
 export function f32_rows_gather(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const n = p.n;
-  const d = p.d;
-  const idx = p.idx;
+  rowsGather(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d, p.idx);
+}
+
+// @ts-ignore: decorator
+@inline function rowsGather(src: usize, srcStride: i32, dst: usize, dstStride: i32, n: i32, d: i32, idx: usize): void {
   const bytes = <usize>d << 2;
   if (d == 1) {
     for (let r = 0; r < n; r++) {
@@ -131,11 +129,11 @@ export function f32_rows_gather(params: usize): void {
  */
 export function f32_rows_norm(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const x = p.src;
-  const stride = p.srcStride;
-  const n = p.n;
-  const d = p.d;
-  const out = p.out;
+  rowsNorm(p.src, p.srcStride, p.n, p.d, p.out);
+}
+
+// @ts-ignore: decorator
+@inline function rowsNorm(x: usize, stride: i32, n: i32, d: i32, out: usize): void {
   for (let i = 0; i < n; i++) {
     store<f32>(out + (<usize>i << 2), Mathf.sqrt(sumSquares(x + ((<usize>i * <usize>stride) << 2), d)));
   }
@@ -148,11 +146,11 @@ export function f32_rows_norm(params: usize): void {
  */
 export function f32_rows_mean(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const stride = p.srcStride;
-  const n = p.n;
-  const d = p.d;
-  const dst = p.out;
+  rowsMean(p.src, p.srcStride, p.n, p.d, p.out);
+}
+
+// @ts-ignore: decorator
+@inline function rowsMean(src: usize, stride: i32, n: i32, d: i32, dst: usize): void {
   const inv: f64 = n > 0 ? 1.0 / <f64>n : 0.0;
   const d2 = d & ~1;
   let x = 0;
@@ -184,12 +182,11 @@ export function f32_rows_mean(params: usize): void {
  */
 export function f32_rows_transpose(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const rows = p.n;
-  const cols = p.d;
+  rowsTranspose(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d);
+}
+
+// @ts-ignore: decorator
+@inline function rowsTranspose(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32): void {
   const B = 16;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = min(r0 + B, rows);
@@ -236,12 +233,11 @@ export function f32_rows_transpose(params: usize): void {
  */
 export function f32_rows_l2_normalize(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const n = p.n;
-  const d = p.d;
+  rowsL2Normalize(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d);
+}
+
+// @ts-ignore: decorator
+@inline function rowsL2Normalize(src: usize, srcStride: i32, dst: usize, dstStride: i32, n: i32, d: i32): void {
   const d4 = d & ~3;
   for (let i = 0; i < n; i++) {
     const s = src + ((<usize>i * <usize>srcStride) << 2);
@@ -280,16 +276,11 @@ export function f32_rows_l2_normalize(params: usize): void {
  */
 export function f32_rows_axpy(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const n = p.n;
-  const d = p.d;
-  const idx = p.idx;
-  const w = p.w;
-  const wStride = p.wStride;
-  const c = p.c;
+  rowsAxpy(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d, p.idx, p.w, p.wStride, p.c);
+}
+
+// @ts-ignore: decorator
+@inline function rowsAxpy(src: usize, srcStride: i32, dst: usize, dstStride: i32, n: i32, d: i32, idx: usize, w: usize, wStride: i32, c: f32): void {
   for (let r = 0; r < n; r++) {
     const a = w ? c * load<f32>(w + ((<usize>r * <usize>wStride) << 2)) : c;
     if (a == 0) continue;
@@ -305,13 +296,11 @@ export function f32_rows_axpy(params: usize): void {
  */
 export function f32_rows_scatter_add(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const n = p.n;
-  const d = p.d;
-  const idx = p.idx;
+  rowsScatterAdd(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d, p.idx);
+}
+
+// @ts-ignore: decorator
+@inline function rowsScatterAdd(src: usize, srcStride: i32, dst: usize, dstStride: i32, n: i32, d: i32, idx: usize): void {
   const d4 = d & ~3;
   for (let r = 0; r < n; r++) {
     const o = dst + ((<usize>load<i32>(idx + (<usize>r << 2)) * <usize>dstStride) << 2);
@@ -335,14 +324,11 @@ export function f32_rows_scatter_add(params: usize): void {
  */
 export function f32_rows_bias_scale(params: usize): void {
   const p = changetype<RowsParams>(params);
-  const src = p.src;
-  const srcStride = p.srcStride;
-  const dst = p.dst;
-  const dstStride = p.dstStride;
-  const n = p.n;
-  const d = p.d;
-  const bias = p.bias;
-  const scale = p.scale;
+  rowsBiasScale(p.src, p.srcStride, p.dst, p.dstStride, p.n, p.d, p.bias, p.scale);
+}
+
+// @ts-ignore: decorator
+@inline function rowsBiasScale(src: usize, srcStride: i32, dst: usize, dstStride: i32, n: i32, d: i32, bias: usize, scale: f32): void {
   const d4 = d & ~3;
   const sv = f32x4.splat(scale);
   for (let r = 0; r < n; r++) {
